@@ -1,0 +1,134 @@
+"""The case catalogue: the packaged cases, user case files, and loading their data.
+
+A case is named by its catalogue id (``may1999``) or by the path of a YAML file of the
+same form anywhere on disk. A user's case file names its files relative to a data folder:
+``--data-dir`` on the command line, ``data_dir:`` in the file (relative to the file), or
+``HVRMET_DATA_DIR``, in that order.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+import xarray as xr
+import yaml
+from pydantic import ValidationError
+
+from hvrmet.cases.model import Case, CaseFile
+from hvrmet.data.readers import get_reader
+from hvrmet.data.registry import default_registry, file_sha256, resolve
+from hvrmet.errors import CaseError, DataFileMissing, VariableMissing
+
+__all__ = ["list_cases", "get_case", "case_files", "load_role", "load_case", "parse_case"]
+
+
+def parse_case(text: str, source: str) -> Case:
+    """Validate a case's YAML text; ``source`` names it in error messages."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CaseError(source, f"not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise CaseError(source, "a case file must be a YAML mapping")
+    try:
+        return Case.model_validate({**raw, "source_path": source})
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise CaseError(source, f"invalid case: {errs}") from None
+
+
+@functools.cache
+def _catalogue() -> dict[str, Case]:
+    out = {}
+    for entry in sorted(resources.files("hvrmet.cases").joinpath("catalogue").iterdir(),
+                        key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            case = parse_case(entry.read_text(), f"hvrmet/cases/catalogue/{entry.name}")
+            case.source_path = None
+            out[case.id] = case
+    return out
+
+
+def list_cases() -> list[Case]:
+    """The packaged cases, sorted by id."""
+    return [c for _, c in sorted(_catalogue().items())]
+
+
+def get_case(id_or_path: str | Path, data_dir: str | Path | None = None) -> Case:
+    """A packaged case by id, or a user's case from a YAML file.
+
+    Parameters
+    ----------
+    id_or_path
+        A catalogue id or the path of a case YAML file.
+    data_dir
+        The data folder for the case's relative paths (overrides the file's own).
+    """
+    key = str(id_or_path)
+    cat = _catalogue()
+    if key in cat and not Path(key).is_file():
+        case = cat[key].model_copy()
+    else:
+        p = Path(key)
+        if not (p.suffix in (".yaml", ".yml") or p.is_file()):
+            raise CaseError(None, f"unknown case {key!r}; known cases: {', '.join(sorted(cat))} "
+                                  "(or give the path of a case YAML file)")
+        if not p.is_file():
+            raise CaseError(p, "case file not found")
+        case = parse_case(p.read_text(), str(p.resolve()))
+    if data_dir is not None:
+        case = case.model_copy(update={"data_dir": str(Path(data_dir).resolve())})
+    return case
+
+
+def case_files(case: Case, role: str) -> list[tuple[Path, str]]:
+    """The local paths and sha256 of the file(s) of ``role``, fetched and verified."""
+    try:
+        entry = case.file(role)
+    except KeyError as exc:
+        raise VariableMissing(case.source_path or case.id, str(exc.args[0])) from None
+    ddir = case.resolved_data_dir()
+    if entry.path is not None:
+        return [resolve(entry.path, ddir)]
+    return [resolve(k, ddir) for k in _expand(entry, ddir, case)]
+
+
+def _expand(entry: CaseFile, ddir: Path | None, case: Case) -> list[str]:
+    pattern = entry.glob or ""
+    if ddir is not None:
+        keys = sorted(str(p.relative_to(ddir)) for p in ddir.glob(pattern) if p.is_file())
+    else:
+        keys = default_registry().glob(pattern)
+    if not keys:
+        raise DataFileMissing(pattern, f"no file matches the {entry.role} pattern of case {case.id}")
+    return keys
+
+
+def load_role(case: Case, role: str) -> xr.Dataset:
+    """Decode the data of one role into an :class:`xarray.Dataset`."""
+    entry = case.file(role) if role in case.roles else None
+    if entry is None:
+        raise VariableMissing(case.source_path or case.id,
+                              f"case {case.id!r} has no file of role {role!r}; "
+                              f"its roles: {', '.join(case.roles)}")
+    files = case_files(case, role)
+    reader = get_reader(entry.format)
+    opts = dict(entry.options)
+    if entry.format == "composite":
+        return reader([p for p, _ in files], sha256=[s for _, s in files], **opts)
+    if entry.format == "nexrad_level2" and "site" not in opts and case.location.radar_site:
+        opts["site"] = case.location.radar_site
+    (path, sha), = files
+    return reader(path, sha256=sha, **opts)
+
+
+def load_case(case: Case) -> dict[str, xr.Dataset]:
+    """Decode every file of a case; returns datasets by role."""
+    return {role: load_role(case, role) for role in case.roles}
+
+
+def verify_sha(path: Path) -> str:
+    """The sha256 of a local file (re-exported for the CLI)."""
+    return file_sha256(path)

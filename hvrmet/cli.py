@@ -1,0 +1,183 @@
+"""The ``hvrmet`` command line (typer + rich).
+
+Every command that takes a case id also takes the path of a case YAML file, with
+``--data-dir`` for the folder its files are relative to. A :class:`~hvrmet.errors.DataError`
+is printed as one line and the command exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hvrmet.errors import HvrmetError
+
+app = typer.Typer(help="hvrmet: agents that diagnose extreme weather from real data.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+cases_app = typer.Typer(help="The real cases: list, show and load them.", no_args_is_help=True)
+data_app = typer.Typer(help="The data registry.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+app.add_typer(data_app, name="data")
+
+console = Console()
+err_console = Console(stderr=True)
+
+CaseArg = Annotated[str, typer.Argument(help="catalogue id or path of a case YAML file")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="folder the case's files are relative to")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+@cases_app.command("list")
+def cases_list(as_json: JsonOpt = False) -> None:
+    """List the cases in the catalogue."""
+    from hvrmet.cases import list_cases
+
+    cases = list_cases()
+    if as_json:
+        print(json.dumps([c.model_dump(mode="json", exclude={"source_path", "data_dir"}) for c in cases],
+                         indent=1))
+        return
+    table = Table(title=f"{len(cases)} cases")
+    for col in ("id", "time (UTC)", "place", "roles", "title"):
+        table.add_column(col, overflow="fold")
+    for c in cases:
+        table.add_row(c.id, c.time.strftime("%Y-%m-%d %H:%M"), c.location.place,
+                      ", ".join(c.roles), c.title)
+    console.print(table)
+
+
+@cases_app.command("show")
+def cases_show(case: CaseArg, data_dir: DataDirOpt = None) -> None:
+    """Show a case: its place, time, events, files, variables and time span."""
+    from hvrmet.cases import get_case, load_role
+    from hvrmet.cases.catalogue import case_files
+
+    c = get_case(case, data_dir)
+    console.print(f"[bold]{c.id}[/bold]  {c.title}")
+    console.print(f"time {c.time:%Y-%m-%d %H:%M} UTC   place {c.location.place} "
+                  f"({c.location.lat:.3f}, {c.location.lon:.3f})"
+                  + (f"   radar {c.location.radar_site}" if c.location.radar_site else ""))
+    for e in c.events:
+        console.print(f"event [cyan]{e.type}[/cyan]: {e.source}")
+    for f in c.files:
+        files = case_files(c, f.role)
+        ds = load_role(c, f.role)
+        table = Table(title=f"{f.role} ({f.format}, {len(files)} file{'s' if len(files) > 1 else ''})",
+                      title_justify="left")
+        table.add_column("variable")
+        table.add_column("dims")
+        table.add_column("units")
+        for name, var in ds.data_vars.items():
+            table.add_row(str(name), " × ".join(f"{d}={ds.sizes[d]}" for d in var.dims),
+                          str(var.attrs.get("units", "")))
+        console.print(table)
+        console.print(f"  files: {files[0][0]}" + (f" … {files[-1][0].name}" if len(files) > 1 else ""))
+        console.print(f"  sha256: {files[0][1][:16]}…   time span: {_time_span(ds)}")
+
+
+def _time_span(ds) -> str:
+    import numpy as np
+
+    for name in ("time", "valid"):
+        if name in ds.coords or name in ds:
+            t = np.asarray(ds[name].values).ravel()
+            t = t[~np.isnat(t)] if t.dtype.kind == "M" else t
+            if t.size:
+                lo, hi = str(t.min())[:19], str(t.max())[:19]
+                return lo if lo == hi else f"{lo} – {hi}"
+    for key in ("volume_time", "volume_start_time", "time", "issued"):
+        if key in ds.attrs:
+            return str(ds.attrs[key])[:19]
+    return "n/a"
+
+
+@cases_app.command("load")
+def cases_load(cases: Annotated[Optional[list[str]], typer.Argument(help="case ids or YAML paths (all if none)")] = None,
+               data_dir: DataDirOpt = None) -> None:
+    """Open every file of the cases and report; exits non-zero if any file fails."""
+    from hvrmet.cases import get_case, list_cases, load_role
+
+    chosen = [get_case(c, data_dir) for c in cases] if cases else list_cases()
+    table = Table(title="cases load")
+    for col in ("case", "role", "format", "variables", "seconds", "status"):
+        table.add_column(col)
+    failed = 0
+    for c in chosen:
+        for f in c.files:
+            t0 = time.perf_counter()
+            try:
+                ds = load_role(c, f.role)
+                status, nvar = "[green]ok[/green]", str(len(ds.data_vars))
+            except HvrmetError as exc:
+                failed += 1
+                status, nvar = f"[red]{exc}[/red]", "-"
+            table.add_row(c.id, f.role, f.format, nvar, f"{time.perf_counter() - t0:.2f}", status)
+    console.print(table)
+    if failed:
+        raise typer.Exit(2)
+
+
+@data_app.command("list")
+def data_list(pattern: Annotated[str, typer.Argument(help="shell pattern of keys")] = "*") -> None:
+    """List registered data files (key, size, sha256, public URL)."""
+    from hvrmet.data.registry import default_registry
+
+    reg = default_registry()
+    table = Table(title=f"data registry (local folder: {reg.data_dir or 'none'})")
+    for col in ("key", "bytes", "sha256", "url"):
+        table.add_column(col, overflow="fold")
+    for k in reg.glob(pattern):
+        e = reg.entry(k)
+        table.add_row(k, str(e.size_bytes), e.sha256[:12] + "…", e.url)
+    console.print(table)
+
+
+@data_app.command("fetch")
+def data_fetch(keys: Annotated[list[str], typer.Argument(help="registry keys or shell patterns")]) -> None:
+    """Fetch (or find locally) and verify registered files; print their paths."""
+    from hvrmet.data.registry import default_registry
+
+    reg = default_registry()
+    for pat in keys:
+        for k in reg.glob(pat) or [pat]:
+            print(reg.fetch(k))
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("out")) -> None:
+    """Load the may1999 case (KTLX volume and OUN sounding) and print a summary."""
+    from hvrmet.demo import run_demo
+
+    run_demo(out, console)
+
+
+def main() -> None:
+    """Entry point: run the app, printing hvrmet's errors as one line."""
+    try:
+        app(standalone_mode=False)
+    except HvrmetError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Readers of real meteorological data into :class:`xarray.Dataset`, one per format.
+
+A small registry in the pysteps style: :func:`get_reader` returns the reader of a format
+name and raises an error listing the known names for an unknown one. Third-party packages
+add formats through the ``hvrmet.readers`` entry-point group (as xarray's backends do).
+
+Every reader takes a path (a list of paths for composite sequences) and keyword options,
+returns a dataset with CF-style names, units, lat/lon coordinates, UTC times and
+provenance attributes (``source_file``, ``sha256``), and raises
+:class:`hvrmet.errors.DataError` (never another exception) for bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+# The netCDF4 and eccodes wheels each bundle their own copies of shared libraries; loaded
+# in the wrong order they corrupt the heap at interpreter exit. Loading netCDF4 and pygrib
+# first, here, is the order that was found safe.
+import netCDF4  # noqa: F401  (import order matters, see above)
+import pygrib  # noqa: F401
+
+__all__ = ["get_reader", "reader_names", "READERS"]
+
+#: Format name -> "module:function" inside this package.
+READERS: dict[str, str] = {
+    "nexrad_level2": "nexrad_level2:read_nexrad_level2",
+    "nexrad_level3": "nexrad_level3:read_nexrad_level3",
+    "uwyo_sounding": "sounding:read_uwyo_sounding",
+    "upper_air_csv": "upper_air_csv:read_upper_air_csv",
+    "netcdf": "gridded:read_netcdf",
+    "grib": "gridded:read_grib",
+    "composite": "composite:read_composite",
+    "surface_csv": "surface_csv:read_surface_csv",
+    "metar": "metar:read_metar",
+    "wpc_fronts": "wpc_fronts:read_wpc_fronts",
+    "nhc_windprob": "nhc_windprob:read_nhc_windprob",
+    "gini": "gini:read_gini",
+}
+
+
+def _plugins() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group="hvrmet.readers")}
+
+
+def reader_names() -> list[str]:
+    """All known format names, built in and from plugins, sorted."""
+    return sorted(set(READERS) | set(_plugins()))
+
+
+def get_reader(name: str) -> Callable:
+    """Return the reader function of a format.
+
+    Raises
+    ------
+    ValueError
+        If the format is unknown; the message lists the known ones.
+    """
+    if name in READERS:
+        mod, func = READERS[name].split(":")
+        return getattr(importlib.import_module(f"{__name__}.{mod}"), func)
+    plugins = _plugins()
+    if name in plugins:
+        return plugins[name].load()  # type: ignore[attr-defined]
+    raise ValueError(f"unknown data format {name!r}; known formats: {', '.join(reader_names())}")
