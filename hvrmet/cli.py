@@ -159,24 +159,12 @@ def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("out"))
 
 
 def main() -> None:
-    """Entry point: run the app, printing hvrmet's errors as one line."""
+    """Entry point: run the app, printing hvrmet's errors as one line (exit status 2)."""
     try:
-        app(standalone_mode=False)
+        app(prog_name="hvrmet")
     except HvrmetError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        sys.exit(code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

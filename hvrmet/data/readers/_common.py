@@ -12,7 +12,7 @@ import xarray as xr
 
 from hvrmet.errors import DataError, DataFileMissing, FormatError
 
-__all__ = ["check_file", "reading", "add_provenance", "to_utc64", "gate_lat_lon",
+__all__ = ["check_file", "check_ending", "reading", "add_provenance", "to_utc64", "gate_lat_lon",
            "EARTH_RADIUS_M"]
 
 #: Mean earth radius (m) used by the 4/3-earth beam-height model.
@@ -29,6 +29,23 @@ def check_file(path: str | Path) -> Path:
     if p.stat().st_size == 0:
         raise FormatError(p, "file is empty")
     return p
+
+
+def check_ending(path: Path, endings: tuple[bytes, ...], strip: bytes = b"") -> None:
+    """Raise :class:`FormatError` unless the file ends with one of ``endings``.
+
+    Text and record formats read silently short when cut; their last bytes (a newline, a
+    bulletin's ``$$``, GRIB's ``7777``) show whether the file is complete. ``strip`` names
+    trailing padding bytes to ignore first.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 256))
+        tail = fh.read()
+    if strip:
+        tail = tail.rstrip(strip)
+    if not tail.endswith(endings):
+        shown = " or ".join(repr(e.decode("latin-1")) for e in endings)
+        raise FormatError(path, f"the file does not end with {shown}: truncated or not this format")
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_netcdf", "read_grib"]
@@ -35,6 +35,19 @@ def _tidy(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _check_classic_size(p: Path) -> None:
+    """NetCDF-3 files are read short without complaint: check the size the header implies."""
+    with open(p, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:3] != b"CDF":
+        return
+    from scipy.io import netcdf_file
+
+    with netcdf_file(p, "r", mmap=False) as nc:  # reads every variable: fails if short
+        for var in nc.variables.values():
+            _ = var.data.shape
+
+
 def read_netcdf(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     """Read a gridded NetCDF (3 or 4) file into memory.
 
@@ -45,6 +58,7 @@ def read_netcdf(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     """
     p = check_file(path)
     with reading(p, "NetCDF"):
+        _check_classic_size(p)
         with xr.open_dataset(p) as ds:
             ds = ds.load()
         if not ds.data_vars:
@@ -66,6 +80,7 @@ def read_grib(path: str | Path, *, sha256: str = "", filter_by_keys: dict | None
     """
     p = check_file(path)
     with reading(p, "GRIB"):
+        check_ending(p, (b"7777",), strip=b"\x00 \r\n")
         kw = {"indexpath": ""}
         if filter_by_keys:
             kw["filter_by_keys"] = filter_by_keys

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_metar"]
@@ -64,6 +64,7 @@ def read_metar(path: str | Path, *, sha256: str = "", year: int | None = None,
             raise FormatError(p, "year and month not given and not in the file name")
         year, month = int(m.group(1)), int(m.group(2))
     with reading(p, "METAR text"):
+        check_ending(p, (b"=", b"\x03"), strip=b" \r\n\t")
         _use_local_station_tables()
         df = parse_metar_file(str(p), year=year, month=month)
         if df.empty:

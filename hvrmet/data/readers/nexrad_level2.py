@@ -137,7 +137,8 @@ def _to_dataset(p: Path, f, site: str | None) -> xr.Dataset:
     ref_geom = geometry.get("REF")
     if ref_geom:
         dims_of[ref_geom[:2]] = "range"
-    for m, g in sorted(geometry.items()):
+    order = list(MOMENTS)
+    for m, g in sorted(geometry.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
         dims_of.setdefault(g[:2], "range" if not dims_of else f"range_{m.lower()}")
     ngates = {d: max(g[2] for m, g in geometry.items() if dims_of[g[:2]] == d)
               for d in set(dims_of.values())}

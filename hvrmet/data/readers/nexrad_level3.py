@@ -43,6 +43,7 @@ def read_nexrad_level3(path: str | Path, *, sha256: str = "") -> xr.Dataset:
 
     p = check_file(path)
     with reading(p, "NEXRAD Level III"):
+        _check_message_length(p)
         f = Level3File(str(p))
         attrs = {
             "product_code": int(f.prod_desc.prod_code),
@@ -53,6 +54,8 @@ def read_nexrad_level3(path: str | Path, *, sha256: str = "") -> xr.Dataset:
             "volume_time": str(to_utc64(f.metadata["vol_time"])),
             "product_time": str(to_utc64(f.metadata.get("prod_time", f.metadata["vol_time"]))),
         }
+        if "max" in f.metadata:
+            attrs["product_max"] = float(f.metadata["max"])
         if "el_angle" in f.metadata:
             attrs["elevation_angle"] = float(f.metadata["el_angle"])
         code = attrs["product_code"]
@@ -69,6 +72,34 @@ def read_nexrad_level3(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         ds.attrs.update(attrs)
         ds.attrs["title"] = f"{attrs['product_name']} ({attrs['radar_site']}, {attrs['volume_time']})"
     return add_provenance(ds, p, sha256, "nexrad_level3")
+
+
+def _check_message_length(p: Path) -> None:
+    """Compare the message length in the product header with the bytes present.
+
+    MetPy's decoder loops forever on some truncated tabular blocks, so a short file is
+    caught here first. The steps mirror :class:`metpy.io.Level3File`'s own start: drop the
+    WMO header and trailer, undo zlib framing, drop a second WMO header.
+    """
+    from metpy.io._tools import IOBuffer
+    from metpy.io.nexrad import Level3File, zlib_decompress_all_frames
+
+    probe = Level3File.__new__(Level3File)
+    probe._buffer = IOBuffer(p.read_bytes())
+    probe._process_wmo_header()
+    probe._process_end_bytes()
+    if probe.wmo_code == "NOUS":
+        return
+    probe._buffer = IOBuffer(probe._buffer.read_func(zlib_decompress_all_frames))
+    probe._process_wmo_header()
+    start = probe._buffer.set_mark()
+    remaining = len(probe._buffer) - start
+    if remaining < Level3File.header_fmt.size:
+        raise FormatError(p, f"only {remaining} bytes after the WMO header: truncated")
+    header = probe._buffer.read_struct(Level3File.header_fmt)
+    if header.msg_len > remaining:
+        raise FormatError(p, f"the product header announces {header.msg_len} bytes but only "
+                             f"{remaining} are present: the file is truncated")
 
 
 def _field(p: Path, f) -> xr.Dataset:

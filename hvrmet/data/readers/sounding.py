@@ -57,7 +57,10 @@ def read_uwyo_sounding(path: str | Path, *, sha256: str = "", station: str | Non
     """
     p = check_file(path)
     with reading(p, "University of Wyoming sounding text"):
-        lines = p.read_text(encoding="ascii").splitlines()
+        text = p.read_text(encoding="ascii")
+        if not text.endswith("\n"):
+            raise FormatError(p, "the file ends in the middle of a line: truncated")
+        lines = text.splitlines()
         hdr = next((i for i, ln in enumerate(lines) if ln.split()[:3] == ["PRES", "HGHT", "TEMP"]), None)
         if hdr is None:
             raise FormatError(p, "no 'PRES HGHT TEMP ...' column header: not a UWyo sounding")

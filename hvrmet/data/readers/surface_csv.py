@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_surface_csv"]
@@ -35,6 +35,7 @@ def read_surface_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     """
     p = check_file(path)
     with reading(p, "surface observation CSV"):
+        check_ending(p, (b"\n",))
         df = pd.read_csv(p, low_memory=False)
         need = {"station", "valid", "lat", "lon"}
         if need - set(df.columns):

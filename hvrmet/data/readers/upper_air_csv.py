@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_upper_air_csv"]
@@ -31,6 +31,7 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     """
     p = check_file(path)
     with reading(p, "upper-air CSV"):
+        check_ending(p, (b"\n",))
         df = pd.read_csv(p)
         missing = _REQUIRED - set(df.columns)
         if missing:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_wpc_fronts"]
@@ -30,6 +30,7 @@ def read_wpc_fronts(path: str | Path, *, sha256: str = "", year: int | None = No
 
     p = check_file(path)
     with reading(p, "WPC surface bulletin"):
+        check_ending(p, (b"$$",), strip=b" \r\n\t")
         df = parse_wpc_surface_bulletin(str(p), year=year)
         if df.empty:
             raise FormatError(p, "no front or pressure centre decoded")
