@@ -28,7 +28,8 @@ DATA_DIR = _data_dir()
 def data_dir() -> Path:
     """The real data folder (``HVRMET_DATA_DIR``, or ``../shared/data`` beside the repo)."""
     if DATA_DIR is None:
-        pytest.skip("real data not available: set HVRMET_DATA_DIR")
+        pytest.fail("the real data are not available: set HVRMET_DATA_DIR to a folder laid "
+                    "out like the data registry (../shared/data beside the repository)")
     return DATA_DIR
 
 
