@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 import netCDF4  # noqa: F401  (import order matters, see above)
 import pygrib  # noqa: F401
 
-__all__ = ["get_reader", "reader_names", "READERS"]
+__all__ = ["get_reader", "reader_names", "sniff_format", "READERS"]
 
 #: Format name -> "module:function" inside this package.
 READERS: dict[str, str] = {
@@ -65,3 +65,53 @@ def get_reader(name: str) -> Callable:
     if name in plugins:
         return plugins[name].load()  # type: ignore[attr-defined]
     raise ValueError(f"unknown data format {name!r}; known formats: {', '.join(reader_names())}")
+
+
+def sniff_format(path) -> str:
+    """Guess the format of a file from its first bytes and name.
+
+    Raises
+    ------
+    hvrmet.errors.FormatError
+        If no known format matches; the message names the file.
+    """
+    import gzip
+    from pathlib import Path
+
+    from hvrmet.data.readers._common import check_file
+    from hvrmet.errors import FormatError
+
+    p = check_file(path)
+    head = p.read_bytes()[:4096]
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(p) as fh:
+                inner = fh.read(64)
+        except OSError:
+            inner = b""
+        if inner[:4] in (b"AR2V", b"ARCH"):
+            return "nexrad_level2"
+    if head[:4] in (b"AR2V", b"ARCH"):
+        return "nexrad_level2"
+    if head[:4] == b"GRIB":
+        return "grib"
+    if head[:3] == b"CDF" or head[:8] == b"\x89HDF\r\n\x1a\n":
+        return "netcdf"
+    if head[:4] == b"PK\x03\x04":
+        return "nhc_windprob"
+    text = head.decode("latin-1")
+    if "PRES   HGHT   TEMP" in text:
+        return "uwyo_sounding"
+    if text.startswith("station,valid,"):
+        return "surface_csv"
+    if text.startswith("pressure,height,temperature"):
+        return "upper_air_csv"
+    if "CODSUS" in text[:200]:
+        return "wpc_fronts"
+    if "METAR" in text[:400]:
+        return "metar"
+    if p.suffix == ".gini":
+        return "gini"
+    if p.suffix == ".nids" or text[:4] in ("SDUS", "NXUS"):
+        return "nexrad_level3"
+    raise FormatError(p, "format not recognised from its content; name it in a case file")

@@ -1,0 +1,12 @@
+"""Imports every module that declares built-in tools (each registers on import)."""
+
+import importlib
+
+MODULES = ["sounding", "gridded", "radar", "level3", "precipitation", "surface", "plots"]
+
+for _m in MODULES:
+    try:
+        importlib.import_module(f"hvrmet.tools.{_m}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"hvrmet.tools.{_m}":
+            raise

@@ -1,0 +1,110 @@
+"""What a running tool can reach: the case, its decoded data (cached per process), and
+where to write figures. The context records every file read, with its sha256."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import xarray as xr
+
+from hvrmet.cases import Case, get_case
+from hvrmet.cases.catalogue import case_files
+from hvrmet.data.readers import get_reader, sniff_format
+from hvrmet.data.registry import file_sha256
+from hvrmet.errors import VariableMissing
+from hvrmet.tools.results import FileRef
+
+__all__ = ["ToolContext", "DatasetCache", "CACHE"]
+
+
+class DatasetCache:
+    """Decoded datasets keyed by their files' paths and sha256 (LRU, per process)."""
+
+    def __init__(self, maxsize: int = 24) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[tuple, xr.Dataset] = OrderedDict()
+        self._lock = threading.RLock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple) -> xr.Dataset | None:
+        with self._lock:
+            ds = self._data.get(key)
+            if ds is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            return ds
+
+    def put(self, key: tuple, ds: xr.Dataset) -> None:
+        with self._lock:
+            self.misses += 1
+            self._data[key] = ds
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.hits = self.misses = 0
+
+
+CACHE = DatasetCache(int(os.environ.get("HVRMET_CACHE_DATASETS", "24")))
+
+
+class ToolContext:
+    """The case a tool call works on, its data by role, and the output folder."""
+
+    def __init__(self, case: str, data_dir: str | None = None, files: dict[str, str] | None = None,
+                 out_dir: str | Path | None = None) -> None:
+        self.case: Case = get_case(case, data_dir)
+        self.explicit = dict(files or {})
+        self.out_dir = Path(out_dir or os.environ.get("HVRMET_OUT_DIR", "out")) / "figures"
+        self.files_read: list[FileRef] = []
+        self.cache_hits = 0
+
+    def has(self, role: str) -> bool:
+        """Whether the case (or the explicit files) provide ``role``."""
+        return role in self.explicit or role in self.case.roles
+
+    def load(self, role: str) -> xr.Dataset:
+        """The decoded dataset of ``role`` (from the cache when already decoded)."""
+        if role in self.explicit:
+            path = Path(self.explicit[role]).expanduser()
+            if not path.is_absolute() and self.case.resolved_data_dir():
+                path = self.case.resolved_data_dir() / path
+            fmt = sniff_format(path)
+            paths = [(path, file_sha256(path))]
+            options: dict = {}
+            if fmt == "nexrad_level2" and self.case.location.radar_site:
+                options["site"] = self.case.location.radar_site
+        else:
+            if role not in self.case.roles:
+                raise VariableMissing(self.case.source_path or self.case.id,
+                                      f"case {self.case.id!r} has no file of role {role!r}; "
+                                      f"its roles: {', '.join(self.case.roles) or 'none'}")
+            entry = self.case.file(role)
+            fmt = entry.format
+            options = dict(entry.options)
+            if fmt == "nexrad_level2" and "site" not in options and self.case.location.radar_site:
+                options["site"] = self.case.location.radar_site
+            paths = case_files(self.case, role)
+        for p, sha in paths:
+            self.files_read.append(FileRef(path=str(p), sha256=sha, role=role))
+        key = (fmt, tuple(str(p) for p, _ in paths), tuple(s for _, s in paths),
+               tuple(sorted((k, repr(v)) for k, v in options.items())))
+        ds = CACHE.get(key)
+        if ds is not None:
+            self.cache_hits += 1
+            return ds
+        reader = get_reader(fmt)
+        if fmt == "composite":
+            ds = reader([p for p, _ in paths], sha256=[s for _, s in paths], **options)
+        else:
+            (p, sha), = paths
+            ds = reader(p, sha256=sha, **options)
+        CACHE.put(key, ds)
+        return ds

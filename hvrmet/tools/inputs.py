@@ -1,0 +1,68 @@
+"""Input models of the tools: which case and files, and numbers with their units.
+
+Every numeric field states its units (``json_schema_extra={"units": ...}``, set by
+:func:`quantity`). A caller may pass a bare number, taken in those units, or a string
+with units (``"3 km"``, ``"700 hPa"``), converted with pint; a string in units of another
+dimension is rejected with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["quantity", "CaseInput", "field_units", "NUMERIC_TYPES"]
+
+NUMERIC_TYPES = (int, float)
+
+
+def quantity(default: Any = ..., *, units: str, description: str, ge: float | None = None,
+             le: float | None = None) -> Any:
+    """A numeric pydantic field that carries its units (``"1"`` for dimensionless)."""
+    return Field(default, description=f"{description} [{units}]", ge=ge, le=le,
+                 json_schema_extra={"units": units})
+
+
+def field_units(model: type[BaseModel], name: str) -> str | None:
+    """The units a field declares, or ``None``."""
+    extra = model.model_fields[name].json_schema_extra
+    return extra.get("units") if isinstance(extra, dict) else None
+
+
+class CaseInput(BaseModel):
+    """Which data a tool works on: a case, and optionally explicit files by role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case: str = Field(description="case id from the catalogue (e.g. 'may1999') or the path of a case YAML file")
+    data_dir: str | None = Field(None, description="data folder a user's case file is relative to")
+    files: dict[str, str] = Field(default_factory=dict,
+                                  description="explicit files by role (path per role), used instead of the case's own")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _convert_units(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        from metpy.units import units as ureg
+
+        out = dict(data)
+        for name, val in data.items():
+            if name not in cls.model_fields or not isinstance(val, str):
+                continue
+            target = field_units(cls, name)
+            if target is None:
+                continue
+            try:
+                q = ureg.Quantity(val)
+            except Exception as exc:  # pint's own parse errors
+                raise ValueError(f"{name}: cannot read {val!r} as a quantity ({exc})") from None
+            if q.unitless:  # a number given as text: taken in the field's units
+                out[name] = float(q.magnitude)
+                continue
+            try:
+                out[name] = float(q.to(target).magnitude)
+            except Exception:
+                raise ValueError(f"{name}: {val!r} cannot be converted to {target}") from None
+        return out

@@ -1,0 +1,126 @@
+"""Sounding tools: thermodynamic and kinematic indices of an upper-air sounding (MetPy).
+
+Each tool reads the case's ``sounding`` role (or another role named by ``role``) and
+returns its quantities with units; all share one computation per sounding
+(:mod:`hvrmet.tools.sounding_calc`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.sounding_calc import diagnostics, profile_from_dataset
+
+__all__: list[str] = []
+
+
+class SoundingInput(CaseInput):
+    """A case and the role of its sounding."""
+
+    role: str = Field("sounding", description="case role of the sounding to use")
+
+
+def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> ToolOutput:
+    ds = ctx.load(args.role)
+    prof = profile_from_dataset(ds)
+    diag = diagnostics(prof)
+    values = {k: Value(value=None if math.isnan(diag[k][0]) else round(diag[k][0], 4),
+                       units=diag[k][1]) for k in keys}
+    missing = [k for k, v in values.items() if v.value is None]
+    notes = list(prof.notes)
+    if missing:
+        notes.append(f"not computable from this sounding: {', '.join(missing)}")
+    where = f"{ds.attrs.get('station', '')} {ds.attrs.get('time', '')[:16]}".strip()
+    shown = ", ".join(f"{k} {v.value:.4g} {v.units}" for k, v in values.items()
+                      if isinstance(v.value, float))
+    return ToolOutput(values=values, summary=f"{where}: {shown}", warnings=notes)
+
+
+def _sounding_tool(name: str, keys: dict[str, str], doc: str) -> None:
+    def run(args: SoundingInput, ctx: ToolContext) -> ToolOutput:
+        return _output(args, ctx, tuple(keys))
+
+    run.__doc__ = doc
+    run.__name__ = name
+    run.__annotations__ = {"args": SoundingInput, "ctx": ToolContext, "return": ToolOutput}
+    tool(category="sounding", outputs=keys, example={"case": "may1999"}, needs=("sounding",))(run)
+
+
+J = "J/kg"
+_sounding_tool("summarize_sounding", {
+    "sbcape": J, "sbcin": J, "mlcape": J, "mlcin": J, "mucape": J, "lcl_height": "m",
+    "lifted_index": "delta_degC", "precipitable_water": "mm", "shear_0_1km": "m/s",
+    "shear_0_6km": "m/s", "srh_0_1km": "m^2/s^2", "srh_0_3km": "m^2/s^2", "stp": "1", "scp": "1",
+    "ship": "1", "dcape": J, "lapse_rate_700_500": "K/km", "freezing_level": "m"},
+    """Screen a sounding: the main instability, moisture and shear indices in one call.
+
+    Surface-based, mixed-layer (100 hPa) and most-unstable CAPE, CIN, LCL height, lifted
+    index, precipitable water, 0-1 and 0-6 km bulk shear, 0-1 and 0-3 km storm-relative
+    helicity (Bunkers right mover), significant tornado parameter (fixed layer),
+    supercell composite parameter, significant hail parameter, downdraft CAPE, 700-500 hPa
+    lapse rate and freezing level, all computed with MetPy.""")
+_sounding_tool("compute_sbcape", {"sbcape": J, "sbcin": J, "lcl_pressure": "hPa", "lcl_height": "m",
+                                  "lfc_pressure": "hPa", "lfc_height": "m", "el_pressure": "hPa",
+                                  "el_height": "m"},
+    """Surface-based CAPE and CIN, with the parcel's LCL, LFC and EL (pressure, height AGL).
+
+    metpy.calc.surface_based_cape_cin, lcl, lfc and el on the surface parcel.""")
+_sounding_tool("compute_mlcape", {"mlcape": J, "mlcin": J},
+    """Mixed-layer CAPE and CIN of a parcel mixed over the lowest 100 hPa.
+
+    metpy.calc.mixed_layer_cape_cin with depth 100 hPa.""")
+_sounding_tool("compute_mucape", {"mucape": J, "mucin": J, "mu_parcel_pressure": "hPa",
+                                  "mu_mixing_ratio": "g/kg"},
+    """Most-unstable CAPE and CIN, with the most-unstable parcel's level and mixing ratio.
+
+    metpy.calc.most_unstable_cape_cin over the lowest 300 hPa.""")
+_sounding_tool("compute_stability_indices", {"lifted_index": "delta_degC", "k_index": "degC",
+                                             "total_totals": "delta_degC", "showalter_index": "delta_degC"},
+    """Classic stability indices: lifted index, K index, total totals and Showalter index.
+
+    Need the sounding to reach 500 hPa; NaN with a note otherwise.""")
+_sounding_tool("compute_precipitable_water", {"precipitable_water": "mm"},
+    """Precipitable water of the sounding column (mm), metpy.calc.precipitable_water.""")
+_sounding_tool("compute_bulk_shear", {"shear_0_1km": "m/s", "shear_0_3km": "m/s", "shear_0_6km": "m/s"},
+    """Bulk wind shear magnitude over 0-1, 0-3 and 0-6 km above ground (m/s).
+
+    metpy.calc.bulk_shear on the wind levels; a layer the wind data do not reach is NaN.""")
+_sounding_tool("compute_storm_motion", {"bunkers_right_u": "m/s", "bunkers_right_v": "m/s",
+                                        "bunkers_right_speed": "m/s", "bunkers_right_direction": "degree",
+                                        "bunkers_left_u": "m/s", "bunkers_left_v": "m/s"},
+    """Bunkers right- and left-mover supercell motion (m/s; direction the storm comes from).
+
+    metpy.calc.bunkers_storm_motion (Bunkers et al. 2000).""")
+_sounding_tool("compute_helicity", {"srh_0_1km": "m^2/s^2", "srh_0_3km": "m^2/s^2"},
+    """Storm-relative helicity over 0-1 and 0-3 km for the Bunkers right mover (m2/s2).
+
+    metpy.calc.storm_relative_helicity, total (positive plus negative) helicity.""")
+_sounding_tool("compute_tornado_parameter", {"stp": "1"},
+    """Significant tornado parameter, fixed-layer form (Thompson et al. 2003).
+
+    metpy.calc.significant_tornado from SBCAPE, LCL height, 0-1 km SRH and 0-6 km shear.""")
+_sounding_tool("compute_supercell_composite", {"scp": "1"},
+    """Supercell composite parameter (Thompson et al. 2003, 2004).
+
+    metpy.calc.supercell_composite from MUCAPE, 0-3 km SRH and 0-6 km bulk shear.""")
+_sounding_tool("compute_hail_parameter", {"ship": "1"},
+    """Significant hail parameter SHIP (SPC; Johnson and Sugden 2014).
+
+    From MUCAPE, the most-unstable parcel's mixing ratio, the 700-500 hPa lapse rate, the
+    500 hPa temperature, 0-6 km shear and the freezing level.""")
+_sounding_tool("compute_downdraft_cape", {"dcape": J},
+    """Downdraft CAPE (J/kg): the negative buoyancy of a saturated downdraft.
+
+    metpy.calc.downdraft_cape.""")
+_sounding_tool("compute_lapse_rate", {"lapse_rate_700_500": "K/km", "t500": "degC"},
+    """700-500 hPa temperature lapse rate (K/km) and the 500 hPa temperature (degC).""")
+_sounding_tool("compute_freezing_level", {"freezing_level": "m", "wet_bulb_zero_height": "m"},
+    """Heights above ground of the 0 degC isotherm and of the 0 degC wet-bulb temperature.
+
+    The lowest crossing going up; 0 m when the surface is at or below 0 degC.""")
