@@ -25,6 +25,8 @@ cases_app = typer.Typer(help="The real cases: list, show and load them.", no_arg
 data_app = typer.Typer(help="The data registry.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 app.add_typer(data_app, name="data")
+tools_app = typer.Typer(help="The tool registry: list, describe and run tools.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -148,6 +150,94 @@ def data_fetch(keys: Annotated[list[str], typer.Argument(help="registry keys or 
     for pat in keys:
         for k in reg.glob(pat) or [pat]:
             print(reg.fetch(k))
+
+
+@tools_app.command("list")
+def tools_list(category: Annotated[Optional[str], typer.Option(help="only this category")] = None,
+               as_json: JsonOpt = False) -> None:
+    """List the registered tools (name, category, outputs, summary)."""
+    from hvrmet.tools import list_tools
+
+    tools = list_tools(category)
+    if as_json:
+        print(json.dumps([{"name": t.name, "category": t.category, "summary": t.summary,
+                           "outputs": t.outputs, "needs": list(t.needs), "example": t.example}
+                          for t in tools], indent=1))
+        return
+    table = Table(title=f"{len(tools)} tools")
+    for col in ("name", "category", "outputs", "summary"):
+        table.add_column(col, overflow="fold")
+    for t in tools:
+        outs = ", ".join(list(t.outputs)[:5]) + (" …" if len(t.outputs) > 5 else "")
+        table.add_row(t.name, t.category, outs, t.summary)
+    console.print(table)
+
+
+@tools_app.command("schema")
+def tools_schema(name: Annotated[str, typer.Argument(help="tool name")]) -> None:
+    """Print a tool's OpenAI function-calling schema, outputs and example (JSON)."""
+    from hvrmet.tools import get_tool
+    from hvrmet.tools.adapters import openai_schema
+
+    try:
+        t = get_tool(name)
+    except KeyError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.args[0]}")
+        raise typer.Exit(2) from None
+    print(json.dumps({"schema": openai_schema(t), "outputs": t.outputs, "example": t.example,
+                      "docstring": t.description}, indent=1))
+
+
+def _parse_arg(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise typer.BadParameter(f"--arg {text!r}: expected KEY=VALUE")
+    key, val = text.split("=", 1)
+    try:
+        return key, json.loads(val)
+    except json.JSONDecodeError:
+        return key, val
+
+
+@tools_app.command("run")
+def tools_run(name: Annotated[str, typer.Argument(help="tool name")],
+              case: Annotated[str, typer.Option("--case", help="case id or case YAML path")],
+              arg: Annotated[Optional[list[str]], typer.Option("--arg", help="KEY=VALUE (repeatable); values may carry units, e.g. depth='3 km'")] = None,
+              data_dir: DataDirOpt = None, out: Annotated[Path, typer.Option(help="output folder for figures")] = Path("out"),
+              as_json: JsonOpt = False) -> None:
+    """Run one tool on a case and print its result; exits 2 if the tool reports an error."""
+    from hvrmet.tools import call_tool
+
+    args: dict = {"case": case}
+    if data_dir:
+        args["data_dir"] = str(data_dir)
+    for a in arg or []:
+        k, v = _parse_arg(a)
+        args[k] = v
+    res = call_tool(name, args, out_dir=str(out))
+    if as_json:
+        print(res.model_dump_json(indent=1))
+    else:
+        if res.ok:
+            table = Table(title=f"{name} on {case} ({res.seconds:.2f} s)", title_justify="left")
+            table.add_column("output")
+            table.add_column("value")
+            table.add_column("units")
+            for k, v in res.values.items():
+                val = f"{v.value:.4g}" if isinstance(v.value, float) else str(v.value)
+                table.add_row(k, val, v.units)
+            console.print(table)
+            if res.summary:
+                console.print(res.summary)
+            for w in res.warnings:
+                console.print(f"[yellow]note:[/yellow] {w}")
+            for f in res.files:
+                console.print(f"read {f.path} (sha256 {f.sha256[:12]}…)")
+            for fig in res.figures:
+                console.print(f"figure {fig.png}")
+        else:
+            err_console.print(f"[bold red]error:[/bold red] {res.error}", highlight=False)
+    if not res.ok:
+        raise typer.Exit(2)
 
 
 @app.command()

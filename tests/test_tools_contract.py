@@ -1,0 +1,153 @@
+"""The contract every registered tool keeps: a valid OpenAI function schema, documented
+inputs with units, a successful run on real data, and errors returned as results."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import Field
+
+from hvrmet.cases import get_case, list_cases
+from hvrmet.tools import ToolDefinitionError, ToolOutput, call_tool, get_tool, list_tools, tool
+from hvrmet.tools.adapters import langchain_tools, openai_schema, openai_schemas
+from hvrmet.tools.inputs import CaseInput, field_units, quantity
+from hvrmet.tools.registry import _is_numeric
+
+TOOLS = [t.name for t in list_tools()]
+OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def test_registry_size():
+    assert len(TOOLS) >= 35, TOOLS
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_schema_and_docs(name):
+    t = get_tool(name)
+    schema = openai_schema(t)
+    fn = schema["function"]
+    assert OPENAI_NAME.match(fn["name"]) and fn["name"] == name
+    assert len(fn["description"]) > 20
+    params = fn["parameters"]
+    assert params["type"] == "object" and "case" in params["properties"]
+    assert "$ref" not in str(params) and "$defs" not in params
+    for fname, prop in params["properties"].items():
+        assert prop.get("description"), f"{name}.{fname} undocumented"
+    for fname, finfo in t.input_model.model_fields.items():
+        if _is_numeric(finfo.annotation):
+            units = field_units(t.input_model, fname)
+            assert units is not None and f"[{units}]" in params["properties"][fname]["description"]
+    assert t.outputs and all(isinstance(u, str) for u in t.outputs.values())
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_runs_on_real_data(data_dir, name):
+    t = get_tool(name)
+    res = call_tool(name, t.example)
+    assert res.ok, res.error
+    assert set(res.values) == set(t.outputs)
+    assert res.files and all(len(f.sha256) == 64 for f in res.files)
+    assert any(v.value is not None for v in res.values.values())
+    for fig in res.figures:
+        from pathlib import Path
+        assert Path(fig.png).is_file() and Path(fig.sidecar).is_file()
+
+
+def _case_without(needs: tuple[str, ...]) -> str:
+    for c in list_cases():
+        if not set(needs) & set(c.roles):
+            return c.id
+    raise AssertionError(f"every case has one of {needs}")
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_bad_arguments_return_errors(data_dir, name):
+    t = get_tool(name)
+    res = call_tool(name, {**t.example, "case": "no-such-case"})
+    assert not res.ok and "unknown case" in res.error
+    res = call_tool(name, {**t.example, "bogus_argument": 1})
+    assert not res.ok and res.error_type == "InvalidArguments"
+    if t.needs:
+        res = call_tool(name, {**t.example, "case": _case_without(t.needs)})
+        assert not res.ok and res.error, f"{name} ran on a case without {t.needs}"
+    for fname, finfo in t.input_model.model_fields.items():
+        units = field_units(t.input_model, fname)
+        if units is None:
+            continue
+        wrong = "3 kg" if units not in ("kg", "g") else "3 m"
+        res = call_tool(name, {**t.example, fname: wrong})
+        assert not res.ok and res.error_type == "InvalidArguments", (name, fname, res.error)
+        hi = next((m.le for m in finfo.metadata if hasattr(m, "le")), None)
+        if hi is not None:
+            res = call_tool(name, {**t.example, fname: hi * 10 + 1000})
+            assert not res.ok and res.error_type == "InvalidArguments", (name, fname)
+
+
+def test_units_are_converted(data_dir):
+    """A quantity given with other units is converted, one without units taken as declared."""
+    from hvrmet.tools.inputs import CaseInput, quantity
+
+    class Depth(CaseInput):
+        """test model"""
+        depth: float = quantity(1.0, units="km", description="layer depth", ge=0, le=20)
+
+    assert Depth(case="may1999", depth="3000 m").depth == pytest.approx(3.0)
+    assert Depth(case="may1999", depth="2").depth == 2.0
+    with pytest.raises(ValueError, match="depth"):
+        Depth(case="may1999", depth="3 kg")
+
+
+def test_bad_declarations_fail_at_definition():
+    class NoUnits(CaseInput):
+        """input model"""
+        depth: float = Field(1.0, description="a depth")
+
+    class Undocumented(CaseInput):
+        """input model"""
+        depth: float = quantity(1.0, units="km", description="")
+        flag: bool = False
+
+    def ok_doc(args: CaseInput, ctx) -> ToolOutput:
+        """Compute something useful for the tests here."""
+        return ToolOutput()
+
+    def no_doc(args: CaseInput, ctx) -> ToolOutput:
+        return ToolOutput()
+
+    with pytest.raises(ToolDefinitionError, match="no docstring"):
+        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="make_nodoc")(no_doc)
+
+    def units_missing(args: NoUnits, ctx) -> ToolOutput:
+        """Compute something useful for the tests here."""
+        return ToolOutput()
+
+    with pytest.raises(ToolDefinitionError, match="states no units"):
+        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="make_nounits")(units_missing)
+
+    def undocumented(args: Undocumented, ctx) -> ToolOutput:
+        """Compute something useful for the tests here."""
+        return ToolOutput()
+
+    with pytest.raises(ToolDefinitionError, match="has no description"):
+        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="make_undoc")(undocumented)
+    with pytest.raises(ToolDefinitionError, match="verb_noun"):
+        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="Bad-Name")(ok_doc)
+    with pytest.raises(ToolDefinitionError, match="example arguments invalid"):
+        tool(category="sounding", outputs={"x": "1"}, example={}, name="make_noexample")(ok_doc)
+    assert "make_nodoc" not in TOOLS
+
+
+def test_unknown_tool_is_an_error_result():
+    res = call_tool("compute_everything", {"case": "may1999"})
+    assert not res.ok and "known tools" in res.error
+
+
+def test_adapters():
+    schemas = openai_schemas()
+    assert len(schemas) == len(TOOLS)
+    lc = {t.name: t for t in langchain_tools("sounding")}
+    assert "compute_sbcape" in lc
+    import json
+    out = json.loads(lc["compute_sbcape"].invoke({"case": "null-jan20"}))
+    assert out["ok"] and out["values"]["sbcape"]["value"] == 0.0
