@@ -1,0 +1,110 @@
+"""``hvrmet knowledge check``: every card valid, testable and cited."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from hvrmet.knowledge.model import LIBRARIES
+from hvrmet.knowledge.store import KnowledgeError, load_cards, load_hazards
+
+__all__ = ["check_knowledge", "REQUIRED_FAMILIES", "MIN_CARDS"]
+
+MIN_CARDS = 60
+#: Hazard families that must each have a guideline card and index cards.
+REQUIRED_FAMILIES = ("tornadic_supercell", "supercell_hail", "damaging_wind", "flash_flood",
+                     "tropical_cyclone", "extratropical_cyclone", "heat_wave", "winter_storm",
+                     "null")
+
+
+def _units_ok(text: str) -> str | None:
+    from metpy.units import units
+
+    if text in ("", "1"):
+        return None
+    try:
+        units.Unit(text)
+    except Exception as exc:  # noqa: BLE001 - reported as a problem
+        return f"units {text!r} do not parse: {exc}"
+    return None
+
+
+def _dimension_problem(cond_units: str, tool_units: str) -> str | None:
+    from metpy.units import units
+
+    a, b = cond_units or "dimensionless", tool_units or "dimensionless"
+    if a == "" or b == "":
+        return None
+    try:
+        units.Quantity(1.0, b).to(a)
+    except Exception:  # noqa: BLE001
+        return f"threshold units {cond_units!r} do not convert from the tool's {tool_units!r}"
+    return None
+
+
+def check_knowledge(root: Path | None = None) -> tuple[list[str], dict]:
+    """Check the cards; returns ``(problems, stats)``. No problems means the check passed."""
+    from hvrmet.tools import list_tools
+
+    problems: list[str] = []
+    try:
+        hazards = load_hazards(root)
+        cards = load_cards(root)
+    except KnowledgeError as exc:
+        return [str(exc)], {}
+    tools = {t.name: t for t in list_tools()}
+    dup = [i for i, n in Counter(c.id for c in cards).items() if n > 1]
+    problems += [f"duplicate card id {i!r}" for i in dup]
+    for c in cards:
+        where = f"{Path(c.source_path or '').name} ({c.id})"
+        for h in c.hazards:
+            if h not in hazards:
+                problems.append(f"{where}: hazard {h!r} is not in hazards.yaml")
+        if c.units and (msg := _units_ok(c.units)):
+            problems.append(f"{where}: {msg}")
+        if c.library == "index" and not c.quantity:
+            problems.append(f"{where}: index card without a quantity")
+        if c.library == "guideline" and not c.checks:
+            problems.append(f"{where}: guideline card without checks")
+        if c.library == "figure" and not c.figure_kind:
+            problems.append(f"{where}: figure card without figure_kind")
+        for name in c.checks:
+            if name not in tools:
+                problems.append(f"{where}: check {name!r} is not a registered tool")
+        for r in c.references:
+            if not (r.author.strip() and r.title.strip() and r.venue.strip()):
+                problems.append(f"{where}: incomplete reference {r}")
+        for cond in c.conditions:
+            if cond.hazard not in hazards:
+                problems.append(f"{where}: condition hazard {cond.hazard!r} is not in hazards.yaml")
+            t = tools.get(cond.tool)
+            if t is None:
+                problems.append(f"{where}: condition tool {cond.tool!r} is not registered")
+                continue
+            if cond.field not in t.outputs:
+                problems.append(f"{where}: {cond.tool} returns no field {cond.field!r} "
+                                f"(it returns {', '.join(t.outputs)})")
+                continue
+            if msg := _units_ok(cond.units):
+                problems.append(f"{where}: {msg}")
+            elif not isinstance(cond.value, (bool, str)) and (msg := _dimension_problem(cond.units, t.outputs[cond.field])):
+                problems.append(f"{where}: {cond.tool}.{cond.field}: {msg}")
+            bad_args = set(cond.args) - set(t.input_model.model_fields)
+            if bad_args:
+                problems.append(f"{where}: {cond.tool} takes no argument(s) {sorted(bad_args)}")
+    if len(cards) < MIN_CARDS:
+        problems.append(f"only {len(cards)} cards (at least {MIN_CARDS} required)")
+    families = {h.family for h in hazards.values()}
+    for fam in REQUIRED_FAMILIES:
+        if fam not in families:
+            problems.append(f"hazard family {fam!r} is missing from hazards.yaml")
+            continue
+        fam_cards = [c for c in cards if any(hazards.get(h) and hazards[h].family == fam for h in c.hazards)]
+        if not any(c.library == "guideline" for c in fam_cards):
+            problems.append(f"hazard family {fam!r} has no guideline card")
+        if not any(c.library == "index" for c in fam_cards):
+            problems.append(f"hazard family {fam!r} has no index card")
+    stats = {"cards": len(cards), **{lib: sum(c.library == lib for c in cards) for lib in LIBRARIES},
+             "conditions": sum(len(c.conditions) for c in cards), "hazards": len(hazards),
+             "families": sorted(families)}
+    return problems, stats

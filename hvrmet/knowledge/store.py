@@ -1,0 +1,131 @@
+"""Loading and validating the knowledge cards and the hazard vocabulary.
+
+The cards live in the repository's top-level ``knowledge/`` folder (one YAML file per
+card under ``cards/guideline``, ``cards/index`` and ``cards/figure``); ``HVRMET_KNOWLEDGE_DIR``
+points elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from hvrmet.errors import HvrmetError
+from hvrmet.knowledge.model import Card, Hazard
+
+__all__ = ["KnowledgeError", "knowledge_dir", "load_cards", "load_hazards", "KnowledgeStore", "default_store"]
+
+
+class KnowledgeError(HvrmetError):
+    """A card or the hazard vocabulary is malformed; the message names the file."""
+
+
+def knowledge_dir() -> Path:
+    """The knowledge folder: ``HVRMET_KNOWLEDGE_DIR`` or the repository's ``knowledge/``."""
+    env = os.environ.get("HVRMET_KNOWLEDGE_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "knowledge"
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path}: a card must be a YAML mapping")
+    return data
+
+
+def load_hazards(root: Path | None = None) -> dict[str, Hazard]:
+    """The hazard vocabulary, by label."""
+    path = (root or knowledge_dir()) / "hazards.yaml"
+    data = _read_yaml(path)
+    out = {}
+    for item in data.get("hazards", []):
+        try:
+            h = Hazard.model_validate(item)
+        except ValidationError as exc:
+            raise KnowledgeError(f"{path}: hazard {item.get('id')!r}: {exc}") from None
+        if h.id in out:
+            raise KnowledgeError(f"{path}: hazard {h.id!r} listed twice")
+        out[h.id] = h
+    return out
+
+
+def load_cards(root: Path | None = None) -> list[Card]:
+    """Every card, validated against the schema (ids may still clash: see ``check``)."""
+    base = (root or knowledge_dir()) / "cards"
+    cards = []
+    for path in sorted(base.rglob("*.yaml")):
+        data = _read_yaml(path)
+        try:
+            card = Card.model_validate(data)
+        except ValidationError as exc:
+            errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise KnowledgeError(f"{path}: {errs}") from None
+        if path.parent.name != card.library:
+            raise KnowledgeError(f"{path}: library {card.library!r} but filed under {path.parent.name}/")
+        card.source_path = str(path)
+        cards.append(card)
+    if not cards:
+        raise KnowledgeError(f"no cards under {base}")
+    return cards
+
+
+class KnowledgeStore:
+    """The cards, the vocabulary, and selection by id, hazard, library and signal."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or knowledge_dir()
+        self.hazards = load_hazards(self.root)
+        self.cards = load_cards(self.root)
+        self.by_id = {c.id: c for c in self.cards}
+        self._search = None
+
+    def get(self, card_id: str) -> Card:
+        """A card by id; ``KeyError`` suggests close ids."""
+        try:
+            return self.by_id[card_id]
+        except KeyError:
+            import difflib
+            close = difflib.get_close_matches(card_id, list(self.by_id), n=3)
+            raise KeyError(f"no card {card_id!r}" + (f"; did you mean {', '.join(close)}?" if close else "")) from None
+
+    def select(self, hazard: str | None = None, library: str | None = None) -> list[Card]:
+        """Cards concerning ``hazard`` (and of ``library``), in id order."""
+        return [c for c in self.cards if (hazard is None or hazard in c.hazards)
+                and (library is None or c.library == library)]
+
+    def guideline(self, hazard: str) -> Card | None:
+        """The guideline card of a hazard (the first by id), if any."""
+        cards = self.select(hazard, "guideline")
+        return cards[0] if cards else None
+
+    def for_signals(self, signals: list[str]) -> list[Card]:
+        """Guideline cards whose signals overlap the signals a case shows, most overlap first."""
+        sig = set(signals)
+        scored = [(len(sig & set(c.signals)), c) for c in self.cards if c.library == "guideline"]
+        return [c for n, c in sorted(scored, key=lambda x: (-x[0], x[1].id)) if n > 0]
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[tuple[Card, float]]:
+        """Rank cards for a free-text query (see :class:`hvrmet.knowledge.search.CardSearch`)."""
+        if self._search is None:
+            from hvrmet.knowledge.search import CardSearch
+            self._search = CardSearch(self.cards)
+        return self._search.search(query, k=k, mode=mode)
+
+
+@functools.cache
+def _store_for(root: str) -> KnowledgeStore:
+    return KnowledgeStore(Path(root))
+
+
+def default_store() -> KnowledgeStore:
+    """The store of the current knowledge folder, loaded once per process."""
+    return _store_for(str(knowledge_dir()))
