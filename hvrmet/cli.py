@@ -25,6 +25,8 @@ cases_app = typer.Typer(help="The real cases: list, show and load them.", no_arg
 data_app = typer.Typer(help="The data registry.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 app.add_typer(data_app, name="data")
+knowledge_app = typer.Typer(help="The expert-knowledge cards: search, show, check, eval.", no_args_is_help=True)
+app.add_typer(knowledge_app, name="knowledge")
 tools_app = typer.Typer(help="The tool registry: list, describe and run tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 
@@ -238,6 +240,95 @@ def tools_run(name: Annotated[str, typer.Argument(help="tool name")],
             err_console.print(f"[bold red]error:[/bold red] {res.error}", highlight=False)
     if not res.ok:
         raise typer.Exit(2)
+
+
+@knowledge_app.command("search")
+def knowledge_search(query: Annotated[str, typer.Argument(help="free-text question")],
+                     k: Annotated[int, typer.Option("-k", help="how many cards")] = 5,
+                     mode: Annotated[str, typer.Option(help="hybrid, bm25 or semantic")] = "hybrid",
+                     as_json: JsonOpt = False) -> None:
+    """Find the cards that answer a question (BM25 fused with semantic similarity)."""
+    from hvrmet.knowledge import default_store
+
+    store = default_store()
+    t0 = time.perf_counter()
+    hits = store.search(query, k=k, mode=mode)
+    dt = (time.perf_counter() - t0) * 1000
+    if as_json:
+        print(json.dumps([{"id": c.id, "library": c.library, "title": c.title, "score": s} for c, s in hits], indent=1))
+        return
+    table = Table(title=f"{query!r} ({mode}, {dt:.0f} ms)", title_justify="left")
+    for col in ("rank", "card", "library", "title", "hazards"):
+        table.add_column(col, overflow="fold")
+    for i, (c, _s) in enumerate(hits, 1):
+        table.add_row(str(i), c.id, c.library, c.title, ", ".join(c.hazards))
+    console.print(table)
+
+
+@knowledge_app.command("show")
+def knowledge_show(card_id: Annotated[str, typer.Argument(help="card id")]) -> None:
+    """Show a card: statement, conditions, checks and references."""
+    from hvrmet.knowledge import default_store
+
+    try:
+        c = default_store().get(card_id)
+    except KeyError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.args[0]}")
+        raise typer.Exit(2) from None
+    console.print(f"[bold]{c.id}[/bold] ({c.library}) {c.title}")
+    console.print(f"hazards: {', '.join(c.hazards)}")
+    if c.quantity:
+        console.print(f"quantity: {c.quantity} [{c.units or ''}]")
+    console.print(c.statement)
+    if c.signals:
+        console.print(f"signals: {', '.join(c.signals)}")
+    if c.checks:
+        console.print("checks, in order: " + " -> ".join(c.checks))
+    for cond in c.conditions:
+        console.print(f"  condition: {cond.describe()}" + (f"  ({cond.note})" if cond.note else ""))
+    for r in c.references:
+        console.print(f"  ref: {r.author} ({r.year}). {r.title}. {r.venue}.")
+
+
+@knowledge_app.command("check")
+def knowledge_check() -> None:
+    """Validate every card: schema, units, tools and fields, references, ids, coverage."""
+    from hvrmet.knowledge.check import check_knowledge
+
+    problems, stats = check_knowledge()
+    for p in problems:
+        console.print(f"[red]problem:[/red] {p}", highlight=False)
+    if stats:
+        console.print(f"{stats['cards']} cards ({stats['guideline']} guideline, {stats['index']} index, "
+                      f"{stats['figure']} figure), {stats['conditions']} conditions, "
+                      f"{stats['hazards']} hazard labels in {len(stats['families'])} families")
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/red]")
+        raise typer.Exit(2)
+    console.print("[green]knowledge check passed[/green]")
+
+
+@knowledge_app.command("eval")
+def knowledge_eval(k: Annotated[int, typer.Option("-k")] = 5, as_json: JsonOpt = False) -> None:
+    """Score retrieval on the labelled query set: recall@k and MRR per search mode."""
+    from hvrmet.knowledge import default_store
+    from hvrmet.knowledge.evaluate import evaluate_retrieval
+
+    store = default_store()
+    modes = ["bm25", "semantic", "hybrid"] if store.search("x", k=1) and store._search.semantic else ["bm25"]
+    results = [evaluate_retrieval(store, k=k, mode=m) for m in modes]
+    if as_json:
+        print(json.dumps([{"mode": r.mode, "queries": r.queries, f"recall@{k}": r.recall_at_k,
+                           "mrr": r.mrr, "ms_per_query": r.ms_per_query} for r in results], indent=1))
+        return
+    table = Table(title=f"knowledge eval ({results[0].queries} labelled queries, {len(store.cards)} cards)")
+    for col in ("mode", f"recall@{k}", "MRR", "ms/query"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.mode, f"{r.recall_at_k:.3f}", f"{r.mrr:.3f}", f"{r.ms_per_query:.1f}")
+    console.print(table)
+    for q, rel, got in results[-1].misses:
+        console.print(f"[yellow]miss ({results[-1].mode}):[/yellow] {q!r} wants {rel}, got {got}")
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 import importlib
 
-MODULES = ["sounding", "gridded", "radar", "level3", "precipitation", "surface", "plots"]
+MODULES = ["sounding", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "plots"]
 
 for _m in MODULES:
     try:

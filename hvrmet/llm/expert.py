@@ -1,0 +1,227 @@
+"""The offline expert policy: deterministic reasoning driven by the knowledge cards.
+
+* **Propose**: every guideline card whose signals the case shows yields a hypothesis for
+  its hazard, with a prior that grows with the share of the card's signals present; the
+  null hypothesis ("no severe hazard") is always proposed as the competing explanation.
+* **Plan**: a hypothesis's checks are its guideline card's checks, then every other tool
+  a card's condition on that hazard names, keeping only tools whose data the case has.
+  The first loop runs the first few; later loops run the rest if the question is open.
+* **Judge**: the verdicts come from the index and guideline cards' conditions (thresholds
+  with units); posteriors update in log-odds with fixed weights per meaning.
+* **Stop**: when no hypothesis has checks left to run, or nothing new was learnt.
+
+Same input, same output: no randomness, no network.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from hvrmet.agents.state import Hypothesis, PlannedCheck
+from hvrmet.knowledge import default_store
+from hvrmet.llm.base import Assessment, BrainContext, Proposal, ReplanPlan
+
+__all__ = ["ExpertPolicy", "WEIGHTS", "NULL_HAZARD"]
+
+#: Log-odds weight of a met condition, by meaning; an unmet "supports" condition counts
+#: a little against the hypothesis.
+WEIGHTS = {"supports": 1.0, "weakly_supports": 0.4, "refutes": -2.5}
+UNMET_SUPPORT = -0.3
+NULL_HAZARD = "no_severe_hazard"
+SUPPORTED_AT = 0.75
+REFUTED_AT = 0.2
+MIN_INDEPENDENT = 2
+FIRST_LOOP_CHECKS = 6
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class ExpertPolicy:
+    """The deterministic, card-driven brain (the default everywhere)."""
+
+    name = "offline"
+
+    def __init__(self, store=None) -> None:
+        self.store = store or default_store()
+        self.tokens_used = 0
+
+    # -- planning -------------------------------------------------------------------
+    def runnable(self, tool_name: str, ctx: BrainContext) -> bool:
+        """Whether the case has data the tool needs (and the tool is registered)."""
+        from hvrmet.tools import REGISTRY, list_tools
+
+        list_tools()
+        t = REGISTRY.get(tool_name)
+        if t is None or t.category == "plot":
+            return False
+        return not t.needs or bool(set(t.needs) & set(ctx.roles))
+
+    def plan(self, hazard: str, ctx: BrainContext) -> list[PlannedCheck]:
+        """All checks that bear on ``hazard``, in the order an expert runs them."""
+        checks: list[PlannedCheck] = []
+        seen: set[str] = set()
+
+        def add(tool_name: str, args: dict, reason: str) -> None:
+            pc = PlannedCheck(tool=tool_name, args=dict(args), reason=reason)
+            if pc.key() not in seen and self.runnable(tool_name, ctx):
+                seen.add(pc.key())
+                checks.append(pc)
+
+        guide = self.store.guideline(hazard)
+        if guide is not None:
+            for name in guide.checks:
+                args = next((c.args for c in guide.conditions if c.tool == name), {})
+                add(name, args, f"{guide.id}: check in the guideline's order")
+        for card in sorted(self.store.cards, key=lambda c: (c.library != "guideline", c.id)):
+            for cond in card.conditions:
+                if cond.hazard == hazard:
+                    add(cond.tool, cond.args, f"{card.id}: {cond.describe()}")
+        return checks
+
+    # -- the three steps --------------------------------------------------------------
+    def propose(self, ctx: BrainContext) -> list[Proposal]:
+        """Hypotheses from the signals and the guideline cards, ranked by prior."""
+        found = {s.id for s in ctx.signals}
+        best: dict[str, Proposal] = {}
+        for card in self.store.cards:
+            if card.library != "guideline" or not card.signals:
+                continue
+            matched = sorted(found & set(card.signals))
+            if not matched:
+                continue
+            hazard = card.hazards[0]
+            prior = round(min(0.85, 0.15 + 0.6 * len(matched) / len(card.signals)), 3)
+            if hazard in best and best[hazard].prior >= prior:
+                continue
+            checks = self.plan(hazard, ctx)
+            best[hazard] = Proposal(hazard=hazard, statement=card.title, prior=prior,
+                                    checks=checks[:FIRST_LOOP_CHECKS], cards=[card.id],
+                                    rationale=f"signals {', '.join(matched)} match {card.id}")
+        if NULL_HAZARD not in best:
+            guide = self.store.guideline(NULL_HAZARD)
+            nulls = sorted(found & set(guide.signals)) if guide else []
+            prior = 0.5 if not best else round(max(0.1, 0.5 - 0.1 * len(best)) + 0.1 * len(nulls), 3)
+            best[NULL_HAZARD] = Proposal(
+                hazard=NULL_HAZARD, prior=min(prior, 0.8),
+                statement="No severe weather hazard: the data support no warning-level hazard",
+                checks=self.plan(NULL_HAZARD, ctx)[:FIRST_LOOP_CHECKS],
+                cards=[guide.id] if guide else [],
+                rationale="the null hypothesis, always weighed against the hazards"
+                          + (f"; null signals {', '.join(nulls)}" if nulls else ""))
+        return sorted(best.values(), key=lambda p: (-p.prior, p.hazard))
+
+    def _score(self, h: Hypothesis, ctx: BrainContext) -> tuple[float, set[str], bool, bool]:
+        seen: dict[tuple[str, str], tuple] = {}
+        for ev in ctx.evidence:
+            for v in ev.verdicts:
+                if v.hypothesis_id == h.id:
+                    seen[(v.card, v.condition)] = (v.meaning, v.met, ev.tool)
+        x = _logit(h.prior)
+        support_tools: set[str] = set()
+        refuted = supported_any = False
+        for meaning, met, tool_name in seen.values():
+            if met is True:
+                x += WEIGHTS[meaning]
+                if meaning == "supports":
+                    support_tools.add(tool_name)
+                    supported_any = True
+                if meaning == "refutes":
+                    refuted = True
+            elif met is False and meaning == "supports":
+                x += UNMET_SUPPORT
+        return _sigmoid(x), support_tools, refuted, supported_any
+
+    def replan(self, ctx: BrainContext) -> ReplanPlan:
+        """Posteriors from the verdicts; statuses; checks still to run; sibling hypotheses."""
+        run = {PlannedCheck(tool=e.tool, args={k: v for k, v in e.arguments.items()
+                                                  if k not in ("case", "data_dir", "files")}).key()
+               for e in ctx.evidence}
+        assessments, new_checks = [], {}
+        statuses: dict[str, str] = {}
+        for h in ctx.hypotheses:
+            if h.signoff:  # the forecaster's word stands
+                assessments.append(Assessment(hypothesis_id=h.id, posterior=h.posterior,
+                                              status=h.status, rationale=f"forecaster: {h.signoff}"))
+                statuses[h.id] = h.status
+                continue
+            post, tools, refuted, _ = self._score(h, ctx)
+            pending = [c for c in self.plan(h.hazard, ctx) if c.key() not in run]
+            if refuted and post < 0.5:
+                status, why = "refuted", "a refuting condition is met"
+            elif post <= REFUTED_AT:
+                status, why = "refuted", f"posterior {post:.2f} <= {REFUTED_AT}"
+            elif post >= SUPPORTED_AT and len(tools) >= MIN_INDEPENDENT:
+                status, why = "supported", f"posterior {post:.2f} with {len(tools)} independent tools"
+            elif pending:
+                status, why = "proposed", f"posterior {post:.2f}; {len(pending)} check(s) still to run"
+                new_checks[h.id] = pending[:FIRST_LOOP_CHECKS]
+            else:
+                status, why = "inconclusive", f"posterior {post:.2f}; no check left that could settle it"
+            statuses[h.id] = status
+            assessments.append(Assessment(hypothesis_id=h.id, posterior=round(post, 4), status=status, rationale=why))
+        hazards_supported = [a for a, h in zip(assessments, ctx.hypotheses)
+                             if a.status == "supported" and h.hazard != NULL_HAZARD]
+        for a, h in zip(assessments, ctx.hypotheses):
+            if h.hazard == NULL_HAZARD and hazards_supported and a.status != "refuted" and not h.signoff:
+                a.status = "refuted"
+                a.rationale = "a hazard is supported: " + ", ".join(x.hypothesis_id for x in hazards_supported)
+                new_checks.pop(h.id, None)
+        new = self._siblings(ctx, {a.hypothesis_id: a.status for a in assessments})
+        stop = not new_checks and not new
+        reason = ("every hypothesis is settled or has no check left" if stop else
+                  f"{sum(len(v) for v in new_checks.values())} new check(s), {len(new)} new hypothesis(es)")
+        return ReplanPlan(assessments=assessments, new_checks=new_checks, new_hypotheses=new,
+                          stop=stop, reason=reason)
+
+    def _siblings(self, ctx: BrainContext, status: dict[str, str]) -> list[Proposal]:
+        """When a hypothesis is refuted, weigh the other hazards of its family that the
+        signals also point to (e.g. large hail when a tornado is refuted)."""
+        proposed = {h.hazard for h in ctx.hypotheses}
+        found = {s.id for s in ctx.signals}
+        out = []
+        fam = defaultdict(list)
+        for hz in self.store.hazards.values():
+            fam[hz.family].append(hz.id)
+        for h in ctx.hypotheses:
+            if status.get(h.id) != "refuted" or h.hazard == NULL_HAZARD:
+                continue
+            family = self.store.hazards[h.hazard].family if h.hazard in self.store.hazards else None
+            for other in fam.get(family, []):
+                guide = self.store.guideline(other)
+                if other in proposed or guide is None or not (found & set(guide.signals)):
+                    continue
+                proposed.add(other)
+                out.append(Proposal(hazard=other, statement=guide.title, prior=0.3,
+                                    checks=self.plan(other, ctx)[:FIRST_LOOP_CHECKS], cards=[guide.id],
+                                    rationale=f"{h.id} ({h.hazard}) refuted; {other} shares its family and signals"))
+        return out
+
+    def summarize(self, ctx: BrainContext) -> str:
+        """The diagnosis in a few sentences, citing evidence ids."""
+        sup = [h for h in ctx.hypotheses if h.status == "supported" and h.hazard != NULL_HAZARD]
+        null = next((h for h in ctx.hypotheses if h.hazard == NULL_HAZARD), None)
+        ref = [h for h in ctx.hypotheses if h.status == "refuted"]
+        inc = [h for h in ctx.hypotheses if h.status in ("inconclusive", "proposed")]
+        parts = []
+        if sup:
+            for h in sorted(sup, key=lambda h: -h.posterior):
+                parts.append(f"{h.hazard.replace('_', ' ')} is supported (posterior {h.posterior:.2f}; "
+                             f"evidence {', '.join(h.evidence_ids[:6])}).")
+        elif null is not None and null.status == "supported":
+            parts.append(f"No severe hazard: the null hypothesis is supported (posterior {null.posterior:.2f}; "
+                         f"evidence {', '.join(null.evidence_ids[:6])}).")
+        else:
+            parts.append("Insufficient evidence: no hypothesis could be confirmed with the data of this case.")
+        if ref:
+            parts.append("Refuted: " + ", ".join(h.hazard.replace("_", " ") for h in ref) + ".")
+        if inc:
+            parts.append("Left open: " + ", ".join(f"{h.hazard.replace('_', ' ')} ({h.posterior:.2f})" for h in inc) + ".")
+        return " ".join(parts)

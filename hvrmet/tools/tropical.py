@@ -1,0 +1,66 @@
+"""Tropical-cyclone tools: NHC wind-speed probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__: list[str] = []
+
+
+class WindProbInput(CaseInput):
+    """A case, its wind-probability role, and a point to read the probabilities at."""
+
+    role: str = Field("wind_probability", description="case role of the NHC wind-probability archive")
+    lat: float | None = quantity(None, units="degree_north", description="latitude of a point of interest (default: the case location)", ge=-90, le=90)
+    lon: float | None = quantity(None, units="degree_east", description="longitude of a point of interest (default: the case location)", ge=-360, le=360)
+
+
+def _contains(lon: np.ndarray, lat: np.ndarray, x: float, y: float) -> bool:
+    from shapely.geometry import Point, Polygon
+
+    if len(lon) < 3:
+        return False
+    return Polygon(np.column_stack([lon, lat])).buffer(0).contains(Point(x, y))
+
+
+@tool(category="surface", needs=("wind_probability",), example={"case": "henri2021"},
+      outputs={"max_prob_34kt": "percent", "max_prob_50kt": "percent", "max_prob_64kt": "percent",
+               "area_34kt_50pct": "km^2", "point_prob_34kt": "percent", "point_prob_64kt": "percent",
+               "period": "hour", "issued": ""})
+def summarize_wind_probability(args: WindProbInput, ctx: ToolContext) -> ToolOutput:
+    """Summarise NHC tropical-cyclone wind-speed probabilities (34, 50 and 64 kt).
+
+    The highest cumulative probability contour of each wind threshold over the forecast
+    period, the area inside the 50 % contour of 34 kt winds, and the probabilities at a
+    point (the case location unless given) from the contours that contain it. Contours
+    are NHC's own polygons (lower bound of each probability band, percent).
+    """
+    ds = ctx.load(args.role)
+    lat = args.lat if args.lat is not None else ctx.case.location.lat
+    lon = args.lon if args.lon is not None else ctx.case.location.lon
+    out: dict[str, Value] = {}
+    for kt in (34, 50, 64):
+        sel = ds.threshold.values == kt
+        out[f"max_prob_{kt}kt"] = Value(value=float(ds.probability.values[sel].max()) if sel.any() else 0.0,
+                                        units="percent")
+    a = ds.area_km2.values[(ds.threshold.values == 34) & (ds.probability.values >= 50)]
+    out["area_34kt_50pct"] = Value(value=round(float(a.sum()), 1), units="km^2")
+    for kt in (34, 64):
+        best = 0.0
+        for c in np.flatnonzero(ds.threshold.values == kt):
+            m = ds.vertex_contour.values == c
+            if _contains(ds.vertex_lon.values[m], ds.vertex_lat.values[m], lon, lat):
+                best = max(best, float(ds.probability.values[c]))
+        out[f"point_prob_{kt}kt"] = Value(value=best, units="percent")
+    out["period"] = Value(value=float(ds.period_h.values.max()), units="hour")
+    out["issued"] = Value(value=ds.attrs["issued"], units="")
+    return ToolOutput(values=out, summary=(
+        f"NHC {out['period'].value:.0f} h wind probabilities issued {ds.attrs['issued']} UTC: "
+        f"up to {out['max_prob_34kt'].value:.0f} % for 34 kt and {out['max_prob_64kt'].value:.0f} % for 64 kt; "
+        f"at ({lat:.2f}, {lon:.2f}) {out['point_prob_34kt'].value:.0f} % / {out['point_prob_64kt'].value:.0f} %"))

@@ -1,0 +1,111 @@
+"""The expert-knowledge store: the check, retrieval quality and speed, and the cards'
+conditions on real cases judged as a meteorologist would."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import pytest
+
+from hvrmet.knowledge import KnowledgeStore, default_store
+from hvrmet.knowledge.check import REQUIRED_FAMILIES, check_knowledge
+from hvrmet.knowledge.conditions import convert, evaluate_conditions
+from hvrmet.knowledge.evaluate import evaluate_retrieval, load_queries
+
+CONVECTIVE = {"tornadic_supercell", "supercell_large_hail", "large_hail", "damaging_wind", "derecho",
+              "mesocyclone", "bow_echo", "mcs_cold_pool"}
+
+
+def test_knowledge_check_passes():
+    problems, stats = check_knowledge()
+    assert not problems, "\n".join(problems)
+    assert stats["cards"] >= 60
+    assert set(REQUIRED_FAMILIES) <= set(stats["families"])
+
+
+def test_cli_check(tmp_path):
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, "-m", "hvrmet.cli", "knowledge", "check"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "knowledge check passed" in res.stdout
+
+
+def test_check_catches_bad_cards(tmp_path):
+    import shutil
+
+    from hvrmet.knowledge.store import knowledge_dir
+
+    root = tmp_path / "k"
+    shutil.copytree(knowledge_dir(), root)
+    card = root / "cards" / "index" / "sbcape.yaml"
+    text = card.read_text()
+    card.write_text(text.replace("field: sbcape, op", "field: sbcapee, op", 1)
+                    .replace("units: J/kg, meaning", "units: J/kgg, meaning", 1))
+    (root / "cards" / "index" / "dup.yaml").write_text(text)
+    problems, _ = check_knowledge(root)
+    joined = "\n".join(problems)
+    assert "returns no field 'sbcapee'" in joined
+    assert "duplicate card id 'idx-sbcape'" in joined
+
+
+def test_retrieval_quality():
+    store = default_store()
+    assert len(load_queries()) >= 40
+    res = evaluate_retrieval(store, k=5, mode="hybrid")
+    assert res.recall_at_k >= 0.9, res.misses
+    assert res.mrr > 0.6
+
+
+def test_loading_and_search_speed():
+    t0 = time.perf_counter()
+    store = KnowledgeStore()
+    assert time.perf_counter() - t0 < 2.0
+    store.search("warm-up query about hail", k=5)
+    t0 = time.perf_counter()
+    queries = [q["query"] for q in load_queries()]
+    for q in queries:
+        store.search(q, k=5)
+    assert (time.perf_counter() - t0) / len(queries) < 0.05
+
+
+def test_selection():
+    store = default_store()
+    assert store.guideline("tornadic_supercell").id == "gl-tornadic-supercell"
+    assert all("flash_flood" in c.hazards for c in store.select("flash_flood"))
+    ranked = store.for_signals(["high_cape", "strong_deep_shear", "strong_low_level_helicity"])
+    assert ranked and ranked[0].hazards[0] in CONVECTIVE | {"tornadic_supercell"}
+
+
+def test_unit_conversion_in_conditions():
+    assert convert(1.0, "km", "m") == 1000.0
+    assert convert(10.0, "knot", "m/s") == pytest.approx(5.144, abs=1e-3)
+
+
+def _verdicts(case: str) -> dict[str, set[str]]:
+    """hazard -> meanings of the conditions met on the case."""
+    out = defaultdict(set)
+    for o in evaluate_conditions(default_store().cards, case):
+        if o.met:
+            out[o.condition.hazard].add(o.condition.meaning)
+    return out
+
+
+@pytest.mark.parametrize("case", ["may1999", "oun20110522"])
+def test_tornado_environments_meet_tornadic_conditions(data_dir, case):
+    v = _verdicts(case)
+    assert "supports" in v["tornadic_supercell"]
+    assert "refutes" not in v["tornadic_supercell"]
+    assert "refutes" in v["no_severe_hazard"] or "refutes" in v["stable_environment"] \
+        or not v["no_severe_hazard"] - {"refutes"}
+
+
+@pytest.mark.parametrize("case", ["null-jan20", "null-dec9"])
+def test_null_soundings_meet_no_convective_condition(data_dir, case):
+    v = _verdicts(case)
+    for hazard in CONVECTIVE:
+        assert not ({"supports", "weakly_supports"} & v[hazard]), (hazard, v[hazard])
+    assert "refutes" in v["tornadic_supercell"]
+    assert "supports" in v["no_severe_hazard"] or "supports" in v["stable_environment"]
