@@ -332,6 +332,68 @@ def knowledge_eval(k: Annotated[int, typer.Option("-k")] = 5, as_json: JsonOpt =
 
 
 @app.command()
+def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case YAML path")] = None,
+             data_dir: DataDirOpt = None,
+             llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
+             base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")] = None,
+             model: Annotated[Optional[str], typer.Option(help="model name at the endpoint")] = None,
+             out: Annotated[Path, typer.Option(help="output folder (reports, figures, runs database)")] = Path("out"),
+             resume: Annotated[Optional[str], typer.Option("--resume", help="continue the run of this thread id")] = None,
+             list_: Annotated[bool, typer.Option("--list", help="list past runs")] = False,
+             max_loops: Annotated[Optional[int], typer.Option(help="budget: loops")] = None,
+             max_tool_calls: Annotated[Optional[int], typer.Option(help="budget: tool calls")] = None,
+             max_seconds: Annotated[Optional[float], typer.Option(help="budget: seconds")] = None,
+             no_figures: Annotated[bool, typer.Option("--no-figures", help="skip the report figures")] = False,
+             thread: Annotated[Optional[str], typer.Option(help="thread id for a new run (default: random)")] = None,
+             as_json: JsonOpt = False) -> None:
+    """Diagnose a case with the Hypothesis-Verification-Replanning loop; stream each step."""
+    from hvrmet.agents.configuration import Configuration
+    from hvrmet.agents.run import diagnose as run_diagnosis, dumps, list_runs
+
+    overrides = {"brain": llm, "out_dir": str(out), "base_url": base_url, "model": model,
+                 "max_loops": max_loops, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds}
+    if no_figures:
+        overrides["figures"] = False
+    cfg = Configuration.from_runnable_config({"configurable": {k: v for k, v in overrides.items() if v is not None}})
+    if list_:
+        table = Table(title="past diagnoses")
+        for col in ("thread", "case", "brain", "started (UTC)", "outcome", "report"):
+            table.add_column(col, overflow="fold")
+        import datetime as _dt
+        for r in list_runs(cfg):
+            started = _dt.datetime.utcfromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M") if r["started"] else ""
+            table.add_row(r["thread_id"], r["case"] or "", r["brain"] or "", started, r["outcome"] or "(unfinished)",
+                          r["report"] or "")
+        console.print(table)
+        return
+    if case is None and resume is None:
+        raise typer.BadParameter("give a CASE, or --resume THREAD, or --list")
+    show = None if as_json else _live_printer()
+    state = run_diagnosis(case or "", cfg, data_dir=str(data_dir) if data_dir else None,
+                          thread_id=resume or thread, resume=resume is not None, on_update=show)
+    if as_json:
+        print(dumps(state))
+        return
+    rep = state.get("report", {})
+    console.rule(f"[bold]{state.get('outcome', '')}[/bold]")
+    console.print(rep.get("summary", ""))
+    console.print(f"report: {rep.get('html', '')}  (markdown {rep.get('markdown', '')}, trace {rep.get('trace', '')})")
+    console.print(f"thread {state['thread_id']}: {state.get('loop')} loop(s), {state.get('tool_calls')} tool calls, "
+                  f"{rep.get('seconds', 0):.1f} s")
+
+
+def _live_printer():
+    styles = {"screen": "dim", "signal": "cyan", "hypothesis": "magenta", "check": "white",
+              "replan": "yellow", "decision": "bold yellow", "report": "green", "error": "bold red"}
+
+    def show(node: str, update: dict) -> None:
+        for m in update.get("messages", []):
+            console.print(f"[{styles.get(m['kind'], 'white')}]{m['kind']:>10}[/] {m['text']}", highlight=False)
+
+    return show
+
+
+@app.command()
 def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("out")) -> None:
     """Load the may1999 case (KTLX volume and OUN sounding) and print a summary."""
     from hvrmet.demo import run_demo

@@ -2,7 +2,7 @@
 
 import importlib
 
-MODULES = ["sounding", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "plots"]
+MODULES = ["sounding", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "cyclone", "setting", "plots"]
 
 for _m in MODULES:
     try:

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 CATEGORIES = ("sounding", "gridded", "radar", "level3", "precipitation", "surface", "plot",
-              "nowcast", "knowledge")
+              "nowcast", "knowledge", "context")
 
 
 class ToolDefinitionError(TypeError):

@@ -1,0 +1,70 @@
+"""Turning tool results into evidence, and evidence into verdicts on hypotheses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck, Verdict
+from hvrmet.knowledge import default_store
+from hvrmet.knowledge.conditions import evaluate_condition
+from hvrmet.tools import call_tool
+from hvrmet.tools.results import ToolResult, Value
+
+__all__ = ["run_check", "attach_verdicts", "check_key", "result_of"]
+
+_BASE_ARGS = ("case", "data_dir", "files")
+
+
+def check_key(tool: str, arguments: dict[str, Any]) -> str:
+    """The key of a tool call, ignoring which case and files it ran on."""
+    return PlannedCheck(tool=tool, args={k: v for k, v in arguments.items() if k not in _BASE_ARGS}).key()
+
+
+def run_check(check: PlannedCheck, case: str, data_dir: str | None, evidence_id: str, loop: int,
+              for_hypothesis: str = "", out_dir: str | None = None) -> Evidence:
+    """Run one planned tool call and record it as evidence (errors included)."""
+    args = {"case": case, **check.args}
+    if data_dir:
+        args["data_dir"] = data_dir
+    res = call_tool(check.tool, args, out_dir=out_dir)
+    return Evidence(
+        id=evidence_id, loop=loop, tool=check.tool, arguments={k: v for k, v in args.items() if k != "data_dir"},
+        ok=res.ok, values={k: v.model_dump() for k, v in res.values.items()}, summary=res.summary,
+        error=res.error, files=[{"path": f.path, "sha256": f.sha256, "role": f.role} for f in res.files],
+        figures=[f.model_dump() for f in res.figures], for_hypothesis=for_hypothesis,
+        seconds=round(res.seconds, 3))
+
+
+def result_of(ev: Evidence) -> ToolResult:
+    """The evidence seen again as a tool result (for evaluating conditions)."""
+    return ToolResult(tool=ev.tool, arguments=ev.arguments, ok=ev.ok, error=ev.error,
+                      values={k: Value(**v) for k, v in ev.values.items()})
+
+
+def _args_match(cond_args: dict, ev_args: dict) -> bool:
+    return all(ev_args.get(k) == v for k, v in cond_args.items())
+
+
+def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis]) -> Evidence:
+    """Add the verdicts of every card condition on ``ev``'s tool for each hypothesis
+    (each verdict once: re-attaching is idempotent)."""
+    store = default_store()
+    have = {(v.hypothesis_id, v.card, v.condition) for v in ev.verdicts}
+    verdicts = list(ev.verdicts)
+    cards = set(ev.cards)
+    res = result_of(ev)
+    for h in hypotheses:
+        for card in store.cards:
+            for cond in card.conditions:
+                if cond.tool != ev.tool or cond.hazard != h.hazard or not _args_match(cond.args, ev.arguments):
+                    continue
+                key = (h.id, card.id, cond.describe())
+                if key in have:
+                    continue
+                out = evaluate_condition(card.id, cond, res)
+                have.add(key)
+                cards.add(card.id)
+                val = out.value if isinstance(out.value, (int, float, str, bool)) or out.value is None else str(out.value)
+                verdicts.append(Verdict(hypothesis_id=h.id, hazard=h.hazard, card=card.id, condition=cond.describe(),
+                                        meaning=cond.meaning, met=out.met, value=val, units=out.units))
+    return ev.model_copy(update={"verdicts": verdicts, "cards": sorted(cards)})

@@ -1,0 +1,50 @@
+"""The Hypothesis-Verification-Replanning graph.
+
+``screen -> hypothesis -> verify (one branch per hypothesis, via Send) -> replan ->
+(verify | replan | report) -> END``. Routing is explicit (:func:`route_after_hypothesis`,
+:func:`hvrmet.agents.replanning.route_after_replan`) and tested.
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from hvrmet.agents.configuration import Configuration
+from hvrmet.agents.hypothesis import hypothesis
+from hvrmet.agents.replanning import replan, route_after_replan
+from hvrmet.agents.report import report
+from hvrmet.agents.screen import screen
+from hvrmet.agents.state import DiagnosisState
+from hvrmet.agents.verification import dispatch, verify
+
+__all__ = ["build_graph", "route_after_hypothesis", "graph"]
+
+
+def route_after_hypothesis(state: DiagnosisState):
+    """Verification branches for the proposed hypotheses (or replanning if none has a
+    check to run, or the report if the step failed)."""
+    if state.get("done"):
+        return "report"
+    sends = dispatch(state)
+    return sends if sends else "replan"
+
+
+def build_graph(checkpointer=None):
+    """Compile the graph (with a checkpointer for persistence and resumption)."""
+    g = StateGraph(DiagnosisState, config_schema=Configuration)
+    g.add_node("screen", screen)
+    g.add_node("hypothesis", hypothesis)
+    g.add_node("verify", verify)
+    g.add_node("replan", replan)
+    g.add_node("report", report)
+    g.add_edge(START, "screen")
+    g.add_edge("screen", "hypothesis")
+    g.add_conditional_edges("hypothesis", route_after_hypothesis, ["verify", "replan", "report"])
+    g.add_edge("verify", "replan")
+    g.add_conditional_edges("replan", route_after_replan, ["verify", "replan", "report"])
+    g.add_edge("report", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+#: The graph without a checkpointer, for LangGraph Studio (``langgraph.json``).
+graph = build_graph()

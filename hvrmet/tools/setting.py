@@ -1,0 +1,58 @@
+"""The case's setting: season and place, the context a forecaster starts from.
+
+Reads only the case's reference time and location, never its recorded events or title.
+"""
+
+from __future__ import annotations
+
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__ = ["tropical_cyclone_season"]
+
+
+def tropical_cyclone_season(lat: float, lon: float, month: int) -> bool:
+    """Whether a place and month lie in a tropical-cyclone basin's season.
+
+    North Atlantic and eastern/central North Pacific: June-November; western North Pacific
+    and North Indian Ocean: May-December; Southern Hemisphere: November-April; within
+    5-40 degrees of latitude (NHC and WMO Regional Specialised Meteorological Centre
+    practice).
+    """
+    alat = abs(lat)
+    if not 5.0 <= alat <= 40.0:
+        return False
+    if lat > 0:
+        if -180 <= lon < 100 or lon > 180:  # Atlantic and eastern Pacific
+            return 6 <= month <= 11
+        return 5 <= month <= 12
+    return month >= 11 or month <= 4
+
+
+@tool(category="context", example={"case": "katrina2005"},
+      outputs={"month": "1", "hour_utc": "1", "latitude": "degree_north", "longitude": "degree_east",
+               "warm_season": "", "tropical_cyclone_season": "", "hemisphere": ""})
+def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
+    """The case's season and place: month, UTC hour, latitude, longitude and flags.
+
+    ``warm_season`` is May-September in the Northern Hemisphere and November-March in the
+    Southern; ``tropical_cyclone_season`` follows :func:`tropical_cyclone_season`. Only
+    the case's reference time and location are read.
+    """
+    c = ctx.case
+    lat, lon, month = c.location.lat, c.location.lon, c.time.month
+    warm = (5 <= month <= 9) if lat >= 0 else (month >= 11 or month <= 3)
+    values = {
+        "month": Value(value=month, units="1"), "hour_utc": Value(value=c.time.hour, units="1"),
+        "latitude": Value(value=lat, units="degree_north"), "longitude": Value(value=lon, units="degree_east"),
+        "warm_season": Value(value=warm, units=""),
+        "tropical_cyclone_season": Value(value=tropical_cyclone_season(lat, lon, month), units=""),
+        "hemisphere": Value(value="north" if lat >= 0 else "south", units=""),
+    }
+    ctx.files_read.append(__import__("hvrmet.tools.results", fromlist=["FileRef"]).FileRef(
+        path=c.source_path or f"catalogue:{c.id}", sha256="0" * 64, role="case"))
+    return ToolOutput(values=values, summary=f"{c.time:%Y-%m-%d %H UTC} at ({lat:.2f}, {lon:.2f}): "
+                                             f"{'warm' if warm else 'cold'} season"
+                                             + ("; tropical-cyclone season" if values["tropical_cyclone_season"].value else ""))
