@@ -1,0 +1,163 @@
+"""An OpenAI-compatible chat model as the brain (OpenAI, vLLM, Ollama, llama.cpp server).
+
+Structured answers are requested as JSON and validated with pydantic; a malformed answer
+is sent back with the validation error and retried (``llm_retries`` times); checks are
+chosen through function calling with the tool registry's schemas; a timeout or an
+unreachable endpoint raises :class:`~hvrmet.llm.base.BrainError`, which the graph records
+before going on or stopping cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hvrmet.agents import prompts
+from hvrmet.agents.state import PlannedCheck
+from hvrmet.knowledge import default_store
+from hvrmet.llm.base import Assessment, BrainContext, BrainError, Proposal, ReplanPlan
+
+__all__ = ["OpenAIBrain"]
+
+
+class _Proposals(BaseModel):
+    proposals: list[Proposal]
+
+
+class _Check(BaseModel):
+    hypothesis_id: str
+    tool: str
+    args: dict[str, Any] = {}
+
+
+class _Replan(BaseModel):
+    assessments: list[Assessment]
+    new_checks: list[_Check] = []
+    stop: bool
+    reason: str
+
+
+def _strip_fence(text: str) -> str:
+    t = text.strip()
+    if t.startswith("```"):
+        t = t.split("\n", 1)[1] if "\n" in t else t
+        t = t.rsplit("```", 1)[0]
+    return t.strip()
+
+
+class OpenAIBrain:
+    """The brain behind an OpenAI-compatible ``/v1/chat/completions`` endpoint."""
+
+    name = "openai"
+
+    def __init__(self, cfg) -> None:
+        import openai
+
+        self.cfg = cfg
+        self.client = openai.OpenAI(base_url=cfg.base_url, api_key=cfg.api_key or "not-needed",
+                                    timeout=cfg.llm_timeout_s, max_retries=0)
+        self.tokens_used = 0
+        self.store = default_store()
+
+    # -- transport --------------------------------------------------------------------
+    def _chat(self, messages: list[dict], **kw):
+        import openai
+
+        try:
+            resp = self.client.chat.completions.create(model=self.cfg.model, messages=messages,
+                                                       temperature=0, **kw)
+        except openai.APITimeoutError:
+            raise BrainError(f"the model did not answer within {self.cfg.llm_timeout_s:.0f} s") from None
+        except openai.APIConnectionError as exc:
+            raise BrainError(f"cannot reach {self.cfg.base_url}: {exc}") from None
+        except openai.APIStatusError as exc:
+            raise BrainError(f"the endpoint answered HTTP {exc.status_code}: {exc.message}") from None
+        if resp.usage is not None:
+            self.tokens_used += int(resp.usage.total_tokens or 0)
+        return resp.choices[0].message
+
+    def _structured(self, prompt: str, model: type[BaseModel]) -> BaseModel:
+        vocab = ", ".join(sorted(self.store.hazards))
+        messages = [{"role": "system", "content": prompts.SYSTEM.format(vocabulary=vocab)},
+                    {"role": "user", "content": prompt}]
+        last = ""
+        for _attempt in range(self.cfg.llm_retries + 1):
+            msg = self._chat(messages, response_format={"type": "json_object"})
+            text = msg.content or ""
+            try:
+                return model.model_validate(json.loads(_strip_fence(text)))
+            except (json.JSONDecodeError, ValidationError) as exc:
+                last = str(exc).splitlines()[0]
+                messages += [{"role": "assistant", "content": text},
+                             {"role": "user", "content": f"That was not valid: {last}. Answer again with JSON only."}]
+        raise BrainError(f"no valid answer after {self.cfg.llm_retries + 1} attempts ({last})")
+
+    # -- the Brain protocol -------------------------------------------------------------
+    def propose(self, ctx: BrainContext) -> list[Proposal]:
+        signals = "\n".join(f"- {s.id}: {s.description} ({s.tool}.{s.field} = {s.value} {s.units})"
+                            for s in ctx.signals) or "- none"
+        query = " ".join(s.description for s in ctx.signals) or "benign weather"
+        cards = "\n".join(f"- {c.id}: {c.title}" for c, _ in self.store.search(query, k=6))
+        out = self._structured(prompts.PROPOSE.format(roles=", ".join(ctx.roles), time=ctx.time,
+                                                      location=ctx.location, signals=signals, cards=cards), _Proposals)
+        proposals = []
+        for i, p in enumerate(out.proposals, 1):
+            if p.hazard not in self.store.hazards:
+                continue
+            p.checks = self._plan(f"H{i}", p, ctx)
+            proposals.append(p)
+        if not proposals:
+            raise BrainError("the model proposed no hypothesis with a known hazard label")
+        return proposals
+
+    def _plan(self, hid: str, p: Proposal, ctx: BrainContext) -> list[PlannedCheck]:
+        from hvrmet.tools.adapters import openai_schema
+        from hvrmet.tools import get_tool
+
+        schemas = [openai_schema(get_tool(n)) for n in ctx.tools]
+        msg = self._chat([{"role": "system", "content": prompts.SYSTEM.format(vocabulary=p.hazard)},
+                          {"role": "user", "content": prompts.PLAN.format(hid=hid, hazard=p.hazard, statement=p.statement,
+                                                                          roles=", ".join(ctx.roles), case=ctx.case)}],
+                         tools=schemas, tool_choice="auto")
+        checks = []
+        for call in msg.tool_calls or []:
+            try:
+                args = json.loads(call.function.arguments or "{}")
+            except json.JSONDecodeError:
+                continue
+            if call.function.name in ctx.tools:
+                checks.append(PlannedCheck(tool=call.function.name,
+                                           args={k: v for k, v in args.items() if k not in ("case", "data_dir")},
+                                           reason="chosen by the model"))
+        return checks
+
+    def replan(self, ctx: BrainContext) -> ReplanPlan:
+        hyps = "\n".join(f"- {h.id} {h.hazard} status={h.status} prior={h.prior:.2f} posterior={h.posterior:.2f}"
+                         for h in ctx.hypotheses)
+        ev = []
+        for e in ctx.evidence:
+            met = "; ".join(f"{v.hypothesis_id}: {v.condition} -> {'met' if v.met else 'not met'}"
+                            for v in e.verdicts if v.met is not None)
+            ev.append(f"- {e.id} {e.tool}: {e.summary if e.ok else 'ERROR ' + str(e.error)} [{met}]")
+        out = self._structured(prompts.REPLAN.format(hypotheses=hyps, evidence="\n".join(ev[-40:]) or "- none",
+                                                     budget=ctx.budget_left, tools=", ".join(ctx.tools)), _Replan)
+        known = {h.id for h in ctx.hypotheses}
+        assessments = [a for a in out.assessments if a.hypothesis_id in known]
+        for a in assessments:
+            if a.status not in ("proposed", "supported", "refuted", "inconclusive"):
+                a.status = "inconclusive"
+        new_checks: dict[str, list[PlannedCheck]] = {}
+        for c in out.new_checks:
+            if c.hypothesis_id in known and c.tool in ctx.tools:
+                new_checks.setdefault(c.hypothesis_id, []).append(
+                    PlannedCheck(tool=c.tool, args={k: v for k, v in c.args.items() if k != "case"}, reason="model"))
+        return ReplanPlan(assessments=assessments, new_checks=new_checks, stop=out.stop or not new_checks,
+                          reason=out.reason)
+
+    def summarize(self, ctx: BrainContext) -> str:
+        hyps = "; ".join(f"{h.id} {h.hazard} {h.status} ({h.posterior:.2f}) evidence {h.evidence_ids[:5]}"
+                         for h in ctx.hypotheses)
+        msg = self._chat([{"role": "user", "content": prompts.SUMMARY.format(hypotheses=hyps)}])
+        return (msg.content or "").strip()

@@ -1,0 +1,1 @@
+"""Testing helpers shipped with hvrmet (as ``xarray.testing`` is)."""
