@@ -1,0 +1,455 @@
+"""Precipitation-composite tools: rain rates, accumulations, rain areas, motion, heavy-rain grades.
+
+Every tool reads a decoded radar composite sequence (role ``composite_sequence``: ``precip``
+on ``(time, y, x)``) and converts it once to rain rate in mm/h with
+:func:`hvrmet.tools.precip_calc.to_rain_rate` (pysteps' unit conversion; reflectivity with
+the Marshall-Palmer Z-R relation). Accumulations integrate the rain rate over the minutes
+each frame stands for; areas use the pixel area in km2 (cos(lat) on latitude-longitude
+grids). Statistics use only pixels inside the radar coverage (finite values).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from pydantic import Field
+
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.precip_calc import (KM_PER_DEGREE, WET_MM_H, frame_minutes, iso, loc, peak_area_km2,
+                                      pixel_area_km2, rolling_accumulation, to_rain_rate, window_frames)
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__: list[str] = []
+
+MM_PER_INCH = 25.4
+NEEDS = ("composite_sequence",)
+EXAMPLE = {"case": "mch20150515"}
+
+
+class SequenceInput(CaseInput):
+    """A case and the role of its radar composite sequence."""
+
+    role: str = Field("composite_sequence", description="case role of the radar composite sequence")
+
+
+def _r(x: float | None, nd: int = 3) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), nd)
+
+
+def _load(args: SequenceInput, ctx: ToolContext) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
+    ds = ctx.load(args.role)
+    rate = to_rain_rate(ds).values
+    minutes, notes = frame_minutes(ds)
+    return ds, rate, minutes, notes
+
+
+def _argmax2d(field: np.ndarray) -> tuple[int, int]:
+    return tuple(int(i) for i in np.unravel_index(np.nanargmax(field), field.shape))  # type: ignore[return-value]
+
+
+#: Below this half-peak area (km2) an accumulation maximum is flagged as a possible fixed echo.
+ISOLATED_KM2 = 10.0
+
+
+def _isolated(ds: xr.Dataset, field: np.ndarray, idx: tuple[int, int], what: str) -> list[str]:
+    if not np.isfinite(field[idx]) or field[idx] <= 0:
+        return []
+    a = peak_area_km2(field, idx, pixel_area_km2(ds))
+    if a >= ISOLATED_KM2:
+        return []
+    return [f"the {what} maximum is isolated (only {a:.0f} km2 reach half of it): possibly ground clutter "
+            "or another fixed echo; check the neighbouring values"]
+
+
+# ---------------------------------------------------------------------------------------
+class RateStatsInput(SequenceInput):
+    """A composite sequence, and the frame (or the whole sequence) to describe."""
+
+    frame: int = quantity(-1, units="1", ge=-100000, le=100000,
+                          description="frame index (0 = first; negative counts from the end, -1 = latest)")
+    whole_sequence: bool = Field(False, description="pool every frame of the sequence instead of one frame")
+
+
+@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+      outputs={"max_rain_rate": "mm/h", "max_lat": "degree_north", "max_lon": "degree_east",
+               "max_time": "", "mean_wet_rain_rate": "mm/h", "wet_fraction": "1",
+               "p99_wet_rain_rate": "mm/h", "n_frames": "1"})
+def compute_rain_rate_stats(args: RateStatsInput, ctx: ToolContext) -> ToolOutput:
+    """Rain-rate statistics (mm/h) of one frame, or of the whole sequence, of a radar composite.
+
+    The maximum rain rate and where and when it occurs, the mean rate over wet pixels
+    (> 0.1 mm/h), the wet fraction of the radar coverage and the 99th percentile of the wet
+    pixels' rates. Rates come from :func:`~hvrmet.tools.precip_calc.to_rain_rate`
+    (accumulations divided by their duration; reflectivity by Marshall-Palmer).
+    """
+    ds, rate, _, notes = _load(args, ctx)
+    n = rate.shape[0]
+    if args.whole_sequence:
+        sel = np.arange(n)
+    else:
+        if not -n <= args.frame < n:
+            raise ValueError(f"frame {args.frame} is outside the sequence of {n} frames")
+        sel = np.array([args.frame % n])
+    sub = rate[sel[0]:sel[-1] + 1]
+    finite = np.isfinite(sub)
+    wet = sub[finite & (sub > WET_MM_H)]
+    t, r, c = np.unravel_index(np.nanargmax(sub), sub.shape)
+    lat, lon = loc(ds, (int(r), int(c)))
+    when = iso(ds["time"].values[sel[t]])
+    vals = {"max_rain_rate": Value(value=_r(sub[t, r, c], 2), units="mm/h"),
+            "max_lat": Value(value=lat, units="degree_north"), "max_lon": Value(value=lon, units="degree_east"),
+            "max_time": Value(value=when),
+            "mean_wet_rain_rate": Value(value=_r(wet.mean(), 3) if wet.size else 0.0, units="mm/h"),
+            "wet_fraction": Value(value=_r(wet.size / max(int(finite.sum()), 1), 5), units="1"),
+            "p99_wet_rain_rate": Value(value=_r(np.percentile(wet, 99), 2) if wet.size else 0.0, units="mm/h"),
+            "n_frames": Value(value=int(len(sel)), units="1")}
+    scope = f"{len(sel)} frames to {iso(ds['time'].values[sel[-1]])}" if args.whole_sequence else when
+    summary = (f"{scope}: max {vals['max_rain_rate'].value} mm/h at {lat}N {lon}E ({when}); "
+               f"wet (>{WET_MM_H} mm/h) {100 * vals['wet_fraction'].value:.1f}% of coverage, "
+               f"mean wet {vals['mean_wet_rain_rate'].value} mm/h, p99 {vals['p99_wet_rain_rate'].value} mm/h")
+    return ToolOutput(values=vals, summary=summary, warnings=notes if args.whole_sequence else [])
+
+
+# ---------------------------------------------------------------------------------------
+class AccumulationInput(SequenceInput):
+    """A composite sequence and the accumulation window."""
+
+    minutes: float = quantity(0.0, units="min", ge=0, le=100000,
+                              description="accumulate over the last N minutes of the sequence; 0 = the whole sequence")
+
+
+@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+      outputs={"max_accumulation": "mm", "max_lat": "degree_north", "max_lon": "degree_east",
+               "mean_accumulation": "mm", "window_minutes": "min", "window_start": "", "window_end": ""})
+def compute_accumulation(args: AccumulationInput, ctx: ToolContext) -> ToolOutput:
+    """Precipitation accumulated over the sequence or its last N minutes (mm): maximum, where, domain mean.
+
+    Each frame's rain rate (mm/h) is integrated over the minutes the frame stands for (its
+    accumulation time, or the time step for rain-rate and reflectivity frames) and summed.
+    The window starts at the beginning of its first frame's interval. The mean is over the
+    pixels covered by the radar in every frame of the window.
+    """
+    ds, rate, minutes, notes = _load(args, ctx)
+    n = rate.shape[0]
+    k = n if args.minutes == 0 else window_frames(args.minutes, float(minutes[0]))
+    if k > n:
+        notes.append(f"the sequence covers only {minutes.sum():.0f} min, less than the {args.minutes:.0f} min "
+                     "asked: accumulated over the whole sequence")
+        k = n
+    acc = rate[-k:].sum(axis=0, dtype=np.float64) * (float(minutes[0]) / 60.0)  # NaN if any frame missing
+    r, c = _argmax2d(acc)
+    lat, lon = loc(ds, (r, c))
+    notes += _isolated(ds, acc, (r, c), "accumulation")
+    win = float(minutes[-k:].sum())
+    start = ds["time"].values[-k] - np.timedelta64(int(round(minutes[-k] * 60)), "s")
+    vals = {"max_accumulation": Value(value=_r(acc[r, c], 2), units="mm"),
+            "max_lat": Value(value=lat, units="degree_north"), "max_lon": Value(value=lon, units="degree_east"),
+            "mean_accumulation": Value(value=_r(np.nanmean(acc), 3), units="mm"),
+            "window_minutes": Value(value=_r(win, 1), units="min"),
+            "window_start": Value(value=iso(start)), "window_end": Value(value=iso(ds["time"].values[-1]))}
+    summary = (f"{win:.0f} min to {vals['window_end'].value}: max {vals['max_accumulation'].value} mm at "
+               f"{lat}N {lon}E, domain mean {vals['mean_accumulation'].value} mm")
+    return ToolOutput(values=vals, summary=summary, warnings=notes)
+
+
+# ---------------------------------------------------------------------------------------
+class ThresholdInput(SequenceInput):
+    """A composite sequence and a rain-rate threshold."""
+
+    threshold: float = quantity(10.0, units="mm/h", ge=0, le=1000, description="rain-rate threshold")
+
+
+@tool(category="precipitation", needs=NEEDS, example={**EXAMPLE, "threshold": 10},
+      outputs={"max_area": "km^2", "max_area_fraction": "1", "max_area_time": "", "max_area_frame": "1",
+               "coverage_area": "km^2"})
+def compute_area_over_threshold(args: ThresholdInput, ctx: ToolContext) -> ToolOutput:
+    """Largest area (km2) with rain rate at or above a threshold, its fraction of the coverage and its time.
+
+    For every frame the area of the pixels with rate >= threshold (mm/h) is summed (pixel
+    areas in km2, cos(lat)-weighted on latitude-longitude grids); the frame with the largest
+    area is reported, with that area's fraction of the frame's radar coverage.
+    """
+    ds, rate, _, _ = _load(args, ctx)
+    area = pixel_area_km2(ds)
+    areas = np.array([area[np.nan_to_num(f, nan=-1.0) >= args.threshold].sum() for f in rate])
+    cover = np.array([area[np.isfinite(f)].sum() for f in rate])
+    t = int(np.argmax(areas))
+    vals = {"max_area": Value(value=_r(areas[t], 1), units="km^2"),
+            "max_area_fraction": Value(value=_r(areas[t] / cover[t], 5), units="1"),
+            "max_area_time": Value(value=iso(ds["time"].values[t])),
+            "max_area_frame": Value(value=t, units="1"),
+            "coverage_area": Value(value=_r(cover[t], 0), units="km^2")}
+    summary = (f"largest area >= {args.threshold:g} mm/h: {vals['max_area'].value} km2 "
+               f"({100 * vals['max_area_fraction'].value:.2f}% of coverage) at {vals['max_area_time'].value}")
+    warn = [] if areas[t] > 0 else [f"no pixel reaches {args.threshold:g} mm/h in the sequence"]
+    return ToolOutput(values=vals, summary=summary, warnings=warn)
+
+
+# ---------------------------------------------------------------------------------------
+class MotionInput(SequenceInput):
+    """A composite sequence and how many of its last frames to track."""
+
+    n_frames: int = quantity(3, units="1", ge=2, le=24, description="number of last frames used by the optical flow")
+
+
+def _east_north_per_pixel(ds: xr.Dataset) -> tuple[np.ndarray, ...]:
+    """Eastward and northward km per one-pixel step along columns and rows (from lat/lon)."""
+    lat = np.asarray(ds["lat"].values, dtype=np.float64)
+    lon = np.asarray(ds["lon"].values, dtype=np.float64)
+    dlat_r, dlat_c = np.gradient(lat)
+    dlon_r, dlon_c = np.gradient(lon)
+    coslat = np.cos(np.deg2rad(lat))
+    return (dlon_c * coslat * KM_PER_DEGREE, dlat_c * KM_PER_DEGREE,
+            dlon_r * coslat * KM_PER_DEGREE, dlat_r * KM_PER_DEGREE)
+
+
+def motion_field(rate: np.ndarray) -> np.ndarray:
+    """pysteps Lucas-Kanade motion (pixels per time step, shape (2, y, x)) of rain-rate frames.
+
+    As in pysteps' optical-flow example: rain rate to dB (threshold 0.1 mm/h, zero value
+    -15 dBR), missing values set to the zero value, then ``pysteps.motion.get_method("LK")``.
+    """
+    from pysteps import motion
+    from pysteps.utils.transformation import dB_transform
+
+    db, meta = dB_transform(rate.astype(np.float64), {"transform": None}, threshold=WET_MM_H, zerovalue=-15.0)
+    db[~np.isfinite(db)] = meta["zerovalue"]
+    return motion.get_method("LK")(db)
+
+
+@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+      outputs={"motion_speed": "km/h", "motion_direction": "degree", "motion_u_east": "km/h",
+               "motion_v_north": "km/h", "max_motion_speed": "km/h", "valid_fraction": "1", "end_time": ""})
+def compute_motion_field(args: MotionInput, ctx: ToolContext) -> ToolOutput:
+    """Motion of the precipitation (km/h, direction it comes from) by Lucas-Kanade optical flow.
+
+    pysteps' dense Lucas-Kanade optical flow (``pysteps.motion.get_method("LK")``; Pulkkinen
+    et al. 2019, Geosci. Model Dev. 12, 4185-4219, pysteps: an open-source Python library
+    for probabilistic precipitation nowcasting) on the last ``n_frames`` frames in
+    dB-transformed rain rate, as pysteps recommends. The pixel displacements are turned into
+    eastward and northward km per hour with each pixel's latitude and longitude (so grid
+    rotation and lat/lon grids are handled). Reported: the mean motion vector over the wet
+    pixels (> 0.1 mm/h) of the last frame, its speed and meteorological direction (where it
+    comes from), the largest speed over those pixels, and the fraction of the domain with a
+    valid (finite, inside radar coverage) motion vector.
+    """
+    ds, rate, minutes, notes = _load(args, ctx)
+    n = rate.shape[0]
+    k = min(args.n_frames, n)
+    if k < 2:
+        raise ValueError("the sequence has fewer than 2 frames: no motion can be estimated")
+    times = ds["time"].values[-k:].astype("datetime64[s]")
+    step_min = float(np.median(np.diff(times).astype(float))) / 60.0
+    if np.ptp(np.diff(times).astype(float)) > 0:
+        notes.append("frames are not evenly spaced: the motion uses their median spacing")
+    uv = motion_field(rate[-k:])
+    ec, nc, er, nr = _east_north_per_pixel(ds)
+    per_h = 60.0 / step_min
+    u_e = (uv[0] * ec + uv[1] * er) * per_h
+    v_n = (uv[0] * nc + uv[1] * nr) * per_h
+    covered = np.isfinite(rate[-k:]).all(axis=0)
+    valid = covered & np.isfinite(u_e) & np.isfinite(v_n) & (np.hypot(uv[0], uv[1]) > 0)
+    wet = valid & (np.nan_to_num(rate[-1]) > WET_MM_H)
+    vals: dict[str, Value] = {"valid_fraction": Value(value=_r(valid.mean(), 4), units="1"),
+                              "end_time": Value(value=iso(ds["time"].values[-1]))}
+    if not wet.any():
+        notes.append("no wet pixel with a valid motion vector in the last frame: motion undefined")
+        for key, u in (("motion_speed", "km/h"), ("motion_direction", "degree"), ("motion_u_east", "km/h"),
+                       ("motion_v_north", "km/h"), ("max_motion_speed", "km/h")):
+            vals[key] = Value(value=None, units=u)
+        return ToolOutput(values=vals, summary="no motion detected", warnings=notes)
+    mu, mv = float(u_e[wet].mean()), float(v_n[wet].mean())
+    direction = float(np.degrees(np.arctan2(-mu, -mv)) % 360.0)
+    vals.update({"motion_speed": Value(value=_r(np.hypot(mu, mv), 2), units="km/h"),
+                 "motion_direction": Value(value=_r(direction, 1), units="degree"),
+                 "motion_u_east": Value(value=_r(mu, 2), units="km/h"),
+                 "motion_v_north": Value(value=_r(mv, 2), units="km/h"),
+                 "max_motion_speed": Value(value=_r(np.hypot(u_e, v_n)[wet].max(), 2), units="km/h")})
+    summary = (f"{k} frames to {vals['end_time'].value}: rain moves at {vals['motion_speed'].value} km/h from "
+               f"{vals['motion_direction'].value} deg (max {vals['max_motion_speed'].value} km/h)")
+    return ToolOutput(values=vals, summary=summary, warnings=notes)
+
+
+# ---------------------------------------------------------------------------------------
+#: GB/T 28592-2012 "Grade of precipitation" (CMA; rainfall, 12 h and 24 h, lower bounds in mm).
+GB_T_28592 = {
+    12: [(0.1, "light rain"), (5.0, "moderate rain"), (15.0, "heavy rain"), (30.0, "rainstorm"),
+         (70.0, "heavy rainstorm"), (140.0, "severe rainstorm")],
+    24: [(0.1, "light rain"), (10.0, "moderate rain"), (25.0, "heavy rain"), (50.0, "rainstorm"),
+         (100.0, "heavy rainstorm"), (250.0, "severe rainstorm")],
+}
+#: CMA rainstorm warning signals (Measures for the release and dissemination of meteorological
+#: disaster warning signals, CMA Decree No. 16, 2007): (window h, mm, signal).
+CMA_SIGNALS = [(3, 100.0, "red"), (3, 50.0, "orange"), (6, 50.0, "yellow"), (12, 50.0, "blue")]
+#: CMA operational short-duration heavy precipitation: >= 20 mm in 1 h.
+CMA_SHORT_DURATION_MM = 20.0
+
+
+def cma_grade(hours: int, mm: float) -> str:
+    """CMA label of the largest ``hours``-hour accumulation ``mm`` (see the tool's docstring)."""
+    if hours in GB_T_28592:
+        label = "trace or none"
+        for lower, name in GB_T_28592[hours]:
+            if mm >= lower:
+                label = name
+        label = f"{hours} h {mm:.1f} mm: {label} (GB/T 28592-2012)"
+    elif hours == 1:
+        label = (f"1 h {mm:.1f} mm: " + ("short-duration heavy precipitation (>= 20 mm/1 h)"
+                                         if mm >= CMA_SHORT_DURATION_MM else "below short-duration heavy "
+                                         "precipitation (< 20 mm/1 h)"))
+    else:
+        label = f"{hours} h {mm:.1f} mm"
+    signals = [s for h, thr, s in CMA_SIGNALS if h == hours and mm >= thr]
+    if signals:
+        label += f"; rainstorm {signals[0]} signal criterion met"
+    elif any(h == hours for h, _, _ in CMA_SIGNALS):
+        lowest = min(thr for h, thr, _ in CMA_SIGNALS if h == hours)
+        label += f"; below the rainstorm-signal criterion ({lowest:g} mm/{hours} h)"
+    return label
+
+
+class HeavyRainInput(SequenceInput):
+    """A composite sequence and the flash-flood reference values."""
+
+    ffg_1h: float = quantity(1.5 * MM_PER_INCH, units="mm", ge=1, le=500,
+                             description="1-h flash flood guidance (rain that floods small streams in 1 h)")
+    ffg_3h: float = quantity(2.5 * MM_PER_INCH, units="mm", ge=1, le=1000, description="3-h flash flood guidance")
+    ffg_6h: float = quantity(3.0 * MM_PER_INCH, units="mm", ge=1, le=1000, description="6-h flash flood guidance")
+    rate_threshold: float = quantity(MM_PER_INCH, units="mm/h", ge=1, le=500,
+                                     description="rain rate that signals flash-flood potential (1 in/h)")
+
+
+@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+      outputs={"cma_grade": "", "cma_window": "h", "max_accumulation_1h": "mm", "max_1h_lat": "degree_north",
+               "max_1h_lon": "degree_east", "max_1h_end_time": "", "max_accumulation_3h": "mm",
+               "max_accumulation_6h": "mm", "max_rain_rate": "mm/h", "us_category": "",
+               "short_duration_heavy_rain": "", "rainstorm_signal": "", "rate_over_threshold": "",
+               "ffg_exceeded": ""})
+def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
+    """Heavy-rain category of the sequence by China Meteorological Administration grades and US flash-flood practice.
+
+    The largest accumulation (mm) over every moving window of 1, 3, 6, 12 and 24 h that the
+    sequence covers (no window is scaled: one longer than the sequence is reported as not
+    covered) is graded:
+
+    - 12 h and 24 h: GB/T 28592-2012 *Grade of precipitation* (CMA; rain, mm): 12 h light
+      0.1-4.9, moderate 5-14.9, heavy 15-29.9, rainstorm 30-69.9, heavy rainstorm 70-139.9,
+      severe rainstorm >= 140; 24 h light 0.1-9.9, moderate 10-24.9, heavy 25-49.9,
+      rainstorm 50-99.9, heavy rainstorm 100-249.9, severe rainstorm >= 250. The standard
+      grades only these two windows.
+    - 3, 6 and 12 h: CMA rainstorm warning-signal criteria (CMA Decree No. 16, 2007): blue
+      50 mm/12 h, yellow 50 mm/6 h, orange 50 mm/3 h, red 100 mm/3 h.
+    - 1 h: CMA operational short-duration heavy precipitation, >= 20 mm in 1 h.
+
+    ``cma_grade`` is the label of the longest covered window. US practice: rain rates
+    >= 1 in/h (25.4 mm/h) can lead to flash flooding (NWS Wilmington OH, flash flood
+    reports: "an inch or more of rain in less than an hour"), tested on the largest 1 h
+    accumulation (on the largest frame rate only when the sequence is shorter than 1 h;
+    ``max_rain_rate`` is the largest single-frame rate), and window accumulations are
+    compared with flash flood guidance (FFG, NWS River Forecast Centers, 1, 3 and 6 h;
+    Gourley et al. 2012, Wea. Forecasting 27, 158-173). Real FFG depends on soil moisture
+    and basin; the defaults, 1.5 in (38.1 mm)/1 h, 2.5 in (63.5 mm)/3 h and 3 in (76.2 mm)/6 h,
+    are typical values to be replaced by the local RFC guidance.
+    """
+    ds, rate, minutes, notes = _load(args, ctx)
+    step, n = float(minutes[0]), rate.shape[0]
+    covered = np.flatnonzero(np.isfinite(rate).all(axis=0))
+    acc = rate.reshape(n, -1)[:, covered] * np.float32(step / 60.0)  # mm per frame, covered pixels
+    total = float(minutes.sum())
+    table, best, uncovered = [], {}, []
+    for hours in (1, 3, 6, 12, 24):
+        k = int(np.ceil(hours * 60.0 / step - 1e-6))
+        if k > n or not covered.size:
+            table.append({"window_h": hours, "covered": False})
+            uncovered.append(f"{hours} h")
+            continue
+        mx, end = rolling_accumulation(acc, k)
+        i = int(np.argmax(mx))
+        rc = tuple(int(v) for v in np.unravel_index(covered[i], rate.shape[1:]))
+        best[hours] = (float(mx[i]), rc, int(end[i]))
+        if hours == 1:
+            field = np.full(rate.shape[1:], np.nan)
+            field.flat[covered] = mx
+            notes += _isolated(ds, field, rc, "1 h accumulation")
+        table.append({"window_h": hours, "covered": True, "window_min": k * step, "max_mm": _r(mx[i], 2),
+                      "label": cma_grade(hours, float(mx[i]))})
+    if uncovered:
+        notes.append(f"windows not covered by the sequence ({total:.0f} min): {', '.join(uncovered)}")
+    max_rate = float(np.nanmax(rate))
+    # an hour's mean rate when the sequence covers an hour, the largest frame's rate otherwise
+    hourly = best[1][0] if 1 in best else max_rate
+    vals: dict[str, Value] = {"max_rain_rate": Value(value=_r(max_rate, 2), units="mm/h"),
+                              "rate_over_threshold": Value(value=bool(hourly >= args.rate_threshold))}
+    for h in (1, 3, 6):
+        vals[f"max_accumulation_{h}h"] = Value(value=_r(best[h][0], 2) if h in best else None, units="mm")
+    if 1 in best:
+        lat, lon = loc(ds, best[1][1])
+        vals.update({"max_1h_lat": Value(value=lat, units="degree_north"),
+                     "max_1h_lon": Value(value=lon, units="degree_east"),
+                     "max_1h_end_time": Value(value=iso(ds["time"].values[best[1][2]]))})
+    else:
+        vals.update({"max_1h_lat": Value(value=None, units="degree_north"),
+                     "max_1h_lon": Value(value=None, units="degree_east"), "max_1h_end_time": Value(value=None)})
+    longest = max(best) if best else None
+    vals["cma_grade"] = Value(value=cma_grade(longest, best[longest][0]) if longest else
+                              f"no CMA window covered (sequence spans {total:.0f} min < 1 h)")
+    vals["cma_window"] = Value(value=longest, units="h")
+    vals["short_duration_heavy_rain"] = Value(value=bool(1 in best and best[1][0] >= CMA_SHORT_DURATION_MM))
+    vals["rainstorm_signal"] = Value(value=any(h in best and best[h][0] >= thr for h, thr, _ in CMA_SIGNALS))
+    ffg = {1: args.ffg_1h, 3: args.ffg_3h, 6: args.ffg_6h}
+    exceeded = [h for h in ffg if h in best and best[h][0] >= ffg[h]]
+    vals["ffg_exceeded"] = Value(value=bool(exceeded))
+    if exceeded:
+        us = "flash flooding likely: " + ", ".join(f"{h} h max {best[h][0]:.1f} mm >= FFG {ffg[h]:g} mm"
+                                                   for h in exceeded)
+    elif hourly >= args.rate_threshold:
+        us = (f"flash-flood-capable rain: {hourly:.1f} mm in {'1 h' if 1 in best else 'one frame (mm/h)'} "
+              f">= {args.rate_threshold:g} mm/h, guidance not exceeded")
+    elif max_rate >= args.rate_threshold:
+        us = (f"brief intense rates only (frame max {max_rate:.1f} mm/h, but no hour reaches "
+              f"{args.rate_threshold:g} mm); guidance not exceeded")
+    else:
+        us = f"below flash-flood criteria (max rate {max_rate:.1f} mm/h, guidance not exceeded)"
+    vals["us_category"] = Value(value=us)
+    summary = f"CMA: {vals['cma_grade'].value}. US: {us}"
+    return ToolOutput(values=vals, summary=summary, warnings=notes, table=table)
+
+
+# ---------------------------------------------------------------------------------------
+@tool(category="precipitation", needs=NEEDS, example={**EXAMPLE, "threshold": 10},
+      outputs={"max_duration": "min", "max_consecutive_duration": "min", "max_lat": "degree_north",
+               "max_lon": "degree_east", "sequence_minutes": "min", "area_30min": "km^2"})
+def compute_training_index(args: ThresholdInput, ctx: ToolContext) -> ToolOutput:
+    """How long heavy echoes persist over the same place (minutes): a training / flash-flood indicator.
+
+    For every pixel, the minutes of the sequence with rain rate >= threshold (mm/h), in all
+    and in the longest unbroken run; reported are the largest of each over the domain, where
+    the longest total occurs, and the area (km2) where the total reaches 30 minutes.
+    Repeated passage of heavy cells over one place ("training", e.g. Doswell et al. 1996,
+    Wea. Forecasting 11, 560-581) is a main ingredient of flash floods.
+    """
+    ds, rate, minutes, notes = _load(args, ctx)
+    heavy = np.nan_to_num(rate, nan=-1.0) >= args.threshold
+    total = heavy.sum(axis=0) * float(minutes[0])
+    run = np.zeros(rate.shape[1:])
+    longest = np.zeros(rate.shape[1:])
+    for t in range(rate.shape[0]):
+        run = (run + minutes[t]) * heavy[t]
+        np.maximum(longest, run, out=longest)
+    r, c = _argmax2d(total)
+    lat, lon = loc(ds, (r, c))
+    notes += _isolated(ds, total.astype(np.float64), (r, c), "duration")
+    area30 = float(pixel_area_km2(ds)[total >= 30.0].sum())
+    vals = {"max_duration": Value(value=_r(total[r, c], 1), units="min"),
+            "max_consecutive_duration": Value(value=_r(longest.max(), 1), units="min"),
+            "max_lat": Value(value=lat, units="degree_north"), "max_lon": Value(value=lon, units="degree_east"),
+            "sequence_minutes": Value(value=_r(minutes.sum(), 1), units="min"),
+            "area_30min": Value(value=_r(area30, 1), units="km^2")}
+    summary = (f">= {args.threshold:g} mm/h persists up to {vals['max_duration'].value} min "
+               f"(longest unbroken {vals['max_consecutive_duration'].value} min) of {vals['sequence_minutes'].value}"
+               f" min at {lat}N {lon}E; {vals['area_30min'].value} km2 with >= 30 min")
+    if total[r, c] == 0:
+        notes.append(f"no pixel reaches {args.threshold:g} mm/h in the sequence")
+    return ToolOutput(values=vals, summary=summary, warnings=notes)

@@ -1,0 +1,256 @@
+"""Precipitation-composite tools on the real radar sequences, checked against numpy / pysteps.
+
+The decoded sequences come from the tools' own dataset cache (so each case is decoded once
+per session); every number is recomputed here directly from ``precip`` and compared.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hvrmet.tools import call_tool
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.precip_calc import pixel_area_km2, to_rain_rate
+from hvrmet.tools.precipitation import cma_grade
+
+ROLE = "composite_sequence"
+
+
+@pytest.fixture(scope="module")
+def seq(data_dir):
+    """``seq(case)`` -> the decoded composite sequence, from the tools' cache."""
+    return lambda case: ToolContext(case).load(ROLE)
+
+
+def run(name, **args):
+    res = call_tool(name, args)
+    assert res.ok, res.error
+    return res
+
+
+def _synthetic(values, units, accutime=5.0, cartesian_unit="m", lat=60.0):
+    data = np.asarray(values, dtype=np.float32).reshape(1, 1, -1)
+    n = data.shape[-1]
+    ds = xr.Dataset({"precip": (("time", "y", "x"), data, {"units": units, "accutime_min": accutime})},
+                    coords={"time": [np.datetime64("2020-01-01T00:00")], "x": np.arange(n), "y": [0.0],
+                            "lat": (("y", "x"), np.full((1, n), lat, np.float32))})
+    ds.attrs.update(xpixelsize=0.04 if cartesian_unit == "degrees" else 1000.0,
+                    ypixelsize=0.04 if cartesian_unit == "degrees" else 1000.0,
+                    cartesian_unit=cartesian_unit, threshold=-31.5 if units == "dBZ" else 0.0,
+                    zerovalue=-32.0 if units == "dBZ" else 0.0)
+    return ds
+
+
+# --- converter and pixel area ------------------------------------------------------------
+def test_converter_marshall_palmer_and_accumulation():
+    rr = to_rain_rate(_synthetic([23.0, 39.0, -32.0, np.nan], "dBZ")).values[0, 0]
+    # Z = 200 R^1.6: 23 dBZ -> (10^2.3 / 200)^(1/1.6) = 0.998 mm/h; 39 dBZ -> 9.88 mm/h
+    assert rr[0] == pytest.approx(0.998, abs=0.002)
+    assert rr[1] == pytest.approx((10 ** 3.9 / 200) ** (1 / 1.6), rel=1e-4)
+    assert rr[2] == 0.0 and np.isnan(rr[3])
+    mm = to_rain_rate(_synthetic([0.5, 1.2], "mm", accutime=6.0)).values[0, 0]
+    np.testing.assert_allclose(mm, [5.0, 12.0], rtol=1e-6)  # mm per 6 min -> mm/h
+
+
+def test_pixel_area(seq):
+    assert np.allclose(pixel_area_km2(seq("mch20150515")), 1.0)
+    assert np.allclose(pixel_area_km2(seq("bom20180616")), 0.25)
+    # 0.04 degree at 60N: (0.04 * 111.195 km)^2 * cos 60 = 9.89 km2
+    area = pixel_area_km2(_synthetic([1.0], "mm/h", cartesian_unit="degrees", lat=60.0))
+    assert area[0, 0] == pytest.approx((0.04 * np.pi * 6371 / 180) ** 2 * 0.5, rel=1e-6)
+    assert area[0, 0] == pytest.approx(9.89, abs=0.01)
+
+
+def test_fmi_dbz_rates_follow_marshall_palmer(seq):
+    ds = seq("fmi20170509")
+    dbz = ds.precip.values[-1]
+    rr = to_rain_rate(ds).values[-1]
+    ok = np.isfinite(dbz) & (dbz > 10)
+    np.testing.assert_allclose(rr[ok], (10 ** (dbz[ok] / 10) / 200) ** (1 / 1.6), rtol=1e-4)
+    res = run("compute_rain_rate_stats", case="fmi20170509")
+    assert res.value("max_rain_rate") == pytest.approx((10 ** (np.nanmax(dbz) / 10) / 200) ** 0.625, rel=1e-3)
+
+
+# --- rain-rate statistics ----------------------------------------------------------------
+def test_rain_rate_stats_mch_sequence_saturates(seq):
+    ds = seq("mch20150515")
+    res = run("compute_rain_rate_stats", case="mch20150515", whole_sequence=True)
+    rate = ds.precip.values * 12.0  # mm per 5 min -> mm/h
+    assert res.value("max_rain_rate") == pytest.approx(np.nanmax(rate), abs=0.01)
+    assert res.value("max_rain_rate") == pytest.approx(115.5, abs=0.1)  # the GIF ceiling
+    assert res.values["n_frames"].value == 40
+    t, r, c = np.unravel_index(np.nanargmax(rate), rate.shape)
+    assert res.values["max_time"].value == str(ds.time.values[t])[:16] + "Z"
+
+
+@pytest.mark.parametrize("frame", [-1, 0])
+def test_rain_rate_stats_bom_frame(seq, frame):
+    ds = seq("bom20180616")
+    res = run("compute_rain_rate_stats", case="bom20180616", frame=frame)
+    rate = ds.precip.values[frame] * 10.0  # mm per 6 min -> mm/h
+    wet = rate[rate > 0.1]
+    assert res.value("max_rain_rate") == pytest.approx(rate.max(), abs=0.01)
+    assert res.value("mean_wet_rain_rate") == pytest.approx(wet.mean(), rel=1e-3)
+    assert res.value("wet_fraction") == pytest.approx(wet.size / rate.size, abs=1e-4)
+    assert res.value("p99_wet_rain_rate") == pytest.approx(np.percentile(wet, 99), abs=0.01)
+    r, c = np.unravel_index(np.argmax(rate), rate.shape)
+    assert res.value("max_lat") == pytest.approx(float(ds.lat.values[r, c]), abs=1e-3)
+    assert res.value("max_lon") == pytest.approx(float(ds.lon.values[r, c]), abs=1e-3)
+
+
+def test_frame_outside_sequence_is_an_error():
+    res = call_tool("compute_rain_rate_stats", {"case": "bom20180616", "frame": 61})
+    assert not res.ok and "outside the sequence" in res.error
+
+
+# --- accumulation ------------------------------------------------------------------------
+def test_accumulation_mch_whole_sequence(seq):
+    ds = seq("mch20150515")
+    res = run("compute_accumulation", case="mch20150515")
+    acc = ds.precip.values.sum(axis=0)  # 5-min accumulations in mm; NaN where any frame misses
+    assert res.value("max_accumulation") == pytest.approx(np.nanmax(acc), abs=0.01)
+    assert res.value("mean_accumulation") == pytest.approx(np.nanmean(acc), abs=0.002)
+    assert res.value("window_minutes") == 200
+    r, c = np.unravel_index(np.nanargmax(acc), acc.shape)
+    assert res.value("max_lat") == pytest.approx(float(ds.lat.values[r, c]), abs=1e-3)
+    assert 80 < res.value("max_accumulation") < 100  # ~89 mm south of Lago Maggiore
+    assert not any("isolated" in w for w in res.warnings)
+
+
+def test_accumulation_last_hour_bom_and_window_too_long(seq):
+    ds = seq("bom20180616")
+    res = run("compute_accumulation", case="bom20180616", minutes="1 h")
+    acc = ds.precip.values[-10:].sum(axis=0)  # ten 6-min frames
+    assert res.value("max_accumulation") == pytest.approx(acc.max(), abs=0.01)
+    assert res.value("window_minutes") == 60
+    assert res.values["window_start"].value == "2018-06-16T15:00Z"
+    long = run("compute_accumulation", case="bom20180616", minutes=600)
+    assert long.value("window_minutes") == 366
+    assert any("covers only 366 min" in w for w in long.warnings)
+    assert long.value("max_accumulation") == pytest.approx(ds.precip.values.sum(axis=0).max(), abs=0.01)
+
+
+def test_accumulation_flags_fmi_clutter_spot():
+    res = run("compute_accumulation", case="fmi")
+    # a few-pixel fixed echo in Lapland holds 40-50 dBZ for three hours
+    assert res.value("max_lat") > 67 and any("isolated" in w for w in res.warnings)
+
+
+# --- area over threshold -----------------------------------------------------------------
+def test_area_over_threshold_mch(seq):
+    ds = seq("mch20150515")
+    res = run("compute_area_over_threshold", case="mch20150515", threshold=10)
+    rate = np.nan_to_num(ds.precip.values * 12.0, nan=-1)
+    counts = (rate >= 10).sum(axis=(1, 2))  # 1 km2 pixels
+    t = int(np.argmax(counts))
+    assert res.value("max_area") == pytest.approx(float(counts[t]), abs=0.5)
+    assert res.values["max_area_frame"].value == t
+    assert res.values["max_area_time"].value == str(ds.time.values[t])[:16] + "Z"
+    covered = np.isfinite(ds.precip.values[t]).sum()
+    assert res.value("max_area_fraction") == pytest.approx(counts[t] / covered, abs=1e-5)
+    bad = call_tool("compute_area_over_threshold", {"case": "mch20150515", "threshold": -1})
+    assert not bad.ok and bad.error_type == "InvalidArguments"
+
+
+# --- motion ------------------------------------------------------------------------------
+def _direct_lk(precip, mm_per_frame_to_rate, end):
+    """pysteps LK on three frames ending at ``end``; mean over wet pixels in grid km/h."""
+    from pysteps import motion
+    from pysteps.utils import transformation
+
+    rate = precip[end - 3:end] * mm_per_frame_to_rate
+    db, meta = transformation.dB_transform(rate, threshold=0.1, zerovalue=-15.0)
+    db[~np.isfinite(db)] = meta["zerovalue"]
+    uv = motion.get_method("LK")(db)
+    wet = np.nan_to_num(rate[-1]) > 0.1
+    return uv[0][wet].mean(), -uv[1][wet].mean()  # pixels per step, east / north (rows go south)
+
+
+def test_motion_mch_matches_pysteps_and_is_stable(seq):
+    ds = seq("mch20150515")
+    res = run("compute_motion_field", case="mch20150515", n_frames=3)
+    u, v = (x * 1.0 * 12 for x in _direct_lk(ds.precip.values, 12.0, 40))  # 1 km pixels, 12 steps/h
+    assert res.value("motion_u_east") == pytest.approx(u, abs=2.0)  # grid vs true north: ~2 deg
+    assert res.value("motion_v_north") == pytest.approx(v, abs=2.0)
+    assert 20 < res.value("motion_speed") < 80
+    assert 80 < res.value("motion_direction") < 130  # rain comes from the east-southeast
+    assert res.value("max_motion_speed") >= res.value("motion_speed")
+    covered = np.isfinite(ds.precip.values[-3:]).all(axis=0).mean()
+    assert res.value("valid_fraction") == pytest.approx(covered, abs=0.01)
+    # stable: an hour earlier pysteps gives a direction within 20 degrees
+    u0, v0 = _direct_lk(ds.precip.values, 12.0, 28)
+    assert abs((np.degrees(np.arctan2(-u0, -v0)) % 360) - res.value("motion_direction")) < 20
+
+
+def test_motion_bom_plausible(seq):
+    res = run("compute_motion_field", case="bom20180616", n_frames=4)
+    # a Melbourne winter rain band moving from the south-west at ~55 km/h
+    assert 190 < res.value("motion_direction") < 250
+    assert 35 < res.value("motion_speed") < 80
+    assert res.value("valid_fraction") == pytest.approx(1.0)
+
+
+# --- heavy-rain classification -----------------------------------------------------------
+def _max_window(precip, k):
+    acc = np.lib.stride_tricks.sliding_window_view(precip, k, axis=0).sum(axis=-1)
+    acc[:, ~np.isfinite(precip).all(axis=0)] = np.nan
+    return np.nanmax(acc)
+
+
+def test_cma_grades_boundaries():
+    assert "rainstorm (GB/T" in cma_grade(24, 50.0) and "heavy rain" in cma_grade(24, 49.9)
+    assert "heavy rainstorm" in cma_grade(24, 100.0) and "severe rainstorm" in cma_grade(24, 250.0)
+    assert "rainstorm (GB/T" in cma_grade(12, 30.0) and "severe rainstorm" in cma_grade(12, 140.0)
+    assert "blue signal" in cma_grade(12, 50.0)
+    assert "red signal" in cma_grade(3, 100.0) and "orange signal" in cma_grade(3, 50.0)
+    assert "below the rainstorm-signal" in cma_grade(3, 49.9)
+    assert "yellow signal" in cma_grade(6, 50.0)
+    assert "short-duration heavy" in cma_grade(1, 20.0) and "below short-duration" in cma_grade(1, 19.9)
+
+
+def test_classify_heavy_rain_mch(seq):
+    ds = seq("mch20150515")
+    res = run("classify_heavy_rain", case="mch20150515")
+    p = ds.precip.values
+    assert res.value("max_accumulation_1h") == pytest.approx(_max_window(p, 12), abs=0.02)
+    assert res.value("max_accumulation_3h") == pytest.approx(_max_window(p, 36), abs=0.02)
+    assert res.values["max_accumulation_6h"].value is None  # 200 min do not cover 6 h
+    assert res.values["cma_window"].value == 3
+    assert "orange signal" in res.values["cma_grade"].value
+    assert res.values["short_duration_heavy_rain"].value is True
+    assert res.values["ffg_exceeded"].value is True and res.values["rate_over_threshold"].value is True
+    assert "flash flooding likely" in res.values["us_category"].value
+    assert any("not covered" in w and "6 h" in w for w in res.warnings)
+
+
+def test_classify_heavy_rain_bom_six_hours(seq):
+    ds = seq("bom20180616")
+    res = run("classify_heavy_rain", case="bom20180616", ffg_1h="1 in")
+    p = ds.precip.values
+    assert res.value("max_accumulation_6h") == pytest.approx(_max_window(p, 60), abs=0.02)
+    assert res.value("max_accumulation_1h") == pytest.approx(_max_window(p, 10), abs=0.02)
+    assert res.values["cma_window"].value == 6
+    assert "below the rainstorm-signal criterion (50 mm/6 h)" in res.values["cma_grade"].value
+    assert res.values["rainstorm_signal"].value is False
+    assert res.values["short_duration_heavy_rain"].value is False  # ~15 mm in the wettest hour
+    # 53 mm/h in one frame, but no hour reaches 1 in: not a flash-flood rate
+    assert res.value("max_rain_rate") > 25.4 and res.values["rate_over_threshold"].value is False
+    assert res.values["us_category"].value.startswith("brief intense rates")
+
+
+# --- training ----------------------------------------------------------------------------
+def test_training_index_mch(seq):
+    ds = seq("mch20150515")
+    res = run("compute_training_index", case="mch20150515", threshold=10)
+    heavy = np.nan_to_num(ds.precip.values * 12.0) >= 10
+    total = heavy.sum(axis=0) * 5
+    assert res.value("max_duration") == total.max()
+    assert res.value("area_30min") == pytest.approx(float((total >= 30).sum()), abs=0.5)
+    runs = [max((len(list(g)) for k, g in itertools.groupby(heavy[:, r, c]) if k), default=0)
+            for r, c in zip(*np.nonzero(total >= 60))]
+    assert res.value("max_consecutive_duration") == 5 * max(runs)
+    assert res.value("sequence_minutes") == 200
