@@ -1,0 +1,382 @@
+"""Surface tools: station observations (hourly CSV, METAR) and WPC surface analyses.
+
+The station tools read the case's ``surface_obs`` role (variables on dim ``obs`` with
+``station``, ``time``, ``lat``, ``lon`` coordinates; pressure in hPa, wind in knots); a
+station's repeated report at the same time is counted once (the first). An optional
+lat/lon box and time window limit the stations and reports searched. ``locate_fronts``
+reads the ``fronts`` role (WPC coded surface bulletin: fronts, troughs, highs and lows).
+Positions are degree_north / degree_east (-180..180); times are UTC (ISO 8601).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import Field
+
+from hvrmet.errors import VariableMissing
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.gridded_calc import Box, wrap_lon
+from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__ = ["station_frame", "pressure_changes", "distance_km", "buddy_check"]
+
+DEG_N, DEG_E = "degree_north", "degree_east"
+
+
+class SurfaceInput(CaseInput):
+    """A case, the role of its station observations, and optional space and time limits."""
+
+    role: str = Field("surface_obs", description="case role of the station observations")
+    start: str | None = Field(None, description="earliest report time to use (ISO 8601, UTC)")
+    end: str | None = Field(None, description="latest report time to use (ISO 8601, UTC)")
+    lat_min: float | None = quantity(None, units=DEG_N, description="southern edge of the search box",
+                                     ge=-90, le=90)
+    lat_max: float | None = quantity(None, units=DEG_N, description="northern edge of the search box",
+                                     ge=-90, le=90)
+    lon_min: float | None = quantity(None, units=DEG_E, description="western edge of the search box "
+                                     "(west > east crosses the date line)", ge=-180, le=360)
+    lon_max: float | None = quantity(None, units=DEG_E, description="eastern edge of the search box",
+                                     ge=-180, le=360)
+
+
+class PressureInput(SurfaceInput):
+    """Station observations, with an optional spatial check of the pressure reports."""
+
+    qc: bool = Field(True, description="leave out pressure reports that differ by more than 8 hPa from the "
+                                       "median of at least 3 other stations within 200 km in the same hour")
+
+
+class TendencyInput(PressureInput):
+    """Station observations and the interval of the pressure tendency."""
+
+    interval: float = quantity(3.0, units="hour", description="time between the two reports", ge=0.5, le=24)
+    tolerance: float = quantity(10.0, units="minute", description="how far the earlier report may be from "
+                                "exactly 'interval' before the later one", ge=0, le=60)
+    max_change: float = quantity(25.0, units="hPa", description="changes larger than this over the interval "
+                                 "are treated as bad reports and left out", ge=1, le=100)
+
+
+class FrontsInput(CaseInput):
+    """A WPC surface analysis and a point to look for a strong high near."""
+
+    role: str = Field("fronts", description="case role of the WPC surface analysis")
+    lat: float | None = quantity(None, units=DEG_N, description="latitude of the point (the case's "
+                                 "location when omitted)", ge=-90, le=90)
+    lon: float | None = quantity(None, units=DEG_E, description="longitude of the point (the case's "
+                                 "location when omitted)", ge=-180, le=360)
+    radius: float = quantity(1000.0, units="km", description="search radius around the point", ge=10, le=5000)
+    min_high_pressure: float = quantity(1020.0, units="hPa", description="central pressure a high needs to "
+                                        "count as strong", ge=950, le=1080)
+
+
+def station_frame(ds: xr.Dataset, args: SurfaceInput, needs: tuple[str, ...]) -> pd.DataFrame:
+    """The reports as a table (station, time, lat, lon, ``needs``), limited by box and window.
+
+    Raises
+    ------
+    VariableMissing
+        When a variable in ``needs`` is absent, or no report is left.
+    """
+    path = ds.attrs.get("source_file")
+    missing = [v for v in needs if v not in ds]
+    if missing:
+        raise VariableMissing(path, f"the observations lack {', '.join(missing)}; they hold: "
+                                    f"{', '.join(map(str, ds.data_vars))}")
+    df = pd.DataFrame({"station": ds["station"].values.astype(str), "time": pd.to_datetime(ds["time"].values),
+                       "lat": ds["lat"].values.astype(float), "lon": wrap_lon(ds["lon"].values.astype(float)),
+                       **{v: ds[v].values.astype(float) for v in needs}})
+    df = df.drop_duplicates(["station", "time"], keep="first")
+    box = Box(args.lat_min, args.lat_max, args.lon_min, args.lon_max)
+    keep = box.mask(df["lat"].to_numpy(), df["lon"].to_numpy())
+    if args.start:
+        keep &= (df["time"] >= _utc(args.start)).to_numpy()
+    if args.end:
+        keep &= (df["time"] <= _utc(args.end)).to_numpy()
+    df = df[keep].dropna(subset=list(needs), how="all")
+    if df.empty:
+        raise VariableMissing(path, f"no report with {', '.join(needs)} in the box and time window asked for")
+    return df.reset_index(drop=True)
+
+
+def buddy_check(df: pd.DataFrame, var: str = "air_pressure_at_sea_level", radius_km: float = 200.0,
+                max_dev: float = 8.0, min_buddies: int = 3) -> np.ndarray:
+    """Flag reports far from their neighbours (a spatial 'buddy' check).
+
+    A report is suspect when at least ``min_buddies`` other stations report ``var`` in
+    the same clock hour within ``radius_km`` and the report differs from their median by
+    more than ``max_dev``. Neighbours are found with ``scipy.spatial.cKDTree`` on unit
+    vectors (chord distance). Returns a boolean array aligned with ``df`` (True = suspect).
+    """
+    from scipy.spatial import cKDTree
+
+    bad = np.zeros(len(df), bool)
+    lat, lon = np.deg2rad(df["lat"].to_numpy()), np.deg2rad(df["lon"].to_numpy())
+    xyz = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    chord = 2.0 * np.sin(radius_km / 6371.0 / 2.0)
+    vals = df[var].to_numpy(float)
+    hours = df["time"].dt.floor("h").to_numpy()
+    for h in np.unique(hours):
+        idx = np.flatnonzero((hours == h) & np.isfinite(vals))
+        if len(idx) <= min_buddies:
+            continue
+        tree = cKDTree(xyz[idx])
+        for j, nb in enumerate(tree.query_ball_point(xyz[idx], chord)):
+            others = [k for k in nb if k != j]
+            if len(others) >= min_buddies and abs(vals[idx[j]] - np.median(vals[idx[others]])) > max_dev:
+                bad[idx[j]] = True
+    return bad
+
+
+def _qc_pressure(df: pd.DataFrame, qc: bool) -> tuple[pd.DataFrame, list[str], int]:
+    """Drop pressure reports that fail the buddy check (when ``qc``); notes and count."""
+    if not qc:
+        return df, [], 0
+    bad = buddy_check(df)
+    notes = []
+    if bad.any():
+        per = df[bad].groupby("station")["time"].agg(["size", "min"]).sort_values("min")
+        notes.append(f"{int(bad.sum())} pressure report(s) left out as more than 8 hPa from the median of "
+                     "stations within 200 km in the same hour: "
+                     + ", ".join(f"{st} ({n} from {_iso(t0)})" for st, n, t0 in per.head(12).itertuples())
+                     + (" ..." if len(per) > 12 else ""))
+    return df[~bad].reset_index(drop=True), notes, int(bad.sum())
+
+
+def _utc(text: str) -> pd.Timestamp:
+    t = pd.Timestamp(text)
+    return t.tz_localize(None) if t.tzinfo is None else t.tz_convert("UTC").tz_localize(None)
+
+
+def _iso(t) -> str:
+    return pd.Timestamp(t).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _where(prefix: str, row: pd.Series | None, value: str, units: str, ndigits: int = 1) -> dict[str, Value]:
+    if row is None:
+        return {prefix: Value(value=None, units=units), f"{prefix}_station": Value(value=None),
+                f"{prefix}_time": Value(value=None), f"{prefix}_lat": Value(value=None, units=DEG_N),
+                f"{prefix}_lon": Value(value=None, units=DEG_E)}
+    return {prefix: Value(value=round(float(row[value]), ndigits), units=units),
+            f"{prefix}_station": Value(value=str(row["station"])), f"{prefix}_time": Value(value=_iso(row["time"])),
+            f"{prefix}_lat": Value(value=round(float(row["lat"]), 4), units=DEG_N),
+            f"{prefix}_lon": Value(value=round(float(row["lon"]), 4), units=DEG_E)}
+
+
+def _outs(prefix: str, units: str) -> dict[str, str]:
+    return {prefix: units, f"{prefix}_station": "", f"{prefix}_time": "", f"{prefix}_lat": DEG_N,
+            f"{prefix}_lon": DEG_E}
+
+
+def pressure_changes(df: pd.DataFrame, interval_h: float, tolerance_min: float) -> pd.DataFrame:
+    """Each report paired with the same station's report ``interval_h`` earlier.
+
+    The earlier report is the one nearest to exactly ``interval_h`` before, within
+    ``tolerance_min``. Returns the later reports with ``p_before``, ``time_before`` and
+    ``change`` (hPa, later minus earlier).
+    """
+    p = df.dropna(subset=["air_pressure_at_sea_level"])[["station", "time", "lat", "lon",
+                                                         "air_pressure_at_sea_level"]]
+    left = p.assign(target=p["time"] - pd.Timedelta(hours=interval_h)).sort_values("target")
+    right = p[["station", "time", "air_pressure_at_sea_level"]].rename(
+        columns={"time": "time_before", "air_pressure_at_sea_level": "p_before"}).sort_values("time_before")
+    pairs = pd.merge_asof(left, right, left_on="target", right_on="time_before", by="station",
+                          direction="nearest", tolerance=pd.Timedelta(minutes=tolerance_min))
+    pairs = pairs.dropna(subset=["p_before"])
+    return pairs.assign(change=pairs["air_pressure_at_sea_level"] - pairs["p_before"]).drop(columns="target")
+
+
+@tool(category="surface",
+      outputs={**_outs("max_fall", "hPa"), **_outs("max_rise", "hPa"), "interval": "hour", "n_pairs": "1",
+               "n_stations": "1", "n_rejected": "1"},
+      example={"case": "superstorm1993"}, needs=("surface_obs",))
+def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutput:
+    """Largest station mean-sea-level pressure falls and rises over 3 hours (or another interval).
+
+    Every report is paired with the same station's report ``interval`` hours earlier
+    (nearest within ``tolerance``); the change (hPa over the interval, later minus
+    earlier) is ranked. ``max_fall`` is the most negative change, ``max_rise`` the most
+    positive; ``*_time`` is the later report's time. Reports failing the spatial check
+    (``qc``, see :func:`buddy_check`) and changes larger than ``max_change`` are left out;
+    ``n_rejected`` counts both. The table lists the ten
+    largest falls and rises.
+    """
+    ds = ctx.load(args.role)
+    df = station_frame(ds, args, ("air_pressure_at_sea_level",)).dropna(subset=["air_pressure_at_sea_level"])
+    df, notes, n_qc = _qc_pressure(df, args.qc)
+    pairs = pressure_changes(df, args.interval, args.tolerance)
+    bad = pairs["change"].abs() > args.max_change
+    good = pairs[~bad]
+    if bad.any():
+        worst = pairs[bad].sort_values("change", key=np.abs, ascending=False).head(3)
+        notes.append(f"{int(bad.sum())} change(s) beyond {args.max_change:g} hPa left out as bad reports, e.g. "
+                     + "; ".join(f"{r.station} {_iso(r.time)} {r.change:+.1f} hPa" for r in worst.itertuples()))
+    if good.empty:
+        notes.append(f"no station has two pressure reports {args.interval:g} h apart")
+    fall = good.loc[good["change"].idxmin()] if not good.empty else None
+    rise = good.loc[good["change"].idxmax()] if not good.empty else None
+    values = {**_where("max_fall", fall, "change", "hPa"), **_where("max_rise", rise, "change", "hPa"),
+              "interval": Value(value=args.interval, units="hour"), "n_pairs": Value(value=int(len(good)), units="1"),
+              "n_stations": Value(value=int(good["station"].nunique()), units="1"),
+              "n_rejected": Value(value=int(bad.sum()) + n_qc, units="1")}
+    cols = ["station", "time", "lat", "lon", "p_before", "air_pressure_at_sea_level", "change"]
+    top = pd.concat([good.nsmallest(10, "change"), good.nlargest(10, "change")])[cols]
+    table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "pressure_before_hpa": round(r.p_before, 1), "pressure_hpa": round(r.air_pressure_at_sea_level, 1),
+              "change_hpa": round(r.change, 1)} for r in top.itertuples()]
+    summary = ("no pressure pairs" if fall is None else
+               f"largest {args.interval:g}-h MSLP fall {fall['change']:+.1f} hPa at {fall['station']} "
+               f"({fall['lat']:.2f}, {fall['lon']:.2f}) ending {_iso(fall['time'])}; largest rise "
+               f"{rise['change']:+.1f} hPa at {rise['station']} ending {_iso(rise['time'])}")
+    return ToolOutput(values=values, summary=summary, warnings=notes, table=table)
+
+
+@tool(category="surface", outputs={**_outs("min_pressure", "hPa"), "n_reports": "1"},
+      example={"case": "superstorm1993", "lon_min": -100, "lon_max": -60}, needs=("surface_obs",))
+def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> ToolOutput:
+    """Lowest station mean-sea-level pressure (hPa): station, position and time.
+
+    The minimum over every report in the box and time window, after the spatial check of
+    the reports (``qc``, see :func:`buddy_check`). The table lists the ten stations with
+    the lowest pressure (each station's lowest report).
+    """
+    ds = ctx.load(args.role)
+    df = station_frame(ds, args, ("air_pressure_at_sea_level",)).dropna(subset=["air_pressure_at_sea_level"])
+    df, notes, _ = _qc_pressure(df, args.qc)
+    row = df.loc[df["air_pressure_at_sea_level"].idxmin()]
+    values = {**_where("min_pressure", row, "air_pressure_at_sea_level", "hPa"),
+              "n_reports": Value(value=int(len(df)), units="1")}
+    per = df.loc[df.groupby("station")["air_pressure_at_sea_level"].idxmin()].nsmallest(
+        10, "air_pressure_at_sea_level")
+    table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "pressure_hpa": round(r.air_pressure_at_sea_level, 1)} for r in per.itertuples()]
+    return ToolOutput(values=values, table=table, warnings=notes,
+                      summary=f"lowest station MSLP {row['air_pressure_at_sea_level']:.1f} hPa at {row['station']} "
+                              f"({row['lat']:.2f}, {row['lon']:.2f}) at {_iso(row['time'])}, of {len(df)} reports")
+
+
+@tool(category="surface", outputs={**_outs("max_wind_speed", "knot"), **_outs("max_wind_gust", "knot"),
+                                   "n_reports": "1"},
+      example={"case": "superstorm1993"}, needs=("surface_obs",))
+def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
+    """Strongest sustained wind and strongest gust reported (knots): station, position, time.
+
+    The maxima over every report in the box and time window; the gust is ``None`` when no
+    report has one. Summit stations (e.g. Mount Washington, MWN) are not singled out: use
+    the box to exclude them. The table lists the ten stations with the strongest wind.
+    """
+    ds = ctx.load(args.role)
+    df = station_frame(ds, args, ("wind_speed", "wind_gust"))
+    ws, wg = df.dropna(subset=["wind_speed"]), df.dropna(subset=["wind_gust"])
+    row_s = ws.loc[ws["wind_speed"].idxmax()] if not ws.empty else None
+    row_g = wg.loc[wg["wind_gust"].idxmax()] if not wg.empty else None
+    values = {**_where("max_wind_speed", row_s, "wind_speed", "knot"),
+              **_where("max_wind_gust", row_g, "wind_gust", "knot"),
+              "n_reports": Value(value=int(len(df)), units="1")}
+    notes = [] if row_g is not None else ["no report carries a gust"]
+    per = ws.loc[ws.groupby("station")["wind_speed"].idxmax()].nlargest(10, "wind_speed")
+    gmax = wg.groupby("station")["wind_gust"].max()
+    table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "wind_speed_kt": r.wind_speed, "max_gust_kt": None if r.station not in gmax else float(gmax[r.station])}
+             for r in per.itertuples()]
+    g = "" if row_g is None else (f"; strongest gust {row_g['wind_gust']:.0f} kt at {row_g['station']} "
+                                  f"{_iso(row_g['time'])}")
+    s = "no wind reports" if row_s is None else (f"strongest wind {row_s['wind_speed']:.0f} kt at {row_s['station']} "
+                                                 f"({row_s['lat']:.2f}, {row_s['lon']:.2f}) {_iso(row_s['time'])}")
+    return ToolOutput(values=values, summary=s + g, warnings=notes, table=table)
+
+
+def distance_km(lat0: float, lon0: float, lat, lon) -> np.ndarray:
+    """Great-circle (WGS84 geodesic) distance in km from one point to others."""
+    from pyproj import Geod
+
+    lat, lon = np.broadcast_arrays(np.asarray(lat, float), np.asarray(lon, float))
+    _, _, d = Geod(ellps="WGS84").inv(np.full(lat.shape, float(lon0)), np.full(lat.shape, float(lat0)), lon, lat)
+    return np.asarray(d) / 1000.0
+
+
+_FRONTS = {"cold": "COLD", "warm": "WARM", "stationary": "STNRY", "occluded": "OCFNT"}
+
+
+def _extent_outs() -> dict[str, str]:
+    out = {}
+    for k in ("cold", "warm", "stationary"):
+        out.update({f"{k}_front_lat_min": DEG_N, f"{k}_front_lat_max": DEG_N, f"{k}_front_lon_min": DEG_E,
+                    f"{k}_front_lon_max": DEG_E})
+    return out
+
+
+@tool(category="surface",
+      outputs={"n_cold_fronts": "1", "n_warm_fronts": "1", "n_stationary_fronts": "1", "n_occluded_fronts": "1",
+               "n_troughs": "1", "n_highs": "1", "n_lows": "1", "highs": "", "lows": "", **_extent_outs(),
+               "strong_high_nearby": "", "nearest_strong_high_distance": "km", "nearest_strong_high_pressure": "hPa",
+               "nearest_strong_high_lat": DEG_N, "nearest_strong_high_lon": DEG_E, "nearest_low_distance": "km",
+               "nearest_low_pressure": "hPa", "valid_time": ""},
+      example={"case": "heatdome2021"}, needs=("fronts",))
+def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
+    """Fronts, troughs, highs and lows of a WPC surface analysis, and highs near a point.
+
+    Counts each feature type; lists highs and lows as [lat, lon, hPa]; gives the lat/lon
+    extent of the cold, warm and stationary fronts (``None`` when there is none); and says
+    whether a high of at least ``min_high_pressure`` lies within ``radius`` km of the point
+    (the case's location by default), with the nearest such high and the nearest low
+    (geodesic distances, pyproj). A strong surface high over a region is one sign of a
+    subsiding ridge; in a heat wave a thermal low often sits under the upper ridge instead.
+    """
+    ds = ctx.load(args.role)
+    for v in ("feature_type", "strength", "vertex_lat", "vertex_lon", "vertex_feature"):
+        if v not in ds:
+            raise VariableMissing(ds.attrs.get("source_file"), f"not a decoded WPC surface analysis: no {v}")
+    ftype = ds["feature_type"].values.astype(str)
+    lat0 = args.lat if args.lat is not None else ctx.case.location.lat
+    lon0 = float(wrap_lon(args.lon if args.lon is not None else ctx.case.location.lon))
+    values: dict[str, Value] = {f"n_{k}_fronts": Value(value=int((ftype == code).sum()), units="1")
+                                for k, code in _FRONTS.items()}
+    values["n_troughs"] = Value(value=int((ftype == "TROF").sum()), units="1")
+    centres = {}
+    for kind, code in (("highs", "HIGH"), ("lows", "LOW")):
+        sel = ftype == code
+        tab = pd.DataFrame({"lat": ds["lat"].values[sel], "lon": wrap_lon(ds["lon"].values[sel]),
+                            "p": ds["strength"].values[sel]})
+        tab["km"] = distance_km(lat0, lon0, tab["lat"], tab["lon"]) if len(tab) else []
+        centres[kind] = tab
+        values[f"n_{kind}"] = Value(value=int(sel.sum()), units="1")
+        values[kind] = Value(value=[[round(float(r.lat), 2), round(float(r.lon), 2),
+                                     None if np.isnan(r.p) else float(r.p)] for r in tab.itertuples()],
+                             note="[lat degree_north, lon degree_east, central pressure hPa]")
+    vfeat = ds["vertex_feature"].values.astype(int)
+    vlat, vlon = ds["vertex_lat"].values, wrap_lon(ds["vertex_lon"].values)
+    for k in ("cold", "warm", "stationary"):
+        m = ftype[vfeat] == _FRONTS[k]
+        ext = (vlat[m].min(), vlat[m].max(), vlon[m].min(), vlon[m].max()) if m.any() else (None,) * 4
+        for name, x, u in zip(("lat_min", "lat_max", "lon_min", "lon_max"), ext, (DEG_N, DEG_N, DEG_E, DEG_E)):
+            values[f"{k}_front_{name}"] = Value(value=None if x is None else round(float(x), 2), units=u)
+    strong = centres["highs"][centres["highs"]["p"] >= args.min_high_pressure]
+    near = strong.loc[strong["km"].idxmin()] if len(strong) else None
+    low = centres["lows"].loc[centres["lows"]["km"].idxmin()] if len(centres["lows"]) else None
+    found = near is not None and near["km"] <= args.radius
+    values.update(
+        strong_high_nearby=Value(value=bool(found)),
+        nearest_strong_high_distance=Value(value=None if near is None else round(float(near["km"]), 0), units="km"),
+        nearest_strong_high_pressure=Value(value=None if near is None else float(near["p"]), units="hPa"),
+        nearest_strong_high_lat=Value(value=None if near is None else float(near["lat"]), units=DEG_N),
+        nearest_strong_high_lon=Value(value=None if near is None else float(near["lon"]), units=DEG_E),
+        nearest_low_distance=Value(value=None if low is None else round(float(low["km"]), 0), units="km"),
+        nearest_low_pressure=Value(value=None if low is None else float(low["p"]), units="hPa"))
+    valid = ""
+    if "valid" in ds.coords and ds["valid"].size:
+        valid = _iso(ds["valid"].values[0])
+    values["valid_time"] = Value(value=valid)
+    counts = ", ".join(f"{values[f'n_{k}_fronts'].value} {k}" for k in _FRONTS)
+    hi = ("no high" if near is None else
+          f"nearest high >= {args.min_high_pressure:g} hPa: {near['p']:.0f} hPa at ({near['lat']:.1f}, "
+          f"{near['lon']:.1f}), {near['km']:.0f} km away")
+    lo = "" if low is None else f"; nearest low {low['p']:.0f} hPa, {low['km']:.0f} km away"
+    return ToolOutput(values=values,
+                      summary=f"WPC {valid}: fronts {counts}; {values['n_highs'].value} highs, "
+                              f"{values['n_lows'].value} lows; {hi} "
+                              f"({'within' if found else 'not within'} {args.radius:g} km of "
+                              f"{lat0:.2f}, {lon0:.2f}){lo}")

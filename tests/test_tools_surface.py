@@ -1,0 +1,152 @@
+"""Surface tools on the real 1993 superstorm station data and the 2021 heat-dome WPC
+analysis, checked against independent pandas / numpy computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hvrmet.tools import call_tool
+from hvrmet.tools.surface import buddy_check
+
+
+def _ok(name, args):
+    r = call_tool(name, args)
+    assert r.ok, r.error
+    return r
+
+
+@pytest.fixture(scope="module")
+def obs(load):
+    ds = load("superstorm1993", "surface_obs")
+    df = pd.DataFrame({"station": ds.station.values.astype(str), "time": pd.to_datetime(ds.time.values),
+                       "lat": ds.lat.values, "lon": ds.lon.values, "p": ds.air_pressure_at_sea_level.values,
+                       "wind": ds.wind_speed.values, "gust": ds.wind_gust.values})
+    return df.drop_duplicates(["station", "time"])
+
+
+def _haversine(lat0, lon0, lat1, lon1):
+    p0, p1, dl = np.radians(lat0), np.radians(lat1), np.radians(lon1 - lon0)
+    a = np.sin((p1 - p0) / 2) ** 2 + np.cos(p0) * np.cos(p1) * np.sin(dl / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
+
+
+def test_strongest_winds_match_pandas_groupby(obs):
+    r = _ok("find_strongest_winds", {"case": "superstorm1993"})
+    per_station = obs.groupby("station")["wind"].max()
+    assert r.value("max_wind_speed") == per_station.max() == 78.0
+    assert r.values["max_wind_speed_station"].value == per_station.idxmax() == "MWN"
+    row = obs.loc[obs["wind"].idxmax()]
+    assert r.values["max_wind_speed_time"].value == row["time"].strftime("%Y-%m-%dT%H:%MZ")
+    assert r.value("max_wind_speed_lat") == pytest.approx(row["lat"], abs=1e-4)
+    gusts = obs.groupby("station")["gust"].max()
+    assert r.value("max_wind_gust") == gusts.max() == 92.0
+    assert r.values["max_wind_gust_station"].value == gusts.idxmax()
+    assert r.values["max_wind_speed"].units == "knot"
+    # away from the Mount Washington summit (box over the Gulf coast)
+    r = _ok("find_strongest_winds", {"case": "superstorm1993", "lat_min": 24, "lat_max": 31, "lon_min": -98,
+                                     "lon_max": -80})
+    sub = obs[obs.lat.between(24, 31) & obs.lon.between(-98, -80)]
+    assert r.value("max_wind_speed") == sub["wind"].max()
+    assert r.values["max_wind_speed_station"].value == sub.loc[sub["wind"].idxmax(), "station"]
+    assert r.value("max_wind_gust") == sub["gust"].max()
+
+
+def _three_hour_changes(df):
+    """Independent 3-h changes: a station x hour pivot of the on-the-hour reports."""
+    hourly = df[(df.time.dt.minute == 0) & df.p.notna()]
+    pv = hourly.pivot(index="time", columns="station", values="p")
+    return (pv - pv.shift(freq="3h")).stack().rename("change").reset_index()
+
+
+def test_pressure_tendency_without_qc_matches_pivot(obs):
+    r = _ok("compute_pressure_tendency", {"case": "superstorm1993", "qc": False, "tolerance": 0})
+    ch = _three_hour_changes(obs).dropna()
+    ch = ch[ch.change.abs() <= 25]
+    fall, rise = ch.loc[ch.change.idxmin()], ch.loc[ch.change.idxmax()]
+    assert r.value("max_fall") == pytest.approx(round(fall.change, 1))
+    assert r.values["max_fall_station"].value == fall.station == "DUJ"
+    assert r.values["max_fall_time"].value == fall.time.strftime("%Y-%m-%dT%H:%MZ")
+    assert r.value("max_rise") == pytest.approx(round(rise.change, 1))
+    assert r.value("n_pairs") == len(ch)
+
+
+def test_buddy_check_removes_the_bad_duj_reports(obs):
+    """DUJ reports ~1002 hPa at 08-10 UTC while every station within 200 km reports ~1020."""
+    df = obs.dropna(subset=["p"]).rename(columns={"p": "air_pressure_at_sea_level"}).reset_index(drop=True)
+    at9 = df[df.time == "1993-03-12 09:00"]
+    duj = at9[at9.station == "DUJ"].iloc[0]
+    d = _haversine(duj.lat, duj.lon, at9.lat.values, at9.lon.values)
+    near = at9[(d < 200) & (at9.station != "DUJ")]
+    assert len(near) >= 3 and near.air_pressure_at_sea_level.median() > 1015
+    bad = buddy_check(df)
+    flagged = set(map(tuple, df.loc[bad, ["station", "time"]].astype(str).to_numpy()))
+    for h in ("08", "09", "10"):
+        assert ("DUJ", f"1993-03-12 {h}:00:00") in flagged
+    assert bad.mean() < 0.01  # the check leaves out few reports
+
+    r = _ok("compute_pressure_tendency", {"case": "superstorm1993", "tolerance": 0})
+    kept = df[~bad].rename(columns={"air_pressure_at_sea_level": "p"})
+    ch = _three_hour_changes(kept).dropna()
+    fall = ch.loc[ch.change.idxmin()]
+    assert r.value("max_fall") == pytest.approx(round(fall.change, 1))
+    assert r.values["max_fall_station"].value == fall.station != "DUJ"
+    assert -8 < r.value("max_fall") < -3  # south Texas, ahead of the developing Gulf low
+    assert r.value("n_rejected") >= 3 and any("DUJ" in w for w in r.warnings)
+
+
+def test_pressure_minimum_station(obs):
+    box = {"lon_min": -100, "lon_max": -60}
+    raw = _ok("find_pressure_minimum_station", {"case": "superstorm1993", "qc": False, **box})
+    sub = obs[obs.lon.between(-100, -60)].dropna(subset=["p"])
+    row = sub.loc[sub.p.idxmin()]
+    assert raw.value("min_pressure") == row.p == 1002.0 and raw.values["min_pressure_station"].value == "DUJ"
+    r = _ok("find_pressure_minimum_station", {"case": "superstorm1993", **box})
+    good = sub[sub.station != "DUJ"]
+    row = good.loc[good.p.idxmin()]
+    assert r.value("min_pressure") == row.p and r.values["min_pressure_station"].value == row.station == "MFE"
+    assert r.values["min_pressure_time"].value == "1993-03-12T10:00Z"
+    everywhere = _ok("find_pressure_minimum_station", {"case": "superstorm1993"})
+    assert everywhere.values["min_pressure_station"].value == "PASY"  # Aleutians, lon 174 E
+    assert everywhere.value("min_pressure_lon") == pytest.approx(174.1169, abs=1e-3)
+
+
+def test_locate_fronts_heat_dome(load):
+    ds = load("heatdome2021", "fronts")
+    ft = pd.Series(ds.feature_type.values.astype(str))
+    r = _ok("locate_fronts", {"case": "heatdome2021"})
+    for key, code in (("n_cold_fronts", "COLD"), ("n_warm_fronts", "WARM"), ("n_stationary_fronts", "STNRY"),
+                      ("n_occluded_fronts", "OCFNT"), ("n_troughs", "TROF"), ("n_highs", "HIGH"), ("n_lows", "LOW")):
+        assert r.value(key) == (ft == code).sum(), key
+    assert len(r.values["highs"].value) == (ft == "HIGH").sum()
+    vf = ds.vertex_feature.values
+    cold = ft.values[vf] == "COLD"
+    assert r.value("cold_front_lat_max") == pytest.approx(ds.vertex_lat.values[cold].max())
+    assert r.value("cold_front_lon_min") == pytest.approx(ds.vertex_lon.values[cold].min())
+
+    # Portland (the case location): no >= 1020 hPa high within 1000 km, a thermal low close by
+    hi = ft.values == "HIGH"
+    strong = hi & (ds.strength.values >= 1020)
+    d = _haversine(45.6, -122.6, ds.lat.values[strong], ds.lon.values[strong])
+    assert d.min() > 1000 and r.values["strong_high_nearby"].value is False
+    assert r.value("nearest_strong_high_distance") == pytest.approx(d.min(), rel=0.01)
+    assert r.value("nearest_strong_high_pressure") == ds.strength.values[strong][np.argmin(d)]
+    lows = ft.values == "LOW"
+    dl = _haversine(45.6, -122.6, ds.lat.values[lows], ds.lon.values[lows])
+    assert r.value("nearest_low_pressure") == ds.strength.values[lows][np.argmin(dl)] == 1002.0
+    assert r.value("nearest_low_distance") == pytest.approx(dl.min(), rel=0.01)
+
+    wide = _ok("locate_fronts", {"case": "heatdome2021", "radius": 1500})
+    assert wide.values["strong_high_nearby"].value is True
+    east = _ok("locate_fronts", {"case": "heatdome2021", "lat": 38.0, "lon": -78.0, "radius": 300})
+    assert east.values["strong_high_nearby"].value is True and east.value("nearest_strong_high_pressure") == 1026.0
+
+
+def test_surface_tools_need_their_roles():
+    r = call_tool("find_strongest_winds", {"case": "heatdome2021"})
+    assert not r.ok and r.error_type == "VariableMissing" and "surface_obs" in r.error
+    r = call_tool("locate_fronts", {"case": "superstorm1993"})
+    assert not r.ok and "fronts" in r.error
+    r = call_tool("compute_pressure_tendency", {"case": "superstorm1993", "interval": 48})
+    assert not r.ok and r.error_type == "InvalidArguments"
