@@ -1,0 +1,495 @@
+"""Radar tools on a Level II (or TDWR) volume: composite reflectivity, maximum echo, echo
+tops, VIL, storm cells, velocity couplets, a hail proxy and the tornado debris signature.
+
+Each reads the case's ``radar_volume`` role (or another role named by ``role``); the array
+work lives in :mod:`hvrmet.tools.radar_calc` and is memoised per volume, so tools called
+in a loop share one gridding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from hvrmet.errors import DataError, VariableMissing
+from hvrmet.tools import radar_calc as rc
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__: list[str] = []
+
+EX = {"case": "may1999"}
+NEEDS = ("radar_volume",)
+
+
+class RadarInput(CaseInput):
+    """A case and the role of its radar volume."""
+
+    role: str = Field("radar_volume", description="case role of the Level II radar volume")
+
+
+class GridInput(RadarInput):
+    """A radar volume and the radar-centred grid to put it on."""
+
+    resolution: float = quantity(1.0, units="km", description="grid spacing", ge=0.25, le=10.0)
+    max_range: float = quantity(230.0, units="km", description="grid radius around the radar",
+                                ge=10.0, le=460.0)
+
+
+class EchoTopInput(GridInput):
+    """A radar volume, a grid and a reflectivity threshold."""
+
+    threshold: float = quantity(18.0, units="dBZ", description="reflectivity threshold of the echo top",
+                                ge=-10.0, le=75.0)
+
+
+class CellInput(GridInput):
+    """A radar volume, a grid, a reflectivity threshold and a minimum cell area."""
+
+    threshold: float = quantity(40.0, units="dBZ", description="reflectivity threshold outlining a cell",
+                                ge=0.0, le=75.0)
+    min_area: float = quantity(4.0, units="km^2", description="smallest cell area kept", ge=0.0, le=10000.0)
+
+
+class MaxInput(RadarInput):
+    """A radar volume and the range below which gates are ignored."""
+
+    min_range: float = quantity(0.0, units="km", description="ignore gates nearer than this (ground clutter)",
+                                ge=0.0, le=400.0)
+
+
+class RotationInput(RadarInput):
+    """A radar volume and the couplet search settings."""
+
+    max_elevation: float = quantity(1.5, units="degree", description="highest sweep elevation searched",
+                                    ge=0.1, le=10.0)
+    max_diameter: float = quantity(5.0, units="km", description="largest inbound-outbound separation",
+                                   ge=0.25, le=20.0)
+    min_range: float = quantity(10.0, units="km", description="ignore gates nearer than this (ground clutter)",
+                                ge=0.0, le=100.0)
+    max_range: float = quantity(150.0, units="km", description="ignore gates further than this", ge=10.0, le=300.0)
+    max_spectrum_width: float = quantity(12.0, units="m/s", description="mask gates with a wider spectrum",
+                                         ge=1.0, le=40.0)
+    min_reflectivity: float = quantity(30.0, units="dBZ", description="both couplet gates must lie in echo "
+                                       "at least this strong", ge=-30.0, le=60.0)
+    mesocyclone_vrot: float = quantity(15.0, units="m/s", description="rotational velocity of a "
+                                       "mesocyclone-strength couplet", ge=1.0, le=100.0)
+    mesocyclone_shear: float = quantity(0.005, units="1/s", description="azimuthal shear of a "
+                                        "mesocyclone-strength couplet", ge=0.0, le=1.0)
+
+
+class HailInput(GridInput):
+    """A radar volume and the freezing level (from the case's sounding, or given)."""
+
+    freezing_level: float | None = quantity(None, units="m", description="height of the 0 degC level; "
+                                            "from the case's sounding when not given", ge=0.0, le=8000.0)
+    freezing_level_reference: Literal["agl", "msl"] = Field(
+        "agl", description="whether freezing_level is above ground (the radar site) or above mean sea level")
+    sounding_role: str = Field("sounding", description="case role of the sounding giving the freezing level")
+    large_hail_depth: float = quantity(4.0, units="km", description="50 dBZ height above the freezing "
+                                       "level that points to large hail", ge=0.0, le=15.0)
+
+
+class DebrisInput(RotationInput):
+    """A dual-polarisation volume, the debris thresholds and the couplet search settings."""
+
+    max_correlation: float = quantity(0.8, units="1", description="debris gates have a correlation "
+                                      "coefficient below this", ge=0.0, le=1.0)
+    debris_reflectivity: float = quantity(35.0, units="dBZ", description="debris gates have reflectivity "
+                                          "above this", ge=0.0, le=75.0)
+    max_differential_reflectivity: float = quantity(1.0, units="dB", description="debris gates have "
+                                                    "|ZDR| at most this", ge=0.0, le=10.0)
+    radius: float = quantity(3.0, units="km", description="distance from the couplet within which "
+                                "debris gates count", ge=0.1, le=50.0)
+    min_gates: int = quantity(5, units="1", description="debris gates needed to flag a signature", ge=1, le=1000)
+
+
+def _load(ctx: ToolContext, role: str, *moments: str):
+    ds = ctx.load(role)
+    missing = [m for m in moments if m not in ds.data_vars]
+    if missing:
+        raise VariableMissing(ds.attrs.get("source_file"),
+                              f"radar volume of role {role!r} has no {', '.join(missing)} "
+                              f"(it has {', '.join(ds.data_vars)})")
+    return ds
+
+
+def _r(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+
+def _where(prefix: str, p: dict[str, float] | None) -> dict[str, Value]:
+    p = p or {}
+    return {f"{prefix}_lat": Value(value=_r(p.get("lat"), 4), units="degree_north"),
+            f"{prefix}_lon": Value(value=_r(p.get("lon"), 4), units="degree_east"),
+            f"{prefix}_range": Value(value=_r(p.get("range_km"), 1), units="km"),
+            f"{prefix}_azimuth": Value(value=_r(p.get("azimuth"), 1), units="degree")}
+
+
+def _where_units(prefix: str) -> dict[str, str]:
+    return {f"{prefix}_lat": "degree_north", f"{prefix}_lon": "degree_east", f"{prefix}_range": "km",
+            f"{prefix}_azimuth": "degree"}
+
+
+def _argmax(da) -> tuple[float, dict[str, float] | None]:
+    vals = da.values
+    if not np.isfinite(vals).any():
+        return float("nan"), None
+    iy, ix = np.unravel_index(int(np.nanargmax(vals)), vals.shape)
+    return float(vals[iy, ix]), rc.grid_point(da, iy, ix)
+
+
+def _site(ds) -> str:
+    return f"{ds.attrs.get('radar_site', '')} {str(ds.attrs.get('volume_start_time', ''))[:16]}".strip()
+
+
+@tool(category="radar", outputs={"max_composite_reflectivity": "dBZ", **_where_units("max"),
+                                 "area_ge_40dbz": "km^2", "area_ge_50dbz": "km^2", "grid_resolution": "km",
+                                 "grid_nx": "1", "grid_ny": "1"},
+      example=EX, needs=NEEDS)
+def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOutput:
+    """Column-maximum (composite) reflectivity of a radar volume on a regular grid.
+
+    Every sweep is put on an azimuthal-equidistant grid centred on the radar (spacing
+    ``resolution``, radius ``max_range``) by numpy binning of every gate combined with the
+    nearest gate per cell (no holes at long range); the column maximum is taken over all
+    sweeps. Returns its maximum (dBZ) with location, and the areas (km2) at or above 40 and
+    50 dBZ. The grid is :func:`hvrmet.tools.radar_calc.composite_reflectivity`.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    comp = rc.composite_reflectivity(ds, args.resolution * 1000.0, args.max_range * 1000.0)
+    vmax, where = _argmax(comp)
+    cell = args.resolution**2
+    with np.errstate(invalid="ignore"):
+        a40 = float((comp.values >= 40.0).sum() * cell)
+        a50 = float((comp.values >= 50.0).sum() * cell)
+    ny, nx = comp.shape
+    values = {"max_composite_reflectivity": Value(value=_r(vmax, 1), units="dBZ"), **_where("max", where),
+              "area_ge_40dbz": Value(value=round(a40, 1), units="km^2"),
+              "area_ge_50dbz": Value(value=round(a50, 1), units="km^2"),
+              "grid_resolution": Value(value=args.resolution, units="km"),
+              "grid_nx": Value(value=int(nx), units="1"), "grid_ny": Value(value=int(ny), units="1")}
+    summary = (f"{_site(ds)}: composite reflectivity max {vmax:.1f} dBZ"
+               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg" if where else "")
+               + f"; {a40:.0f} km2 >= 40 dBZ, {a50:.0f} km2 >= 50 dBZ")
+    return ToolOutput(values=values, summary=summary)
+
+
+@tool(category="radar", outputs={"max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
+                                 "max_reflectivity_lon": "degree_east", "max_reflectivity_range": "km",
+                                 "max_reflectivity_azimuth": "degree", "max_reflectivity_elevation": "degree",
+                                 "max_reflectivity_height": "km"},
+      example=EX, needs=NEEDS)
+def find_max_reflectivity(args: MaxInput, ctx: ToolContext) -> ToolOutput:
+    """The strongest reflectivity gate of the volume and where it is.
+
+    Searches every gate at or beyond ``min_range`` (slant range, km; raise it to skip
+    ground clutter near the radar). Returns the value (dBZ), latitude, longitude, slant
+    range (km), azimuth and elevation (degree) and beam-centre height (km above MSL,
+    4/3-earth model).
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    g = rc.max_gate(ds, "reflectivity", args.min_range * 1000.0)
+    if g is None:
+        raise DataError(ds.attrs.get("source_file"), f"no reflectivity beyond {args.min_range:g} km")
+    values = {"max_reflectivity": Value(value=_r(g["value"], 1), units="dBZ"),
+              "max_reflectivity_lat": Value(value=_r(g["lat"], 4), units="degree_north"),
+              "max_reflectivity_lon": Value(value=_r(g["lon"], 4), units="degree_east"),
+              "max_reflectivity_range": Value(value=_r(g["range_km"], 2), units="km"),
+              "max_reflectivity_azimuth": Value(value=_r(g["azimuth"], 1), units="degree"),
+              "max_reflectivity_elevation": Value(value=_r(g["elevation"], 2), units="degree"),
+              "max_reflectivity_height": Value(value=_r(g["height_m"] / 1000.0, 2), units="km")}
+    summary = (f"{_site(ds)}: maximum reflectivity {g['value']:.1f} dBZ at {g['range_km']:.0f} km, "
+               f"{g['azimuth']:.0f} deg, {g['elevation']:.1f} deg tilt, {g['height_m'] / 1000:.1f} km MSL "
+               f"({g['lat']:.3f}, {g['lon']:.3f})")
+    return ToolOutput(values=values, summary=summary)
+
+
+@tool(category="radar", outputs={"max_echo_top": "km", **_where_units("max_echo_top"),
+                                 "threshold": "dBZ", "area_top_ge_10km": "km^2"},
+      example=EX, needs=NEEDS)
+def compute_echo_tops(args: EchoTopInput, ctx: ToolContext) -> ToolOutput:
+    """Echo tops: the highest beam-centre height with reflectivity at or above a threshold.
+
+    Gate-based (no interpolation between tilts): in each column of the radar-centred grid,
+    the largest beam-centre height (km above MSL) of a gate with at least ``threshold``
+    dBZ (18 dBZ by default, as the WSR-88D echo-tops product). Isolated gates are ignored
+    as speckle. Returns the maximum and where, and the area with tops at or above 10 km.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    et = rc.echo_top_grid(ds, args.threshold, args.resolution * 1000.0, args.max_range * 1000.0)
+    vmax, where = _argmax(et)
+    with np.errstate(invalid="ignore"):
+        a10 = float((et.values >= 10000.0).sum() * args.resolution**2)
+    warnings = ["beam-centre heights (4/3-earth model): the true top can lie up to half a "
+                "beamwidth higher, and between tilts"]
+    if where is not None:
+        vals, _, _ = rc.column_stack(ds, "reflectivity", args.resolution * 1000.0, args.max_range * 1000.0)
+        iy, ix = np.unravel_index(int(np.nanargmax(et.values)), et.shape)
+        if np.nan_to_num(vals[-1, iy, ix], nan=-99.0) >= args.threshold:
+            warnings.append("the echo reaches the highest tilt there: the top is a lower bound")
+    values = {"max_echo_top": Value(value=_r(vmax / 1000.0, 2), units="km"), **_where("max_echo_top", where),
+              "threshold": Value(value=args.threshold, units="dBZ"),
+              "area_top_ge_10km": Value(value=round(a10, 1), units="km^2")}
+    summary = (f"{_site(ds)}: {args.threshold:g} dBZ echo top max {vmax / 1000:.1f} km MSL"
+               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg" if where else ""))
+    return ToolOutput(values=values, summary=summary, warnings=warnings)
+
+
+@tool(category="radar", outputs={"max_vil": "kg/m^2", **_where_units("max_vil"), "area_vil_ge_40": "km^2"},
+      example=EX, needs=NEEDS)
+def compute_vil(args: GridInput, ctx: ToolContext) -> ToolOutput:
+    """Vertically integrated liquid (kg/m2) of each column and its maximum.
+
+    Greene and Clark (1972, Mon. Wea. Rev. 100, 548-552): VIL = sum of
+    3.44e-6 [(Z_i + Z_i+1)/2]^(4/7) dh over the layers between tilts, with Z the linear
+    reflectivity factor (mm6/m3, capped at 56 dBZ as the WSR-88D does) and dh (m) the
+    layer depth, from the nearest gate of every tilt above each cell of the radar-centred
+    grid. Returns the maximum with location and the area with VIL at or above 40 kg/m2.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    vil = rc.vil_grid(ds, args.resolution * 1000.0, args.max_range * 1000.0)
+    vmax, where = _argmax(vil)
+    with np.errstate(invalid="ignore"):
+        a40 = float((vil.values >= 40.0).sum() * args.resolution**2)
+    values = {"max_vil": Value(value=_r(vmax, 1), units="kg/m^2"), **_where("max_vil", where),
+              "area_vil_ge_40": Value(value=round(a40, 1), units="km^2")}
+    summary = (f"{_site(ds)}: VIL max {vmax:.1f} kg/m2"
+               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg" if where else ""))
+    return ToolOutput(values=values, summary=summary,
+                      warnings=["the layer below the lowest tilt is not counted (no data there)"])
+
+
+@tool(category="radar", outputs={"cell_count": "1", "strongest_cell_max_reflectivity": "dBZ",
+                                 "strongest_cell_lat": "degree_north", "strongest_cell_lon": "degree_east",
+                                 "strongest_cell_range": "km", "strongest_cell_azimuth": "degree",
+                                 "strongest_cell_area": "km^2", "largest_cell_area": "km^2"},
+      example=EX, needs=NEEDS)
+def detect_storm_cells(args: CellInput, ctx: ToolContext) -> ToolOutput:
+    """Storm cells: connected areas of composite reflectivity at or above a threshold.
+
+    Thresholds the composite reflectivity grid (``threshold`` dBZ, 40 by default) and
+    labels 8-connected regions with scipy.ndimage.label; regions smaller than
+    ``min_area`` km2 are dropped. The table lists each cell (strongest first): area (km2),
+    centroid latitude/longitude, range (km) and azimuth (degree), maximum (dBZ) and where.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    comp = rc.composite_reflectivity(ds, args.resolution * 1000.0, args.max_range * 1000.0)
+    cells = rc.label_cells(comp, args.threshold, args.min_area)
+    top = cells[0] if cells else {}
+    values = {"cell_count": Value(value=len(cells), units="1"),
+              "strongest_cell_max_reflectivity": Value(value=top.get("max_dbz"), units="dBZ"),
+              "strongest_cell_lat": Value(value=top.get("lat"), units="degree_north"),
+              "strongest_cell_lon": Value(value=top.get("lon"), units="degree_east"),
+              "strongest_cell_range": Value(value=top.get("range_km"), units="km"),
+              "strongest_cell_azimuth": Value(value=top.get("azimuth"), units="degree"),
+              "strongest_cell_area": Value(value=top.get("area_km2"), units="km^2"),
+              "largest_cell_area": Value(value=max((c["area_km2"] for c in cells), default=None), units="km^2")}
+    summary = (f"{_site(ds)}: {len(cells)} cell(s) >= {args.threshold:g} dBZ"
+               + (f"; strongest {top['max_dbz']:.1f} dBZ, {top['area_km2']:.0f} km2 at "
+                  f"{top['range_km']:.0f} km, {top['azimuth']:.0f} deg" if top else ""))
+    return ToolOutput(values=values, summary=summary, table=cells,
+                      warnings=[] if cells else [f"no echo reaches {args.threshold:g} dBZ"])
+
+
+def _couplets(ds, args: RotationInput) -> dict[str, Any]:
+    return rc.rotation_couplet(ds, max_elevation=args.max_elevation, max_diameter_m=args.max_diameter * 1000.0,
+                               min_range_m=args.min_range * 1000.0, max_range_m=args.max_range * 1000.0,
+                               max_spectrum_width=args.max_spectrum_width,
+                               min_reflectivity=args.min_reflectivity)
+
+
+ROTATION_OUTPUTS = {"max_rotational_velocity": "m/s", "couplet_lat": "degree_north", "couplet_lon": "degree_east",
+                    "couplet_range": "km", "couplet_azimuth": "degree", "couplet_height": "km",
+                    "couplet_elevation": "degree", "couplet_diameter": "km", "azimuthal_shear": "1/s",
+                    "inbound_velocity": "m/s", "outbound_velocity": "m/s", "mesocyclone_flag": "",
+                    "mesocyclone_count": "1"}
+
+
+def _is_meso(c: dict[str, Any], args: RotationInput) -> bool:
+    return c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear
+
+
+@tool(category="radar", outputs=ROTATION_OUTPUTS, example=EX, needs=NEEDS)
+def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
+    """Cyclonic velocity couplets on the low tilts: rotational velocity, shear and where.
+
+    On each tilt with radial velocity at or below ``max_elevation``, the strongest
+    inbound-outbound pair (outbound clockwise of inbound) within ``max_diameter`` gives the
+    rotational velocity Vrot = (Vout - Vin)/2 (m/s) and the azimuthal shear (Vout - Vin)/d
+    (1/s). No dealiasing: gates at the Nyquist edge (|V| >= 0.98 Vn) and with spectrum
+    width above ``max_spectrum_width`` are masked, a 3x3 median removes speckle, both gates
+    must lie in echo >= ``min_reflectivity`` dBZ, and pairs with both velocities beyond
+    0.8 Vn are skipped as possible folding. Mesocyclone-strength: Vrot >= 15 m/s (~30 kt)
+    and shear >= 5e-3 1/s by default, about the moderate-mesocyclone line of the WSR-88D
+    OSF rotational-velocity nomogram at short range (Andra 1997) and of the MDA strength
+    ranks (Stumpf et al. 1998, Wea. Forecasting 13, 304-326). The table lists up to ten
+    couplets at least 10 km apart, strongest first.
+    """
+    ds = _load(ctx, args.role, "radial_velocity")
+    res = _couplets(ds, args)
+    cps = res["couplets"]
+    top = cps[0] if cps else None
+    nmeso = sum(_is_meso(c, args) for c in cps)
+    g = top or {}
+    values = {"max_rotational_velocity": Value(value=_r(g.get("vrot"), 2), units="m/s"),
+              "couplet_lat": Value(value=_r(g.get("lat"), 4), units="degree_north"),
+              "couplet_lon": Value(value=_r(g.get("lon"), 4), units="degree_east"),
+              "couplet_range": Value(value=_r(g.get("range_km"), 1), units="km"),
+              "couplet_azimuth": Value(value=_r(g.get("azimuth"), 1), units="degree"),
+              "couplet_height": Value(value=_r(g["height_m"] / 1000.0, 2) if top else None, units="km",
+                                      note="beam-centre height above mean sea level"),
+              "couplet_elevation": Value(value=_r(g.get("elevation"), 2), units="degree"),
+              "couplet_diameter": Value(value=_r(g["diameter_m"] / 1000.0, 2) if top else None, units="km"),
+              "azimuthal_shear": Value(value=_r(g.get("shear"), 4), units="1/s"),
+              "inbound_velocity": Value(value=_r(g.get("v_in"), 1), units="m/s"),
+              "outbound_velocity": Value(value=_r(g.get("v_out"), 1), units="m/s"),
+              "mesocyclone_flag": Value(value=bool(top and _is_meso(top, args)), units=""),
+              "mesocyclone_count": Value(value=int(nmeso), units="1")}
+    nyq = ", ".join(f"{v:.1f}" for v in res["nyquist"] if math.isfinite(v))
+    warnings = [f"velocities not dealiased (Nyquist {nyq} m/s): rotation stronger than the Nyquist "
+                f"velocity is folded and underestimated; {res['masked_fraction'] * 100:.1f}% of gates masked "
+                f"(Nyquist edge or spectrum width > {args.max_spectrum_width:g} m/s)"]
+    if res["alias_pairs"]:
+        warnings.append(f"at {res['alias_pairs']} gate(s) a stronger pair was skipped because both its "
+                        "velocities exceeded 0.8 of the Nyquist velocity (possible folding)")
+    table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
+             | {"mesocyclone": _is_meso(c, args)} for c in cps]
+    if top:
+        strength = "mesocyclone strength" if _is_meso(top, args) else "below mesocyclone strength"
+        summary = (f"{_site(ds)}: strongest couplet Vrot {top['vrot']:.1f} m/s at {top['range_km']:.0f} km, "
+                   f"{top['azimuth']:.0f} deg ({top['lat']:.3f}, {top['lon']:.3f}), {top['elevation']:.1f} deg "
+                   f"tilt, shear {top['shear']:.3f} 1/s; {strength}")
+    else:
+        summary = f"{_site(ds)}: no couplet found in echo >= {args.min_reflectivity:g} dBZ"
+    return ToolOutput(values=values, summary=summary, warnings=warnings, table=table)
+
+
+def _freezing_level_msl(args: HailInput, ctx: ToolContext, ds) -> tuple[float, str, list[str]]:
+    notes: list[str] = []
+    if args.freezing_level is not None:
+        if args.freezing_level_reference == "msl":
+            return args.freezing_level, "given (MSL)", notes
+        alt = float(ds.attrs.get("site_altitude_m", 0.0))
+        notes.append(f"given freezing level above ground taken above the radar site ({alt:.0f} m MSL)")
+        return args.freezing_level + alt, "given (AGL)", notes
+    if not ctx.has(args.sounding_role):
+        raise VariableMissing(None, f"case {ctx.case.id!r} has no {args.sounding_role!r} role to take the "
+                                    "freezing level from: give freezing_level explicitly")
+    from hvrmet.tools.sounding_calc import diagnostics, profile_from_dataset
+
+    snd = ctx.load(args.sounding_role)
+    prof = profile_from_dataset(snd)
+    fl_agl = diagnostics(prof)["freezing_level"][0]
+    if not math.isfinite(fl_agl):
+        raise DataError(snd.attrs.get("source_file"), "the sounding gives no freezing level")
+    sfc = float(prof.z[0].to("m").m)
+    notes.extend(prof.notes)
+    notes.append(f"freezing level {fl_agl:.0f} m above ground at the sounding site ({sfc:.0f} m MSL)")
+    return fl_agl + sfc, f"sounding {snd.attrs.get('station', '')}".strip(), notes
+
+
+@tool(category="radar", outputs={"height_50dbz": "km", "freezing_level": "km", "height_50dbz_above_freezing": "km",
+                                 "large_hail_flag": "", **_where_units("height_50dbz")},
+      example=EX, needs=NEEDS)
+def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
+    """Hail proxy: height of the highest 50 dBZ echo above the environmental freezing level.
+
+    The 50 dBZ echo top (highest beam-centre height with >= 50 dBZ, km MSL, gate-based) is
+    compared with the 0 degC level, taken from the case's sounding
+    (:func:`hvrmet.tools.sounding_calc.diagnostics`, above ground, plus the sounding's
+    surface height) or given as ``freezing_level`` (above ground at the radar, or MSL).
+    Donavon and Jungbluth (2007, Wea. Forecasting 22, 244-254) found the 50 dBZ echo
+    reaching about 4 km or more above the freezing level a good discriminator of
+    large (>= 1 in) hail; the flag uses ``large_hail_depth``.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    et = rc.echo_top_grid(ds, 50.0, args.resolution * 1000.0, args.max_range * 1000.0)
+    h50, where = _argmax(et)
+    fzl, source, notes = _freezing_level_msl(args, ctx, ds)
+    diff = (h50 - fzl) / 1000.0 if math.isfinite(h50) else float("nan")
+    values = {"height_50dbz": Value(value=_r(h50 / 1000.0, 2), units="km", note="above mean sea level"),
+              "freezing_level": Value(value=_r(fzl / 1000.0, 2), units="km", note=f"above mean sea level; {source}"),
+              "height_50dbz_above_freezing": Value(value=_r(diff, 2), units="km"),
+              "large_hail_flag": Value(value=bool(math.isfinite(diff) and diff >= args.large_hail_depth), units=""),
+              **_where("height_50dbz", where)}
+    if not math.isfinite(h50):
+        notes.append("no echo reaches 50 dBZ")
+        summary = f"{_site(ds)}: no 50 dBZ echo; freezing level {fzl / 1000:.1f} km MSL"
+    else:
+        summary = (f"{_site(ds)}: 50 dBZ echo to {h50 / 1000:.1f} km MSL, {diff:.1f} km above the freezing "
+                   f"level ({fzl / 1000:.1f} km MSL): "
+                   + ("large hail likely" if diff >= args.large_hail_depth else "below the large-hail guide"))
+    return ToolOutput(values=values, summary=summary, warnings=notes)
+
+
+@tool(category="radar", outputs={"debris_gate_count": "1", "debris_lat": "degree_north", "debris_lon": "degree_east",
+                                 "min_correlation": "1", "couplet_rotational_velocity": "m/s",
+                                 "couplet_lat": "degree_north", "couplet_lon": "degree_east",
+                                 "debris_signature_flag": ""},
+      example={"case": "klbb20160601"}, needs=NEEDS)
+def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
+    """Tornado debris signature: low correlation coefficient in echo at a velocity couplet.
+
+    Needs dual-polarisation moments. On the low tilts (<= ``max_elevation``), beyond
+    ``min_range`` (ground clutter), gates with cross-correlation ratio below
+    ``max_correlation`` (0.8), reflectivity above ``debris_reflectivity`` (35 dBZ) and
+    |ZDR| at most ``max_differential_reflectivity`` (1 dB) within ``radius`` km of a
+    mesocyclone-strength cyclonic couplet (as :func:`detect_rotation`) are counted
+    (Ryzhkov et al. 2005, J. Appl. Meteor. 44, 557-570: rho_hv < 0.8, ZDR < 0.5 dB,
+    Z > 45 dBZ at a vortex signature; Schultz et al. 2012, Wea. Forecasting 27, 1078-1094).
+    The flag needs ``min_gates`` such gates. A message-1 (legacy) volume has no dual-pol
+    moments: an error, not a guess.
+    """
+    ds = ctx.load(args.role)
+    if "cross_correlation_ratio" not in ds.data_vars:
+        raise VariableMissing(ds.attrs.get("source_file"),
+                              "debris detection not possible: no dual-pol moments (cross_correlation_ratio) "
+                              f"in this volume (message type {ds.attrs.get('message_type', '?')}, "
+                              f"moments {', '.join(ds.data_vars)})")
+    _load(ctx, args.role, "reflectivity", "radial_velocity")
+    res = _couplets(ds, args)
+    cps = [c for c in res["couplets"] if _is_meso(c, args)]
+    sweeps = rc.sweeps_with(ds, "cross_correlation_ratio", dedupe=False, max_elevation=args.max_elevation)
+    rho = ds["cross_correlation_ratio"].values[sweeps]
+    dbz = ds["reflectivity"].values[sweeps]
+    rng = ds["range"].values[None, None, :]
+    with np.errstate(invalid="ignore"):
+        cand = (rho < args.max_correlation) & (dbz > args.debris_reflectivity) & (rng >= args.min_range * 1000.0)
+        if "differential_reflectivity" in ds.data_vars:
+            cand &= np.abs(ds["differential_reflectivity"].values[sweeps]) <= args.max_differential_reflectivity
+    lat, lon = ds["lat"].values[sweeps], ds["lon"].values[sweeps]
+    best: dict[str, Any] = {"n": 0}
+    for c in cps:
+        dy = (lat - c["lat"]) * 111.2
+        dx = (lon - c["lon"]) * 111.2 * math.cos(math.radians(c["lat"]))
+        near = cand & (np.hypot(dx, dy) <= args.radius)
+        n = int(near.sum())
+        if n > best["n"] or "c" not in best:
+            best = {"n": n, "c": c, "lat": float(lat[near].mean()) if n else None,
+                    "lon": float(lon[near].mean()) if n else None,
+                    "rho": float(rho[near].min()) if n else None}
+    c = best.get("c", {})
+    values = {"debris_gate_count": Value(value=best["n"], units="1"),
+              "debris_lat": Value(value=_r(best.get("lat"), 4), units="degree_north"),
+              "debris_lon": Value(value=_r(best.get("lon"), 4), units="degree_east"),
+              "min_correlation": Value(value=_r(best.get("rho"), 3), units="1"),
+              "couplet_rotational_velocity": Value(value=_r(c.get("vrot"), 2), units="m/s"),
+              "couplet_lat": Value(value=_r(c.get("lat"), 4), units="degree_north"),
+              "couplet_lon": Value(value=_r(c.get("lon"), 4), units="degree_east"),
+              "debris_signature_flag": Value(value=best["n"] >= args.min_gates, units="")}
+    warnings = [f"{int(cand.sum())} low-correlation gates in echo on the low tilts; "
+                f"{len(cps)} mesocyclone-strength couplet(s) to match them with; velocities not dealiased"]
+    if not cps:
+        summary = f"{_site(ds)}: no mesocyclone-strength couplet, so no debris signature"
+    else:
+        summary = (f"{_site(ds)}: {best['n']} debris-like gate(s) (CC < {args.max_correlation:g}, "
+                   f"Z > {args.debris_reflectivity:g} dBZ) within {args.radius:g} km of the couplet at "
+                   f"({c['lat']:.3f}, {c['lon']:.3f}): "
+                   + ("debris signature" if best["n"] >= args.min_gates else "no debris signature"))
+    return ToolOutput(values=values, summary=summary, warnings=warnings)
