@@ -114,7 +114,10 @@ def _field(p: Path, f) -> xr.Dataset:
     if "start_az" in packet:
         az = np.asarray(packet["start_az"] + [packet["end_az"][-1]], dtype=np.float64)
         az_c = (az[:-1] + np.diff(az) % 360.0 / 2.0) % 360.0
-        gate = float(packet["gate_scale"]) * _gate_unit(f)
+        # the packet's gate scale is unreliable for TDWR and super-resolution products
+        # (0.001 or 0.999 where the gates are 150-300 m); the product's maximum range
+        # over the number of bins is right for every product here
+        gate = float(f.max_range) * 1000.0 / values.shape[1]
         first = float(packet.get("first", 0)) * gate
         rng = first + gate * (np.arange(values.shape[1]) + 0.5)
         el = float(f.metadata.get("el_angle", 0.0))
@@ -143,12 +146,6 @@ def _field(p: Path, f) -> xr.Dataset:
                             "lon": (("y", "x"), lon, {"units": "degree_east"})})
     ds.attrs["geometry"] = "raster"
     return ds
-
-
-def _gate_unit(f) -> float:
-    # MetPy's gate_scale is in km for most products and in 1/1000 nm for a few; the
-    # product header's range resolution settles it.
-    return 1000.0 if f.prod_desc.prod_code not in (2, 3) else NM_TO_M
 
 
 def _raster_box_km(f) -> float:
