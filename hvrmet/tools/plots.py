@@ -1,0 +1,579 @@
+"""Plot tools: each writes a PNG and its JSON sidecar into the context's figure folder.
+
+Figures are drawn by :mod:`hvrmet.plot` (matplotlib, MetPy, cartopy) from local map
+files only. File names are deterministic: tool, case and the parameters that change the
+picture. Every tool returns ``figure_path``, ``kind`` and ``valid_time`` plus the numbers
+the figure shows.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from hvrmet.errors import VariableMissing
+from hvrmet.plot.sidecar import FigureMeta, figure_stem, iso_time, save_figure
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__: list[str] = []
+
+
+def _sources(ctx: ToolContext) -> list[dict[str, str]]:
+    seen, out = set(), []
+    for f in ctx.files_read:
+        if f.path not in seen:
+            seen.add(f.path)
+            out.append({"path": f.path, "sha256": f.sha256})
+    return out
+
+
+def _num(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), nd)
+
+
+def _finish(ctx: ToolContext, stem: str, meta: FigureMeta, fig, values: dict[str, Value], summary: str,
+            warnings: list[str], t0: float) -> ToolOutput:
+    meta.source_files = _sources(ctx)
+    ref = save_figure(fig, ctx.out_dir, stem, meta)
+    values = {"figure_path": Value(value=ref.png), "kind": Value(value=meta.kind),
+              "valid_time": Value(value=meta.valid_time), **values}
+    return ToolOutput(values=values, figures=[ref], warnings=warnings,
+                      summary=f"{summary} -> {ref.png} ({_time.perf_counter() - t0:.1f} s)")
+
+
+FIG = {"figure_path": "", "kind": "", "valid_time": ""}
+
+
+# --------------------------------------------------------------------------- soundings
+class SoundingPlotInput(CaseInput):
+    """A case and the role of its sounding."""
+
+    role: str = Field("sounding", description="case role of the sounding to plot")
+
+
+def _sounding(args: SoundingPlotInput, ctx: ToolContext):
+    from hvrmet.tools.sounding_calc import diagnostics, profile_from_dataset
+
+    ds = ctx.load(args.role)
+    prof = profile_from_dataset(ds)
+    diag = diagnostics(prof)
+    station = str(ds.attrs.get("station", "")) or args.case
+    valid = iso_time(ds.attrs.get("time"))
+    lat, lon = ds.attrs.get("latitude"), ds.attrs.get("longitude")
+    extent = [float(lon), float(lon), float(lat), float(lat)] if lat is not None and lon is not None else None
+    return ds, prof, diag, station, valid, extent
+
+
+@tool(category="plot", outputs={**FIG, "sbcape": "J/kg", "sbcin": "J/kg", "lcl_pressure": "hPa",
+                                "lfc_pressure": "hPa", "el_pressure": "hPa"},
+      example={"case": "may1999"}, needs=("sounding",))
+def plot_skewt(args: SoundingPlotInput, ctx: ToolContext) -> ToolOutput:
+    """Draw the sounding's skew-T log-p diagram with the surface parcel and an inset hodograph.
+
+    MetPy ``SkewT``: temperature and dew point (degC), the surface-based parcel path
+    (``metpy.calc.parcel_profile``), CAPE and CIN shaded, the LCL marked, wind barbs (kt),
+    dry/moist adiabats and mixing lines, a box of indices (SBCAPE, SBCIN, MLCAPE, LCL,
+    0-6 km shear, 0-1 km SRH, STP) and an inset hodograph coloured by height. Returns the
+    PNG path and the surface parcel's CAPE/CIN (J/kg) and LCL/LFC/EL pressures (hPa).
+    """
+    from hvrmet.plot.skewt import skewt_figure
+
+    t0 = _time.perf_counter()
+    _ds, prof, diag, station, valid, extent = _sounding(args, ctx)
+    title = f"{station} sounding  {valid[:16].replace('T', ' ')} UTC"
+    fig = skewt_figure(prof, diag, title)
+    meta = FigureMeta(kind="skewt", variables=["temperature", "dewpoint", "wind"], valid_time=valid,
+                      units="degC", title=title, case=ctx.case.id, level="surface-100 hPa", extent=extent,
+                      colour_scale=None, extra={"station": station})
+    keys = ("sbcape", "sbcin", "lcl_pressure", "lfc_pressure", "el_pressure")
+    values = {k: Value(value=_num(diag[k][0], 1), units=diag[k][1]) for k in keys}
+    return _finish(ctx, figure_stem("plot_skewt", ctx.case.id, role=args.role), meta, fig, values,
+                   f"skew-T {station} {valid}: SBCAPE {diag['sbcape'][0]:.0f} J/kg", list(prof.notes), t0)
+
+
+@tool(category="plot", outputs={**FIG, "bunkers_right_speed": "m/s", "bunkers_right_direction": "degree",
+                                "shear_0_6km": "m/s", "srh_0_3km": "m^2/s^2"},
+      example={"case": "may1999"}, needs=("sounding",))
+def plot_hodograph(args: SoundingPlotInput, ctx: ToolContext) -> ToolOutput:
+    """Draw the sounding's hodograph (kt) with height layers coloured and Bunkers motion marked.
+
+    MetPy ``Hodograph.plot_colormapped``: 0-1 km red, 1-3 km green, 3-6 km blue, 6-9 km
+    purple (heights above ground); the Bunkers right mover (circle) and left mover (square)
+    from ``metpy.calc.bunkers_storm_motion``. Returns the PNG path, the right mover's speed
+    (m/s) and direction (degree, from), the 0-6 km bulk shear (m/s) and 0-3 km SRH (m2/s2).
+    """
+    from hvrmet.plot.skewt import hodograph_figure
+
+    t0 = _time.perf_counter()
+    _ds, prof, diag, station, valid, extent = _sounding(args, ctx)
+    if prof.u is None:
+        raise VariableMissing(None, f"the {args.role} of case {ctx.case.id} has no wind: no hodograph")
+    title = f"{station} hodograph  {valid[:16].replace('T', ' ')} UTC"
+    fig = hodograph_figure(prof, diag, title)
+    meta = FigureMeta(kind="hodograph", variables=["u", "v"], valid_time=valid, units="knot", title=title,
+                      case=ctx.case.id, level="0-9 km AGL", extent=extent, extra={"station": station})
+    values = {k: Value(value=_num(diag[k][0], 1), units=diag[k][1])
+              for k in ("bunkers_right_speed", "bunkers_right_direction", "shear_0_6km", "srh_0_3km")}
+    return _finish(ctx, figure_stem("plot_hodograph", ctx.case.id, role=args.role), meta, fig, values,
+                   f"hodograph {station} {valid}", list(prof.notes), t0)
+
+
+# --------------------------------------------------------------------------- radar
+class RadarMapInput(CaseInput):
+    """A case, its radar role and the map's range and rings."""
+
+    role: str = Field("radar_volume", description="case role of the radar data (Level II volume)")
+    max_range: float | None = quantity(None, units="km", description="half-width of the map around the "
+                                       "radar (default 230 km for Level II, the data's reach for Level III)",
+                                       ge=10, le=460)
+    ring_spacing: float = quantity(50.0, units="km", description="spacing of the range rings", ge=5, le=250)
+    counties: bool = Field(False, description="also draw US county borders")
+
+
+class PPIInput(RadarMapInput):
+    """A Level II sweep to draw: the field and the sweep (index or elevation)."""
+
+    field: Literal["reflectivity", "velocity"] = Field("reflectivity", description="moment to draw")
+    sweep: int | None = quantity(None, units="1", description="sweep index (0 = first); default the lowest "
+                                 "sweep holding the field", ge=0, le=40)
+    elevation: float | None = quantity(None, units="degree", description="elevation angle: the sweep whose "
+                                       "fixed angle is nearest (used when sweep is not given)", ge=0, le=90)
+
+
+def _radar_time(ds, sweep: int | None = None) -> str:
+    if sweep is not None and "time" in ds.coords:
+        tt = ds["time"].values[sweep]
+        tt = tt[~np.isnat(tt)]
+        if tt.size:
+            return iso_time(tt.min())
+    return iso_time(ds.attrs.get("volume_start_time") or ds.attrs.get("volume_time"))
+
+
+def _pick_sweep(ds, var: str, sweep: int | None, elevation: float | None) -> int:
+    has = [i for i in range(ds.sizes["sweep"]) if np.isfinite(ds[var].values[i]).any()]
+    if not has:
+        raise VariableMissing(ds.attrs.get("source_file"), f"no sweep of this volume holds {var}")
+    angles = ds["fixed_angle"].values
+    if sweep is not None:
+        if sweep not in has:
+            raise VariableMissing(ds.attrs.get("source_file"),
+                                  f"sweep {sweep} holds no {var}; sweeps with {var}: "
+                                  + ", ".join(f"{i} ({angles[i]:.1f}°)" for i in has))
+        return sweep
+    if elevation is not None:
+        return min(has, key=lambda i: (abs(float(angles[i]) - elevation), i))
+    return min(has, key=lambda i: (float(angles[i]), i))
+
+
+@tool(category="plot", outputs={**FIG, "sweep_index": "1", "elevation": "degree", "max_reflectivity": "dBZ",
+                                "max_abs_velocity": "m/s"},
+      example={"case": "may1999", "field": "reflectivity"}, needs=("radar_volume",))
+def plot_radar_ppi(args: PPIInput, ctx: ToolContext) -> ToolOutput:
+    """Draw one sweep of a Level II volume (reflectivity or radial velocity) on a map.
+
+    The gates are drawn as polar cells (pcolormesh) in an azimuthal equidistant projection
+    centred on the radar, with the NWS reflectivity table (5 dBZ steps from 5 dBZ) or the
+    NWS velocity table (+- the sweep's Nyquist velocity, m/s), US states and coastlines
+    (counties optional), range rings and the radar marked. Returns the PNG path, the sweep
+    index and elevation (degree) and the sweep's maximum reflectivity (dBZ) or maximum
+    absolute radial velocity (m/s); the other one is None.
+    """
+    from hvrmet.plot.maps import radar_map
+
+    t0 = _time.perf_counter()
+    ds = ctx.load(args.role)
+    if "sweep" not in ds.dims:
+        raise VariableMissing(ds.attrs.get("source_file"), f"role {args.role} is not a Level II volume "
+                              "(no sweeps); use plot_composite_reflectivity for Level III products")
+    var, rdim = ("reflectivity", "range") if args.field == "reflectivity" else ("radial_velocity", "range_vel")
+    s = _pick_sweep(ds, var, args.sweep, args.elevation)
+    az = ds["azimuth"].values[s]
+    ok = np.isfinite(az)
+    order = np.argsort(az[ok])
+    data = ds[var].values[s][ok][order]
+    elev = float(ds["fixed_angle"].values[s])
+    rng = ds[rdim].values.astype(float)
+    site = str(ds.attrs.get("radar_site", ""))
+    valid = _radar_time(ds, s)
+    warnings: list[str] = []
+    vmax = float(np.nanmax(data))
+    limit = 30.0
+    if args.field == "velocity":
+        nyq = float(ds["nyquist_velocity"].values[s])
+        limit = float(np.ceil(nyq / 5.0) * 5.0) if np.isfinite(nyq) else 30.0
+        vmax = float(np.nanmax(np.abs(data)))
+    label = "reflectivity" if args.field == "reflectivity" else "radial velocity"
+    title = f"{site} {elev:.1f}° {label}  {valid[:16].replace('T', ' ')} UTC"
+    max_range = args.max_range or 230.0
+    res = radar_map(site=site, lat=float(ds.attrs["site_latitude"]), lon=float(ds.attrs["site_longitude"]),
+                    title=title, max_range_km=max_range, ring_km=args.ring_spacing, counties=args.counties,
+                    polar=(data, az[ok][order], rng, elev), field=args.field, velocity_limit=limit,
+                    units_label="dBZ" if args.field == "reflectivity" else "m/s")
+    units = "dBZ" if args.field == "reflectivity" else "m/s"
+    meta = FigureMeta(kind="radar_ppi", variables=[var], valid_time=valid, units=units, title=title,
+                      case=ctx.case.id, level=f"{elev:.2f} degree", extent=res.extent,
+                      colour_scale=res.colour_scale,
+                      extra={"site": site, "sweep_index": s, "elevation_deg": round(elev, 2),
+                             "site_lat": float(ds.attrs["site_latitude"]),
+                             "site_lon": float(ds.attrs["site_longitude"]), "map_layers": res.layers,
+                             "max_range_km": max_range, "ring_spacing_km": args.ring_spacing})
+    values = {"sweep_index": Value(value=int(s), units="1"), "elevation": Value(value=round(elev, 2), units="degree"),
+              "max_reflectivity": Value(value=_num(vmax, 1) if args.field == "reflectivity" else None, units="dBZ"),
+              "max_abs_velocity": Value(value=_num(vmax, 1) if args.field == "velocity" else None, units="m/s")}
+    warnings.append(f"{'max_abs_velocity' if args.field == 'reflectivity' else 'max_reflectivity'} is None: "
+                    f"the figure shows {label}")
+    stem = figure_stem("plot_radar_ppi", ctx.case.id, role=args.role, field=args.field, sweep=s,
+                       range=args.max_range, rings=args.ring_spacing, counties=args.counties)
+    return _finish(ctx, stem, meta, res.fig, values, f"{site} sweep {s} ({elev:.1f}°) {label}, max {vmax:.1f} {units}",
+                   warnings, t0)
+
+
+def _storm_marks(ax, ds) -> None:
+    """Mark the storm cells of a Level III storm table (id beside a small cross)."""
+    import cartopy.crs as ccrs
+
+    pc = ccrs.PlateCarree()
+    lats, lons = ds["storm_lat"].values, ds["storm_lon"].values
+    ids = ds["storm_id"].values if "storm_id" in ds else [""] * len(lats)
+    ax.plot(lons, lats, "k+", ms=6, mew=1.0, transform=pc, zorder=8)
+    for la, lo, name in zip(lats, lons, ids):
+        ax.text(lo, la, f" {name}", transform=pc, fontsize=6.5, zorder=8, va="bottom", clip_on=True)
+
+
+class CompositeInput(RadarMapInput):
+    """A Level II volume (or a Level III raster/radial product) to draw as a composite."""
+
+    role: str = Field("radar_volume", description="case role: a Level II volume, or a Level III product "
+                      "such as level3_composite_reflectivity")
+
+
+@tool(category="plot", outputs={**FIG, "max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
+                                "max_reflectivity_lon": "degree_east"},
+      example={"case": "may1999"}, needs=("radar_volume", "level3_composite_reflectivity"))
+def plot_composite_reflectivity(args: CompositeInput, ctx: ToolContext) -> ToolOutput:
+    """Draw composite (column-maximum) reflectivity of a radar volume on a map.
+
+    For a Level II volume, a gate composite: every sweep's gates binned by azimuth (1°)
+    and ground range, the maximum over sweeps kept (:func:`hvrmet.plot.maps.gate_composite`).
+    A Level III product (raster or radial ``data`` with per-pixel lat/lon, e.g. NCR
+    composite reflectivity) is drawn as given. NWS reflectivity colours (dBZ), states,
+    coastlines, range rings. Returns the PNG path and the maximum (dBZ) with its location.
+    """
+    from hvrmet.plot.maps import gate_composite, radar_map
+
+    t0 = _time.perf_counter()
+    ds = ctx.load(args.role)
+    lat0, lon0 = float(ds.attrs["site_latitude"]), float(ds.attrs["site_longitude"])
+    site = str(ds.attrs.get("radar_site", ""))
+    valid = _radar_time(ds)
+    max_range = args.max_range or 230.0
+    if args.max_range is None and "data" in ds and {"x", "y"} <= set(ds["data"].dims):
+        finite = np.isfinite(ds["data"].values)
+        if finite.any():
+            xx, yy = np.meshgrid(ds["x"].values, ds["y"].values)
+            reach = float(np.hypot(xx, yy)[finite].max()) / 1000.0
+            max_range = float(min(460.0, np.ceil((reach + 15.0) / 10.0) * 10.0))
+    common = {"site": site, "lat": lat0, "lon": lon0, "max_range_km": max_range,
+              "ring_km": args.ring_spacing, "counties": args.counties}
+    if "sweep" in ds.dims:
+        comp, az, rng = gate_composite(ds["reflectivity"].values, ds["azimuth"].values, ds["elevation"].values,
+                                       ds["range"].values.astype(float))
+        variables = ["reflectivity"]
+        product = "composite reflectivity (gate max over sweeps)"
+        title = f"{site} {product}\n{valid[:16].replace('T', ' ')} UTC"
+        res = radar_map(title=title, polar=(comp, az, rng, 0.0), **common)
+        ia, ir = np.unravel_index(np.nanargmax(comp), comp.shape)
+        from pyproj import Geod
+
+        mlon, mlat, _ = Geod(ellps="WGS84").fwd(lon0, lat0, float(az[ia]), float(rng[ir]))
+        vmax = float(comp[ia, ir])
+    elif "data" in ds and "lat" in ds.coords:
+        data = ds["data"].values.astype(float)
+        units = str(ds["data"].attrs.get("units", ""))
+        if units and units != "dBZ":
+            raise VariableMissing(ds.attrs.get("source_file"), f"role {args.role} holds {units}, not reflectivity")
+        variables = [str(ds.attrs.get("product_name", "data"))]
+        title = f"{site} {ds.attrs.get('product_name', 'Level III')}\n{valid[:16].replace('T', ' ')} UTC"
+        res = radar_map(title=title, latlon=(data, ds["lat"].values, ds["lon"].values), **common)
+        idx = np.unravel_index(np.nanargmax(data), data.shape)
+        mlat, mlon, vmax = float(ds["lat"].values[idx]), float(ds["lon"].values[idx]), float(data[idx])
+        if "storm_lat" in ds.coords and ds.sizes.get("storm", 0):
+            _storm_marks(res.ax, ds)
+    else:
+        raise VariableMissing(ds.attrs.get("source_file"), f"role {args.role} holds no reflectivity volume "
+                              "or Level III product")
+    meta = FigureMeta(kind="composite_reflectivity", variables=variables, valid_time=valid, units="dBZ",
+                      title=title.replace("\n", " "), case=ctx.case.id, level="column maximum",
+                      extent=res.extent, colour_scale=res.colour_scale,
+                      extra={"site": site, "site_lat": lat0, "site_lon": lon0, "map_layers": res.layers,
+                             "max_range_km": max_range, "ring_spacing_km": args.ring_spacing})
+    values = {"max_reflectivity": Value(value=_num(vmax, 1), units="dBZ"),
+              "max_reflectivity_lat": Value(value=_num(mlat, 3), units="degree_north"),
+              "max_reflectivity_lon": Value(value=_num(mlon, 3), units="degree_east")}
+    stem = figure_stem("plot_composite_reflectivity", ctx.case.id, role=args.role, range=args.max_range,
+                       rings=args.ring_spacing, counties=args.counties)
+    return _finish(ctx, stem, meta, res.fig, values,
+                   f"{site} composite reflectivity, max {vmax:.1f} dBZ at {mlat:.2f}, {mlon:.2f}", [], t0)
+
+
+# --------------------------------------------------------------------------- gridded
+_ALIASES = {
+    "mslp": ["Pressure_reduced_to_MSL_msl", "MSLP_Eta_model_reduction_msl", "msl", "mslp", "prmsl"],
+    "geopotential_height": ["Geopotential_height_isobaric", "Geopotential_height", "hgt", "gh", "z"],
+    "temperature": ["Temperature_isobaric", "Temperature", "t", "temperature", "air"],
+    "relative_humidity": ["Relative_humidity_isobaric", "Relative_humidity", "r", "rh"],
+    "u": ["u-component_of_wind_isobaric", "u_wind", "u", "uwnd"],
+    "v": ["v-component_of_wind_isobaric", "v_wind", "v", "vwnd"],
+}
+
+
+class FieldMapInput(CaseInput):
+    """A gridded field to fill, optional contours and barbs, and the map box."""
+
+    role: str = Field("analysis", description="case role of the gridded analysis")
+    variable: str = Field("mslp", description="field to fill: mslp, geopotential_height, temperature, "
+                          "relative_humidity, wind_speed, or a variable name of the dataset")
+    level: float | None = quantity(None, units="hPa", description="isobaric level of the filled field "
+                                   "(not for mslp)", ge=10, le=1100)
+    contour_variable: str | None = Field(None, description="field drawn as black contours (same names as "
+                                         "variable), e.g. geopotential_height")
+    contour_level: float | None = quantity(None, units="hPa", description="isobaric level of the contoured "
+                                           "field", ge=10, le=1100)
+    barb_level: float | None = quantity(None, units="hPa", description="isobaric level of the wind barbs "
+                                        "(kt); none drawn when not given", ge=10, le=1100)
+    time_index: int = quantity(0, units="1", description="index of the analysis time", ge=0, le=500)
+    lon_min: float | None = quantity(None, units="degree_east", description="west edge of the map", ge=-360, le=360)
+    lon_max: float | None = quantity(None, units="degree_east", description="east edge of the map", ge=-360, le=360)
+    lat_min: float | None = quantity(None, units="degree_north", description="south edge of the map", ge=-90, le=90)
+    lat_max: float | None = quantity(None, units="degree_north", description="north edge of the map", ge=-90, le=90)
+
+
+def _find_var(ds, name: str, level: float | None) -> str:
+    if name in ds.data_vars:
+        return name
+    cands = _ALIASES.get(name, [])
+    for c in cands:
+        if c in ds.data_vars:
+            return c
+    raise VariableMissing(ds.attrs.get("source_file"), f"no {name!r} in this dataset; its variables: "
+                          + ", ".join(v for v in ds.data_vars if ds[v].ndim >= 2))
+
+
+def _field2d(ds, name: str, level: float | None, tindex: int):
+    """A 2-D field ``(lat, lon)`` at a level (hPa) and time index, as a pint quantity array."""
+    from metpy.units import units
+
+    var = ds[_find_var(ds, name, level)]
+    for d in list(var.dims):
+        if d.startswith("time") or d in ("month", "step"):
+            if tindex >= var.sizes[d]:
+                raise VariableMissing(ds.attrs.get("source_file"), f"time index {tindex} is beyond the "
+                                      f"{var.sizes[d]} times of {var.name}")
+            var = var.isel({d: tindex})
+        elif d.startswith("isobaric") or d in ("level", "pressure", "plev"):
+            lev_units = str(ds[d].attrs.get("units", "hPa"))
+            levs = (ds[d].values * units(lev_units)).to("hPa").m
+            if level is None:
+                if var.sizes[d] == 1:
+                    level = float(levs[0])
+                else:
+                    raise VariableMissing(ds.attrs.get("source_file"),
+                                          f"{var.name} has levels {', '.join(f'{x:g}' for x in levs)} hPa: give level")
+            i = int(np.argmin(np.abs(levs - level)))
+            if abs(levs[i] - level) > 0.5:
+                raise VariableMissing(ds.attrs.get("source_file"), f"{var.name} has no {level:g} hPa level; "
+                                      f"levels: {', '.join(f'{x:g}' for x in levs)} hPa")
+            var = var.isel({d: i})
+        elif var.sizes[d] == 1 and d not in ("lat", "lon", "latitude", "longitude"):
+            var = var.isel({d: 0})
+    q = var.values.astype(float) * units(str(var.attrs.get("units", "")) or "dimensionless")
+    return var, q, level
+
+
+def _times(ds, tindex: int) -> str:
+    for c in ds.coords:
+        if str(c).startswith("time") and np.issubdtype(ds[c].dtype, np.datetime64):
+            vals = np.atleast_1d(ds[c].values)
+            return iso_time(vals[min(tindex, vals.size - 1)])
+    return ""
+
+
+def _display(name: str, q):
+    """Convert to display units; return (values, units, label, cmap, step)."""
+    from metpy.units import units
+
+    if name == "geopotential_height" and q.check("[length] ** 2 / [time] ** 2"):
+        q = q / (9.80665 * units("m/s^2"))
+    style = {"mslp": ("hPa", "viridis", 4.0), "geopotential_height": ("dam", "viridis", 6.0),
+             "temperature": ("degC", "RdBu_r", 3.0), "relative_humidity": ("percent", "BrBG", 10.0),
+             "wind_speed": ("knot", "BuPu", 10.0)}.get(name)
+    if style:
+        return q.to(style[0]).m, style[0], style[1], style[2]
+    return q.m, f"{q.units:~P}", "viridis", None
+
+
+@tool(category="plot", outputs={**FIG, "field_min": "", "field_max": "", "field_units": ""},
+      example={"case": "cyclone2010", "variable": "mslp", "contour_variable": "geopotential_height",
+               "contour_level": 500, "barb_level": 300}, needs=("analysis",))
+def plot_field_map(args: FieldMapInput, ctx: ToolContext) -> ToolOutput:
+    """Draw a gridded field on a map: filled contours, optional contours of a second field
+    and wind barbs.
+
+    Fields by alias (mslp in hPa, geopotential_height in dam, temperature in degC,
+    relative_humidity in percent, wind_speed in kt from the u/v components with
+    ``metpy.calc.wind_speed``) or by the dataset's variable name, each at an isobaric
+    level (hPa); barbs in kt thinned to about 18 x 12. Lambert conformal map (plate carree
+    for boxes wider than 75 degrees) with coasts,
+    borders and US states. ``field_min``/``field_max`` are the filled field's extremes
+    inside the map box, in ``field_units``.
+    """
+    import metpy.calc as mpcalc
+
+    from hvrmet.plot.maps import field_map
+
+    t0 = _time.perf_counter()
+    ds = ctx.load(args.role)
+
+    def get(name: str, level: float | None):
+        if name == "wind_speed":
+            u, uq, lev = _field2d(ds, "u", level, args.time_index)
+            _, vq, _ = _field2d(ds, "v", level, args.time_index)
+            return u, mpcalc.wind_speed(uq, vq), lev
+        return _field2d(ds, name, level, args.time_index)
+
+    fvar, fq, flev = get(args.variable, args.level)
+    latn = next(c for c in ("lat", "latitude") if c in fvar.coords)
+    lonn = next(c for c in ("lon", "longitude") if c in fvar.coords)
+    lat = ds[latn].values.astype(float)
+    lon = ((ds[lonn].values.astype(float) + 180.0) % 360.0) - 180.0
+    order = np.argsort(lon)
+    lon = lon[order]
+    box = [args.lon_min, args.lon_max, args.lat_min, args.lat_max]
+    if any(b is None for b in box):
+        if np.ptp(lon) > 300:
+            c_lat, c_lon = ctx.case.location.lat, ctx.case.location.lon
+            auto = [c_lon - 65, c_lon + 65, max(c_lat - 30, -85), min(c_lat + 35, 85)]
+        else:
+            auto = [float(lon.min()), float(lon.max()), float(lat.min()), float(lat.max())]
+        box = [a if b is None else ((b + 180.0) % 360.0 - 180.0 if i < 2 else b)
+               for i, (a, b) in enumerate(zip(auto, box))]
+    else:
+        box = [(box[0] + 180.0) % 360.0 - 180.0, (box[1] + 180.0) % 360.0 - 180.0, box[2], box[3]]
+    if box[1] <= box[0] or box[3] <= box[2]:
+        raise ValueError(f"empty map box {box}")
+    fill, funits, cmap, step = _display(args.variable, fq)
+    fill = fill[:, order]
+    inside = np.ix_((lat >= box[2]) & (lat <= box[3]), (lon >= box[0]) & (lon <= box[1]))
+    fmin, fmax = float(np.nanmin(fill[inside])), float(np.nanmax(fill[inside]))
+    contour = None
+    clabel = ""
+    clev = None
+    if args.contour_variable:
+        _, cq, clev = get(args.contour_variable, args.contour_level)
+        contour, cunits, _, cstep = _display(args.contour_variable, cq)
+        contour = contour[:, order]
+        clabel = f"contours: {args.contour_variable}{f' {clev:g} hPa' if clev else ''} ({cunits})"
+    barbs = None
+    blabel = ""
+    if args.barb_level is not None:
+        _, uq, _ = _field2d(ds, "u", args.barb_level, args.time_index)
+        _, vq, _ = _field2d(ds, "v", args.barb_level, args.time_index)
+        barbs = (uq.to("knot").m[:, order], vq.to("knot").m[:, order])
+        blabel = f"barbs: {args.barb_level:g} hPa wind (kt)"
+    valid = _times(ds, args.time_index) or iso_time(ctx.case.time)
+    lev_txt = f"{flev:g} hPa " if flev and args.variable != "mslp" else ""
+    title = f"{ctx.case.id}: {lev_txt}{args.variable} ({funits})  {valid[:16].replace('T', ' ')} UTC"
+    res = field_map(lon=lon, lat=lat, fill=fill, fill_name=f"{lev_txt}{args.variable}", fill_units=funits,
+                    cmap=cmap, fill_step=step, title=title, extent=tuple(box), contour=contour,
+                    contour_label=clabel, contour_step=cstep if contour is not None else None, barbs=barbs,
+                    barb_label=blabel, fill_floor=50.0 if args.variable == "wind_speed" else None,
+                    contour_colour="tab:red" if args.contour_variable == "temperature" else "k")
+    variables = [args.variable] + ([args.contour_variable] if args.contour_variable else []) + \
+        (["wind"] if barbs is not None else [])
+    meta = FigureMeta(kind="field_map", variables=variables, valid_time=valid, units=funits, title=title,
+                      case=ctx.case.id, level=f"{flev:g} hPa" if flev and args.variable != "mslp" else "surface",
+                      extent=res.extent, colour_scale=res.colour_scale,
+                      extra={"contour_level_hpa": clev, "barb_level_hpa": args.barb_level,
+                             "map_box": [round(b, 3) for b in box], "map_layers": res.layers,
+                             "field_min": round(fmin, 2), "field_max": round(fmax, 2)})
+    values = {"field_min": Value(value=round(fmin, 2), units=funits),
+              "field_max": Value(value=round(fmax, 2), units=funits), "field_units": Value(value=funits)}
+    stem = figure_stem("plot_field_map", ctx.case.id, role=args.role, var=args.variable, lev=args.level,
+                       c=args.contour_variable, clev=args.contour_level, barbs=args.barb_level, t=args.time_index,
+                       box=None if all(b is None for b in (args.lon_min, args.lon_max, args.lat_min, args.lat_max))
+                       else "-".join(f"{b:g}" for b in box))
+    return _finish(ctx, stem, meta, res.fig, values,
+                   f"{args.variable} {lev_txt}range {fmin:.1f}..{fmax:.1f} {funits}", [], t0)
+
+
+# --------------------------------------------------------------------------- composites
+class SequencePlotInput(CaseInput):
+    """A radar composite sequence and how many frames to show."""
+
+    role: str = Field("composite_sequence", description="case role of the composite sequence")
+    frames: int = quantity(6, units="1", description="number of panels, spread evenly over the sequence",
+                           ge=1, le=12)
+    start: int = quantity(0, units="1", description="index of the first frame shown", ge=0, le=10000)
+    stride: int | None = quantity(None, units="1", description="frames between panels (default: spread "
+                                  "the panels over the whole sequence)", ge=1, le=1000)
+
+
+@tool(category="plot", outputs={**FIG, "frames_shown": "1", "max_value": "", "value_units": ""},
+      example={"case": "fmi20170509"}, needs=("composite_sequence",))
+def plot_composite_sequence(args: SequencePlotInput, ctx: ToolContext) -> ToolOutput:
+    """Draw a grid of panels of a radar composite sequence, in the composite's projection.
+
+    Accumulations in mm over the frame interval are shown as rain rate (mm/h = mm x 60 /
+    interval in minutes); rain rates (mm/h) with pysteps' intensity colour map from
+    0.1 mm/h; reflectivity (dBZ) with the NWS table from 5 dBZ. Coastlines and borders
+    from local Natural Earth files. Returns the PNG path, the number of panels and the
+    maximum value shown (in ``value_units``). ``valid_time`` is the first panel's time.
+    """
+    from hvrmet.plot.maps import sequence_panels
+
+    t0 = _time.perf_counter()
+    ds = ctx.load(args.role)
+    if "precip" not in ds or ds["precip"].ndim != 3:
+        raise VariableMissing(ds.attrs.get("source_file"), f"role {args.role} is not a composite sequence")
+    nt = ds.sizes["time"]
+    if args.start >= nt:
+        raise VariableMissing(None, f"start {args.start} is beyond the {nt} frames of the sequence")
+    n = min(args.frames, nt - args.start)
+    if args.stride:
+        idx = [i for i in range(args.start, nt, args.stride)][:n]
+    else:
+        idx = sorted(set(np.linspace(args.start, nt - 1, n).round().astype(int).tolist()))
+    units = str(ds["precip"].attrs.get("units", ds.attrs.get("unit", "")))
+    frames = ds["precip"].values[idx].astype(float)
+    warnings: list[str] = []
+    if units == "mm":
+        step = float(ds.attrs.get("accutime", ds.attrs.get("timestep_min", 5.0)))
+        frames = frames * 60.0 / step
+        units = "mm/h"
+        warnings.append(f"accumulations over {step:g} min shown as rain rate (x {60.0 / step:g})")
+    times = [iso_time(ds["time"].values[i]) for i in idx]
+    labels = [t[11:16] + " UTC" for t in times]
+    inst = ds.attrs.get("institution", ds.attrs.get("importer", ""))
+    title = f"{ctx.case.id}: {inst} composite {'reflectivity' if units == 'dBZ' else 'rain rate'}, " \
+            f"{times[0][:10]} {labels[0]}-{labels[-1]}"
+    res = sequence_panels(frames=frames, times=labels, x=ds["x"].values, y=ds["y"].values,
+                          proj4=str(ds.attrs["projection"]), units=units, title=title)
+    vmax = float(np.nanmax(frames)) if np.isfinite(frames).any() else None
+    meta = FigureMeta(kind="composite_sequence", variables=["precip"], valid_time=times[0], units=units,
+                      title=title, case=ctx.case.id, level="surface", extent=res.extent,
+                      colour_scale=res.colour_scale,
+                      extra={"frame_times": times, "frame_indices": idx, "projection": ds.attrs["projection"],
+                             "map_layers": res.layers, "max_value": _num(vmax, 2)})
+    values = {"frames_shown": Value(value=len(idx), units="1"), "max_value": Value(value=_num(vmax, 2), units=units),
+              "value_units": Value(value=units)}
+    stem = figure_stem("plot_composite_sequence", ctx.case.id, role=args.role, n=args.frames, start=args.start,
+                       stride=args.stride)
+    return _finish(ctx, stem, meta, res.fig, values, f"{len(idx)} frames {times[0]}..{times[-1]}, "
+                   f"max {vmax if vmax is not None else float('nan'):.1f} {units}", warnings, t0)

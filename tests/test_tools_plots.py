@@ -1,0 +1,221 @@
+"""Plot tools on real cases: PNG + JSON sidecar that match the data, no download, borders drawn."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hvrmet.tools import call_tool
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("plots")
+
+
+def _check(res, out_dir: Path, kind: str, units: str, lat: float, lon: float, valid: str) -> dict:
+    """The tool ran, wrote a real PNG and a sidecar whose fields match the data."""
+    assert res.ok, res.error
+    assert len(res.figures) == 1
+    fig = res.figures[0]
+    png, side = Path(fig.png), Path(fig.sidecar)
+    assert png.parent == out_dir / "figures" and png.stem == side.stem
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 15_000 < png.stat().st_size < 400_000
+    meta = json.loads(side.read_text())
+    assert meta["kind"] == kind == fig.kind == res.values["kind"].value
+    assert meta["units"] == units
+    assert meta["valid_time"] == valid == res.values["valid_time"].value
+    assert meta["case"] == res.arguments["case"]
+    lon0, lon1, lat0, lat1 = meta["extent"]
+    assert lon0 <= lon <= lon1 and lat0 <= lat <= lat1, (meta["extent"], lat, lon)
+    assert res.values["figure_path"].value == str(png)
+    read = {(f.path, f.sha256) for f in res.files}
+    assert meta["source_files"] and {(f["path"], f["sha256"]) for f in meta["source_files"]} <= read
+    return meta
+
+
+def test_skewt_and_hodograph(data_dir, load, out_dir):
+    import metpy.calc as mpcalc
+
+    from hvrmet.tools.sounding_calc import profile_from_dataset
+
+    ds = load("may1999", "sounding")
+    prof = profile_from_dataset(ds)
+    cape, cin = mpcalc.surface_based_cape_cin(prof.p, prof.t, prof.td)
+    res = call_tool("plot_skewt", {"case": "may1999"}, out_dir=str(out_dir))
+    meta = _check(res, out_dir, "skewt", "degC", 35.18, -97.44, "1999-05-04T00:00:00Z")
+    assert "OUN" in meta["title"] and "1999-05-04 00:00" in meta["title"]
+    assert res.value("sbcape") == pytest.approx(cape.to("J/kg").m, abs=0.1)
+    assert res.value("sbcin") == pytest.approx(cin.to("J/kg").m, abs=0.1)
+    assert 2000 < res.value("sbcape") < 3500  # 3 May 1999 OUN 00 UTC: large CAPE
+
+    res = call_tool("plot_hodograph", {"case": "may1999"}, out_dir=str(out_dir))
+    _check(res, out_dir, "hodograph", "knot", 35.18, -97.44, "1999-05-04T00:00:00Z")
+    rm, _lm, _mean = mpcalc.bunkers_storm_motion(prof.p_w, prof.u, prof.v, prof.z_w)
+    assert res.value("bunkers_right_speed") == pytest.approx(float(np.hypot(rm[0].m, rm[1].m)), abs=0.05)
+
+
+def test_radar_ppi_reflectivity_and_velocity(data_dir, load, out_dir):
+    ds = load("may1999", "radar_volume")
+    lat, lon = ds.attrs["site_latitude"], ds.attrs["site_longitude"]
+    res = call_tool("plot_radar_ppi", {"case": "may1999"}, out_dir=str(out_dir))
+    t0 = np.datetime_as_string(np.nanmin(ds["time"].values[0]), unit="s") + "Z"
+    meta = _check(res, out_dir, "radar_ppi", "dBZ", lat, lon, t0)
+    assert res.value("sweep_index") == 0 and res.value("elevation") == pytest.approx(0.44, abs=0.01)
+    assert res.value("max_reflectivity") == pytest.approx(float(np.nanmax(ds["reflectivity"].values[0])))
+    assert res.values["max_abs_velocity"].value is None
+    assert meta["colour_scale"] == {"cmap": "NWSReflectivity", "vmin": 5.0, "vmax": 80.0}
+    assert "KTLX" in meta["title"] and "us_states" in meta["map_layers"]
+    # 230 km around KTLX spans about +-2.6 degrees of longitude
+    assert meta["extent"][1] - meta["extent"][0] == pytest.approx(2 * 230 / (111.32 * np.cos(np.radians(lat))), rel=0.1)
+
+    res = call_tool("plot_radar_ppi", {"case": "may1999", "field": "velocity", "elevation": "1.5 degree",
+                                       "max_range": 120, "counties": True}, out_dir=str(out_dir))
+    s = int(res.value("sweep_index"))
+    assert res.ok and s == 3 and res.value("elevation") == pytest.approx(1.45, abs=0.01)
+    t3 = np.datetime_as_string(np.nanmin(ds["time"].values[s]), unit="s") + "Z"
+    meta = _check(res, out_dir, "radar_ppi", "m/s", lat, lon, t3)
+    assert res.value("max_abs_velocity") == pytest.approx(float(np.nanmax(np.abs(ds["radial_velocity"].values[s]))))
+    assert meta["colour_scale"]["cmap"] == "NWSVelocity" and meta["colour_scale"]["vmin"] == -30.0
+    assert "us_counties" in meta["map_layers"]
+    # a sweep without the field is refused with the sweeps that have it
+    bad = call_tool("plot_radar_ppi", {"case": "may1999", "field": "velocity", "sweep": 0}, out_dir=str(out_dir))
+    assert not bad.ok and "sweeps with radial_velocity" in bad.error
+
+
+def test_composite_reflectivity_level2_and_level3(data_dir, load, out_dir):
+    ds = load("may1999", "radar_volume")
+    lat, lon = ds.attrs["site_latitude"], ds.attrs["site_longitude"]
+    res = call_tool("plot_composite_reflectivity", {"case": "may1999"}, out_dir=str(out_dir))
+    _check(res, out_dir, "composite_reflectivity", "dBZ", lat, lon, "1999-05-03T23:56:21Z")
+    refl = ds["reflectivity"].values
+    assert res.value("max_reflectivity") == pytest.approx(float(np.nanmax(refl)))
+    s, r, g = np.unravel_index(np.nanargmax(refl), refl.shape)
+    assert res.value("max_reflectivity_lat") == pytest.approx(float(ds["lat"].values[s, r, g]), abs=0.03)
+    assert res.value("max_reflectivity_lon") == pytest.approx(float(ds["lon"].values[s, r, g]), abs=0.03)
+
+    l3 = load("mci20160526", "level3_composite_reflectivity")
+    res = call_tool("plot_composite_reflectivity", {"case": "mci20160526", "role": "level3_composite_reflectivity"},
+                    out_dir=str(out_dir))
+    meta = _check(res, out_dir, "composite_reflectivity", "dBZ", 39.498, -94.742, "2016-05-26T21:54:08Z")
+    assert res.value("max_reflectivity") == pytest.approx(float(np.nanmax(l3["data"].values)))
+    assert meta["variables"] == ["Composite Reflectivity"]
+
+
+def test_field_maps(data_dir, load, out_dir):
+    ds = load("cyclone2010", "analysis")
+    res = call_tool("plot_field_map", {"case": "cyclone2010", "variable": "mslp", "contour_variable":
+                                       "geopotential_height", "contour_level": 500, "barb_level": "300 hPa"},
+                    out_dir=str(out_dir))
+    meta = _check(res, out_dir, "field_map", "hPa", 47.8, -93.6, "2010-10-26T12:00:00Z")
+    mslp = ds["Pressure_reduced_to_MSL_msl"].values / 100.0
+    assert res.value("field_min") == pytest.approx(float(np.nanmin(mslp)), abs=0.01)
+    assert res.value("field_max") == pytest.approx(float(np.nanmax(mslp)), abs=0.01)
+    assert 955 < res.value("field_min") < 975  # the record low over Minnesota
+    assert meta["variables"] == ["mslp", "geopotential_height", "wind"] and meta["barb_level_hpa"] == 300
+
+    g = load("gfs20210130", "analysis")
+    res = call_tool("plot_field_map", {"case": "gfs20210130", "variable": "temperature", "level": 300,
+                                       "time_index": 1, "lon_min": -130, "lon_max": -60, "lat_min": 20,
+                                       "lat_max": 60}, out_dir=str(out_dir))
+    t1 = np.datetime_as_string(g["time3"].values[1], unit="s") + "Z"
+    meta = _check(res, out_dir, "field_map", "degC", 40.0, -95.0, t1)
+    assert meta["level"] == "300 hPa"
+    assert meta["map_box"] == [-130, -60, 20, 60]
+    assert -131 < meta["extent"][0] < -125 and -65 < meta["extent"][1] < -59
+    lon = ((g["lon"].values + 180) % 360) - 180
+    box = np.ix_((g["lat"].values >= 20) & (g["lat"].values <= 60), (lon >= -130) & (lon <= -60))
+    t = g["Temperature_isobaric"].values[1, 0][box] - 273.15
+    assert res.value("field_max") == pytest.approx(float(t.max()), abs=0.01)
+    bad = call_tool("plot_field_map", {"case": "gfs20210130", "variable": "temperature", "level": 500},
+                    out_dir=str(out_dir))
+    assert not bad.ok and "no 500 hPa level" in bad.error
+
+
+def test_composite_sequence(data_dir, load, out_dir):
+    ds = load("fmi20170509", "composite_sequence")
+    res = call_tool("plot_composite_sequence", {"case": "fmi20170509", "frames": 6}, out_dir=str(out_dir))
+    meta = _check(res, out_dir, "composite_sequence", "dBZ", 62.0, 25.0, "2017-05-09T10:45:00Z")
+    idx = meta["frame_indices"]
+    assert res.value("frames_shown") == 6 and idx[0] == 0 and idx[-1] == ds.sizes["time"] - 1
+    assert meta["frame_times"][-1] == np.datetime_as_string(ds["time"].values[-1], unit="s") + "Z"
+    assert res.value("max_value") == pytest.approx(float(np.nanmax(ds["precip"].values[idx])), abs=0.01)
+    assert meta["colour_scale"]["cmap"] == "NWSReflectivity"
+
+
+def test_no_download_while_rendering_every_kind(data_dir, out_dir, tmp_path, monkeypatch):
+    """Every map kind renders with downloads made impossible and cartopy's data_dir empty."""
+    import cartopy
+    import cartopy.io
+    import pooch
+
+    from hvrmet.plot import basemap
+
+    def refuse(*a, **k):
+        raise AssertionError(f"a download was attempted: {a[:2]}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(cartopy.io.Downloader, "acquire_resource", refuse)
+    monkeypatch.setattr(cartopy.io.Downloader, "path", refuse)
+    monkeypatch.setattr(pooch, "retrieve", refuse)
+    monkeypatch.setattr(pooch.Pooch, "fetch", refuse)
+    try:
+        import requests
+        monkeypatch.setattr(requests.Session, "request", refuse)
+    except ImportError:
+        pass
+    empty = tmp_path / "cartopy_data"
+    empty.mkdir()
+    monkeypatch.setitem(cartopy.config, "data_dir", empty)
+    basemap._outlines.cache_clear()  # shapefiles are read again under the patches
+    nodl = out_dir / "nodownload"
+    calls = [("plot_skewt", {"case": "may1999"}), ("plot_hodograph", {"case": "may1999"}),
+             ("plot_radar_ppi", {"case": "may1999", "counties": True}),
+             ("plot_composite_reflectivity", {"case": "mci20160526", "role": "level3_composite_reflectivity"}),
+             ("plot_field_map", {"case": "cyclone2010", "barb_level": 300}),
+             ("plot_composite_sequence", {"case": "fmi20170509", "frames": 2})]
+    for name, args in calls:
+        res = call_tool(name, args, out_dir=str(nodl))
+        assert res.ok, f"{name}: {res.error}"
+        assert Path(res.figures[0].png).stat().st_size > 15_000
+    assert not any(empty.iterdir())
+
+
+def _pixel_at(fig, ax, lon: float, lat: float) -> float:
+    """Darkest grey level (0-255) within 2 px of a geographic point of a drawn figure."""
+    import cartopy.crs as ccrs
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    img = np.asarray(canvas.buffer_rgba())[..., :3].mean(axis=2)
+    x, y = ax.projection.transform_point(lon, lat, ccrs.PlateCarree())
+    px, py = ax.transData.transform((x, y))
+    row, col = int(round(img.shape[0] - py)), int(round(px))
+    return float(img[row - 2:row + 3, col - 2:col + 3].min())
+
+
+def test_state_borders_are_drawn(data_dir):
+    """Oklahoma's border with Texas (Red River) shows as dark pixels only with the states layer."""
+    import shapely
+    from cartopy.io.shapereader import Reader
+
+    from hvrmet.plot.basemap import _metpy_shapefile
+    from hvrmet.plot.maps import radar_map
+
+    rec = next(r for r in Reader(str(_metpy_shapefile("us_states_20m"))).records() if r.attributes["NAME"] == "Oklahoma")
+    hits = shapely.intersection(rec.geometry.boundary, shapely.LineString([(-97.5, 30), (-97.5, 40)]))
+    border_lat = min(p.y for p in getattr(hits, "geoms", [hits]))
+    assert 33.5 < border_lat < 34.2  # the Red River south of Oklahoma City
+    empty = (np.full((360, 10), np.nan), np.arange(360) + 0.5, np.arange(10) * 1000.0, 0.5)
+    values = {}
+    for states in (True, False):
+        res = radar_map(site="KTLX", lat=35.333, lon=-97.278, title="t", max_range_km=230, ring_km=250,
+                        counties=False, states=states, polar=empty)
+        values[states] = _pixel_at(res.fig, res.ax, -97.5, border_lat)
+    assert values[True] < 90 and values[False] > 220, values
