@@ -1,8 +1,6 @@
 """The contract every registered tool keeps: a valid OpenAI function schema, documented
 inputs with units, a successful run on real data, and errors returned as results."""
 
-from __future__ import annotations
-
 import re
 
 import pytest

@@ -133,8 +133,13 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
 
     def register(func: Callable) -> Callable:
         tool_name = name or func.__name__
-        hints = typing.get_type_hints(func)
+        try:
+            hints = typing.get_type_hints(func)
+        except NameError:  # annotations naming local classes under postponed evaluation
+            hints = {k: p.annotation for k, p in inspect.signature(func).parameters.items()}
         model = hints.get("args")
+        if isinstance(model, str):
+            raise ToolDefinitionError(f"tool {tool_name}: cannot resolve the input model {model!r}")
         _check_definition(tool_name, func, model, outputs, category)
         try:
             model.model_validate(example)
