@@ -45,6 +45,17 @@ def _args_match(cond_args: dict, ev_args: dict) -> bool:
     return all(ev_args.get(k) == v for k, v in cond_args.items())
 
 
+def bears_on(hazard: str, condition_hazard: str) -> bool:
+    """Whether a condition about ``condition_hazard`` bears on a hypothesis of ``hazard``:
+    the same label, or a mechanism of the same family (a mesocyclone for a tornadic
+    supercell, a stable column for the null hypothesis)."""
+    if hazard == condition_hazard:
+        return True
+    hz = default_store().hazards
+    a, b = hz.get(hazard), hz.get(condition_hazard)
+    return bool(a and b and a.kind != "mechanism" and b.kind == "mechanism" and a.family == b.family)
+
+
 def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis]) -> Evidence:
     """Add the verdicts of every card condition on ``ev``'s tool for each hypothesis
     (each verdict once: re-attaching is idempotent)."""
@@ -56,7 +67,7 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis]) -> Evidence:
     for h in hypotheses:
         for card in store.cards:
             for cond in card.conditions:
-                if cond.tool != ev.tool or cond.hazard != h.hazard or not _args_match(cond.args, ev.arguments):
+                if cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, ev.arguments):
                     continue
                 key = (h.id, card.id, cond.describe())
                 if key in have:

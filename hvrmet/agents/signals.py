@@ -59,6 +59,8 @@ def find_signals(evidence) -> list[dict]:
 
     found = []
     for sd in signal_defs():
+        if any(f["id"] == sd.id for f in found):
+            continue
         for ev in evidence:
             if ev.tool != sd.tool or any(ev.arguments.get(k) != v for k, v in sd.args.items()):
                 continue

@@ -80,9 +80,11 @@ class ExpertPolicy:
             for name in guide.checks:
                 args = next((c.args for c in guide.conditions if c.tool == name), {})
                 add(name, args, f"{guide.id}: check in the guideline's order")
+        from hvrmet.agents.evidence import bears_on
+
         for card in sorted(self.store.cards, key=lambda c: (c.library != "guideline", c.id)):
             for cond in card.conditions:
-                if cond.hazard == hazard:
+                if bears_on(hazard, cond.hazard):
                     add(cond.tool, cond.args, f"{card.id}: {cond.describe()}")
         return checks
 
@@ -97,14 +99,15 @@ class ExpertPolicy:
             matched = sorted(found & set(card.signals))
             if not matched:
                 continue
-            hazard = card.hazards[0]
             prior = round(min(0.85, 0.15 + 0.6 * len(matched) / len(card.signals)), 3)
-            if hazard in best and best[hazard].prior >= prior:
-                continue
-            checks = self.plan(hazard, ctx)
-            best[hazard] = Proposal(hazard=hazard, statement=card.title, prior=prior,
-                                    checks=checks[:FIRST_LOOP_CHECKS], cards=[card.id],
-                                    rationale=f"signals {', '.join(matched)} match {card.id}")
+            for hazard, p in [(card.hazards[0], prior)] + [(m, round(prior * 0.6, 3)) for m in self._questions(card)]:
+                if hazard in best and best[hazard].prior >= p:
+                    continue
+                checks = self.plan(hazard, ctx)
+                best[hazard] = Proposal(hazard=hazard, statement=card.title if hazard == card.hazards[0]
+                                        else f"{self.store.hazards[hazard].description}", prior=p,
+                                        checks=checks[:FIRST_LOOP_CHECKS], cards=[card.id],
+                                        rationale=f"signals {', '.join(matched)} match {card.id}")
         if NULL_HAZARD not in best:
             guide = self.store.guideline(NULL_HAZARD)
             nulls = sorted(found & set(guide.signals)) if guide else []
@@ -118,6 +121,17 @@ class ExpertPolicy:
                           + (f"; null signals {', '.join(nulls)}" if nulls else ""))
         return sorted(best.values(), key=lambda p: (-p.prior, p.hazard))
 
+    def _questions(self, card) -> list[str]:
+        """Mechanisms a guideline card poses as questions of their own: labels of the card
+        (not of the null family) that one of its conditions supports directly."""
+        out = []
+        for label in card.hazards[1:]:
+            hz = self.store.hazards.get(label)
+            if hz and hz.kind == "mechanism" and hz.family != "null" and any(
+                    c.hazard == label and c.meaning == "supports" for c in card.conditions):
+                out.append(label)
+        return out
+
     def _score(self, h: Hypothesis, ctx: BrainContext) -> tuple[float, set[str], bool, bool]:
         seen: dict[tuple[str, str], tuple] = {}
         for ev in ctx.evidence:
@@ -125,19 +139,23 @@ class ExpertPolicy:
                 if v.hypothesis_id == h.id:
                     seen[(v.card, v.condition)] = (v.meaning, v.met, ev.tool)
         x = _logit(h.prior)
-        support_tools: set[str] = set()
+        support_tools: set[str] = set()  # independent pieces: distinct (tool, field) pairs
+        weak_tools: set[str] = set()
         refuted = supported_any = False
-        for meaning, met, tool_name in seen.values():
+        for (card, cond), (meaning, met, tool_name) in seen.items():
             if met is True:
                 x += WEIGHTS[meaning]
                 if meaning == "supports":
-                    support_tools.add(tool_name)
+                    support_tools.add(cond.split(" ")[0])
                     supported_any = True
+                if meaning == "weakly_supports":
+                    weak_tools.add(cond.split(" ")[0])
                 if meaning == "refutes":
                     refuted = True
             elif met is False and meaning == "supports":
                 x += UNMET_SUPPORT
-        return _sigmoid(x), support_tools, refuted, supported_any
+        independent = len(support_tools) + 0.5 * len(weak_tools - support_tools)
+        return _sigmoid(x), independent, refuted, supported_any
 
     def replan(self, ctx: BrainContext) -> ReplanPlan:
         """Posteriors from the verdicts; statuses; checks still to run; sibling hypotheses."""
@@ -152,14 +170,14 @@ class ExpertPolicy:
                                               status=h.status, rationale=f"forecaster: {h.signoff}"))
                 statuses[h.id] = h.status
                 continue
-            post, tools, refuted, _ = self._score(h, ctx)
+            post, independent, refuted, strong = self._score(h, ctx)
             pending = [c for c in self.plan(h.hazard, ctx) if c.key() not in run]
             if refuted and post < 0.5:
                 status, why = "refuted", "a refuting condition is met"
             elif post <= REFUTED_AT:
                 status, why = "refuted", f"posterior {post:.2f} <= {REFUTED_AT}"
-            elif post >= SUPPORTED_AT and len(tools) >= MIN_INDEPENDENT:
-                status, why = "supported", f"posterior {post:.2f} with {len(tools)} independent tools"
+            elif post >= SUPPORTED_AT and independent >= MIN_INDEPENDENT and strong:
+                status, why = "supported", f"posterior {post:.2f} from {independent:g} independent pieces of evidence"
             elif pending:
                 status, why = "proposed", f"posterior {post:.2f}; {len(pending)} check(s) still to run"
                 new_checks[h.id] = pending[:FIRST_LOOP_CHECKS]
@@ -195,6 +213,8 @@ class ExpertPolicy:
                 continue
             family = self.store.hazards[h.hazard].family if h.hazard in self.store.hazards else None
             for other in fam.get(family, []):
+                if self.store.hazards[other].kind != "hazard":
+                    continue
                 guide = self.store.guideline(other)
                 if other in proposed or guide is None or not (found & set(guide.signals)):
                     continue
