@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hvrmet demo
+	$(BIN)/hvrmet diagnose may1999 --out out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -74,12 +74,16 @@ def test_may1999_accepts_tornadic_supercell(data_dir, tmp_path_factory):
     assert tor["status"] == "supported", tor
     ev = {e["id"]: e for e in state["evidence"]}
     met = [(ev[i]["tool"], v) for i in tor["evidence_ids"] for v in ev[i]["verdicts"]
-           if v["hypothesis_id"] == tor["id"] and v["met"] and v["meaning"] == "supports"]
+           if v["hypothesis_id"] == tor["id"] and v["met"] and v["meaning"] in ("supports", "weakly_supports")]
     tools = {t for t, _ in met}
+    strong = {t for t, v in met if v["meaning"] == "supports"}
     sounding = tools & {"summarize_sounding", "compute_sbcape", "compute_mlcape", "compute_mucape", "compute_bulk_shear",
                         "compute_helicity", "compute_tornado_parameter", "compute_supercell_composite"}
     radar = tools & {"find_max_reflectivity", "compute_composite_reflectivity", "detect_rotation", "detect_storm_cells"}
     assert len(tools) >= 3 and sounding and radar, tools
+    assert len(strong & sounding) >= 3  # CAPE, helicity, STP, ... each from its own tool
+    fields = {v["condition"].split(" ")[0] for _, v in met}
+    assert {"find_max_reflectivity.max_reflectivity", "detect_rotation.max_rotational_velocity"} & fields
     assert any(h["status"] == "refuted" for h in state["hypotheses"])
     assert state["outcome"].startswith("hazard:") and "tornadic_supercell" in state["outcome"]
 

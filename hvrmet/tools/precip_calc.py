@@ -43,6 +43,7 @@ def to_rain_rate(ds: xr.Dataset, zr_a: float = 200.0, zr_b: float = 1.6) -> xr.D
     xarray.DataArray
         Rain rate (mm/h) on ``(time, y, x)``, NaN outside the radar coverage.
     """
+    import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
     from pysteps.utils.conversion import to_rainrate
 
     p = _precip(ds)

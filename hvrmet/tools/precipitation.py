@@ -211,6 +211,7 @@ def motion_field(rate: np.ndarray) -> np.ndarray:
     As in pysteps' optical-flow example: rain rate to dB (threshold 0.1 mm/h, zero value
     -15 dBR), missing values set to the zero value, then ``pysteps.motion.get_method("LK")``.
     """
+    import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
     from pysteps import motion
     from pysteps.utils.transformation import dB_transform
 

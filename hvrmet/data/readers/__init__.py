@@ -22,8 +22,6 @@ from importlib.metadata import entry_points
 import netCDF4  # noqa: F401  (import order matters, see above)
 import pygrib  # noqa: F401
 
-import hvrmet._pysteps  # noqa: F401  (pysteps, imported quietly)
-
 __all__ = ["get_reader", "reader_names", "sniff_format", "READERS"]
 
 #: Format name -> "module:function" inside this package.

@@ -74,6 +74,7 @@ def read_composite(paths: list[str | Path], *, importer: str, sha256: list[str] 
         ``accutime`` minutes, or ``dBZ``), with ``x``/``y`` in the projection's units,
         ``lat``/``lon`` per pixel and the projection in the attributes.
     """
+    import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
     from pysteps import io as psio
 
     if not paths:
