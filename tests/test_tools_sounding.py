@@ -17,12 +17,17 @@ CASES = ["may1999", "oun20110522", "null-jan20", "null-dec9"]
 
 
 def _raw(load, case):
-    """Independent profile: levels with T and Td straight from the decoded file."""
+    """Independent profile: levels with T straight from the decoded file; where the file
+    omits the dew point above its last reported one (very dry air), the documented rule
+    of the tools is applied here too: 1 % relative humidity."""
     ds = load(case, "sounding")
-    ok = ds.temperature.notnull() & ds.dewpoint.notnull()
+    ok = (ds.temperature.notnull() & ds.height.notnull()).values
     p = ds.pressure.values[ok] * units.hPa
     t = ds.temperature.values[ok] * units.degC
-    td = ds.dewpoint.values[ok] * units.degC
+    tdv = ds.dewpoint.values[ok].copy()
+    last = np.flatnonzero(np.isfinite(tdv))[-1]
+    tdv[last + 1:] = mpcalc.dewpoint_from_relative_humidity(t[last + 1:], 0.01).to("degC").m
+    td = tdv * units.degC
     z = ds.height.values[ok] * units.m
     okw = ds.wind_speed.notnull() & ds.wind_direction.notnull()
     u, v = mpcalc.wind_components(ds.wind_speed.values[okw] * units.knot,
@@ -37,7 +42,7 @@ def _val(name, case, key):
     return res.values[key].value
 
 
-@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("case", CASES)
 def test_cape_cin_match_metpy(load, case):
     _, p, t, td, _, _ = _raw(load, case)
     sb = mpcalc.surface_based_cape_cin(p, t, td)
@@ -59,7 +64,7 @@ def test_may1999_environment_values(load):
     assert v["srh_0_1km"] > 200 and v["shear_0_6km"] > 20 and v["stp"] > 2
 
 
-@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("case", CASES)
 def test_indices_match_metpy(load, case):
     _, p, t, td, z, _ = _raw(load, case)
     parcel = mpcalc.parcel_profile(p, t[0], td[0])
@@ -73,11 +78,14 @@ def test_indices_match_metpy(load, case):
         pytest.approx(mpcalc.showalter_index(p, t, td)[0].m, abs=0.01)
     assert _val("compute_precipitable_water", case, "precipitable_water") == \
         pytest.approx(mpcalc.precipitable_water(p, td).to("mm").m, abs=0.01)
-    assert _val("compute_downdraft_cape", case, "dcape") == \
-        pytest.approx(mpcalc.downdraft_cape(p, t, td)[0].m, abs=0.01)
+    dcape = _val("compute_downdraft_cape", case, "dcape")
+    if case == "null-dec9":
+        assert dcape is None  # dew points end at 606 hPa, inside DCAPE's lowest 400 hPa
+    else:
+        assert dcape == pytest.approx(mpcalc.downdraft_cape(p, t, td)[0].m, abs=0.01)
 
 
-@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("case", CASES)
 def test_kinematics_match_metpy(load, case):
     _, p, t, td, z, (pw, u, v, zw) = _raw(load, case)
     for km in (1, 3, 6):
@@ -102,7 +110,7 @@ def test_kinematics_match_metpy(load, case):
     assert _val("compute_supercell_composite", case, "scp") == pytest.approx(float(np.atleast_1d(scp.m)[0]), abs=1e-3)
 
 
-@pytest.mark.parametrize("case", CASES[:3])
+@pytest.mark.parametrize("case", CASES)
 def test_lapse_rate_and_freezing_level(load, case):
     _, p, t, td, z, _ = _raw(load, case)
     lp = np.log(p.m[::-1])

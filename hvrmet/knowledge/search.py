@@ -71,7 +71,12 @@ class CardSearch:
             return
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
         self._model = SentenceTransformer(str(embedding_model_path()), device="cpu")
         self._emb = self._model.encode([c.text() for c in self.cards], normalize_embeddings=True,
