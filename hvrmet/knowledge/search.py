@@ -94,8 +94,16 @@ class CardSearch:
 
     def semantic_rank(self, query: str) -> np.ndarray:
         """Card indices ordered by cosine similarity to the query."""
+        import torch
+
         self._embed_cards()
-        qv = self._model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
+        # one short query: a single thread is faster than splitting it (and steady under load)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            qv = self._model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
+        finally:
+            torch.set_num_threads(threads)
         return np.argsort(-(self._emb @ qv), kind="stable")
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[tuple[Card, float]]:
