@@ -27,6 +27,8 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(data_app, name="data")
 knowledge_app = typer.Typer(help="The expert-knowledge cards: search, show, check, eval.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
+nowcast_app = typer.Typer(help="Radar nowcasting: train, evaluate and run the models.", no_args_is_help=True)
+app.add_typer(nowcast_app, name="nowcast")
 tools_app = typer.Typer(help="The tool registry: list, describe and run tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 
@@ -329,6 +331,72 @@ def knowledge_eval(k: Annotated[int, typer.Option("-k")] = 5, as_json: JsonOpt =
     console.print(table)
     for q, rel, got in results[-1].misses:
         console.print(f"[yellow]miss ({results[-1].mode}):[/yellow] {q!r} wants {rel}, got {got}")
+
+
+@nowcast_app.command("train")
+def nowcast_train(model: Annotated[str, typer.Argument(help="pa_net, metok or impa_net")],
+                  config: Annotated[Optional[Path], typer.Option("--config", help="YAML training configuration")] = None,
+                  device: Annotated[str, typer.Option(help="auto, cuda or cpu")] = "auto",
+                  out: Annotated[Optional[Path], typer.Option(help="checkpoint path (default: the package's)")] = None,
+                  epochs: Annotated[Optional[int], typer.Option(help="override the configuration's epochs")] = None,
+                  steps: Annotated[Optional[int], typer.Option("--steps-per-epoch", help="override steps per epoch")] = None) -> None:
+    """Train a model on the real sequences of the training split and write its checkpoint."""
+    import shlex
+
+    from hvrmet.nowcast import LEARNED
+    from hvrmet.nowcast.train import CHECKPOINT_DIR, TrainConfig, train
+
+    if model not in LEARNED:
+        raise typer.BadParameter(f"unknown model {model!r}; known: {', '.join(LEARNED)}")
+    cfg = TrainConfig.from_file(model, str(config) if config else None, device=device, epochs=epochs,
+                                steps_per_epoch=steps)
+    target = out or CHECKPOINT_DIR / f"{model}.pt"
+    cmd = "hvrmet nowcast train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train") + 1:]) \
+        if "train" in sys.argv else f"hvrmet nowcast train {model}"
+    meta = train(cfg, target, command=cmd)
+    console.print(f"wrote {target} ({meta['parameters']} parameters, {meta['seconds']} s on {meta['device']}); "
+                  f"validation MAE by epoch: " + ", ".join(f"{h['val_mae_dbz']:.2f} dBZ" for h in meta["history"]))
+
+
+@nowcast_app.command("run")
+def nowcast_run(method: Annotated[str, typer.Argument(help="nowcasting method")],
+                case: Annotated[str, typer.Option("--case", help="case with a composite sequence")],
+                lead: Annotated[float, typer.Option(help="lead time, minutes")] = 30.0,
+                threshold: Annotated[float, typer.Option(help="threshold, dBZ")] = 45.0,
+                data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Run one nowcast (through the registered `run_nowcast` tool) and print the answer."""
+    from hvrmet.tools import call_tool
+
+    args = {"case": case, "method": method, "lead": lead, "threshold": threshold}
+    if data_dir:
+        args["data_dir"] = str(data_dir)
+    res = call_tool("run_nowcast", args)
+    if as_json:
+        print(res.model_dump_json(indent=1))
+    elif res.ok:
+        console.print(res.summary)
+        for k, v in res.values.items():
+            console.print(f"  {k}: {v.value} {v.units}")
+    else:
+        err_console.print(f"[bold red]error:[/bold red] {res.error}")
+    if not res.ok:
+        raise typer.Exit(2)
+
+
+@nowcast_app.command("eval")
+def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", help="case ids or case files (default: the test split)")] = None,
+                 methods: Annotated[Optional[list[str]], typer.Option("--methods", help="methods (default: all six)")] = None,
+                 data_dir: DataDirOpt = None, out: Annotated[Path, typer.Option(help="output folder")] = Path("out/nowcast"),
+                 max_times: Annotated[int, typer.Option(help="analysis times per event")] = 4,
+                 as_json: JsonOpt = False) -> None:
+    """Verify every method on the same held-out events: CSI/POD/FAR/HSS, FSS, RAPSD ratio."""
+    from hvrmet.nowcast import METHODS
+    from hvrmet.nowcast.report import evaluate_and_report
+
+    res = evaluate_and_report(list(methods or METHODS), cases, data_dir=str(data_dir) if data_dir else None,
+                              out=out, max_times=max_times, console=None if as_json else console)
+    if as_json:
+        print(json.dumps(res, indent=1, default=float))
 
 
 @app.command()
