@@ -43,6 +43,8 @@ class TrainConfig:
     max_val_batches: int = 20
     max_train: int = 1200
     max_val: int = 200
+    train_cases: list[str] | None = None   # instead of the train split (e.g. a quick smoke run)
+    val_cases: list[str] | None = None     # instead of the validation split
     model_config: dict = field(default_factory=dict)
 
     @classmethod
@@ -102,8 +104,11 @@ def train(cfg: TrainConfig, out: str | Path, progress: bool = True, command: str
             torch.cuda.set_device(device)
     torch.manual_seed(cfg.seed + rank)
     rng = np.random.default_rng(cfg.seed + rank)
-    train_arr, val_arr, sha = training_arrays(patch=cfg.patch, stride=cfg.stride, max_train=cfg.max_train,
-                                              max_val=cfg.max_val, rng_seed=cfg.seed)
+    if cfg.train_cases:
+        train_arr, val_arr, sha = _arrays_for(cfg)
+    else:
+        train_arr, val_arr, sha = training_arrays(patch=cfg.patch, stride=cfg.stride, max_train=cfg.max_train,
+                                                  max_val=cfg.max_val, rng_seed=cfg.seed)
     model = build_model(cfg.model, **cfg.model_config).to(device)
     net = model
     if world > 1:
@@ -149,6 +154,21 @@ def train(cfg: TrainConfig, out: str | Path, progress: bool = True, command: str
     if world > 1:
         torch.distributed.destroy_process_group()
     return meta
+
+
+def _arrays_for(cfg: TrainConfig):
+    """Samples of explicit case lists (seeded order, capped like the splits)."""
+    from hvrmet.nowcast.dataset import build_dataset
+
+    out, sha = [], {}
+    for name, cases, cap in (("train", cfg.train_cases, cfg.max_train),
+                             ("validation", cfg.val_cases or cfg.train_cases, cfg.max_val)):
+        ds = build_dataset(list(cases), patch=cfg.patch, stride=cfg.stride)
+        order = np.random.default_rng(cfg.seed).permutation(len(ds))[:cap]
+        ds.index = ds.index[order]
+        out.append(ds.arrays())
+        sha[name] = ds.source_sha256
+    return out[0], out[1], sha
 
 
 class _null:
