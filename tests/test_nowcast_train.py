@@ -57,3 +57,30 @@ def test_full_training_reproduces(data_dir, tmp_path, name):
     meta = train(cfg, tmp_path / f"{name}.pt", progress=False)
     shipped = json.loads(checkpoint_path(name).with_suffix(".json").read_text())
     assert meta["history"][-1]["val_mae_dbz"] == pytest.approx(shipped["history"][-1]["val_mae_dbz"], rel=0.25)
+
+
+def test_eval_runs_on_a_user_case_file(data_dir, tmp_path):
+    """`hvrmet nowcast eval --cases FILE --data-dir DIR --json` on files in another folder."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    mine = tmp_path / "data" / "fmi"
+    mine.mkdir(parents=True)
+    for f in sorted((data_dir / "pysteps-data/radar/fmi/pgm/20170509").glob("*.pgm.gz"))[:20]:
+        shutil.copy(f, mine)
+    case = tmp_path / "case.yaml"
+    case.write_text(yaml.safe_dump({"id": "myfmi", "title": "t", "time": "2017-05-09T10:45:00Z",
+                                    "location": {"lat": 62, "lon": 25},
+                                    "files": [{"role": "composite_sequence", "format": "composite",
+                                               "glob": "fmi/*.pgm.gz", "options": {"importer": "fmi_pgm"}}]}))
+    res = subprocess.run([sys.executable, "-m", "hvrmet.cli", "nowcast", "eval", "--cases", str(case),
+                          "--data-dir", str(tmp_path / "data"), "--methods", "persistence", "--methods",
+                          "extrapolation", "--max-times", "1", "--out", str(tmp_path / "out"), "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = {r["method"]: r for r in json.loads(res.stdout)["table"]}
+    assert table["extrapolation"]["forecasts"] == 1 and table["extrapolation"]["CSI35_vs_extrapolation"] == 1.0
+    assert (tmp_path / "out" / "csi_by_lead.png").is_file()

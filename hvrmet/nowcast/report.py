@@ -16,6 +16,21 @@ def _fmt(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
+def _with_data_dir(case: str, data_dir: str | None, out: Path) -> str:
+    """A user's case file with ``data_dir`` fixed to the folder given on the command line
+    (a copy under ``out``); catalogue ids are returned unchanged."""
+    import yaml
+
+    if not data_dir or not Path(case).is_file():
+        return case
+    data = yaml.safe_load(Path(case).read_text())
+    data["data_dir"] = str(Path(data_dir).resolve())
+    copy = Path(out) / "cases" / Path(case).name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(yaml.safe_dump(data))
+    return str(copy)
+
+
 def evaluate_and_report(methods: list[str], cases: list[str] | None, *, data_dir: str | None = None,
                         out: Path = Path("out/nowcast"), max_times: int = 4, every: int = 6, crop: int = 256,
                         console=None) -> dict:
@@ -25,14 +40,10 @@ def evaluate_and_report(methods: list[str], cases: list[str] | None, *, data_dir
     Ratios are each method's score over the extrapolation baseline's (mean CSI at 35
     dBZ and mean HSS at 45 dBZ, 5-60 min).
     """
-    import os
-
     from hvrmet.nowcast.dataset import load_split
     from hvrmet.nowcast.verification import evaluate
 
-    if data_dir:
-        os.environ["HVRMET_DATA_DIR"] = str(Path(data_dir).resolve())
-    cases = list(cases or load_split("test"))
+    cases = [_with_data_dir(c, data_dir, out) for c in (cases or load_split("test"))]
     res = evaluate(methods, cases, every=every, max_times=max_times, crop=crop)
     base = res["methods"].get(BASELINE, {}).get("summary", {})
     rows = []
