@@ -29,6 +29,8 @@ knowledge_app = typer.Typer(help="The expert-knowledge cards: search, show, chec
 app.add_typer(knowledge_app, name="knowledge")
 nowcast_app = typer.Typer(help="Radar nowcasting: train, evaluate and run the models.", no_args_is_help=True)
 app.add_typer(nowcast_app, name="nowcast")
+bench_app = typer.Typer(help="The atomic-subtask benchmark: run, report, vocabularies.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 tools_app = typer.Typer(help="The tool registry: list, describe and run tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 
@@ -397,6 +399,57 @@ def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", h
                               out=out, max_times=max_times, console=None if as_json else console)
     if as_json:
         print(json.dumps(res, indent=1, default=float))
+
+
+@bench_app.command("run")
+def bench_run(tasks: Annotated[Path, typer.Option("--tasks", help="task file (JSON lines)")],
+              data_dir: DataDirOpt = None,
+              llm: Annotated[str, typer.Option("--llm", help="offline or openai")] = "offline",
+              workers: Annotated[int, typer.Option(help="tasks run at once")] = 1,
+              out: Annotated[Path, typer.Option(help="results folder (an existing one is resumed)")] = Path("out/bench"),
+              base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint")] = None,
+              model: Annotated[Optional[str], typer.Option(help="model at the endpoint")] = None) -> None:
+    """Run every task, score it, write results.jsonl and summary.json; print the pass rates."""
+    from hvrmet.benchmark.report import markdown
+    from hvrmet.benchmark.runner import run_benchmark
+
+    summary = run_benchmark(tasks, llm=llm, data_dir=str(data_dir) if data_dir else None, workers=workers, out=out,
+                            base_url=base_url, model=model)
+    console.print(markdown(summary))
+    console.print(f"{summary['tasks']} tasks in {summary['seconds']:.0f} s of task time; results in {out}")
+
+
+@bench_app.command("report")
+def bench_report(results: Annotated[Path, typer.Argument(help="results folder or results.jsonl")]) -> None:
+    """Print pass rates by category and by loop; write report.md and pass_rates.png."""
+    from hvrmet.benchmark.report import markdown, write_report
+
+    summary, out = write_report(results)
+    console.print(markdown(summary))
+    console.print(f"wrote {out / 'report.md'} and {out / 'pass_rates.png'}")
+
+
+@bench_app.command("vocab")
+def bench_vocab(as_json: JsonOpt = False) -> None:
+    """The vocabularies task targets use: quantities (with tool and units), hazards, figure kinds."""
+    from hvrmet.benchmark.tasks import CATEGORIES, figure_kinds, quantity_vocabulary
+    from hvrmet.knowledge import default_store
+
+    vocab = {"categories": list(CATEGORIES), "quantities": quantity_vocabulary(),
+             "hazards": sorted(default_store().hazards), "figure_kinds": figure_kinds(),
+             "answer_types": ["number", "location", "label", "set", "figure", "checklist"]}
+    if as_json:
+        print(json.dumps(vocab, indent=1))
+        return
+    table = Table(title=f"{len(vocab['quantities'])} quantities")
+    for col in ("quantity", "tool", "units"):
+        table.add_column(col)
+    for q, v in vocab["quantities"].items():
+        table.add_row(q, v["tool"], v["units"])
+    console.print(table)
+    console.print("hazards: " + ", ".join(vocab["hazards"]))
+    console.print("figure kinds: " + ", ".join(f"{k} ({v})" for k, v in vocab["figure_kinds"].items()))
+    console.print("categories: " + ", ".join(vocab["categories"]))
 
 
 @app.command()
