@@ -1,0 +1,83 @@
+"""The benchmark harness on task files written elsewhere, and with the LLM brain against
+a scripted local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from hvrmet.benchmark.runner import run_benchmark
+from hvrmet.testing.openai_server import ScriptedOpenAIServer
+
+
+def _foreign_tasks(tmp_path, data_dir):
+    mine = tmp_path / "elsewhere"
+    (mine / "snd").mkdir(parents=True)
+    shutil.copy(data_dir / "metpy/staticdata/may4_sounding.txt", mine / "snd" / "oun.txt")
+    tasks = [
+        {"id": "x-cape", "category": "index", "files": {"sounding": "snd/oun.txt"},
+         "location": {"lat": 35.18, "lon": -97.44}, "time": "1999-05-04T00:00:00Z",
+         "question": "What is the surface-based CAPE of this sounding?", "target": {"quantity": "sbcape"},
+         "answer": {"type": "number", "value": 2470.5, "units": "J/kg", "rtol": 0.02, "atol": 5},
+         "source": "MetPy surface_based_cape_cin"},
+        {"id": "x-srh", "category": "index", "files": {"sounding": "snd/oun.txt"},
+         "location": {"lat": 35.18, "lon": -97.44}, "time": "1999-05-04T00:00:00Z",
+         "question": "How much 0-1 km storm-relative helicity is there?", "target": {"quantity": "srh_0_1km"},
+         "answer": {"type": "number", "value": 228.0, "units": "m^2/s^2", "rtol": 0.05, "atol": 5},
+         "source": "MetPy storm_relative_helicity, Bunkers right mover"},
+        {"id": "x-wrong", "category": "index", "files": {"sounding": "snd/oun.txt"},
+         "location": {"lat": 35.18, "lon": -97.44}, "time": "1999-05-04T00:00:00Z",
+         "question": "What is the surface-based CAPE?", "target": {"quantity": "sbcape"},
+         "answer": {"type": "number", "value": 900.0, "units": "J/kg", "rtol": 0.02, "atol": 5},
+         "source": "a deliberately wrong gold value"},
+        {"id": "x-hyp", "category": "hypothesis", "case": "null-jan20", "question": "Is anything severe likely?",
+         "target": {"hazard": "no_severe_hazard"}, "answer": {"type": "label", "value": "no_severe_hazard"},
+         "source": "stable sounding"},
+    ]
+    f = tmp_path / "tasks" / "mine.jsonl"
+    f.parent.mkdir()
+    f.write_text("\n".join(json.dumps(t) for t in tasks) + "\n")
+    return f, mine
+
+
+def test_foreign_task_file_with_data_elsewhere(tmp_path, data_dir):
+    f, mine = _foreign_tasks(tmp_path, data_dir)
+    out = tmp_path / "out"
+    summary = run_benchmark(f, data_dir=str(mine), out=out, progress=False)
+    rows = {json.loads(x)["id"]: json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()}
+    assert rows["x-cape"]["passed"] and rows["x-srh"]["passed"]
+    assert not rows["x-wrong"]["passed"]
+    assert rows["x-hyp"]["passed"] and rows["x-hyp"]["loops"][0]["gold_present"]
+    assert summary["by_category"]["index"]["tasks"] == 3
+    # a rerun resumes: nothing is run again
+    again = run_benchmark(f, data_dir=str(mine), out=out, progress=False)
+    assert again["tasks"] == 4 and len((out / "results.jsonl").read_text().splitlines()) == 4
+
+
+def test_llm_brain_runs_the_same_tasks(tmp_path, data_dir):
+    f, mine = _foreign_tasks(tmp_path, data_dir)
+
+    def responder(req):
+        text = req["messages"][-1]["content"] or ""
+        if req.get("tools"):
+            name = "compute_helicity" if "helicity" in text else "compute_sbcape"
+            return {"tool_calls": [(name, {"case": "ignored"})]}
+        if "returned" in text:
+            res = json.loads(text.split("returned: ", 1)[1].split("\nAnswer", 1)[0])
+            key = "srh_0_1km" if "srh_0_1km" in res else "sbcape"
+            return {"value": res[key]["value"], "units": res[key]["units"]}
+        if "Propose" in text:
+            return {"proposals": [{"hazard": "no_severe_hazard", "statement": "stable", "prior": 0.6, "rationale": "no CAPE"}]}
+        if "Update each hypothesis" in text:
+            return {"assessments": [{"hypothesis_id": "H1", "posterior": 0.9, "status": "supported", "rationale": "CAPE 0"}],
+                    "new_checks": [], "stop": True, "reason": "done"}
+        return "No severe hazard."
+
+    with ScriptedOpenAIServer(responder=responder) as srv:
+        summary = run_benchmark(f, data_dir=str(mine), out=tmp_path / "llm", progress=False, llm="openai",
+                                base_url=srv.base_url, model="m", api_key="x")
+        assert any(r.get("tools") for r in srv.requests)
+    rows = {json.loads(x)["id"]: json.loads(x) for x in (tmp_path / "llm" / "results.jsonl").read_text().splitlines()}
+    assert rows["x-cape"]["passed"] and rows["x-srh"]["passed"] and not rows["x-wrong"]["passed"]
+    assert rows["x-hyp"]["passed"]
+    assert summary["tokens"] > 0
