@@ -81,3 +81,25 @@ def test_llm_brain_runs_the_same_tasks(tmp_path, data_dir):
     assert rows["x-cape"]["passed"] and rows["x-srh"]["passed"] and not rows["x-wrong"]["passed"]
     assert rows["x-hyp"]["passed"]
     assert summary["tokens"] > 0
+
+
+def test_dev_task_set_is_complete_and_scores(tmp_path, data_dir):
+    """benchmark/tasks/dev.jsonl: >= 150 tasks, >= 15 per category, known cases; a slice runs."""
+    from collections import Counter
+    from pathlib import Path
+
+    from hvrmet.benchmark.tasks import CATEGORIES, load_tasks
+    from hvrmet.cases import list_cases
+
+    f = Path(__file__).resolve().parents[1] / "benchmark" / "tasks" / "dev.jsonl"
+    tasks = load_tasks(f)
+    counts = Counter(t.category for t in tasks)
+    assert len(tasks) >= 150 and all(counts[c] >= 15 for c in CATEGORIES), counts
+    ids = {c.id for c in list_cases()}
+    assert all(t.case in ids for t in tasks if t.case)
+    assert all(t.source for t in tasks)
+    subset = [t for t in tasks if t.category in ("index", "signal")][:12]
+    sub = tmp_path / "sub.jsonl"
+    sub.write_text("\n".join(t.model_dump_json() for t in subset) + "\n")
+    summary = run_benchmark(sub, out=tmp_path / "o", progress=False)
+    assert summary["pass_rate"] >= 0.75

@@ -213,7 +213,12 @@ def run_task(task: Task, ctx: BenchContext) -> dict:
         if task.category in LOOP_CATEGORIES:
             state = ctx.diagnosis(case)
             given = _loop_answer(task, state)
-            if task.category == "hypothesis" and task.answer["type"] == "label":
+            if task.category == "hypothesis" and task.answer["type"] == "number":
+                gold = _gold_hazards(task)
+                rank = next((i + 1 for i, m in enumerate(given["members"]) if m in gold), None)
+                passed, detail = score(task.answer, {"value": rank, "units": task.answer.get("units", "1")})
+                given = {**given, "rank": rank}
+            elif task.category == "hypothesis" and task.answer["type"] == "label":
                 accepted = {task.answer["value"], *task.answer.get("synonyms", [])}
                 hit = next((m for m in given["members"] if m in accepted), given.get("value"))
                 passed, detail = score(task.answer, {"value": hit})
