@@ -410,9 +410,13 @@ def bench_run(tasks: Annotated[Path, typer.Option("--tasks", help="task file (JS
               base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint")] = None,
               model: Annotated[Optional[str], typer.Option(help="model at the endpoint")] = None) -> None:
     """Run every task, score it, write results.jsonl and summary.json; print the pass rates."""
+    import os
+
     from hvrmet.benchmark.report import markdown
     from hvrmet.benchmark.runner import run_benchmark
 
+    if data_dir and (Path(data_dir) / "metpy" / "staticdata").is_dir():
+        os.environ["HVRMET_DATA_DIR"] = str(Path(data_dir).resolve())  # a registry-shaped data folder
     summary = run_benchmark(tasks, llm=llm, data_dir=str(data_dir) if data_dir else None, workers=workers, out=out,
                             base_url=base_url, model=model)
     console.print(markdown(summary))

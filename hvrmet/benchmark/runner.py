@@ -276,13 +276,13 @@ def summarize(rows: list[dict]) -> dict:
 
 def run_benchmark(tasks_file: str | Path, *, llm: str = "offline", data_dir: str | None = None, workers: int = 1,
                   out: str | Path = "out/bench", progress: bool = True, **llm_kw) -> dict:
-    """Run a task file; resume from ``<out>/results.jsonl`` if it exists."""
-    import os
+    """Run a task file; resume from ``<out>/results.jsonl`` if it exists.
 
+    ``data_dir`` is the folder the tasks' ``files`` are relative to; catalogue cases are
+    served by the data registry (``HVRMET_DATA_DIR``).
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if data_dir:
-        os.environ["HVRMET_DATA_DIR"] = str(Path(data_dir).resolve())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = load_tasks(tasks_file)
