@@ -457,6 +457,34 @@ def bench_vocab(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def batch(cases: Annotated[Optional[list[str]], typer.Argument(help="case ids or case YAML paths")] = None,
+          all_: Annotated[bool, typer.Option("--all", help="every case of the catalogue")] = False,
+          workers: Annotated[int, typer.Option(help="Dask workers (processes) of the local cluster")] = 2,
+          scheduler: Annotated[Optional[str], typer.Option(help="address of an existing Dask scheduler")] = None,
+          out: Annotated[Path, typer.Option(help="output folder (a rerun skips finished cases)")] = Path("out/batch"),
+          data_dir: DataDirOpt = None,
+          no_figures: Annotated[bool, typer.Option("--no-figures", help="skip report figures")] = False) -> None:
+    """Diagnose many cases in parallel on Dask; one folder per case; summary.md and summary.csv."""
+    from hvrmet.batch import run_batch
+    from hvrmet.cases import list_cases
+
+    chosen = [c.id for c in list_cases()] if all_ else list(cases or [])
+    if not chosen:
+        raise typer.BadParameter("give case ids or --all")
+    rows = run_batch(chosen, out=out, workers=workers, scheduler=scheduler,
+                     data_dir=str(data_dir) if data_dir else None, figures=not no_figures)
+    table = Table(title=f"batch: {sum(r['status'] == 'ok' for r in rows)}/{len(rows)} cases ok")
+    for col in ("case", "status", "accepted hazards", "loops", "tool calls", "seconds", "message"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("case", "status", "accepted hazards", "loops", "tool calls", "seconds", "message")))
+    console.print(table)
+    console.print(f"wrote {out / 'summary.md'} and {out / 'summary.csv'}")
+    if any(r["status"] != "ok" for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
 def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case YAML path")] = None,
              data_dir: DataDirOpt = None,
              llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
