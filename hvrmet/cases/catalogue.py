@@ -18,10 +18,11 @@ from pydantic import ValidationError
 
 from hvrmet.cases.model import Case, CaseFile
 from hvrmet.data.readers import get_reader
-from hvrmet.data.registry import default_registry, file_sha256, resolve
+from hvrmet.data.registry import default_registry, resolve
 from hvrmet.errors import CaseError, DataFileMissing, VariableMissing
 
-__all__ = ["list_cases", "get_case", "case_files", "load_role", "load_case", "parse_case"]
+__all__ = ["list_cases", "get_case", "case_files", "load_role", "load_case", "parse_case", "reader_options",
+           "read_files"]
 
 
 def parse_case(text: str, source: str) -> Case:
@@ -113,22 +114,28 @@ def load_role(case: Case, role: str) -> xr.Dataset:
         raise VariableMissing(case.source_path or case.id,
                               f"case {case.id!r} has no file of role {role!r}; "
                               f"its roles: {', '.join(case.roles)}")
-    files = case_files(case, role)
-    reader = get_reader(entry.format)
-    opts = dict(entry.options)
-    if entry.format == "composite":
-        return reader([p for p, _ in files], sha256=[s for _, s in files], **opts)
-    if entry.format == "nexrad_level2" and "site" not in opts and case.location.radar_site:
+    return read_files(entry.format, case_files(case, role), reader_options(case, entry.format, entry.options))
+
+
+def reader_options(case: Case, fmt: str, options: dict) -> dict:
+    """A file's reader options, with the case's radar site for Level II volumes that
+    carry none (message-1 files)."""
+    opts = dict(options)
+    if fmt == "nexrad_level2" and "site" not in opts and case.location.radar_site:
         opts["site"] = case.location.radar_site
+    return opts
+
+
+def read_files(fmt: str, files: list[tuple[Path, str]], options: dict) -> xr.Dataset:
+    """Decode ``(path, sha256)`` files with the reader of ``fmt`` (a sequence for
+    composites, exactly one file otherwise)."""
+    reader = get_reader(fmt)
+    if fmt == "composite":
+        return reader([p for p, _ in files], sha256=[s for _, s in files], **options)
     (path, sha), = files
-    return reader(path, sha256=sha, **opts)
+    return reader(path, sha256=sha, **options)
 
 
 def load_case(case: Case) -> dict[str, xr.Dataset]:
     """Decode every file of a case; returns datasets by role."""
     return {role: load_role(case, role) for role in case.roles}
-
-
-def verify_sha(path: Path) -> str:
-    """The sha256 of a local file (re-exported for the CLI)."""
-    return file_sha256(path)

@@ -11,8 +11,8 @@ from pathlib import Path
 import xarray as xr
 
 from hvrmet.cases import Case, get_case
-from hvrmet.cases.catalogue import case_files
-from hvrmet.data.readers import get_reader, sniff_format
+from hvrmet.cases.catalogue import case_files, read_files, reader_options
+from hvrmet.data.readers import sniff_format
 from hvrmet.data.registry import file_sha256
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.results import FileRef
@@ -78,9 +78,7 @@ class ToolContext:
                 path = self.case.resolved_data_dir() / path
             fmt = sniff_format(path)
             paths = [(path, file_sha256(path))]
-            options: dict = {}
-            if fmt == "nexrad_level2" and self.case.location.radar_site:
-                options["site"] = self.case.location.radar_site
+            options = reader_options(self.case, fmt, {})
         else:
             if role not in self.case.roles:
                 raise VariableMissing(self.case.source_path or self.case.id,
@@ -88,9 +86,7 @@ class ToolContext:
                                       f"its roles: {', '.join(self.case.roles) or 'none'}")
             entry = self.case.file(role)
             fmt = entry.format
-            options = dict(entry.options)
-            if fmt == "nexrad_level2" and "site" not in options and self.case.location.radar_site:
-                options["site"] = self.case.location.radar_site
+            options = reader_options(self.case, fmt, entry.options)
             paths = case_files(self.case, role)
         for p, sha in paths:
             self.files_read.append(FileRef(path=str(p), sha256=sha, role=role))
@@ -100,11 +96,6 @@ class ToolContext:
         if ds is not None:
             self.cache_hits += 1
             return ds
-        reader = get_reader(fmt)
-        if fmt == "composite":
-            ds = reader([p for p, _ in paths], sha256=[s for _, s in paths], **options)
-        else:
-            (p, sha), = paths
-            ds = reader(p, sha256=sha, **options)
+        ds = read_files(fmt, paths, options)
         CACHE.put(key, ds)
         return ds
