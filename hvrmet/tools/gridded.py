@@ -20,9 +20,9 @@ from pydantic import Field
 
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.gridded_calc import (Box, extremum, field, grid_calc, lat_lon_2d, level_values, pressure_dim,
+from hvrmet.tools.gridded_calc import (Box, BoxInput, extremum, field, grid_calc, lat_lon_2d, level_values, pressure_dim,
                                        resolve, select_time, time_dim, valid_time, wrap_lon)
-from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.inputs import quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 
@@ -32,24 +32,12 @@ DEG_N, DEG_E = "degree_north", "degree_east"
 POLE = 88.0
 
 
-class GriddedInput(CaseInput):
+class GriddedInput(BoxInput):
     """A case, the role of its gridded analysis, a valid time and an optional search box."""
 
     role: str = Field("analysis", description="case role of the gridded analysis")
     time: str | None = Field(None, description="valid time (ISO 8601, UTC) when the analysis has "
                                                "several; the first time when omitted")
-    lat_min: float | None = quantity(None, units=DEG_N, description="southern edge of the search box",
-                                     ge=-90, le=90)
-    lat_max: float | None = quantity(None, units=DEG_N, description="northern edge of the search box",
-                                     ge=-90, le=90)
-    lon_min: float | None = quantity(None, units=DEG_E, description="western edge of the search box "
-                                     "(-180..360; west > east crosses the date line)", ge=-180, le=360)
-    lon_max: float | None = quantity(None, units=DEG_E, description="eastern edge of the search box",
-                                     ge=-180, le=360)
-
-    def box(self) -> Box:
-        """The search box."""
-        return Box(self.lat_min, self.lat_max, self.lon_min, self.lon_max)
 
 
 class LevelInput(GriddedInput):
@@ -114,6 +102,19 @@ def _at(ext: tuple, fmt: str, units: str) -> str:
     if val is None:
         return "n/a"
     return f"{val:{fmt}} {units} at {lat:.1f}N {lon:.1f}E"
+
+
+def _level_extremes(values: dict[str, Value], da, args: LevelInput, box: Box, units: str, hi: str, lo: str,
+                    ref: xr.DataArray) -> tuple[tuple, tuple]:
+    """The field's located maximum (as ``hi``) and minimum (as ``lo``) in ``units``, away
+    from the poles and the grid border, then the level and the valid time of ``ref``."""
+    e_hi = extremum(da, "max", box=box, units_out=units, max_abs_lat=POLE, skip_border=True)
+    e_lo = extremum(da, "min", box=box, units_out=units, max_abs_lat=POLE, skip_border=True)
+    _located(values, hi, e_hi, units)
+    _located(values, lo, e_lo, units)
+    values["level"] = Value(value=args.level, units="hPa")
+    values["valid_time"] = Value(value=valid_time(ref))
+    return e_hi, e_lo
 
 
 def _edge_note(name: str, ext: tuple) -> list[str]:
@@ -185,13 +186,8 @@ def compute_divergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     u, v, notes = _wind(ds, args)
     div = grid_calc(mpcalc.divergence, u, v)
     box = args.box()
-    e_hi = extremum(div, "max", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
-    e_lo = extremum(div, "min", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
     values: dict[str, Value] = {}
-    _located(values, "max_divergence", e_hi, "1/s")
-    _located(values, "max_convergence", e_lo, "1/s")
-    values["level"] = Value(value=args.level, units="hPa")
-    values["valid_time"] = Value(value=valid_time(u))
+    e_hi, e_lo = _level_extremes(values, div, args, box, "1/s", "max_divergence", "max_convergence", u)
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(u)}{box.describe()}: divergence max "
                               f"{_at(e_hi, '.3g', '1/s')}; convergence max {_at(e_lo, '.3g', '1/s')}")
@@ -214,13 +210,8 @@ def compute_temperature_advection(args: LowLevelInput, ctx: ToolContext) -> Tool
     t, _ = field(ds, "temperature", level=args.level, when=args.time, units_out="K")
     adv = grid_calc(mpcalc.advection, t, u, v)
     box = args.box()
-    e_w = extremum(adv, "max", box=box, units_out="K/h", max_abs_lat=POLE, skip_border=True)
-    e_c = extremum(adv, "min", box=box, units_out="K/h", max_abs_lat=POLE, skip_border=True)
     values: dict[str, Value] = {}
-    _located(values, "max_warm_advection", e_w, "K/h")
-    _located(values, "max_cold_advection", e_c, "K/h")
-    values["level"] = Value(value=args.level, units="hPa")
-    values["valid_time"] = Value(value=valid_time(t))
+    e_w, e_c = _level_extremes(values, adv, args, box, "K/h", "max_warm_advection", "max_cold_advection", t)
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: warm advection max "
                               f"{_at(e_w, '.2f', 'K/h')}; cold advection max {_at(e_c, '.2f', 'K/h')}")
@@ -258,14 +249,9 @@ def compute_moisture_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOut
     q, which = _moisture(ds, args.level, args.time, t)
     adv = grid_calc(mpcalc.advection, q, u, v)
     box = args.box()
-    e_m = extremum(adv, "max", box=box, units_out="g/kg/h", max_abs_lat=POLE, skip_border=True)
-    e_d = extremum(adv, "min", box=box, units_out="g/kg/h", max_abs_lat=POLE, skip_border=True)
     values: dict[str, Value] = {}
-    _located(values, "max_moistening", e_m, "g/kg/h")
-    _located(values, "max_drying", e_d, "g/kg/h")
+    e_m, e_d = _level_extremes(values, adv, args, box, "g/kg/h", "max_moistening", "max_drying", t)
     values["moisture_variable"] = Value(value=which)
-    values["level"] = Value(value=args.level, units="hPa")
-    values["valid_time"] = Value(value=valid_time(t))
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {which} advection{box.describe()}: moistening max "
                               f"{_at(e_m, '.3f', 'g/kg/h')}; drying max {_at(e_d, '.3f', 'g/kg/h')}")
@@ -290,13 +276,8 @@ def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     theta = mpcalc.potential_temperature(_pressure(args.level), t)
     fg = grid_calc(mpcalc.frontogenesis, theta, u, v)
     box = args.box()
-    e_g = extremum(fg, "max", box=box, units_out="K/m/s", max_abs_lat=POLE, skip_border=True)
-    e_l = extremum(fg, "min", box=box, units_out="K/m/s", max_abs_lat=POLE, skip_border=True)
     values: dict[str, Value] = {}
-    _located(values, "max_frontogenesis", e_g, "K/m/s")
-    _located(values, "max_frontolysis", e_l, "K/m/s")
-    values["level"] = Value(value=args.level, units="hPa")
-    values["valid_time"] = Value(value=valid_time(t))
+    e_g, _ = _level_extremes(values, fg, args, box, "K/m/s", "max_frontogenesis", "max_frontolysis", t)
     conv = "" if e_g[0] is None else f" ({e_g[0] * 1.08e9:.2f} K/100km/3h)"
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: frontogenesis max "
@@ -400,13 +381,9 @@ def compute_qvector_convergence(args: LevelInput, ctx: ToolContext) -> ToolOutpu
                      static_stability=sig.transpose(*t.dims).metpy.unit_array)
     conv = -2 * grid_calc(mpcalc.divergence, qx, qy)
     box = args.box()
-    e_hi = extremum(conv, "max", box=box, units_out="Pa/m^2/s", max_abs_lat=POLE, skip_border=True)
-    e_lo = extremum(conv, "min", box=box, units_out="Pa/m^2/s", max_abs_lat=POLE, skip_border=True)
     values: dict[str, Value] = {}
-    _located(values, "max_qvector_convergence", e_hi, "Pa/m^2/s")
-    _located(values, "min_qvector_convergence", e_lo, "Pa/m^2/s")
-    values["level"] = Value(value=args.level, units="hPa")
-    values["valid_time"] = Value(value=valid_time(t))
+    e_hi, e_lo = _level_extremes(values, conv, args, box, "Pa/m^2/s", "max_qvector_convergence",
+                                 "min_qvector_convergence", t)
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: -2 div Q max (ascent) "
                               f"{_at(e_hi, '.3g', 'Pa/m2/s')}; min (descent) {_at(e_lo, '.3g', 'Pa/m2/s')}")

@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from hvrmet.errors import VariableMissing
+from hvrmet.tools.inputs import CaseInput, quantity
 
 __all__ = ["grid_calc", "KINDS", "resolve", "field", "level_values", "pressure_dim", "time_dim", "select_time",
            "Box", "extremum", "wrap_lon", "lat_lon_2d", "valid_time"]
@@ -320,3 +321,20 @@ def grid_calc(func, *arrays: xr.DataArray, **kwargs):
             units=str(r.units)).metpy.quantify()
 
     return tuple(wrap(r) for r in res) if isinstance(res, tuple) else wrap(res)
+
+
+class BoxInput(CaseInput):
+    """A case and an optional lat/lon search box (the gridded and station tools share it)."""
+
+    lat_min: float | None = quantity(None, units="degree_north", description="southern edge of the search box",
+                                     ge=-90, le=90)
+    lat_max: float | None = quantity(None, units="degree_north", description="northern edge of the search box",
+                                     ge=-90, le=90)
+    lon_min: float | None = quantity(None, units="degree_east", description="western edge of the search box "
+                                     "(-180..360; west > east crosses the date line)", ge=-180, le=360)
+    lon_max: float | None = quantity(None, units="degree_east", description="eastern edge of the search box",
+                                     ge=-180, le=360)
+
+    def box(self) -> Box:
+        """The search box."""
+        return Box(self.lat_min, self.lat_max, self.lon_min, self.lon_max)

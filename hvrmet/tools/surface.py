@@ -17,7 +17,7 @@ from pydantic import Field
 
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.gridded_calc import Box, wrap_lon
+from hvrmet.tools.gridded_calc import BoxInput, wrap_lon
 from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
@@ -27,20 +27,12 @@ __all__ = ["station_frame", "pressure_changes", "distance_km", "buddy_check"]
 DEG_N, DEG_E = "degree_north", "degree_east"
 
 
-class SurfaceInput(CaseInput):
+class SurfaceInput(BoxInput):
     """A case, the role of its station observations, and optional space and time limits."""
 
     role: str = Field("surface_obs", description="case role of the station observations")
     start: str | None = Field(None, description="earliest report time to use (ISO 8601, UTC)")
     end: str | None = Field(None, description="latest report time to use (ISO 8601, UTC)")
-    lat_min: float | None = quantity(None, units=DEG_N, description="southern edge of the search box",
-                                     ge=-90, le=90)
-    lat_max: float | None = quantity(None, units=DEG_N, description="northern edge of the search box",
-                                     ge=-90, le=90)
-    lon_min: float | None = quantity(None, units=DEG_E, description="western edge of the search box "
-                                     "(west > east crosses the date line)", ge=-180, le=360)
-    lon_max: float | None = quantity(None, units=DEG_E, description="eastern edge of the search box",
-                                     ge=-180, le=360)
 
 
 class PressureInput(SurfaceInput):
@@ -90,7 +82,7 @@ def station_frame(ds: xr.Dataset, args: SurfaceInput, needs: tuple[str, ...]) ->
                        "lat": ds["lat"].values.astype(float), "lon": wrap_lon(ds["lon"].values.astype(float)),
                        **{v: ds[v].values.astype(float) for v in needs}})
     df = df.drop_duplicates(["station", "time"], keep="first")
-    box = Box(args.lat_min, args.lat_max, args.lon_min, args.lon_max)
+    box = args.box()
     keep = box.mask(df["lat"].to_numpy(), df["lon"].to_numpy())
     if args.start:
         keep &= (df["time"] >= _utc(args.start)).to_numpy()
