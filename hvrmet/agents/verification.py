@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig
 
 from langgraph.types import Send
 
-from hvrmet.agents.common import config_of, evidence_of, hypotheses_of, message
+from hvrmet.agents.common import config_of, hypotheses_of, message
 from hvrmet.agents.evidence import attach_verdicts, check_key, run_check
 from hvrmet.agents.state import DiagnosisState, Hypothesis, PlannedCheck
 

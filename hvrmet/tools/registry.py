@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from hvrmet.errors import HvrmetError
 from hvrmet.tools.inputs import CaseInput, field_units

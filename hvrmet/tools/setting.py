@@ -8,7 +8,7 @@ from __future__ import annotations
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput
 from hvrmet.tools.registry import tool
-from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.results import FileRef, ToolOutput, Value
 
 __all__ = ["tropical_cyclone_season", "distance_to_coast_km"]
 
@@ -84,8 +84,7 @@ def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
     values["distance_to_coast"] = Value(value=round(coast, 1) if coast != float("inf") else None, units="km")
     values["tropical_cyclone_exposure"] = Value(
         value=bool(values["tropical_cyclone_season"].value and coast <= 300.0), units="")
-    ctx.files_read.append(__import__("hvrmet.tools.results", fromlist=["FileRef"]).FileRef(
-        path=c.source_path or f"catalogue:{c.id}", sha256="0" * 64, role="case"))
+    ctx.files_read.append(FileRef(path=c.source_path or f"catalogue:{c.id}", sha256="0" * 64, role="case"))
     return ToolOutput(values=values, summary=f"{c.time:%Y-%m-%d %H UTC} at ({lat:.2f}, {lon:.2f}): "
                                              f"{'warm' if warm else 'cold'} season"
                                              + ("; tropical-cyclone season" if values["tropical_cyclone_season"].value else ""))

@@ -76,7 +76,6 @@ def sniff_format(path) -> str:
         If no known format matches; the message names the file.
     """
     import gzip
-    from pathlib import Path
 
     from hvrmet.data.readers._common import check_file
     from hvrmet.errors import FormatError

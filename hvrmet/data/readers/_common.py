@@ -112,7 +112,6 @@ def gate_lat_lon(site_lat: float, site_lon: float, azimuth_deg: np.ndarray,
     lat, lon, height
         Degrees north, degrees east, metres above mean sea level (float32).
     """
-    from pyproj import Transformer
 
     ke_a = 4.0 / 3.0 * EARTH_RADIUS_M
     el = np.deg2rad(elevation_deg)

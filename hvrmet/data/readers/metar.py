@@ -7,7 +7,6 @@ used, so nothing is downloaded.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import ChainMap
 from pathlib import Path
 
