@@ -38,13 +38,14 @@ _CACHE: dict = {}
 
 @pytest.fixture(scope="session")
 def load():
-    """``load(case_id, role)`` -> decoded dataset, decoded once per test session."""
-    from hvrmet.cases import get_case, load_role
+    """``load(case_id, role)`` -> decoded dataset, decoded once per test session and
+    shared with the tools (the same per-process cache the tools read through)."""
+    from hvrmet.tools.context import ToolContext
 
     def _load(case_id: str, role: str):
         key = (case_id, role)
         if key not in _CACHE:
-            _CACHE[key] = load_role(get_case(case_id), role)
+            _CACHE[key] = ToolContext(case_id).load(role)
         return _CACHE[key]
 
     return _load
