@@ -500,14 +500,10 @@ def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case
              thread: Annotated[Optional[str], typer.Option(help="thread id for a new run (default: random)")] = None,
              as_json: JsonOpt = False) -> None:
     """Diagnose a case with the Hypothesis-Verification-Replanning loop; stream each step."""
-    from hvrmet.agents.configuration import Configuration
     from hvrmet.agents.run import diagnose as run_diagnosis, dumps, list_runs
 
-    overrides = {"brain": llm, "out_dir": str(out), "base_url": base_url, "model": model,
-                 "max_loops": max_loops, "max_tool_calls": max_tool_calls, "max_seconds": max_seconds}
-    if no_figures:
-        overrides["figures"] = False
-    cfg = Configuration.from_runnable_config({"configurable": {k: v for k, v in overrides.items() if v is not None}})
+    cfg = _run_config(llm=llm, out=out, base_url=base_url, model=model, no_figures=no_figures, max_loops=max_loops,
+                      max_tool_calls=max_tool_calls, max_seconds=max_seconds)
     if list_:
         table = Table(title="past diagnoses")
         for col in ("thread", "case", "brain", "started (UTC)", "outcome", "report"):
@@ -536,14 +532,74 @@ def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case
 
 
 def _live_printer():
-    styles = {"screen": "dim", "signal": "cyan", "hypothesis": "magenta", "check": "white",
-              "replan": "yellow", "decision": "bold yellow", "report": "green", "error": "bold red"}
+    from hvrmet.chat.terminal import live_printer
 
-    def show(node: str, update: dict) -> None:
-        for m in update.get("messages", []):
-            console.print(f"[{styles.get(m['kind'], 'white')}]{m['kind']:>10}[/] {m['text']}", highlight=False)
+    return live_printer(console)
 
-    return show
+
+@app.command()
+def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAML path to load")] = None,
+         resume: Annotated[bool, typer.Option("--resume", help="continue the last session (or --session ID)")] = False,
+         session: Annotated[Optional[str], typer.Option("--session", help="session id to resume")] = None,
+         sessions: Annotated[bool, typer.Option("--sessions", help="list the chat sessions")] = False,
+         data_dir: DataDirOpt = None,
+         llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
+         base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")] = None,
+         model: Annotated[Optional[str], typer.Option(help="model name at the endpoint")] = None,
+         out: Annotated[Path, typer.Option(help="output folder (reports, figures, runs and sessions database)")] = Path("out"),
+         no_figures: Annotated[bool, typer.Option("--no-figures", help="skip the report figures")] = False) -> None:
+    """Talk to the diagnosis: load a case, watch the loop, ask why, sign off, fork, report."""
+    from hvrmet.chat import ChatSession, list_sessions
+    from hvrmet.chat.terminal import run_terminal
+
+    cfg = _run_config(llm=llm, out=out, base_url=base_url, model=model, no_figures=no_figures)
+    if sessions:
+        table = Table(title="chat sessions")
+        for col in ("session", "case", "run", "turns", "last used (UTC)"):
+            table.add_column(col)
+        import datetime as _dt
+        for r in list_sessions(cfg):
+            table.add_row(r["session_id"], r["case"] or "", r["thread_id"] or "", str(r["turns"]),
+                          _dt.datetime.fromtimestamp(r["updated"], _dt.timezone.utc).strftime("%Y-%m-%d %H:%M"))
+        console.print(table)
+        return
+    if resume or session:
+        s = ChatSession.resume(cfg, session)
+    else:
+        s = ChatSession(cfg, data_dir=str(data_dir) if data_dir else None)
+    try:
+        run_terminal(s, console, first=[f"/case {case}"] if case else None, resumed=resume or bool(session))
+    finally:
+        s.close()
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="address to bind (loopback unless told otherwise)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port")] = 8000,
+          data_dir: DataDirOpt = None,
+          llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
+          base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")] = None,
+          model: Annotated[Optional[str], typer.Option(help="model name at the endpoint")] = None,
+          out: Annotated[Path, typer.Option(help="output folder (reports, figures, runs and sessions database)")] = Path("out"),
+          no_figures: Annotated[bool, typer.Option("--no-figures", help="skip the report figures")] = False) -> None:
+    """Serve the chat as a web page (FastAPI): case picker, streamed loop, tables, figures, report."""
+    import uvicorn
+
+    from hvrmet.web import create_app
+
+    cfg = _run_config(llm=llm, out=out, base_url=base_url, model=model, no_figures=no_figures)
+    console.print(f"hvrmet serve: http://{host}:{port}/ (brain {cfg.brain}, output {cfg.out_dir})")
+    uvicorn.run(create_app(cfg, data_dir=str(data_dir) if data_dir else None), host=host, port=port, log_level="warning")
+
+
+def _run_config(*, llm: str, out: Path, base_url: str | None = None, model: str | None = None,
+                no_figures: bool = False, **budgets):
+    from hvrmet.agents.configuration import Configuration
+
+    overrides = {"brain": llm, "out_dir": str(out), "base_url": base_url, "model": model, **budgets}
+    if no_figures:
+        overrides["figures"] = False
+    return Configuration.from_runnable_config({"configurable": {k: v for k, v in overrides.items() if v is not None}})
 
 
 @app.command()

@@ -61,9 +61,9 @@ def test_routing_dispatches_each_check_once():
     state["evidence"] = [{"id": "E1", "tool": t, "arguments": {"case": "may1999"}} for t in
                          ("compute_sbcape", "compute_helicity", "compute_hail_parameter")]
     assert route_after_hypothesis(state) == "replan"
-    assert route_after_replan({**state, "done": True}) == "report"
+    assert route_after_replan({**state, "done": True}) == "review"
     assert route_after_replan(state) == "replan"
-    assert route_after_hypothesis({**state, "done": True}) == "report"
+    assert route_after_hypothesis({**state, "done": True}) == "review"
 
 
 # -- the real cases -----------------------------------------------------------------------

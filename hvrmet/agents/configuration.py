@@ -28,6 +28,7 @@ class Configuration(BaseModel):
     max_seconds: float = Field(600.0, gt=0, description="budget: wall-clock seconds of a run")
     out_dir: str = Field("out", description="folder for figures and reports")
     figures: bool = Field(True, description="draw figures for the report")
+    review: bool = Field(False, description="pause before the report for the forecaster's sign-off (the chat sets it)")
 
     @classmethod
     def from_runnable_config(cls, config: dict[str, Any] | None = None) -> "Configuration":

@@ -7,10 +7,11 @@ from typing import Any
 from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck, Verdict
 from hvrmet.knowledge import default_store
 from hvrmet.knowledge.conditions import evaluate_condition
+from hvrmet.knowledge.model import Condition
 from hvrmet.tools import call_tool
 from hvrmet.tools.results import ToolResult, Value
 
-__all__ = ["run_check", "attach_verdicts", "check_key", "result_of"]
+__all__ = ["run_check", "attach_verdicts", "rejudge", "check_key", "result_of", "threshold_key", "with_threshold"]
 
 _BASE_ARGS = ("case", "data_dir", "files")
 
@@ -56,9 +57,32 @@ def bears_on(hazard: str, condition_hazard: str) -> bool:
     return bool(a and b and a.kind != "mechanism" and b.kind == "mechanism" and a.family == b.family)
 
 
-def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis]) -> Evidence:
+def threshold_key(card_id: str, field: str, op: str) -> str:
+    """The key of a forecaster's threshold override: ``"card-id:field>="`` (a card may
+    bound a field from both sides, e.g. STP >= 1 supports and STP < 0.3 refutes)."""
+    return f"{card_id}:{field}{op}"
+
+
+def with_threshold(card_id: str, cond: Condition, thresholds: dict[str, float] | None) -> Condition:
+    """The condition with the forecaster's threshold for ``card:field op``, if one is set
+    (in the condition's own units)."""
+    key = threshold_key(card_id, cond.field, cond.op)
+    if thresholds and key in thresholds:
+        return cond.model_copy(update={"value": float(thresholds[key])})
+    return cond
+
+
+def rejudge(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict[str, float]) -> Evidence:
+    """Judge ``ev`` again after the thresholds changed: drop the verdicts of the changed
+    conditions and attach them anew."""
+    keep = [v for v in ev.verdicts if threshold_key(v.card, v.field, v.op) not in thresholds]
+    return attach_verdicts(ev.model_copy(update={"verdicts": keep}), hypotheses, thresholds)
+
+
+def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict[str, float] | None = None) -> Evidence:
     """Add the verdicts of every card condition on ``ev``'s tool for each hypothesis
-    (each verdict once: re-attaching is idempotent)."""
+    (each verdict once: re-attaching is idempotent). ``thresholds`` overrides conditions'
+    values by ``"card-id:field>="`` (the chat's ``/fork``)."""
     store = default_store()
     have = {(v.hypothesis_id, v.card, v.condition) for v in ev.verdicts}
     verdicts = list(ev.verdicts)
@@ -69,6 +93,7 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis]) -> Evidence:
             for cond in card.conditions:
                 if cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, ev.arguments):
                     continue
+                cond = with_threshold(card.id, cond, thresholds)
                 key = (h.id, card.id, cond.describe())
                 if key in have:
                     continue
@@ -77,5 +102,5 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis]) -> Evidence:
                 cards.add(card.id)
                 val = out.value if isinstance(out.value, (int, float, str, bool)) or out.value is None else str(out.value)
                 verdicts.append(Verdict(hypothesis_id=h.id, hazard=h.hazard, card=card.id, condition=cond.describe(),
-                                        meaning=cond.meaning, met=out.met, value=val, units=out.units))
+                                        field=cond.field, op=cond.op, meaning=cond.meaning, met=out.met, value=val, units=out.units))
     return ev.model_copy(update={"verdicts": verdicts, "cards": sorted(cards)})

@@ -1,7 +1,8 @@
 """The Hypothesis-Verification-Replanning graph.
 
 ``screen -> hypothesis -> verify (one branch per hypothesis, via Send) -> replan ->
-(verify | replan | report) -> END``. Routing is explicit (:func:`route_after_hypothesis`,
+(verify | replan | review) -> report -> END``; *review* pauses for the forecaster's
+sign-off when the run asks for it (the chat) and passes through otherwise. Routing is explicit (:func:`route_after_hypothesis`,
 :func:`hvrmet.agents.replanning.route_after_replan`) and tested.
 """
 
@@ -13,6 +14,7 @@ from hvrmet.agents.configuration import Configuration
 from hvrmet.agents.hypothesis import hypothesis
 from hvrmet.agents.replanning import replan, route_after_replan
 from hvrmet.agents.report import report
+from hvrmet.agents.review import review, route_after_review
 from hvrmet.agents.screen import screen
 from hvrmet.agents.state import DiagnosisState
 from hvrmet.agents.verification import dispatch, verify
@@ -22,9 +24,9 @@ __all__ = ["build_graph", "route_after_hypothesis", "graph"]
 
 def route_after_hypothesis(state: DiagnosisState):
     """Verification branches for the proposed hypotheses (or replanning if none has a
-    check to run, or the report if the step failed)."""
+    check to run, or the review and report if the step failed)."""
     if state.get("done"):
-        return "report"
+        return "review"
     sends = dispatch(state)
     return sends if sends else "replan"
 
@@ -36,12 +38,14 @@ def build_graph(checkpointer=None):
     g.add_node("hypothesis", hypothesis)
     g.add_node("verify", verify)
     g.add_node("replan", replan)
+    g.add_node("review", review)
     g.add_node("report", report)
     g.add_edge(START, "screen")
     g.add_edge("screen", "hypothesis")
-    g.add_conditional_edges("hypothesis", route_after_hypothesis, ["verify", "replan", "report"])
+    g.add_conditional_edges("hypothesis", route_after_hypothesis, ["verify", "replan", "review"])
     g.add_edge("verify", "replan")
-    g.add_conditional_edges("replan", route_after_replan, ["verify", "replan", "report"])
+    g.add_conditional_edges("replan", route_after_replan, ["verify", "replan", "review"])
+    g.add_conditional_edges("review", route_after_review, ["review", "report"])
     g.add_edge("report", END)
     return g.compile(checkpointer=checkpointer)
 

@@ -31,7 +31,7 @@ def hypothesis(state: DiagnosisState, config: RunnableConfig) -> dict:
         return {"messages": [message("error", f"hypothesis step failed: {exc}")], "done": True,
                 "outcome": "error", "loop": 1}
     hyps = to_hypotheses(proposals, 1, 1)
-    evidence = [attach_verdicts(e, hyps) for e in evidence_of(state)]
+    evidence = [attach_verdicts(e, hyps, state.get("thresholds")) for e in evidence_of(state)]
     msgs = [message("hypothesis", f"{h.id} {h.hazard} (prior {h.prior:.2f}): {h.statement}; "
                                   f"checks: {', '.join(c.tool for c in h.checks) or 'none'}", hypothesis=h.id)
             for h in hyps]

@@ -31,3 +31,5 @@ names from: {tools}). Return JSON: {{"assessments": [{{"hypothesis_id": str, "po
 
 SUMMARY = """Write the final diagnosis in 2-4 sentences for a forecaster, citing evidence ids in \
 brackets. Hypotheses: {hypotheses}"""
+
+CHAT = """You are assisting a forecaster with case {case} (data roles: {roles}; {time} UTC, {location}). Current hypotheses: {hypotheses}. Answer the forecaster's question. Call the tools for any number you need (the case argument is {case!r}); never state a number no tool returned. Cite evidence ids in brackets."""

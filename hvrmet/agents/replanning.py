@@ -46,7 +46,7 @@ def replan(state: DiagnosisState, config: RunnableConfig) -> dict:
     for h in new:
         by_id[h.id] = h
     if new:
-        evidence = [attach_verdicts(e, new) for e in evidence]
+        evidence = [attach_verdicts(e, new, state.get("thresholds")) for e in evidence]
     left = budget_left(state, cfg)
     stop, reason = plan.stop, plan.reason
     if not stop and left["loops"] <= 1:
@@ -74,11 +74,11 @@ def replan(state: DiagnosisState, config: RunnableConfig) -> dict:
 
 
 def route_after_replan(state: DiagnosisState):
-    """Stop -> report; otherwise verification branches, or replanning again when the new
+    """Stop -> review (the forecaster's sign-off, then the report); otherwise verification branches, or replanning again when the new
     hypotheses need no new tool call."""
     from hvrmet.agents.verification import dispatch
 
     if state.get("done"):
-        return "report"
+        return "review"
     sends = dispatch(state)
     return sends if sends else "replan"

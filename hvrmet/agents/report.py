@@ -97,6 +97,14 @@ def report(state: DiagnosisState, config: RunnableConfig) -> dict:
             "messages": [message("report", f"{outcome}: {summary}"), message("report", f"wrote {folder}")]}
 
 
+def _threshold_lines(state) -> list[str]:
+    """A line naming the thresholds the forecaster changed (``/fork``), if any."""
+    th = state.get("thresholds") or {}
+    if not th:
+        return []
+    return ["Thresholds changed by the forecaster: " + ", ".join(f"{k}{v:g}" for k, v in sorted(th.items())), ""]
+
+
 def _cards_cited(evidence: list[Evidence], hyps: list[Hypothesis]) -> list:
     from hvrmet.knowledge import default_store
 
@@ -114,6 +122,7 @@ def render_markdown(state, hyps: list[Hypothesis], evidence: list[Evidence], sum
              f"*{case.time:%Y-%m-%d %H:%M} UTC, {case.location.place or ''} ({case.location.lat:.3f}, "
              f"{case.location.lon:.3f}); brain: {brain}; run {state.get('run_id', '')}; "
              f"{state.get('loop', 0)} loop(s), {state.get('tool_calls', 0)} tool calls*", "",
+             *_threshold_lines(state),
              "## Diagnosis", "", f"**{outcome}.** {summary}", "", "## Hypotheses", "",
              "| id | hazard | status | prior | posterior | evidence | forecaster |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -128,6 +137,8 @@ def render_markdown(state, hyps: list[Hypothesis], evidence: list[Evidence], sum
         lines.append("")
         lines.append(h.rationale)
         lines.append("")
+        if h.signoff:
+            lines += [f"**Forecaster:** {h.signoff}", ""]
         for eid in h.evidence_ids:
             ev = ev_by_id.get(eid)
             if ev is None:
@@ -187,8 +198,9 @@ def render_html(state, hyps: list[Hypothesis], evidence: list[Evidence], summary
                     items.append(f"<li><a href='#{esc(ev.id.lower())}'>{esc(val)} {esc(v.units)}</a> from "
                                  f"<code>{esc(ev.tool)}</code>: {esc(v.condition)} &rarr; "
                                  f"<b>{'met' if v.met else 'not met'}</b> ({esc(v.card)})</li>")
+        signoff = f"<p class='signoff'><b>Forecaster:</b> {esc(h.signoff)}</p>" if h.signoff else ""
         chain.append(f"<h3>{esc(h.id)} {esc(h.hazard)} ({esc(h.status)}, {h.posterior:.2f})</h3>"
-                     f"<p>{esc(h.rationale)}</p><ul>{''.join(items)}</ul>")
+                     f"<p>{esc(h.rationale)}</p>{signoff}<ul>{''.join(items)}</ul>")
     ev_rows = []
     for e in evidence:
         args = ", ".join(f"{k}={v}" for k, v in e.arguments.items() if k != "case")
@@ -219,6 +231,7 @@ figure img{{max-width:100%}}code{{font-size:90%}}</style></head><body>
 <h1>Diagnosis: {esc(case.id)}</h1>
 <p><i>{case.time:%Y-%m-%d %H:%M} UTC, {esc(case.location.place or '')} ({case.location.lat:.3f}, {case.location.lon:.3f});
 brain: {esc(brain)}; run {esc(str(state.get('run_id', '')))}; {state.get('loop', 0)} loop(s), {state.get('tool_calls', 0)} tool calls</i></p>
+{''.join(f"<p class='thresholds'>{esc(t)}</p>" for t in _threshold_lines(state) if t)}
 <h2>Diagnosis</h2><p><b>{esc(outcome)}.</b> {esc(summary)}</p>
 <h2>Hypotheses</h2><table id="hypotheses"><tr><th>id</th><th>hazard</th><th>status</th><th>prior</th><th>posterior</th><th>evidence</th><th>forecaster</th></tr>{rows}</table>
 <h2>Evidence chain</h2>{''.join(chain)}

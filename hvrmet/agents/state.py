@@ -66,6 +66,8 @@ class Verdict(BaseModel):
     hazard: str
     card: str
     condition: str
+    field: str = ""
+    op: str = ""
     meaning: Literal["supports", "weakly_supports", "refutes"]
     met: bool | None
     value: float | str | bool | None = None
@@ -95,7 +97,7 @@ class Decision(BaseModel):
     """A replanning decision, kept for the loop-by-loop trace."""
 
     loop: int
-    action: Literal["continue", "stop"]
+    action: Literal["continue", "stop", "signoff", "fork"]
     reason: str
     new_checks: dict[str, list[str]] = Field(default_factory=dict)
     new_hypotheses: list[str] = Field(default_factory=list)
@@ -134,3 +136,5 @@ class DiagnosisState(TypedDict, total=False):
     outcome: str
     report: dict
     screen_done: Annotated[int, _max]
+    thresholds: dict[str, float]    # the forecaster's overrides, "card-id:field>=" -> value (set by /fork)
+    awaiting_signoff: bool          # paused at the review for the forecaster's sign-off

@@ -32,7 +32,7 @@ def dispatch(state: DiagnosisState) -> list[Send]:
         if mine:
             sends.append(Send("verify", {"hypothesis": h.model_dump(), "checks": mine, "loop": state.get("loop", 1),
                                          "case": state["case"], "data_dir": state.get("data_dir"),
-                                         "hypotheses": active}))
+                                         "hypotheses": active, "thresholds": state.get("thresholds") or {}}))
     return sends
 
 
@@ -47,7 +47,7 @@ def verify(payload: dict, config: RunnableConfig) -> dict:
         check = PlannedCheck.model_validate(c)
         ev = run_check(check, payload["case"], payload.get("data_dir"), f"E{loop}-{h.id}-{i}", loop,
                        for_hypothesis=h.id, out_dir=cfg.out_dir)
-        ev = attach_verdicts(ev, everyone)
+        ev = attach_verdicts(ev, everyone, payload.get("thresholds"))
         evidence.append(ev.model_dump())
         mine = [v for v in ev.verdicts if v.hypothesis_id == h.id and v.met is not None]
         verdict = "; ".join(f"{v.meaning} {'met' if v.met else 'not met'} ({v.card})" for v in mine) or "no condition"

@@ -116,6 +116,11 @@ class DataRegistry:
     def __contains__(self, key: str) -> bool:
         return key in self.entries
 
+    @property
+    def cache_dir(self) -> Path:
+        """pooch's download cache."""
+        return Path(self._pooch.abspath).resolve()
+
     def keys(self) -> list[str]:
         """All registered keys, sorted."""
         return sorted(self.entries)

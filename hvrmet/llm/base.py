@@ -8,14 +8,15 @@ graph's nodes call only these methods; they never import ``openai``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck, Signal
 
-__all__ = ["Brain", "BrainContext", "Proposal", "Assessment", "ReplanPlan", "BrainError"]
+__all__ = ["Brain", "BrainContext", "Proposal", "Assessment", "ReplanPlan", "BrainError", "Answer", "ToolRunner"]
 
 
 class BrainError(RuntimeError):
@@ -53,6 +54,19 @@ class ReplanPlan(BaseModel):
     reason: str
 
 
+class Answer(BaseModel):
+    """The brain's answer to a forecaster's free-text question in the chat."""
+
+    text: str = Field(description="the answer; every number in it comes from a tool result or a card")
+    evidence_ids: list[str] = Field(default_factory=list, description="evidence items the tools recorded")
+    cards: list[str] = Field(default_factory=list, description="knowledge cards quoted")
+
+
+#: Runs a tool for the brain in the chat: ``(tool name, arguments) -> evidence dict``
+#: (recorded in the run, errors included).
+ToolRunner = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
 @dataclass
 class BrainContext:
     """What the brain sees: the case's roles (never its events or title), the signals,
@@ -86,3 +100,7 @@ class Brain(Protocol):
 
     def summarize(self, ctx: BrainContext) -> str:
         """The final diagnosis in a few sentences, citing evidence ids."""
+
+    def answer(self, question: str, ctx: BrainContext, run_tool: ToolRunner) -> Answer:
+        """Answer a forecaster's free-text question in the chat, through ``run_tool`` (the
+        same registry) or the knowledge cards; never a made-up number."""

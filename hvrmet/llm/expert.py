@@ -20,7 +20,7 @@ from collections import defaultdict
 
 from hvrmet.agents.state import Hypothesis, PlannedCheck
 from hvrmet.knowledge import default_store
-from hvrmet.llm.base import Assessment, BrainContext, Proposal, ReplanPlan
+from hvrmet.llm.base import Answer, Assessment, BrainContext, Proposal, ReplanPlan, ToolRunner
 
 __all__ = ["ExpertPolicy", "WEIGHTS", "NULL_HAZARD"]
 
@@ -242,6 +242,21 @@ class ExpertPolicy:
             parts.append("Insufficient evidence: no hypothesis could be confirmed with the data of this case.")
         if ref:
             parts.append("Refuted: " + ", ".join(h.hazard.replace("_", " ") for h in ref) + ".")
+        signed = [h for h in ctx.hypotheses if h.signoff]
+        if signed:
+            parts.append("Forecaster sign-off: " + "; ".join(f"{h.id} {h.hazard.replace('_', ' ')} "
+                                                              f"{h.signoff.split(' (', 1)[0]}" for h in signed) + ".")
         if inc:
             parts.append("Left open: " + ", ".join(f"{h.hazard.replace('_', ' ')} ({h.posterior:.2f})" for h in inc) + ".")
         return " ".join(parts)
+
+    def answer(self, question: str, ctx: BrainContext, run_tool: ToolRunner) -> Answer:
+        """The offline policy does not compose free text: it returns the knowledge cards
+        closest to the question (hybrid search), each with its statement, and runs nothing."""
+        hits = self.store.search(question, k=3)
+        if not hits:
+            return Answer(text="No knowledge card matches that question. Type /help for the commands.")
+        lines = ["Closest knowledge cards (offline brain: a knowledge search, not a composed answer):"]
+        for card, score in hits:
+            lines.append(f"- {card.id} ({score:.2f}) {card.title}: {card.statement.strip()}")
+        return Answer(text="\n".join(lines), cards=[c.id for c, _ in hits])

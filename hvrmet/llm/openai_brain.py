@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from hvrmet.agents import prompts
 from hvrmet.agents.state import PlannedCheck
 from hvrmet.knowledge import default_store
-from hvrmet.llm.base import Assessment, BrainContext, BrainError, Proposal, ReplanPlan
+from hvrmet.llm.base import Answer, Assessment, BrainContext, BrainError, Proposal, ReplanPlan, ToolRunner
 
 __all__ = ["OpenAIBrain"]
 
@@ -161,3 +161,42 @@ class OpenAIBrain:
                          for h in ctx.hypotheses)
         msg = self._chat([{"role": "user", "content": prompts.SUMMARY.format(hypotheses=hyps)}])
         return (msg.content or "").strip()
+
+    def answer(self, question: str, ctx: BrainContext, run_tool: ToolRunner, max_rounds: int = 4) -> Answer:
+        """Free text through function calling: the model calls registry tools (run and
+        recorded by ``run_tool``), sees their results, and answers."""
+        from hvrmet.tools import get_tool
+        from hvrmet.tools.adapters import openai_schema
+
+        hyps = "; ".join(f"{h.id} {h.hazard} {h.status} ({h.posterior:.2f})" for h in ctx.hypotheses) or "none yet"
+        messages: list[dict] = [
+            {"role": "system", "content": prompts.CHAT.format(case=ctx.case, roles=", ".join(ctx.roles), time=ctx.time,
+                                                              location=ctx.location, hypotheses=hyps)},
+            {"role": "user", "content": question}]
+        schemas = [openai_schema(get_tool(n)) for n in ctx.tools]
+        ids: list[str] = []
+        for _round in range(max_rounds):
+            msg = self._chat(messages, tools=schemas, tool_choice="auto")
+            if not msg.tool_calls:
+                return Answer(text=(msg.content or "").strip(), evidence_ids=ids)
+            messages.append({"role": "assistant", "content": msg.content or "",
+                             "tool_calls": [{"id": c.id, "type": "function",
+                                             "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                                            for c in msg.tool_calls]})
+            for call in msg.tool_calls:
+                try:
+                    args = json.loads(call.function.arguments or "{}")
+                except json.JSONDecodeError as exc:
+                    result = {"ok": False, "error": f"arguments are not JSON: {exc}"}
+                else:
+                    if call.function.name not in ctx.tools:
+                        result = {"ok": False, "error": f"unknown tool {call.function.name!r}"}
+                    else:
+                        ev = run_tool(call.function.name, {k: v for k, v in args.items() if k not in ("case", "data_dir")})
+                        ids.append(ev["id"])
+                        result = {"evidence_id": ev["id"], "ok": ev["ok"], "error": ev.get("error"),
+                                  "summary": ev.get("summary"),
+                                  "values": {k: {"value": v.get("value"), "units": v.get("units")}
+                                             for k, v in list(ev.get("values", {}).items())[:20]}}
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result, default=str)})
+        raise BrainError(f"no answer after {max_rounds} rounds of tool calls")

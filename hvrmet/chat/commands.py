@@ -1,0 +1,327 @@
+"""The chat's commands, one function each, shared by the terminal and the web page.
+
+``handle(session, line)`` answers one line: a ``/command`` runs its function; free text
+goes to the brain (an OpenAI-compatible model answers through the same tools; the
+offline policy points to the closest command or returns a knowledge search).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hvrmet.chat.reply import Reply, Table
+from hvrmet.chat.session import ChatSession, OnUpdate
+from hvrmet.errors import HvrmetError
+
+__all__ = ["COMMANDS", "Command", "handle", "parse_args", "hypothesis_table", "evidence_table"]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    help: str
+    run: Callable[[ChatSession, list[str], OnUpdate | None], Reply]
+    keywords: tuple[str, ...] = ()
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(usage: str, keywords: tuple[str, ...] = ()):
+    """Register a command; its help is the function's docstring."""
+    def deco(fn):
+        name = usage.split()[0].lstrip("/")
+        COMMANDS[name] = Command(name, usage, (fn.__doc__ or "").strip().splitlines()[0], fn, keywords)
+        return fn
+    return deco
+
+
+def parse_args(words: list[str]) -> dict:
+    """``k=v`` words into arguments (values parsed as JSON where they can be, so numbers
+    are numbers and ``"3 km"`` stays a quantity string)."""
+    out = {}
+    for w in words:
+        if "=" not in w:
+            raise HvrmetError(f"expected KEY=VALUE, got {w!r}")
+        k, v = w.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def hypothesis_table(session: ChatSession) -> Table:
+    rows = [[h.id, h.hazard, h.status, f"{h.prior:.2f}", f"{h.posterior:.2f}", str(len(h.evidence_ids)),
+             h.signoff or ""] for h in session.hypotheses()]
+    return Table(title="hypotheses", columns=["id", "hazard", "status", "prior", "posterior", "evidence", "forecaster"],
+                 rows=rows)
+
+
+def evidence_table(session: ChatSession) -> Table:
+    rows = []
+    for e in session.evidence():
+        vals = "; ".join(f"{k} = {_fmt(v['value'])} {v.get('units', '')}".strip()
+                         for k, v in list(e.values.items())[:3] if not isinstance(v.get("value"), list))
+        rows.append([e.id, str(e.loop), e.tool, e.for_hypothesis, vals if e.ok else f"ERROR: {e.error}"])
+    return Table(title="evidence", columns=["id", "loop", "tool", "for", "result"], rows=rows)
+
+
+@command("/help", ("help", "commands", "what can"))
+def _help(session, args, on_update) -> Reply:
+    """The commands."""
+    rows = [[c.usage, c.help] for c in COMMANDS.values()]
+    return Reply(text="Free text: a question (the LLM brain answers it through the tools; the offline brain "
+                      "points to the closest command or searches the knowledge cards).",
+                 tables=[Table(title="commands", columns=["command", "what it does"], rows=rows)])
+
+
+@command("/cases", ("cases", "catalogue", "list"))
+def _cases(session, args, on_update) -> Reply:
+    """The catalogue's cases."""
+    from hvrmet.cases import list_cases
+
+    rows = [[c.id, f"{c.time:%Y-%m-%d %H:%M}", c.location.place or "", ", ".join(c.roles)] for c in list_cases()]
+    return Reply(tables=[Table(title="cases", columns=["id", "time (UTC)", "place", "data"], rows=rows)])
+
+
+@command("/case ID|PATH", ("case", "load", "open"))
+def _case(session, args, on_update) -> Reply:
+    """Load a case (catalogue id or case-file path)."""
+    if len(args) != 1:
+        return Reply.fail("usage: /case ID|PATH (see /cases)")
+    c = session.load_case(args[0])
+    return Reply(text=f"case {c.id}: {c.title} ({c.time:%Y-%m-%d %H:%M} UTC, {c.location.place or ''}); "
+                      f"data: {', '.join(c.roles)}. /diagnose to start.", refresh=True)
+
+
+@command("/diagnose", ("diagnose", "run", "start", "analyse", "analyze"))
+def _diagnose(session, args, on_update) -> Reply:
+    """Run the Hypothesis-Verification-Replanning loop on the case (streams each step)."""
+    st = session.diagnose(on_update)
+    return Reply(text=f"loop stopped after {st.get('loop')} loop(s), {st.get('tool_calls')} tool calls. "
+                      "Sign off with /accept HYP or /reject HYP, ask /why HYP, then /report.",
+                 tables=[hypothesis_table(session)], refresh=True)
+
+
+@command("/hypotheses", ("hypotheses", "hypothesis", "candidates", "status"))
+def _hypotheses(session, args, on_update) -> Reply:
+    """The hypotheses with status, posterior and sign-off."""
+    if not session.state():
+        return Reply.fail("no diagnosis yet: /diagnose first")
+    return Reply(tables=[hypothesis_table(session)])
+
+
+@command("/evidence [ID]", ("evidence", "results"))
+def _evidence(session, args, on_update) -> Reply:
+    """All evidence, or one item in full (values, data files with sha256, verdicts)."""
+    if not session.state():
+        return Reply.fail("no diagnosis yet: /diagnose first")
+    if not args:
+        return Reply(tables=[evidence_table(session)])
+    ev = next((e for e in session.evidence() if e.id.lower() == args[0].lower()), None)
+    if ev is None:
+        return Reply.fail(f"no evidence {args[0]!r}; see /evidence")
+    vals = Table(title=f"{ev.id} {ev.tool}({', '.join(f'{k}={v}' for k, v in ev.arguments.items() if k != 'case')})",
+                 columns=["output", "value", "units"],
+                 rows=[[k, _fmt(v.get("value")), v.get("units", "")] for k, v in ev.values.items()])
+    verdicts = Table(title="what it says about each hypothesis", columns=["hypothesis", "condition", "value", "outcome", "card"],
+                     rows=[[v.hypothesis_id, v.condition, f"{_fmt(v.value)} {v.units}".strip(),
+                            "n/a" if v.met is None else "met" if v.met else "not met", v.card] for v in ev.verdicts])
+    files = "\n".join(f"read {f['path']} (sha256 {f['sha256']})" for f in ev.files)
+    text = (ev.summary if ev.ok else f"ERROR: {ev.error}") + (f"\n{files}" if files else "")
+    return Reply(text=text, tables=[vals, verdicts], figures=[f["png"] for f in ev.figures])
+
+
+@command("/why HYP", ("why", "reason", "because", "chain", "explain"))
+def _why(session, args, on_update) -> Reply:
+    """The evidence chain of a hypothesis: each number, its threshold and its source."""
+    if len(args) != 1:
+        return Reply.fail("usage: /why HYP (an id such as H1, or a hazard label)")
+    h = session.hypothesis(args[0])
+    by_id = {e.id: e for e in session.evidence()}
+    rows = []
+    for eid in h.evidence_ids:
+        ev = by_id.get(eid)
+        for v in (ev.verdicts if ev else []):
+            if v.hypothesis_id == h.id and v.met is not None:
+                data = ", ".join(f"{Path(f['path']).name} ({f['sha256'][:12]})" for f in ev.files[:2])
+                rows.append([eid, ev.tool, f"{_fmt(v.value)} {v.units}".strip(), v.condition,
+                             "met" if v.met else "not met", v.card, data])
+    text = (f"{h.id} {h.hazard}: {h.status}, posterior {h.posterior:.2f} (prior {h.prior:.2f}). {h.statement}\n"
+            f"Why: {h.rationale}" + (f"\nForecaster: {h.signoff}" if h.signoff else ""))
+    return Reply(text=text, tables=[Table(title=f"evidence chain of {h.id}",
+                                          columns=["evidence", "tool", "value", "condition", "outcome", "card", "data (sha256)"],
+                                          rows=rows)])
+
+
+def _signoff(session, args, on_update, verdict: str) -> Reply:
+    if not args:
+        return Reply.fail(f"usage: /{'accept' if verdict == 'accepted' else 'reject'} HYP [note]")
+    h = session.signoff(args[0], verdict, " ".join(args[1:]), on_update)
+    return Reply(text=f"{h.id} {h.hazard}: {h.signoff}. It will be in the report (/report).",
+                 tables=[hypothesis_table(session)], refresh=True)
+
+
+@command("/accept HYP [note]", ("accept", "agree", "confirm"))
+def _accept(session, args, on_update) -> Reply:
+    """Sign off a hypothesis as accepted (recorded in the report)."""
+    return _signoff(session, args, on_update, "accepted")
+
+
+@command("/reject HYP [note]", ("reject", "disagree", "wrong", "dismiss"))
+def _reject(session, args, on_update) -> Reply:
+    """Sign off a hypothesis as rejected (recorded in the report)."""
+    return _signoff(session, args, on_update, "rejected")
+
+
+@command("/check TOOL k=v ...", ("check", "compute", "calculate", "tool"))
+def _check(session, args, on_update) -> Reply:
+    """Run a tool on the case; the result joins the evidence and is judged."""
+    if not args:
+        from hvrmet.tools import list_tools
+
+        names = ", ".join(t.name for t in list_tools() if t.category != "plot")
+        return Reply.fail(f"usage: /check TOOL k=v ...; tools: {names}")
+    ev = session.run_tool(args[0], parse_args(args[1:]), on_update)
+    if not ev.ok:
+        return Reply.fail(f"{ev.id} {ev.tool}: ERROR: {ev.error}")
+    return _evidence(session, [ev.id], on_update) if session.state() else Reply(
+        text=ev.summary, tables=[Table(title=ev.tool, columns=["output", "value", "units"],
+                                       rows=[[k, _fmt(v.get("value")), v.get("units", "")] for k, v in ev.values.items()])])
+
+
+@command("/plot KIND k=v ...", ("plot", "draw", "figure", "skew-t", "skewt", "hodograph", "map"))
+def _plot(session, args, on_update) -> Reply:
+    """Draw a figure: skewt, hodograph, radar_ppi, composite_reflectivity, field_map, composite_sequence."""
+    from hvrmet.tools import list_tools
+
+    kinds = sorted(t.name.removeprefix("plot_") for t in list_tools() if t.category == "plot")
+    if not args or args[0] not in kinds:
+        return Reply.fail(f"usage: /plot KIND k=v ...; kinds: {', '.join(kinds)}")
+    ev = session.run_tool(f"plot_{args[0]}", parse_args(args[1:]), on_update)
+    if not ev.ok:
+        return Reply.fail(f"{ev.id} plot_{args[0]}: ERROR: {ev.error}")
+    return Reply(text=f"{ev.id}: {ev.summary}", figures=[f["png"] for f in ev.figures], refresh=bool(session.state()))
+
+
+_FORK_SET = re.compile(r"^([a-z0-9-]+):(\w+)(>=|<=|==|!=|>|<)(.+)$")
+
+
+@command("/fork LOOP [card:field>=value] [drop HYP] [add HAZARD]", ("fork", "go back", "threshold", "redo"))
+def _fork(session, args, on_update) -> Reply:
+    """Go back to a loop's checkpoint and continue with a changed threshold or hypothesis."""
+    if not args or not args[0].isdigit():
+        loops = session.loops_available() if session.state() else []
+        return Reply.fail("usage: /fork LOOP [card:field>=value ...] [drop HYP ...] [add HAZARD ...]; "
+                          f"loops: {', '.join(map(str, loops)) or 'none (diagnose first)'}")
+    thresholds, drop, add = {}, [], []
+    rest = iter(args[1:])
+    for w in rest:
+        m = _FORK_SET.match(w)
+        if m:
+            thresholds[f"{m[1]}:{m[2]}{m[3]}"] = float(m[4])
+        elif w in ("drop", "add"):
+            target = next(rest, None)
+            if target is None:
+                return Reply.fail(f"/fork: {w} needs a hypothesis or hazard")
+            (drop if w == "drop" else add).append(target)
+        else:
+            return Reply.fail(f"/fork: cannot read {w!r} (card:field>=value with the condition's operator, "
+                              "drop HYP or add HAZARD)")
+    st = session.fork(int(args[0]), thresholds=thresholds, drop=drop, add=add, on_update=on_update)
+    return Reply(text=f"forked at loop {args[0]}; the loop stopped after {st.get('loop')} loop(s). "
+                      "/report writes the report of this branch.", tables=[hypothesis_table(session)], refresh=True)
+
+
+@command("/report", ("report", "write up", "summary", "finish"))
+def _report(session, args, on_update) -> Reply:
+    """Write the report (Markdown, HTML, trace) with the sign-offs."""
+    rep = session.write_report(on_update)
+    st = session.state()
+    return Reply(text=f"{st.get('outcome', '')}. {rep.get('summary', '')}",
+                 links={"html": rep.get("html", ""), "markdown": rep.get("markdown", ""), "trace": rep.get("trace", "")},
+                 figures=[f["png"] for e in session.evidence() for f in e.figures if e.id.startswith(f"E{st.get('loop')}-R")],
+                 refresh=True)
+
+
+@command("/history", ("history", "earlier", "before"))
+def _history(session, args, on_update) -> Reply:
+    """The conversation so far (kept across --resume)."""
+    return Reply(tables=[Table(title=f"session {session.session_id}", columns=["who", "said"],
+                               rows=[[r, t] for r, t in session.history()])])
+
+
+def _closest(text: str) -> Command | None:
+    words = set(re.findall(r"[a-z][a-z-]*", text.lower()))
+    low = text.lower()
+    for c in COMMANDS.values():
+        if any((k in words) if " " not in k else (k in low) for k in c.keywords):
+            return c
+    return None
+
+
+def _free_text(session: ChatSession, text: str, on_update: OnUpdate | None) -> Reply:
+    from hvrmet.agents.common import brain_context, brain_of
+
+    brain = brain_of(session.cfg)
+    if brain.name == "offline":
+        c = _closest(text)
+        if c is not None:
+            return Reply(text=f"Closest command: {c.usage} - {c.help}\n(the offline brain does not compose "
+                              "free-text answers; type the command, or /help)")
+    state = session.state() or ({"case": session.case, "data_dir": session.data_dir, "loop": 0} if session.case else None)
+    if brain.name != "offline" and state is None:
+        return Reply.fail("load a case first (/case ID): the model answers through the case's tools")
+    if state is None:  # offline, no case: the knowledge search needs none
+        from hvrmet.llm.base import BrainContext
+
+        ctx = BrainContext(case="", roles=[], time="", location={}, loop=0)
+    else:
+        ctx = brain_context(state, session.cfg)
+
+    def run_tool(name: str, args: dict) -> dict:
+        return session.run_tool(name, args, on_update).model_dump()
+
+    ans = brain.answer(text, ctx, run_tool)
+    return Reply(text=ans.text, refresh=bool(ans.evidence_ids))
+
+
+def handle(session: ChatSession, line: str, on_update: OnUpdate | None = None) -> Reply:
+    """Answer one line of the chat and record both sides in the session's history.
+    Errors come back as a failed :class:`Reply` with the message, never as a crash."""
+    line = line.strip()
+    if not line:
+        return Reply()
+    session.record("user", line)
+    with session.lock:
+        try:
+            if line.startswith("/"):
+                words = shlex.split(line)
+                name = words[0][1:]
+                cmd = COMMANDS.get(name)
+                if cmd is None:
+                    near = difflib.get_close_matches(name, list(COMMANDS), n=1)
+                    reply = Reply.fail(f"unknown command /{name}" + (f"; did you mean /{near[0]}?" if near else "")
+                                       + f" Known: {', '.join('/' + c for c in COMMANDS)}")
+                else:
+                    reply = cmd.run(session, words[1:], on_update)
+            else:
+                reply = _free_text(session, line, on_update)
+        except (HvrmetError, ValueError) as exc:
+            reply = Reply.fail(str(exc))
+    session.record("assistant", reply.text or "\n".join(t.title for t in reply.tables))
+    return reply
