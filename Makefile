@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SYSTEM := $(VENV)/.system
+# `sudo` only when not root
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The real data: seeded from ../shared/data when it exists (no download needed there).
 ifeq ($(origin HVRMET_DATA_DIR), undefined)
@@ -12,7 +15,7 @@ ifeq ($(origin HVRMET_DATA_DIR), undefined)
 endif
 export MPLBACKEND := Agg
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +27,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The tests drive the chat in tmux and the web page in Debian's Chromium (with Playwright,
+# from the test extras): install both from Debian's packages when they are missing.
+$(SYSTEM): $(STAMP)
+	@if ! command -v chromium >/dev/null || ! command -v tmux >/dev/null; then \
+	  echo "installing Debian's chromium and tmux for the browser and terminal tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium tmux; \
+	fi
+	touch $(SYSTEM)
+
+system: $(SYSTEM)
+
 demo: $(STAMP)
 	$(BIN)/hvrmet diagnose may1999 --out out
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+test: $(STAMP) $(SYSTEM)
+	HVRMET_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) out

@@ -154,13 +154,14 @@ def test_sessions_persist_and_resume(tmp_path, data_dir):
     s = ChatSession(cfg)
     handle(s, "/case may1999")
     handle(s, "/diagnose")
-    handle(s, "/reject H2")
+    handle(s, "/reject H2 it's \"small\" hail")  # a note keeps its quotes and apostrophes
     sid, thread = s.session_id, s.thread_id
     s.close()
     again = ChatSession.resume(cfg)  # the latest session
     assert (again.session_id, again.case, again.thread_id) == (sid, "may1999", thread)
     assert again.status() == "review" and again.hypothesis("H2").status == "refuted"
-    assert [t for _, t in again.history() if _ == "user"] == ["/case may1999", "/diagnose", "/reject H2"]
+    assert again.hypothesis("H2").signoff.endswith(": it's \"small\" hail")
+    assert [t for _, t in again.history() if _ == "user"] == ["/case may1999", "/diagnose", "/reject H2 it's \"small\" hail"]
     r = handle(again, "/report")
     assert "rejected by the forecaster" in Path(r.links["markdown"]).read_text()
     assert list_sessions(cfg)[0]["session_id"] == sid

@@ -29,16 +29,17 @@ class Command:
     help: str
     run: Callable[[ChatSession, list[str], OnUpdate | None], Reply]
     keywords: tuple[str, ...] = ()
+    plain: bool = False  # words split on spaces only (a free-text note keeps its quotes)
 
 
 COMMANDS: dict[str, Command] = {}
 
 
-def command(usage: str, keywords: tuple[str, ...] = ()):
+def command(usage: str, keywords: tuple[str, ...] = (), plain: bool = False):
     """Register a command; its help is the function's docstring."""
     def deco(fn):
         name = usage.split()[0].lstrip("/")
-        COMMANDS[name] = Command(name, usage, (fn.__doc__ or "").strip().splitlines()[0], fn, keywords)
+        COMMANDS[name] = Command(name, usage, (fn.__doc__ or "").strip().splitlines()[0], fn, keywords, plain)
         return fn
     return deco
 
@@ -176,13 +177,13 @@ def _signoff(session, args, on_update, verdict: str) -> Reply:
                  tables=[hypothesis_table(session)], refresh=True)
 
 
-@command("/accept HYP [note]", ("accept", "agree", "confirm"))
+@command("/accept HYP [note]", ("accept", "agree", "confirm"), plain=True)
 def _accept(session, args, on_update) -> Reply:
     """Sign off a hypothesis as accepted (recorded in the report)."""
     return _signoff(session, args, on_update, "accepted")
 
 
-@command("/reject HYP [note]", ("reject", "disagree", "wrong", "dismiss"))
+@command("/reject HYP [note]", ("reject", "disagree", "wrong", "dismiss"), plain=True)
 def _reject(session, args, on_update) -> Reply:
     """Sign off a hypothesis as rejected (recorded in the report)."""
     return _signoff(session, args, on_update, "rejected")
@@ -310,9 +311,9 @@ def handle(session: ChatSession, line: str, on_update: OnUpdate | None = None) -
     with session.lock:
         try:
             if line.startswith("/"):
-                words = shlex.split(line)
-                name = words[0][1:]
+                name = line.split()[0][1:]
                 cmd = COMMANDS.get(name)
+                words = line.split() if cmd is None or cmd.plain else shlex.split(line)
                 if cmd is None:
                     near = difflib.get_close_matches(name, list(COMMANDS), n=1)
                     reply = Reply.fail(f"unknown command /{name}" + (f"; did you mean /{near[0]}?" if near else "")
