@@ -40,6 +40,11 @@ err_console = Console(stderr=True)
 CaseArg = Annotated[str, typer.Argument(help="catalogue id or path of a case YAML file")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="folder the case's files are relative to")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+LlmOpt = Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="model name at the endpoint")]
+RunOutOpt = Annotated[Path, typer.Option("--out", help="output folder (reports, figures, runs and sessions database)")]
+NoFiguresOpt = Annotated[bool, typer.Option("--no-figures", help="skip the report figures")]
 
 
 @cases_app.command("list")
@@ -487,16 +492,16 @@ def batch(cases: Annotated[Optional[list[str]], typer.Argument(help="case ids or
 @app.command()
 def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case YAML path")] = None,
              data_dir: DataDirOpt = None,
-             llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
-             base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")] = None,
-             model: Annotated[Optional[str], typer.Option(help="model name at the endpoint")] = None,
-             out: Annotated[Path, typer.Option(help="output folder (reports, figures, runs database)")] = Path("out"),
+             llm: LlmOpt = "offline",
+             base_url: BaseUrlOpt = None,
+             model: ModelOpt = None,
+             out: RunOutOpt = Path("out"),
              resume: Annotated[Optional[str], typer.Option("--resume", help="continue the run of this thread id")] = None,
              list_: Annotated[bool, typer.Option("--list", help="list past runs")] = False,
              max_loops: Annotated[Optional[int], typer.Option(help="budget: loops")] = None,
              max_tool_calls: Annotated[Optional[int], typer.Option(help="budget: tool calls")] = None,
              max_seconds: Annotated[Optional[float], typer.Option(help="budget: seconds")] = None,
-             no_figures: Annotated[bool, typer.Option("--no-figures", help="skip the report figures")] = False,
+             no_figures: NoFiguresOpt = False,
              thread: Annotated[Optional[str], typer.Option(help="thread id for a new run (default: random)")] = None,
              as_json: JsonOpt = False) -> None:
     """Diagnose a case with the Hypothesis-Verification-Replanning loop; stream each step."""
@@ -543,11 +548,11 @@ def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAM
          session: Annotated[Optional[str], typer.Option("--session", help="session id to resume")] = None,
          sessions: Annotated[bool, typer.Option("--sessions", help="list the chat sessions")] = False,
          data_dir: DataDirOpt = None,
-         llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
-         base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")] = None,
-         model: Annotated[Optional[str], typer.Option(help="model name at the endpoint")] = None,
-         out: Annotated[Path, typer.Option(help="output folder (reports, figures, runs and sessions database)")] = Path("out"),
-         no_figures: Annotated[bool, typer.Option("--no-figures", help="skip the report figures")] = False) -> None:
+         llm: LlmOpt = "offline",
+         base_url: BaseUrlOpt = None,
+         model: ModelOpt = None,
+         out: RunOutOpt = Path("out"),
+         no_figures: NoFiguresOpt = False) -> None:
     """Talk to the diagnosis: load a case, watch the loop, ask why, sign off, fork, report."""
     from hvrmet.chat import ChatSession, list_sessions
     from hvrmet.chat.terminal import run_terminal
@@ -577,11 +582,11 @@ def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAM
 def serve(host: Annotated[str, typer.Option(help="address to bind (loopback unless told otherwise)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8000,
           data_dir: DataDirOpt = None,
-          llm: Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")] = "offline",
-          base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")] = None,
-          model: Annotated[Optional[str], typer.Option(help="model name at the endpoint")] = None,
-          out: Annotated[Path, typer.Option(help="output folder (reports, figures, runs and sessions database)")] = Path("out"),
-          no_figures: Annotated[bool, typer.Option("--no-figures", help="skip the report figures")] = False) -> None:
+          llm: LlmOpt = "offline",
+          base_url: BaseUrlOpt = None,
+          model: ModelOpt = None,
+          out: RunOutOpt = Path("out"),
+          no_figures: NoFiguresOpt = False) -> None:
     """Serve the chat as a web page (FastAPI): case picker, streamed loop, tables, figures, report."""
     import uvicorn
 
