@@ -188,3 +188,23 @@ def test_free_text_with_the_llm_brain_goes_through_the_tools(tmp_path, data_dir)
     assert result["ok"] and round(result["values"]["mlcape"]["value"]) == 2191
     assert result["values"]["mlcape"]["units"] == "J/kg"
     s.close()
+
+
+def test_commands_work_with_the_llm_brain(tmp_path, data_dir):
+    from test_llm_brain import _responder  # the scripted model of the engine's LLM tests
+
+    with ScriptedOpenAIServer(responder=_responder) as srv:
+        cfg = Configuration(brain="openai", base_url=srv.base_url, model="m", api_key="x", out_dir=str(tmp_path),
+                            figures=False, llm_timeout_s=5)
+        s = ChatSession(cfg)
+        handle(s, "/case may1999")
+        r = handle(s, "/diagnose")
+        assert not r.error, r.text
+        assert s.status() == "review"
+        assert {h.hazard for h in s.hypotheses()} == {"tornadic_supercell", "no_severe_hazard"}
+        assert not handle(s, "/why H1").error
+        assert not handle(s, "/reject H1 not convinced").error
+        r = handle(s, "/report")
+    md = Path(r.links["markdown"]).read_text()
+    assert "brain: openai" in md and "rejected by the forecaster (machine: supported, 0.90): not convinced" in md
+    s.close()
