@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hvrmet.agents.configuration import Configuration
 
-__all__ = ["runs_db", "open_checkpointer", "diagnose", "list_runs", "final_state"]
+__all__ = ["runs_db", "open_checkpointer", "diagnose", "list_runs", "final_state", "record_run"]
 
 
 def runs_db(cfg: Configuration) -> Path:
@@ -44,7 +44,8 @@ def _ensure_index(conn: sqlite3.Connection) -> None:
     conn.commit()
 
 
-def _record(cfg: Configuration, thread_id: str, **fields) -> None:
+def record_run(cfg: Configuration, thread_id: str, **fields) -> None:
+    """Insert or update a run's row in the index of runs (``hvrmet diagnose --list``)."""
     conn = sqlite3.connect(str(runs_db(cfg)))
     try:
         _ensure_index(conn)
@@ -102,14 +103,14 @@ def diagnose(case: str, cfg: Configuration | None = None, *, data_dir: str | Non
             case = snap.values.get("case", case)
         else:
             inputs = {"case": case, "data_dir": data_dir, "run_id": thread_id, "started": time.time()}
-            _record(cfg, thread_id, case_id=case, brain=cfg.brain, started=time.time())
+            record_run(cfg, thread_id, case_id=case, brain=cfg.brain, started=time.time())
         for chunk in graph.stream(inputs, config, stream_mode="updates"):
             for node, update in chunk.items():
                 if on_update is not None and isinstance(update, dict):
                     on_update(node, update)
         state = graph.get_state(config).values
     rep = state.get("report") or {}
-    _record(cfg, thread_id, case_id=state.get("case", case), brain=cfg.brain, finished=time.time(),
+    record_run(cfg, thread_id, case_id=state.get("case", case), brain=cfg.brain, finished=time.time(),
             outcome=state.get("outcome", ""), report=rep.get("html", ""))
     return {**state, "thread_id": thread_id}
 

@@ -23,7 +23,7 @@ from langgraph.types import Command
 from hvrmet.agents.configuration import Configuration
 from hvrmet.agents.evidence import attach_verdicts, rejudge
 from hvrmet.agents.review import apply_signoff
-from hvrmet.agents.run import _record, runs_db
+from hvrmet.agents.run import record_run, runs_db
 from hvrmet.agents.state import Decision, Evidence, Hypothesis, PlannedCheck
 from hvrmet.errors import HvrmetError
 
@@ -181,7 +181,7 @@ class ChatSession:
                     on_update(node, update)
         state = self.state()
         if state.get("report"):
-            _record(self.cfg, self.thread_id, case_id=state.get("case"), brain=self.cfg.brain, finished=time.time(),
+            record_run(self.cfg, self.thread_id, case_id=state.get("case"), brain=self.cfg.brain, finished=time.time(),
                     outcome=state.get("outcome", ""), report=state["report"].get("html", ""))
         return state
 
@@ -191,7 +191,7 @@ class ChatSession:
             raise HvrmetError("no case loaded: /case ID first")
         self.thread_id = uuid.uuid4().hex[:12]
         self._save()
-        _record(self.cfg, self.thread_id, case_id=self.case, brain=self.cfg.brain, started=time.time())
+        record_run(self.cfg, self.thread_id, case_id=self.case, brain=self.cfg.brain, started=time.time())
         inputs = {"case": self.case, "data_dir": self.data_dir, "run_id": self.thread_id, "started": time.time()}
         return self._stream(inputs, self.config, on_update)
 

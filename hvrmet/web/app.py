@@ -67,6 +67,14 @@ class _WebSession:
         self.snapshot: dict[str, Any] = {}
         self._lock = threading.Lock()
 
+    def claim(self) -> bool:
+        """Mark the session busy; ``False`` if it already is (one line at a time)."""
+        with self._lock:
+            if self.busy:
+                return False
+            self.busy = True
+            return True
+
     def push(self, kind: str, data: Any) -> None:
         with self._lock:
             self.events.append({"seq": len(self.events) + 1, "type": kind, "data": data})
@@ -154,9 +162,8 @@ def create_app(cfg: Configuration | None = None, *, data_dir: str | None = None)
     @app.post("/api/sessions/{sid}/command", status_code=202)
     def command(sid: str, body: _Line) -> dict:
         ws = get(sid)
-        if ws.busy:
+        if not ws.claim():
             raise HTTPException(409, "the session is still working on the previous line")
-        ws.busy = True
         ws.push("busy", {"line": body.line})
         threading.Thread(target=ws.run, args=(body.line,), daemon=True).start()
         return {"accepted": True}
