@@ -21,7 +21,7 @@ from hvrmet.agents.evidence import run_check
 from hvrmet.agents.state import DiagnosisState, Evidence, Hypothesis, PlannedCheck
 from hvrmet.cases import get_case
 
-__all__ = ["report", "FIGURES_BY_ROLE", "render_markdown", "render_html"]
+__all__ = ["report", "FIGURES_BY_ROLE", "render_markdown", "render_html", "format_value", "key_values"]
 
 #: The figure drawn for each kind of data a case has.
 FIGURES_BY_ROLE = {"sounding": "plot_skewt", "radar_volume": "plot_composite_reflectivity",
@@ -29,18 +29,20 @@ FIGURES_BY_ROLE = {"sounding": "plot_skewt", "radar_volume": "plot_composite_ref
                    "analysis": "plot_field_map", "composite_sequence": "plot_composite_sequence"}
 
 
-def _fmt(v) -> str:
+def format_value(v) -> str:
+    """A value as the report prints it (four significant digits for floats)."""
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
 
 
-def _key_values(ev: Evidence, n: int = 6) -> str:
+def key_values(ev: Evidence, n: int = 6) -> str:
+    """The first ``n`` scalar values of an evidence item as ``name = value units``."""
     parts = []
     for k, v in list(ev.values.items())[:n]:
         if v.get("value") is None or isinstance(v.get("value"), list):
             continue
-        parts.append(f"{k} = {_fmt(v['value'])} {v.get('units', '')}".strip())
+        parts.append(f"{k} = {format_value(v['value'])} {v.get('units', '')}".strip())
     return "; ".join(parts)
 
 
@@ -145,7 +147,7 @@ def render_markdown(state, hyps: list[Hypothesis], evidence: list[Evidence], sum
                 continue
             for v in ev.verdicts:
                 if v.hypothesis_id == h.id and v.met is not None:
-                    val = _fmt(v.value) if v.value is not None else "n/a"
+                    val = format_value(v.value) if v.value is not None else "n/a"
                     lines.append(f"- [{val} {v.units}](#{ev.id.lower()}) from `{ev.tool}`: {v.condition} "
                                  f"-> {'met' if v.met else 'not met'} ({v.card})")
         lines.append("")
@@ -155,7 +157,7 @@ def render_markdown(state, hyps: list[Hypothesis], evidence: list[Evidence], sum
         args = ", ".join(f"{k}={v}" for k, v in e.arguments.items() if k != "case")
         files = "; ".join(f"{Path(f['path']).name} ({f['sha256'][:12]})" for f in e.files[:3])
         files += f" +{len(e.files) - 3} more" if len(e.files) > 3 else ""
-        res = _key_values(e) if e.ok else f"ERROR: {e.error}"
+        res = key_values(e) if e.ok else f"ERROR: {e.error}"
         lines.append(f"| <a id=\"{e.id.lower()}\"></a>{e.id} | {e.loop} | `{e.tool}` | {args} | {res} | {files} |")
     figs = [f for e in evidence for f in e.figures]
     if figs:
@@ -194,7 +196,7 @@ def render_html(state, hyps: list[Hypothesis], evidence: list[Evidence], summary
             ev = ev_by_id.get(eid)
             for v in (ev.verdicts if ev else []):
                 if v.hypothesis_id == h.id and v.met is not None:
-                    val = _fmt(v.value) if v.value is not None else "n/a"
+                    val = format_value(v.value) if v.value is not None else "n/a"
                     items.append(f"<li><a href='#{esc(ev.id.lower())}'>{esc(val)} {esc(v.units)}</a> from "
                                  f"<code>{esc(ev.tool)}</code>: {esc(v.condition)} &rarr; "
                                  f"<b>{'met' if v.met else 'not met'}</b> ({esc(v.card)})</li>")
@@ -205,7 +207,7 @@ def render_html(state, hyps: list[Hypothesis], evidence: list[Evidence], summary
     for e in evidence:
         args = ", ".join(f"{k}={v}" for k, v in e.arguments.items() if k != "case")
         files = "<br>".join(f"{esc(Path(f['path']).name)} <code>{esc(f['sha256'][:16])}</code>" for f in e.files[:3])
-        res = esc(_key_values(e)) if e.ok else f"<span class='err'>ERROR: {esc(e.error or '')}</span>"
+        res = esc(key_values(e)) if e.ok else f"<span class='err'>ERROR: {esc(e.error or '')}</span>"
         ev_rows.append(f"<tr id='{esc(e.id.lower())}'><td>{esc(e.id)}</td><td>{e.loop}</td><td><code>{esc(e.tool)}</code>"
                        f"</td><td>{esc(args)}</td><td>{res}</td><td>{files}</td></tr>")
     figs = []

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hvrmet.agents.report import format_value, key_values
+from hvrmet.agents.state import Evidence, Hypothesis
 from hvrmet.chat.reply import Reply, Table
 from hvrmet.chat.session import ChatSession, OnUpdate
 from hvrmet.errors import HvrmetError
@@ -59,26 +61,22 @@ def parse_args(words: list[str]) -> dict:
     return out
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def hypothesis_table(session: ChatSession) -> Table:
+def hypothesis_table(hyps: list[Hypothesis]) -> Table:
     rows = [[h.id, h.hazard, h.status, f"{h.prior:.2f}", f"{h.posterior:.2f}", str(len(h.evidence_ids)),
-             h.signoff or ""] for h in session.hypotheses()]
+             h.signoff or ""] for h in hyps]
     return Table(title="hypotheses", columns=["id", "hazard", "status", "prior", "posterior", "evidence", "forecaster"],
                  rows=rows)
 
 
-def evidence_table(session: ChatSession) -> Table:
-    rows = []
-    for e in session.evidence():
-        vals = "; ".join(f"{k} = {_fmt(v['value'])} {v.get('units', '')}".strip()
-                         for k, v in list(e.values.items())[:3] if not isinstance(v.get("value"), list))
-        rows.append([e.id, str(e.loop), e.tool, e.for_hypothesis, vals if e.ok else f"ERROR: {e.error}"])
+def evidence_table(evidence: list[Evidence]) -> Table:
+    rows = [[e.id, str(e.loop), e.tool, e.for_hypothesis, key_values(e, 3) if e.ok else f"ERROR: {e.error}"]
+            for e in evidence]
     return Table(title="evidence", columns=["id", "loop", "tool", "for", "result"], rows=rows)
+
+
+def _values_table(title: str, ev: Evidence) -> Table:
+    return Table(title=title, columns=["output", "value", "units"],
+                 rows=[[k, format_value(v.get("value")), v.get("units", "")] for k, v in ev.values.items()])
 
 
 @command("/help", ("help", "commands", "what can"))
@@ -115,7 +113,7 @@ def _diagnose(session, args, on_update) -> Reply:
     st = session.diagnose(on_update)
     return Reply(text=f"loop stopped after {st.get('loop')} loop(s), {st.get('tool_calls')} tool calls. "
                       "Sign off with /accept HYP or /reject HYP, ask /why HYP, then /report.",
-                 tables=[hypothesis_table(session)], refresh=True)
+                 tables=[hypothesis_table(session.hypotheses())], refresh=True)
 
 
 @command("/hypotheses", ("hypotheses", "hypothesis", "candidates", "status"))
@@ -123,7 +121,7 @@ def _hypotheses(session, args, on_update) -> Reply:
     """The hypotheses with status, posterior and sign-off."""
     if not session.state():
         return Reply.fail("no diagnosis yet: /diagnose first")
-    return Reply(tables=[hypothesis_table(session)])
+    return Reply(tables=[hypothesis_table(session.hypotheses())])
 
 
 @command("/evidence [ID]", ("evidence", "results"))
@@ -132,15 +130,13 @@ def _evidence(session, args, on_update) -> Reply:
     if not session.state():
         return Reply.fail("no diagnosis yet: /diagnose first")
     if not args:
-        return Reply(tables=[evidence_table(session)])
+        return Reply(tables=[evidence_table(session.evidence())])
     ev = next((e for e in session.evidence() if e.id.lower() == args[0].lower()), None)
     if ev is None:
         return Reply.fail(f"no evidence {args[0]!r}; see /evidence")
-    vals = Table(title=f"{ev.id} {ev.tool}({', '.join(f'{k}={v}' for k, v in ev.arguments.items() if k != 'case')})",
-                 columns=["output", "value", "units"],
-                 rows=[[k, _fmt(v.get("value")), v.get("units", "")] for k, v in ev.values.items()])
+    vals = _values_table(f"{ev.id} {ev.tool}({', '.join(f'{k}={v}' for k, v in ev.arguments.items() if k != 'case')})", ev)
     verdicts = Table(title="what it says about each hypothesis", columns=["hypothesis", "condition", "value", "outcome", "card"],
-                     rows=[[v.hypothesis_id, v.condition, f"{_fmt(v.value)} {v.units}".strip(),
+                     rows=[[v.hypothesis_id, v.condition, f"{format_value(v.value)} {v.units}".strip(),
                             "n/a" if v.met is None else "met" if v.met else "not met", v.card] for v in ev.verdicts])
     files = "\n".join(f"read {f['path']} (sha256 {f['sha256']})" for f in ev.files)
     text = (ev.summary if ev.ok else f"ERROR: {ev.error}") + (f"\n{files}" if files else "")
@@ -160,7 +156,7 @@ def _why(session, args, on_update) -> Reply:
         for v in (ev.verdicts if ev else []):
             if v.hypothesis_id == h.id and v.met is not None:
                 data = ", ".join(f"{Path(f['path']).name} ({f['sha256'][:12]})" for f in ev.files[:2])
-                rows.append([eid, ev.tool, f"{_fmt(v.value)} {v.units}".strip(), v.condition,
+                rows.append([eid, ev.tool, f"{format_value(v.value)} {v.units}".strip(), v.condition,
                              "met" if v.met else "not met", v.card, data])
     text = (f"{h.id} {h.hazard}: {h.status}, posterior {h.posterior:.2f} (prior {h.prior:.2f}). {h.statement}\n"
             f"Why: {h.rationale}" + (f"\nForecaster: {h.signoff}" if h.signoff else ""))
@@ -174,7 +170,7 @@ def _signoff(session, args, on_update, verdict: str) -> Reply:
         return Reply.fail(f"usage: /{'accept' if verdict == 'accepted' else 'reject'} HYP [note]")
     h = session.signoff(args[0], verdict, " ".join(args[1:]), on_update)
     return Reply(text=f"{h.id} {h.hazard}: {h.signoff}. It will be in the report (/report).",
-                 tables=[hypothesis_table(session)], refresh=True)
+                 tables=[hypothesis_table(session.hypotheses())], refresh=True)
 
 
 @command("/accept HYP [note]", ("accept", "agree", "confirm"), plain=True)
@@ -201,8 +197,7 @@ def _check(session, args, on_update) -> Reply:
     if not ev.ok:
         return Reply.fail(f"{ev.id} {ev.tool}: ERROR: {ev.error}")
     return _evidence(session, [ev.id], on_update) if session.state() else Reply(
-        text=ev.summary, tables=[Table(title=ev.tool, columns=["output", "value", "units"],
-                                       rows=[[k, _fmt(v.get("value")), v.get("units", "")] for k, v in ev.values.items()])])
+        text=ev.summary, tables=[_values_table(ev.tool, ev)])
 
 
 @command("/plot KIND k=v ...", ("plot", "draw", "figure", "skew-t", "skewt", "hodograph", "map"))
@@ -245,7 +240,7 @@ def _fork(session, args, on_update) -> Reply:
                               "drop HYP or add HAZARD)")
     st = session.fork(int(args[0]), thresholds=thresholds, drop=drop, add=add, on_update=on_update)
     return Reply(text=f"forked at loop {args[0]}; the loop stopped after {st.get('loop')} loop(s). "
-                      "/report writes the report of this branch.", tables=[hypothesis_table(session)], refresh=True)
+                      "/report writes the report of this branch.", tables=[hypothesis_table(session.hypotheses())], refresh=True)
 
 
 @command("/report", ("report", "write up", "summary", "finish"))
@@ -313,12 +308,12 @@ def handle(session: ChatSession, line: str, on_update: OnUpdate | None = None) -
             if line.startswith("/"):
                 name = line.split()[0][1:]
                 cmd = COMMANDS.get(name)
-                words = line.split() if cmd is None or cmd.plain else shlex.split(line)
                 if cmd is None:
                     near = difflib.get_close_matches(name, list(COMMANDS), n=1)
                     reply = Reply.fail(f"unknown command /{name}" + (f"; did you mean /{near[0]}?" if near else "")
                                        + f" Known: {', '.join('/' + c for c in COMMANDS)}")
                 else:
+                    words = line.split() if cmd.plain else shlex.split(line)
                     reply = cmd.run(session, words[1:], on_update)
             else:
                 reply = _free_text(session, line, on_update)

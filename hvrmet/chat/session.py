@@ -46,6 +46,11 @@ def _db(cfg: Configuration) -> sqlite3.Connection:
     return conn
 
 
+def _find(hyps, hid: str) -> Hypothesis | None:
+    """A hypothesis by id (``H2``, any case) or hazard label (``tornadic_supercell``)."""
+    return next((h for h in hyps if hid.upper() == h.id or hid == h.hazard), None)
+
+
 def list_sessions(cfg: Configuration) -> list[dict]:
     """Chat sessions, most recently used first: id, case, thread, created, updated, turns."""
     conn = _db(cfg)
@@ -168,9 +173,9 @@ class ChatSession:
     def hypothesis(self, hid: str) -> Hypothesis:
         """A hypothesis by id (``H2``) or hazard label (``tornado``)."""
         hyps = self.hypotheses()
-        for h in hyps:
-            if hid.upper() == h.id or hid == h.hazard:
-                return h
+        h = _find(hyps, hid)
+        if h is not None:
+            return h
         known = ", ".join(f"{h.id} ({h.hazard})" for h in hyps) or "none yet: /diagnose first"
         raise HvrmetError(f"no hypothesis {hid!r}; known: {known}")
 
@@ -238,7 +243,8 @@ class ChatSession:
                        f"E{loop}-F{n}", loop, for_hypothesis="forecaster", out_dir=self.cfg.out_dir)
         if not state:
             return ev
-        ev = attach_verdicts(ev, self.hypotheses(), state.get("thresholds"))
+        hyps = [Hypothesis.model_validate(h) for h in state.get("hypotheses", [])]
+        ev = attach_verdicts(ev, hyps, state.get("thresholds"))
         self._resume({"evidence": [ev.model_dump()]}, on_update)
         return ev
 
@@ -269,22 +275,21 @@ class ChatSession:
             card = store.by_id.get(card_id)
             if card is None:
                 raise HvrmetError(f"unknown card {card_id!r} in threshold {key!r}")
-            known = [f"{c.field}{c.op}" for c in card.conditions if not isinstance(c.value, (bool, str))]
-            if field_op not in known:
+            numeric = [c for c in card.conditions if not isinstance(c.value, (bool, str))]
+            if field_op not in {f"{c.field}{c.op}" for c in numeric}:
                 raise HvrmetError(f"card {card_id} has no numeric condition {field_op!r}; its conditions: "
-                                  + ", ".join(f"{k}{c.value:g}" for k, c in zip(known, [c for c in card.conditions
-                                                                                      if not isinstance(c.value, (bool, str))])))
+                                  + ", ".join(f"{c.field}{c.op}{c.value:g}" for c in numeric))
             th[f"{card_id}:{field_op}"] = float(val)
         hyps = {h["id"]: Hypothesis.model_validate(h) for h in values.get("hypotheses", [])}
         for hid in drop or []:
-            h = next((x for x in hyps.values() if hid.upper() == x.id or hid == x.hazard), None)
+            h = _find(hyps.values(), hid)
             if h is None:
                 raise HvrmetError(f"no hypothesis {hid!r} at loop {loop}; known: {', '.join(hyps)}")
             hyps[h.id] = apply_signoff(h, "rejected", f"dropped at the fork of loop {loop}").model_copy(update={"checks": []})
         new_ids = []
         if add:
             from hvrmet.agents.common import brain_context
-            from hvrmet.llm.expert import ExpertPolicy
+            from hvrmet.llm.expert import FIRST_LOOP_CHECKS, ExpertPolicy
 
             ctx = brain_context(values, self.cfg)
             for hazard in add:
@@ -292,7 +297,7 @@ class ChatSession:
                     raise HvrmetError(f"unknown hazard {hazard!r}; known: {', '.join(sorted(store.hazards))}")
                 hid = f"H{len(hyps) + 1}"
                 hyps[hid] = Hypothesis(id=hid, hazard=hazard, statement=store.hazards[hazard].description, prior=0.5,
-                                       posterior=0.5, checks=ExpertPolicy(store).plan(hazard, ctx)[:6], loop_proposed=loop,
+                                       posterior=0.5, checks=ExpertPolicy(store).plan(hazard, ctx)[:FIRST_LOOP_CHECKS], loop_proposed=loop,
                                        rationale=f"added by the forecaster at the fork of loop {loop}")
                 new_ids.append(hid)
         ev = [Evidence.model_validate(e) for e in values.get("evidence", [])]

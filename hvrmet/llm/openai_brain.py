@@ -112,11 +112,16 @@ class OpenAIBrain:
             raise BrainError("the model proposed no hypothesis with a known hazard label")
         return proposals
 
-    def _plan(self, hid: str, p: Proposal, ctx: BrainContext) -> list[PlannedCheck]:
-        from hvrmet.tools.adapters import openai_schema
+    @staticmethod
+    def _tool_schemas(ctx: BrainContext) -> list[dict]:
+        """Function-calling schemas of the tools the brain may call."""
         from hvrmet.tools import get_tool
+        from hvrmet.tools.adapters import openai_schema
 
-        schemas = [openai_schema(get_tool(n)) for n in ctx.tools]
+        return [openai_schema(get_tool(n)) for n in ctx.tools]
+
+    def _plan(self, hid: str, p: Proposal, ctx: BrainContext) -> list[PlannedCheck]:
+        schemas = self._tool_schemas(ctx)
         msg = self._chat([{"role": "system", "content": prompts.SYSTEM.format(vocabulary=p.hazard)},
                           {"role": "user", "content": prompts.PLAN.format(hid=hid, hazard=p.hazard, statement=p.statement,
                                                                           roles=", ".join(ctx.roles), case=ctx.case)}],
@@ -165,15 +170,12 @@ class OpenAIBrain:
     def answer(self, question: str, ctx: BrainContext, run_tool: ToolRunner, max_rounds: int = 4) -> Answer:
         """Free text through function calling: the model calls registry tools (run and
         recorded by ``run_tool``), sees their results, and answers."""
-        from hvrmet.tools import get_tool
-        from hvrmet.tools.adapters import openai_schema
-
         hyps = "; ".join(f"{h.id} {h.hazard} {h.status} ({h.posterior:.2f})" for h in ctx.hypotheses) or "none yet"
         messages: list[dict] = [
             {"role": "system", "content": prompts.CHAT.format(case=ctx.case, roles=", ".join(ctx.roles), time=ctx.time,
                                                               location=ctx.location, hypotheses=hyps)},
             {"role": "user", "content": question}]
-        schemas = [openai_schema(get_tool(n)) for n in ctx.tools]
+        schemas = self._tool_schemas(ctx)
         ids: list[str] = []
         for _round in range(max_rounds):
             msg = self._chat(messages, tools=schemas, tool_choice="auto")

@@ -26,6 +26,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel
 
 from hvrmet.agents.configuration import Configuration
+from hvrmet.agents.state import Evidence, Hypothesis
 from hvrmet.chat.commands import evidence_table, handle, hypothesis_table
 from hvrmet.chat.session import ChatSession, list_sessions
 
@@ -82,13 +83,15 @@ class _WebSession:
     def state(self) -> dict[str, Any]:
         """Tables, figures and report of the run (called on the worker thread or when idle)."""
         chat = self.chat
-        st = chat.state()
-        figures = [{"id": e["id"], "kind": f["kind"], "path": f["png"]} for e in st.get("evidence", []) for f in e["figures"]]
+        st = chat.state()  # read the checkpoint once for all the tables
+        hyps = [Hypothesis.model_validate(h) for h in st.get("hypotheses", [])]
+        evidence = [Evidence.model_validate(e) for e in st.get("evidence", [])]
+        figures = [{"id": e.id, "kind": f["kind"], "path": f["png"]} for e in evidence for f in e.figures]
         rep = st.get("report") or {}
         self.snapshot = {"session_id": chat.session_id, "case": chat.case, "thread_id": chat.thread_id,
                          "status": chat.status(), "outcome": st.get("outcome", ""), "loop": st.get("loop", 0),
-                         "hypotheses": hypothesis_table(chat).model_dump() if st else None,
-                         "evidence": evidence_table(chat).model_dump() if st else None,
+                         "hypotheses": hypothesis_table(hyps).model_dump() if st else None,
+                         "evidence": evidence_table(evidence).model_dump() if st else None,
                          "figures": figures, "report": {k: rep.get(k, "") for k in ("html", "markdown", "trace", "summary")}}
         return self.snapshot
 
