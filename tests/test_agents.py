@@ -129,7 +129,7 @@ def test_diagnosis_ignores_events_and_title(data_dir, tmp_path, tmp_path_factory
 
 
 def test_brain_context_has_no_events_or_title():
-    from hvrmet.llm.base import BrainContext
+    from hvrmet.agents.brain import BrainContext
     assert not {"events", "title"} & set(BrainContext.__dataclass_fields__)
 
 

@@ -58,14 +58,15 @@ def test_llm_brain_runs_the_same_tasks(tmp_path, data_dir):
     f, mine = _foreign_tasks(tmp_path, data_dir)
 
     def responder(req):
-        text = req["messages"][-1]["content"] or ""
+        last = req["messages"][-1]
+        text = last["content"] or ""
+        if last["role"] == "tool":  # the tool's result: answer with the number it gave
+            res = json.loads(text)["values"]
+            key = "srh_0_1km" if "srh_0_1km" in res else "sbcape"
+            return json.dumps({"value": res[key]["value"], "units": res[key]["units"]})
         if req.get("tools"):
             name = "compute_helicity" if "helicity" in text else "compute_sbcape"
             return {"tool_calls": [(name, {"case": "ignored"})]}
-        if "returned" in text:
-            res = json.loads(text.split("returned: ", 1)[1].split("\nAnswer", 1)[0])
-            key = "srh_0_1km" if "srh_0_1km" in res else "sbcape"
-            return {"value": res[key]["value"], "units": res[key]["units"]}
         if "Propose" in text:
             return {"proposals": [{"hazard": "no_severe_hazard", "statement": "stable", "prior": 0.6, "rationale": "no CAPE"}]}
         if "Update each hypothesis" in text:

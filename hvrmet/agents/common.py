@@ -8,8 +8,8 @@ from typing import Any
 from hvrmet.agents.configuration import Configuration
 from hvrmet.agents.state import DiagnosisState, Evidence, Hypothesis, Signal
 from hvrmet.cases import get_case
-from hvrmet.llm import get_brain
-from hvrmet.llm.base import Brain, BrainContext
+from hvrmet.agents.brain import get_brain
+from hvrmet.agents.brain import Brain, BrainContext
 
 __all__ = ["config_of", "brain_of", "brain_context", "hypotheses_of", "evidence_of", "budget_left", "message"]
 

@@ -7,7 +7,7 @@ from langchain_core.runnables import RunnableConfig
 from hvrmet.agents.common import brain_context, brain_of, config_of, evidence_of, message
 from hvrmet.agents.evidence import attach_verdicts
 from hvrmet.agents.state import DiagnosisState, Hypothesis
-from hvrmet.llm.base import BrainError
+from hvrmet.agents.brain import BrainError
 
 __all__ = ["hypothesis", "to_hypotheses"]
 

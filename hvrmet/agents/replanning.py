@@ -9,7 +9,7 @@ from hvrmet.agents.common import brain_context, brain_of, budget_left, config_of
 from hvrmet.agents.evidence import attach_verdicts
 from hvrmet.agents.hypothesis import to_hypotheses
 from hvrmet.agents.state import Decision, DiagnosisState
-from hvrmet.llm.base import BrainError
+from hvrmet.agents.brain import BrainError
 
 __all__ = ["replan", "route_after_replan"]
 

@@ -35,6 +35,9 @@ class BenchContext:
         overrides = {"brain": llm, "out_dir": str(self.out / "runs"), "figures": False, "base_url": base_url,
                      "model": model, "api_key": api_key}
         self.cfg = Configuration.from_runnable_config({"configurable": {k: v for k, v in overrides.items() if v is not None}})
+        from hvrmet.agents.brain import get_brain
+
+        self.brain_capabilities = get_brain(self.cfg).capabilities
         self._runs: dict[str, dict] = {}
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
@@ -97,33 +100,33 @@ def _offline_atomic(task: Task, case: str, ctx: BenchContext) -> tuple[Any, int]
 
 
 def _llm_atomic(task: Task, case: str, ctx: BenchContext) -> tuple[Any, int, int]:
-    """The LLM reads the question, calls a tool by function calling, then answers in JSON."""
-    from hvrmet.llm import get_brain
-    from hvrmet.tools import call_tool, get_tool, list_tools
-    from hvrmet.tools.adapters import openai_schema
+    """A brain that calls tools itself answers through the protocol's ``answer``: it reads
+    the question, calls registry tools (run here, on the task's case) and answers in JSON."""
+    from hvrmet.agents.brain import BrainContext, get_brain
+    from hvrmet.tools import call_tool, list_tools
 
     brain = get_brain(ctx.cfg)
     plot = task.category == "plot"
-    schemas = [openai_schema(get_tool(t.name)) for t in list_tools() if (t.category == "plot") == plot]
-    msg = brain._chat([{"role": "user", "content": f"{task.question}\nThe case argument is {case!r}. Call one tool."}],
-                      tools=schemas, tool_choice="auto")
-    calls = msg.tool_calls or []
-    if not calls:
-        return None, 0, brain.tokens_used
-    name, args = calls[0].function.name, json.loads(calls[0].function.arguments or "{}")
-    res = call_tool(name, {**args, "case": case}, out_dir=str(ctx.out / "figures"))
-    if plot:
-        return (json.loads(Path(res.figures[0].sidecar).read_text()) if res.ok and res.figures else None), 1, brain.tokens_used
+    results: list = []
+
+    def run_tool(name: str, args: dict) -> dict:
+        res = call_tool(name, {**args, "case": case}, out_dir=str(ctx.out / "figures"))
+        results.append(res)
+        return {"id": f"B{len(results)}", "ok": res.ok, "error": res.error, "summary": res.summary,
+                "values": {k: v.model_dump() for k, v in res.values.items()}}
+
     form = {"location": '{"lat": number, "lon": number}', "label": '{"value": "text"}'}.get(
         task.target.get("what", ""), '{"value": number, "units": "pint units"}')
-    final = brain._chat([{"role": "user", "content": f"{task.question}\nTool {name} returned: "
-                                                     f"{json.dumps({k: v.model_dump() for k, v in res.values.items()})}\n"
-                                                     f"Answer with JSON only: {form}"}],
-                        response_format={"type": "json_object"})
+    bctx = BrainContext(case=case, roles=[], time="", location={}, loop=0,
+                        tools=[t.name for t in list_tools() if (t.category == "plot") == plot])
+    ans = brain.answer(f"{task.question}\nCall one tool, then answer with JSON only: {form}", bctx, run_tool)
+    if plot:
+        res = next((r for r in results if r.ok and r.figures), None)
+        return (json.loads(Path(res.figures[0].sidecar).read_text()) if res else None), len(results), brain.tokens_used
     try:
-        return json.loads(final.content or "null"), 1, brain.tokens_used
+        return json.loads(ans.text or "null"), len(results), brain.tokens_used
     except json.JSONDecodeError:
-        return None, 1, brain.tokens_used
+        return None, len(results), brain.tokens_used
 
 
 # -- loop tasks ----------------------------------------------------------------------------
@@ -229,7 +232,7 @@ def run_task(task: Task, ctx: BenchContext) -> dict:
             row["tool_calls"] = state.get("tool_calls", 0)
             row["tokens"] = state.get("llm_tokens", 0)
         else:
-            if ctx.cfg.brain == "offline":
+            if not ctx.brain_capabilities.tool_calling:
                 given, calls = _offline_atomic(task, case, ctx)
                 tokens = 0
             else:

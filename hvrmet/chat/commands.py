@@ -274,16 +274,16 @@ def _free_text(session: ChatSession, text: str, on_update: OnUpdate | None) -> R
     from hvrmet.agents.common import brain_context, brain_of
 
     brain = brain_of(session.cfg)
-    if brain.name == "offline":
+    if not brain.capabilities.free_text:
         c = _closest(text)
         if c is not None:
             return Reply(text=f"Closest command: {c.usage} - {c.help}\n(the offline brain does not compose "
                               "free-text answers; type the command, or /help)")
     state = session.state() or ({"case": session.case, "data_dir": session.data_dir, "loop": 0} if session.case else None)
-    if brain.name != "offline" and state is None:
+    if brain.capabilities.free_text and state is None:
         return Reply.fail("load a case first (/case ID): the model answers through the case's tools")
     if state is None:  # offline, no case: the knowledge search needs none
-        from hvrmet.llm.base import BrainContext
+        from hvrmet.agents.brain import BrainContext
 
         ctx = BrainContext(case="", roles=[], time="", location={}, loop=0)
     else:

@@ -289,7 +289,7 @@ class ChatSession:
         new_ids = []
         if add:
             from hvrmet.agents.common import brain_context
-            from hvrmet.llm.expert import FIRST_LOOP_CHECKS, ExpertPolicy
+            from hvrmet.agents.expert import FIRST_LOOP_CHECKS, ExpertPolicy
 
             ctx = brain_context(values, self.cfg)
             for hazard in add:

@@ -1,19 +1,9 @@
-"""The brains behind the H-V-R graph: the offline expert policy (default) and any
-OpenAI-compatible chat endpoint. Both implement :class:`hvrmet.llm.base.Brain`."""
+"""The OpenAI-compatible brain: an adapter from any chat endpoint with function calling
+(OpenAI, vLLM, Ollama, llama.cpp server) to the graph's brain protocol
+(:mod:`hvrmet.agents.brain`). It registers itself as the ``openai`` brain through the
+``hvrmet.brains`` entry-point group; this package imports the graph layer, never the
+reverse."""
 
 from __future__ import annotations
 
-__all__ = ["get_brain", "BRAINS"]
-
-BRAINS = ("offline", "openai")
-
-
-def get_brain(cfg):
-    """The brain a configuration names; an unknown name lists the known ones."""
-    if cfg.brain == "offline":
-        from hvrmet.llm.expert import ExpertPolicy
-        return ExpertPolicy()
-    if cfg.brain == "openai":
-        from hvrmet.llm.openai_brain import OpenAIBrain
-        return OpenAIBrain(cfg)
-    raise ValueError(f"unknown brain {cfg.brain!r}; known brains: {', '.join(BRAINS)}")
+__all__: list[str] = []

@@ -3,7 +3,7 @@
 Structured answers are requested as JSON and validated with pydantic; a malformed answer
 is sent back with the validation error and retried (``llm_retries`` times); checks are
 chosen through function calling with the tool registry's schemas; a timeout or an
-unreachable endpoint raises :class:`~hvrmet.llm.base.BrainError`, which the graph records
+unreachable endpoint raises :class:`~hvrmet.agents.brain.BrainError`, which the graph records
 before going on or stopping cleanly.
 """
 
@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hvrmet.agents import prompts
+from hvrmet.llm import prompts
 from hvrmet.agents.state import PlannedCheck
 from hvrmet.knowledge import default_store
-from hvrmet.llm.base import Answer, Assessment, BrainContext, BrainError, Proposal, ReplanPlan, ToolRunner
+from hvrmet.agents.brain import (Answer, Assessment, BrainContext, BrainError, Capabilities, Proposal, ReplanPlan,
+                                 ToolRunner)
 
 __all__ = ["OpenAIBrain"]
 
@@ -51,6 +52,7 @@ class OpenAIBrain:
     """The brain behind an OpenAI-compatible ``/v1/chat/completions`` endpoint."""
 
     name = "openai"
+    capabilities = Capabilities(free_text=True, deterministic=False, tool_calling=True)
 
     def __init__(self, cfg) -> None:
         import openai

@@ -20,7 +20,7 @@ from collections import defaultdict
 
 from hvrmet.agents.state import Hypothesis, PlannedCheck
 from hvrmet.knowledge import default_store
-from hvrmet.llm.base import Answer, Assessment, BrainContext, Proposal, ReplanPlan, ToolRunner
+from hvrmet.agents.brain import Answer, Assessment, BrainContext, Capabilities, Proposal, ReplanPlan, ToolRunner
 
 __all__ = ["ExpertPolicy", "WEIGHTS", "NULL_HAZARD"]
 
@@ -48,6 +48,7 @@ class ExpertPolicy:
     """The deterministic, card-driven brain (the default everywhere)."""
 
     name = "offline"
+    capabilities = Capabilities(free_text=False, deterministic=True, tool_calling=False)
 
     def __init__(self, store=None) -> None:
         self.store = store or default_store()

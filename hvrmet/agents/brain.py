@@ -1,7 +1,7 @@
 """The brain interface: what the H-V-R graph asks of whoever reasons.
 
 Two implementations sit behind it: the offline expert policy
-(:class:`hvrmet.llm.expert.ExpertPolicy`, deterministic, driven by the knowledge cards)
+(:class:`hvrmet.agents.expert.ExpertPolicy`, deterministic, driven by the knowledge cards)
 and an OpenAI-compatible chat model (:class:`hvrmet.llm.openai_brain.OpenAIBrain`). The
 graph's nodes call only these methods; they never import ``openai``.
 """
@@ -16,12 +16,43 @@ from pydantic import BaseModel, Field
 
 from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck, Signal
 
-__all__ = ["Brain", "BrainContext", "Proposal", "Assessment", "ReplanPlan", "BrainError", "Answer", "ToolRunner"]
+__all__ = ["Brain", "BrainContext", "Proposal", "Assessment", "ReplanPlan", "BrainError", "Answer", "ToolRunner",
+           "Capabilities", "get_brain", "available_brains"]
 
 
 class BrainError(RuntimeError):
     """The brain could not answer (timeout, unreachable endpoint, output still malformed
-    after the retries). The graph records it and goes on or stops cleanly."""
+    after the retries). The graph records it, ends the run with the reason in the report,
+    and the command exits non-zero.
+
+    ``kind`` says which failure it was (``timeout``, ``unreachable``, ``http``,
+    ``malformed``, ``budget``), for tests and the report.
+    """
+
+    def __init__(self, message: str, kind: str = "malformed") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a brain can do, asked by the front ends instead of its name.
+
+    Attributes
+    ----------
+    free_text
+        Composes answers to free-text questions (a language model); the offline policy
+        answers with the closest command or a knowledge search instead.
+    deterministic
+        Same input, same output (no sampling, no network).
+    tool_calling
+        Chooses tools itself by function calling (so it can answer an atomic question by
+        calling one tool, as the benchmark asks).
+    """
+
+    free_text: bool = False
+    deterministic: bool = True
+    tool_calling: bool = False
 
 
 class Proposal(BaseModel):
@@ -90,6 +121,7 @@ class Brain(Protocol):
 
     name: str
     tokens_used: int
+    capabilities: Capabilities
 
     def propose(self, ctx: BrainContext) -> list[Proposal]:
         """Propose and rank hypotheses from the signals, each with its checks."""
@@ -104,3 +136,37 @@ class Brain(Protocol):
     def answer(self, question: str, ctx: BrainContext, run_tool: ToolRunner) -> Answer:
         """Answer a forecaster's free-text question in the chat, through ``run_tool`` (the
         same registry) or the knowledge cards; never a made-up number."""
+
+
+#: Brains built into the graph layer; others come from the ``hvrmet.brains`` entry points.
+_BUILTIN = {"offline": "hvrmet.agents.expert:ExpertPolicy"}
+_GROUP = "hvrmet.brains"
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=_GROUP)}
+
+
+def available_brains() -> list[str]:
+    """The names a configuration may give as ``brain``: built in, then plugged in."""
+    return sorted(set(_BUILTIN) | set(_entry_points()))
+
+
+def get_brain(cfg: Any) -> Brain:
+    """The brain a configuration names, built from it.
+
+    A brain is a class taking the :class:`~hvrmet.agents.configuration.Configuration`
+    (the offline policy takes none). Unknown names list the known ones.
+    """
+    import importlib
+
+    name = cfg.brain
+    if name in _BUILTIN:
+        mod, _, attr = _BUILTIN[name].partition(":")
+        return getattr(importlib.import_module(mod), attr)()
+    eps = _entry_points()
+    if name not in eps:
+        raise ValueError(f"unknown brain {name!r}; known brains: {', '.join(available_brains())}")
+    return eps[name].load()(cfg)
