@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from hvrmet.agents.configuration import Configuration
@@ -11,7 +12,8 @@ from hvrmet.cases import get_case
 from hvrmet.agents.brain import get_brain
 from hvrmet.agents.brain import Brain, BrainContext
 
-__all__ = ["config_of", "brain_of", "brain_context", "hypotheses_of", "evidence_of", "budget_left", "message"]
+__all__ = ["config_of", "brain_of", "brain_context", "hypotheses_of", "evidence_of", "budget_left", "message",
+           "run_id_of", "run_folder", "figures_dir"]
 
 _BRAINS: dict[tuple, Brain] = {}
 
@@ -61,3 +63,22 @@ def brain_context(state: DiagnosisState, cfg: Configuration) -> BrainContext:
 def message(kind: str, text: str, **data: Any) -> dict:
     """A log message of the run (shown live, kept in the trace)."""
     return {"kind": kind, "text": text, **data}
+
+
+def run_id_of(state: DiagnosisState, config: dict | None = None) -> str:
+    """The run's id: the state's ``run_id``, else the LangGraph thread id (served runs
+    that give none), so two runs never share a folder."""
+    rid = state.get("run_id") or ((config or {}).get("configurable") or {}).get("thread_id")
+    if not rid:
+        raise ValueError("the run has neither a run_id in its state nor a thread_id in its config")
+    return str(rid)
+
+
+def run_folder(state: DiagnosisState, cfg: Configuration, config: dict | None = None) -> Path:
+    """``<out_dir>/<case>/<run id>/``: the run's report, trace and figures."""
+    return Path(cfg.out_dir) / Path(str(state["case"])).stem / run_id_of(state, config)
+
+
+def figures_dir(state: DiagnosisState, cfg: Configuration, config: dict | None = None) -> str:
+    """Where a run's figures go: ``figures/`` inside its folder, beside its report."""
+    return str(run_folder(state, cfg, config) / "figures")

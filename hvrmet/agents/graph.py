@@ -16,7 +16,7 @@ from hvrmet.agents.replanning import replan, route_after_replan
 from hvrmet.agents.report import report
 from hvrmet.agents.review import review, route_after_review
 from hvrmet.agents.screen import screen
-from hvrmet.agents.state import DiagnosisState
+from hvrmet.agents.state import DiagnosisInput, DiagnosisState
 from hvrmet.agents.verification import dispatch, verify
 
 __all__ = ["build_graph", "route_after_hypothesis", "graph"]
@@ -33,7 +33,7 @@ def route_after_hypothesis(state: DiagnosisState):
 
 def build_graph(checkpointer=None):
     """Compile the graph (with a checkpointer for persistence and resumption)."""
-    g = StateGraph(DiagnosisState, config_schema=Configuration)
+    g = StateGraph(DiagnosisState, input_schema=DiagnosisInput, config_schema=Configuration)
     g.add_node("screen", screen)
     g.add_node("hypothesis", hypothesis)
     g.add_node("verify", verify)

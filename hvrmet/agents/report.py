@@ -16,7 +16,8 @@ import json
 import time
 from pathlib import Path
 
-from hvrmet.agents.common import brain_context, brain_of, config_of, evidence_of, hypotheses_of, message
+from hvrmet.agents.common import (brain_context, brain_of, config_of, evidence_of, figures_dir, hypotheses_of, message,
+                                  run_folder)
 from hvrmet.agents.evidence import run_check
 from hvrmet.agents.state import DiagnosisState, Evidence, Hypothesis, PlannedCheck
 from hvrmet.cases import get_case
@@ -46,7 +47,7 @@ def key_values(ev: Evidence, n: int = 6) -> str:
     return "; ".join(parts)
 
 
-def _figures(state: DiagnosisState, cfg, loop: int) -> list[Evidence]:
+def _figures(state: DiagnosisState, cfg, loop: int, figdir: str) -> list[Evidence]:
     from hvrmet.tools import REGISTRY, list_tools
 
     list_tools()
@@ -59,7 +60,7 @@ def _figures(state: DiagnosisState, cfg, loop: int) -> list[Evidence]:
         seen.add(name)
         args = {"role": role} if "role" in REGISTRY[name].input_model.model_fields else {}
         out.append(run_check(PlannedCheck(tool=name, args=args, reason="report figure"), state["case"],
-                             state.get("data_dir"), f"E{loop}-R{len(out) + 1}", loop, out_dir=cfg.out_dir))
+                             state.get("data_dir"), f"E{loop}-R{len(out) + 1}", loop, out_dir=figdir))
     return out
 
 
@@ -68,7 +69,7 @@ def report(state: DiagnosisState, config: RunnableConfig) -> dict:
     cfg = config_of(config)
     brain = brain_of(cfg)
     loop = state.get("loop", 1)
-    figs = _figures(state, cfg, loop) if cfg.figures else []
+    figs = _figures(state, cfg, loop, figures_dir(state, cfg, config)) if cfg.figures else []
     ctx = brain_context(state, cfg)
     try:
         summary = brain.summarize(ctx)
@@ -80,8 +81,7 @@ def report(state: DiagnosisState, config: RunnableConfig) -> dict:
     outcome = ("hazard: " + ", ".join(h.hazard for h in sup) if sup else
                "no severe hazard" if null is not None and null.status == "supported" else
                "insufficient evidence")
-    run_id = state.get("run_id", "run")
-    folder = Path(cfg.out_dir) / Path(str(state["case"])).stem / run_id
+    folder = run_folder(state, cfg, config)
     folder.mkdir(parents=True, exist_ok=True)
     evidence = evidence_of(state) + figs
     data = {**{k: v for k, v in state.items() if k not in ("evidence",)}, "evidence": [e.model_dump() for e in evidence],

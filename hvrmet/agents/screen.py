@@ -7,7 +7,7 @@ from langchain_core.runnables import RunnableConfig
 
 import time
 
-from hvrmet.agents.common import config_of, message
+from hvrmet.agents.common import config_of, figures_dir, message, run_id_of
 from hvrmet.agents.evidence import run_check
 from hvrmet.agents.signals import find_signals, screening_plan
 from hvrmet.agents.state import DiagnosisState, PlannedCheck
@@ -23,7 +23,7 @@ def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
     evidence = []
     for i, (tool_name, args) in enumerate(screening_plan(case.roles), 1):
         evidence.append(run_check(PlannedCheck(tool=tool_name, args=args, reason="screening"), state["case"],
-                                  state.get("data_dir"), f"E0-S{i}", 0, out_dir=cfg.out_dir))
+                                  state.get("data_dir"), f"E0-S{i}", 0, out_dir=figures_dir(state, cfg, config)))
     signals = find_signals(evidence)
     msgs = [message("screen", ev.summary if ev.ok else f"{ev.tool}: error: {ev.error}", evidence=ev.id)
             for ev in evidence]
@@ -32,4 +32,4 @@ def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
                      evidence=s["evidence_id"]) for s in signals]
     return {"evidence": [e.model_dump() for e in evidence], "signals": signals, "messages": msgs,
             "tool_calls": len(evidence), "loop": 0, "screen_done": 1,
-            "started": state.get("started") or time.time()}
+            "started": state.get("started") or time.time(), "run_id": run_id_of(state, config)}

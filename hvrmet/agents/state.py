@@ -7,12 +7,14 @@ verification branches and a resumed run never duplicate or lose an item.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
+
+from typing_extensions import Required, TypedDict
 
 from pydantic import BaseModel, Field
 
 __all__ = ["Signal", "PlannedCheck", "Hypothesis", "Verdict", "Evidence", "Decision", "DiagnosisState",
-           "merge_by_id", "Status"]
+           "merge_by_id", "Status", "DiagnosisInput"]
 
 Status = Literal["proposed", "supported", "refuted", "inconclusive"]
 
@@ -115,6 +117,19 @@ def merge_by_id(left: list[dict] | None, right: list[dict] | None) -> list[dict]
 
 def _max(left: int | None, right: int | None) -> int:
     return max(left or 0, right or 0)
+
+
+class DiagnosisInput(TypedDict, total=False):
+    """What a run is started with (the graph's input schema; only ``case`` is required).
+
+    ``case`` is a catalogue id or a case-file path; ``data_dir`` a folder the case's
+    relative paths are read from; ``run_id`` names the run's output folder (the LangGraph
+    thread id when omitted).
+    """
+
+    case: Required[str]
+    data_dir: str | None
+    run_id: str
 
 
 class DiagnosisState(TypedDict, total=False):

@@ -68,7 +68,7 @@ class ChatSession:
     """One conversation. Not thread-safe by itself: callers hold :attr:`lock`."""
 
     def __init__(self, cfg: Configuration | None = None, *, session_id: str | None = None,
-                 data_dir: str | None = None) -> None:
+                 data_dir: str | None = None, roots: list | None = None) -> None:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         from hvrmet.agents.graph import build_graph
@@ -76,6 +76,9 @@ class ChatSession:
         self.cfg = (cfg or Configuration.from_runnable_config()).model_copy(update={"review": True})
         self.session_id = session_id or uuid.uuid4().hex[:10]
         self.data_dir = data_dir
+        #: Folders a path the user types may point into (``None``: anywhere, as in the
+        #: terminal); the web page sets them (see :mod:`hvrmet.web.app`).
+        self.roots = roots
         self.case: str | None = None
         self.thread_id: str | None = None
         self.lock = threading.RLock()
