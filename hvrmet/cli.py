@@ -40,7 +40,8 @@ err_console = Console(stderr=True)
 CaseArg = Annotated[str, typer.Argument(help="catalogue id or path of a case YAML file")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="folder the case's files are relative to")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-LlmOpt = Annotated[str, typer.Option("--llm", help="brain: offline (default) or openai")]
+LlmOpt = Annotated[Optional[str], typer.Option("--llm", help="brain: offline (default) or openai")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="a TOML file of run settings (after the environment, before the flags)")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint URL")]
 ModelOpt = Annotated[Optional[str], typer.Option(help="model name at the endpoint")]
 RunOutOpt = Annotated[Path, typer.Option("--out", help="output folder (reports, figures, runs and sessions database)")]
@@ -492,10 +493,10 @@ def batch(cases: Annotated[Optional[list[str]], typer.Argument(help="case ids or
 @app.command()
 def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case YAML path")] = None,
              data_dir: DataDirOpt = None,
-             llm: LlmOpt = "offline",
+             llm: LlmOpt = None,
              base_url: BaseUrlOpt = None,
              model: ModelOpt = None,
-             out: RunOutOpt = Path("out"),
+             out: RunOutOpt = None,
              resume: Annotated[Optional[str], typer.Option("--resume", help="continue the run of this thread id")] = None,
              list_: Annotated[bool, typer.Option("--list", help="list past runs")] = False,
              max_loops: Annotated[Optional[int], typer.Option(help="budget: loops")] = None,
@@ -503,18 +504,22 @@ def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case
              max_seconds: Annotated[Optional[float], typer.Option(help="budget: seconds")] = None,
              no_figures: NoFiguresOpt = False,
              thread: Annotated[Optional[str], typer.Option(help="thread id for a new run (default: random)")] = None,
+             config_file: ConfigOpt = None,
              as_json: JsonOpt = False) -> None:
-    """Diagnose a case with the Hypothesis-Verification-Replanning loop; stream each step."""
-    from hvrmet.agents.run import diagnose as run_diagnosis, dumps, list_runs
+    """Diagnose a case with the Hypothesis-Verification-Replanning loop; stream each step.
+
+    Exit status 0 when the diagnosis ran to its report, 3 when the brain failed (the report
+    says why), 2 on bad input."""
+    from hvrmet.runs import DiagnosisResult, diagnose as run_diagnosis, list_runs
 
     cfg = _run_config(llm=llm, out=out, base_url=base_url, model=model, no_figures=no_figures, max_loops=max_loops,
-                      max_tool_calls=max_tool_calls, max_seconds=max_seconds)
+                      max_tool_calls=max_tool_calls, max_seconds=max_seconds, config_file=config_file)
     if list_:
         table = Table(title="past diagnoses")
         for col in ("thread", "case", "brain", "started (UTC)", "outcome", "report"):
             table.add_column(col, overflow="fold")
         import datetime as _dt
-        for r in list_runs(cfg):
+        for r in list_runs(cfg.out_dir):
             started = _dt.datetime.utcfromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M") if r["started"] else ""
             table.add_row(r["thread_id"], r["case"] or "", r["brain"] or "", started, r["outcome"] or "(unfinished)",
                           r["report"] or "")
@@ -525,15 +530,21 @@ def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case
     show = None if as_json else _live_printer()
     state = run_diagnosis(case or "", cfg, data_dir=str(data_dir) if data_dir else None,
                           thread_id=resume or thread, resume=resume is not None, on_update=show)
+    result = DiagnosisResult.from_state(state, state["thread_id"])
     if as_json:
-        print(dumps(state))
-        return
-    rep = state.get("report", {})
-    console.rule(f"[bold]{state.get('outcome', '')}[/bold]")
-    console.print(rep.get("summary", ""))
-    console.print(f"report: {rep.get('html', '')}  (markdown {rep.get('markdown', '')}, trace {rep.get('trace', '')})")
-    console.print(f"thread {state['thread_id']}: {state.get('loop')} loop(s), {state.get('tool_calls')} tool calls, "
-                  f"{rep.get('seconds', 0):.1f} s")
+        print(json.dumps(result.brief(), indent=1, default=str))
+    else:
+        rep = state.get("report", {})
+        console.rule(f"[bold]{state.get('outcome', '')}[/bold]")
+        console.print(rep.get("summary", ""))
+        console.print(f"report: {rep.get('html', '')}  (markdown {rep.get('markdown', '')}, trace {rep.get('trace', '')})")
+        console.print(f"thread {state['thread_id']}: {state.get('loop')} loop(s), {state.get('tool_calls')} tool calls, "
+                      f"{rep.get('seconds', 0):.1f} s")
+    if result.failure is not None:
+        f = result.failure
+        err_console.print(f"[bold red]error:[/bold red] the brain failed at the {f.node} step ({f.kind}): {f.message}",
+                          highlight=False)
+        raise typer.Exit(3)
 
 
 def _live_printer():
@@ -548,10 +559,10 @@ def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAM
          session: Annotated[Optional[str], typer.Option("--session", help="session id to resume")] = None,
          sessions: Annotated[bool, typer.Option("--sessions", help="list the chat sessions")] = False,
          data_dir: DataDirOpt = None,
-         llm: LlmOpt = "offline",
+         llm: LlmOpt = None,
          base_url: BaseUrlOpt = None,
          model: ModelOpt = None,
-         out: RunOutOpt = Path("out"),
+         out: RunOutOpt = None,
          no_figures: NoFiguresOpt = False) -> None:
     """Talk to the diagnosis: load a case, watch the loop, ask why, sign off, fork, report."""
     from hvrmet.chat import ChatSession, list_sessions
@@ -582,10 +593,10 @@ def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAM
 def serve(host: Annotated[str, typer.Option(help="address to bind (loopback unless told otherwise)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8000,
           data_dir: DataDirOpt = None,
-          llm: LlmOpt = "offline",
+          llm: LlmOpt = None,
           base_url: BaseUrlOpt = None,
           model: ModelOpt = None,
-          out: RunOutOpt = Path("out"),
+          out: RunOutOpt = None,
           no_figures: NoFiguresOpt = False) -> None:
     """Serve the chat as a web page (FastAPI): case picker, streamed loop, tables, figures, report."""
     import uvicorn
@@ -597,14 +608,13 @@ def serve(host: Annotated[str, typer.Option(help="address to bind (loopback unle
     uvicorn.run(create_app(cfg, data_dir=str(data_dir) if data_dir else None), host=host, port=port, log_level="warning")
 
 
-def _run_config(*, llm: str, out: Path, base_url: str | None = None, model: str | None = None,
-                no_figures: bool = False, **budgets):
+def _run_config(*, llm: str | None, out: Path | None, base_url: str | None = None, model: str | None = None,
+                no_figures: bool = False, config_file: Path | None = None, **budgets):
+    """The run configuration: defaults, environment, ``--config`` file, then the flags."""
     from hvrmet.agents.configuration import Configuration
 
-    overrides = {"brain": llm, "out_dir": str(out), "base_url": base_url, "model": model, **budgets}
-    if no_figures:
-        overrides["figures"] = False
-    return Configuration.from_runnable_config({"configurable": {k: v for k, v in overrides.items() if v is not None}})
+    return Configuration.resolve(config_file, brain=llm, out_dir=str(out) if out is not None else None,
+                                 base_url=base_url, model=model, figures=False if no_figures else None, **budgets)
 
 
 @app.command()
@@ -615,12 +625,34 @@ def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("out"))
     run_demo(out, console)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from hvrmet import __version__
+
+        print(f"hvrmet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _app(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                               help="print hvrmet's version and exit")] = False) -> None:
+    """hvrmet: agents that diagnose extreme weather from real data."""
+
+
 def main() -> None:
-    """Entry point: run the app, printing hvrmet's errors as one line (exit status 2)."""
+    """Entry point: run the app, printing hvrmet's errors as one line (exit status 2); an
+    optional dependency that is missing names the extra that installs it."""
+    from hvrmet.extras import missing_extra
+
     try:
         app(prog_name="hvrmet")
-    except HvrmetError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+    except (HvrmetError, ImportError) as exc:
+        err = exc if isinstance(exc, HvrmetError) else missing_extra(exc)
+        if err is None:
+            raise
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(err))}", highlight=False)
         sys.exit(2)
 
 

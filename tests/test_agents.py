@@ -18,7 +18,7 @@ import yaml
 from hvrmet.agents.configuration import Configuration
 from hvrmet.agents.graph import route_after_hypothesis
 from hvrmet.agents.replanning import route_after_replan
-from hvrmet.agents.run import diagnose
+from hvrmet.runs import diagnose
 from hvrmet.agents.state import Hypothesis, PlannedCheck
 
 CONVECTIVE = {"tornadic_supercell", "supercell_large_hail", "large_hail", "damaging_wind", "derecho",

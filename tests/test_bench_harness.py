@@ -85,14 +85,17 @@ def test_llm_brain_runs_the_same_tasks(tmp_path, data_dir):
 
 
 def test_dev_task_set_is_complete_and_scores(tmp_path, data_dir):
-    """benchmark/tasks/dev.jsonl: >= 150 tasks, >= 15 per category, known cases; a slice runs."""
+    """The shipped dev set (hvrmet/benchmark/data/dev.jsonl): >= 150 tasks, >= 15 per category,
+    known cases; a slice runs."""
     from collections import Counter
     from pathlib import Path
 
-    from hvrmet.benchmark.tasks import CATEGORIES, load_tasks
+    import hvrmet.benchmark
+    from hvrmet.benchmark.tasks import CATEGORIES, load_tasks, task_set_path
     from hvrmet.cases import list_cases
 
-    f = Path(__file__).resolve().parents[1] / "benchmark" / "tasks" / "dev.jsonl"
+    f = task_set_path("dev")
+    assert f.parent == Path(hvrmet.benchmark.__file__).parent / "data"
     tasks = load_tasks(f)
     counts = Counter(t.category for t in tasks)
     assert len(tasks) >= 150 and all(counts[c] >= 15 for c in CATEGORIES), counts

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hvrmet.agents.configuration import Configuration
-from hvrmet.agents.run import diagnose
+from hvrmet.runs import diagnose
 from hvrmet.testing.openai_server import ScriptedOpenAIServer
 
 PROPOSALS = {"proposals": [
@@ -62,7 +62,7 @@ def test_malformed_json_is_retried(tmp_path, data_dir):
 
 def test_timeout_stops_cleanly(tmp_path, data_dir):
     with ScriptedOpenAIServer(script=[{"sleep": 3}], responder=_responder) as srv:
-        state = diagnose("may1999", _cfg(tmp_path, srv.base_url, timeout=1))
+        state = diagnose("may1999", _cfg(tmp_path, srv.base_url, timeout=1, llm_retries=0))  # timeouts are retried
     assert state["outcome"] in ("error", "insufficient evidence")
     assert any("did not answer within 1 s" in m["text"] for m in state["messages"])
     assert state["report"]["html"]  # the report is still written

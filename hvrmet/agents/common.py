@@ -13,7 +13,7 @@ from hvrmet.agents.brain import get_brain
 from hvrmet.agents.brain import Brain, BrainContext
 
 __all__ = ["config_of", "brain_of", "brain_context", "hypotheses_of", "evidence_of", "budget_left", "message",
-           "run_id_of", "run_folder", "figures_dir"]
+           "run_id_of", "run_folder", "figures_dir", "brain_failure"]
 
 _BRAINS: dict[tuple, Brain] = {}
 
@@ -25,7 +25,7 @@ def config_of(config: dict | None) -> Configuration:
 
 def brain_of(cfg: Configuration) -> Brain:
     """The brain of a configuration (one instance per configuration per process)."""
-    key = (cfg.brain, cfg.base_url, cfg.model, cfg.llm_timeout_s, cfg.llm_retries)
+    key = (cfg.brain, cfg.base_url, cfg.model, cfg.llm_timeout_s, cfg.llm_retries, cfg.key())
     if key not in _BRAINS:
         _BRAINS[key] = get_brain(cfg)
     return _BRAINS[key]
@@ -82,3 +82,9 @@ def run_folder(state: DiagnosisState, cfg: Configuration, config: dict | None = 
 def figures_dir(state: DiagnosisState, cfg: Configuration, config: dict | None = None) -> str:
     """Where a run's figures go: ``figures/`` inside its folder, beside its report."""
     return str(run_folder(state, cfg, config) / "figures")
+
+
+def brain_failure(node: str, exc: Exception) -> dict:
+    """The ``failure`` a node records when the brain fails: which step, what kind, why
+    (the run then ends with that reason in its report and a non-zero exit status)."""
+    return {"node": node, "kind": getattr(exc, "kind", "error"), "message": str(exc)}

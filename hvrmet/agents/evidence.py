@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck, Verdict
+from hvrmet.agents.state import Evidence, Hypothesis, Origin, PlannedCheck, Verdict, evidence_id
 from hvrmet.knowledge import default_store
 from hvrmet.knowledge.conditions import evaluate_condition
 from hvrmet.knowledge.model import Condition
@@ -21,15 +21,18 @@ def check_key(tool: str, arguments: dict[str, Any]) -> str:
     return PlannedCheck(tool=tool, args={k: v for k, v in arguments.items() if k not in _BASE_ARGS}).key()
 
 
-def run_check(check: PlannedCheck, case: str, data_dir: str | None, evidence_id: str, loop: int,
+def run_check(check: PlannedCheck, case: str, data_dir: str | None, *, origin: Origin, loop: int, seq: int,
               for_hypothesis: str = "", out_dir: str | None = None) -> Evidence:
-    """Run one planned tool call and record it as evidence (errors included)."""
+    """Run one planned tool call and record it as evidence (errors included), with its
+    provenance (``origin``, ``loop``, ``seq``, ``for_hypothesis``) as fields and its id
+    from :func:`~hvrmet.agents.state.evidence_id`."""
     args = {"case": case, **check.args}
     if data_dir:
         args["data_dir"] = data_dir
     res = call_tool(check.tool, args, out_dir=out_dir)
     return Evidence(
-        id=evidence_id, loop=loop, tool=check.tool, arguments={k: v for k, v in args.items() if k != "data_dir"},
+        id=evidence_id(origin, loop, seq, for_hypothesis if origin == "check" else ""), loop=loop, origin=origin,
+        seq=seq, tool=check.tool, arguments={k: v for k, v in args.items() if k != "data_dir"},
         ok=res.ok, values={k: v.model_dump() for k, v in res.values.items()}, summary=res.summary,
         error=res.error, files=[{"path": f.path, "sha256": f.sha256, "role": f.role} for f in res.files],
         figures=[f.model_dump() for f in res.figures], for_hypothesis=for_hypothesis,

@@ -1,5 +1,6 @@
 """The Hypothesis-Verification-Replanning graph.
 
+``START -> (screen | review | fork)`` by the input (:func:`hvrmet.agents.fork.route_start`), then
 ``screen -> hypothesis -> verify (one branch per hypothesis, via Send) -> replan ->
 (verify | replan | review) -> report -> END``; *review* pauses for the forecaster's
 sign-off when the run asks for it (the chat) and passes through otherwise. Routing is explicit (:func:`route_after_hypothesis`,
@@ -11,6 +12,7 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 
 from hvrmet.agents.configuration import Configuration
+from hvrmet.agents.fork import fork, route_start
 from hvrmet.agents.hypothesis import hypothesis
 from hvrmet.agents.replanning import replan, route_after_replan
 from hvrmet.agents.report import report
@@ -19,7 +21,7 @@ from hvrmet.agents.screen import screen
 from hvrmet.agents.state import DiagnosisInput, DiagnosisState
 from hvrmet.agents.verification import dispatch, verify
 
-__all__ = ["build_graph", "route_after_hypothesis", "graph"]
+__all__ = ["build_graph", "route_after_hypothesis", "route_after_fork", "graph"]
 
 
 def route_after_hypothesis(state: DiagnosisState):
@@ -27,6 +29,12 @@ def route_after_hypothesis(state: DiagnosisState):
     check to run, or the review and report if the step failed)."""
     if state.get("done"):
         return "review"
+    sends = dispatch(state)
+    return sends if sends else "replan"
+
+
+def route_after_fork(state: DiagnosisState):
+    """After a fork: the forked loop's checks (or replanning if none is left to run)."""
     sends = dispatch(state)
     return sends if sends else "replan"
 
@@ -40,7 +48,9 @@ def build_graph(checkpointer=None):
     g.add_node("replan", replan)
     g.add_node("review", review)
     g.add_node("report", report)
-    g.add_edge(START, "screen")
+    g.add_node("fork", fork)
+    g.add_conditional_edges(START, route_start, ["screen", "review", "fork"])
+    g.add_conditional_edges("fork", route_after_fork, ["verify", "replan"])
     g.add_edge("screen", "hypothesis")
     g.add_conditional_edges("hypothesis", route_after_hypothesis, ["verify", "replan", "review"])
     g.add_edge("verify", "replan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.runnables import RunnableConfig
 
-from hvrmet.agents.common import brain_context, brain_of, config_of, evidence_of, message
+from hvrmet.agents.common import brain_context, brain_failure, brain_of, config_of, evidence_of, message
 from hvrmet.agents.evidence import attach_verdicts
 from hvrmet.agents.state import DiagnosisState, Hypothesis
 from hvrmet.agents.brain import BrainError
@@ -29,7 +29,7 @@ def hypothesis(state: DiagnosisState, config: RunnableConfig) -> dict:
         proposals = brain.propose(ctx)
     except BrainError as exc:
         return {"messages": [message("error", f"hypothesis step failed: {exc}")], "done": True,
-                "outcome": "error", "loop": 1}
+                "outcome": "error", "loop": 1, "failure": brain_failure("hypothesis", exc)}
     hyps = to_hypotheses(proposals, 1, 1)
     evidence = [attach_verdicts(e, hyps, state.get("thresholds")) for e in evidence_of(state)]
     msgs = [message("hypothesis", f"{h.id} {h.hazard} (prior {h.prior:.2f}): {h.statement}; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from langchain_core.runnables import RunnableConfig
 
-from hvrmet.agents.common import brain_context, brain_of, budget_left, config_of, evidence_of, hypotheses_of, message
+from hvrmet.agents.common import brain_context, brain_failure, brain_of, budget_left, config_of, evidence_of, hypotheses_of, message
 from hvrmet.agents.evidence import attach_verdicts
 from hvrmet.agents.hypothesis import to_hypotheses
 from hvrmet.agents.state import Decision, DiagnosisState
@@ -28,7 +28,7 @@ def replan(state: DiagnosisState, config: RunnableConfig) -> dict:
     except BrainError as exc:
         d = Decision(loop=loop, action="stop", reason=f"the brain failed: {exc}")
         return {"decisions": [d.model_dump()], "done": True, "outcome": "brain error",
-                "messages": [message("error", f"replanning failed: {exc}; stopping with the evidence so far")]}
+                "failure": brain_failure("replan", exc), "messages": [message("error", f"replanning failed: {exc}; stopping with the evidence so far")]}
     by_id = {h.id: h for h in hyps}
     changes, posts = {}, {}
     for a in plan.assessments:

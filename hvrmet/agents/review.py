@@ -5,7 +5,9 @@ node passes straight to the report. With it on (the chat), the run pauses here; 
 forecaster's answer arrives as ``Command(resume=...)``, a dict with any of
 
 * ``signoffs``: ``{hypothesis id: {"verdict": "accepted" | "rejected", "note": str}}``,
-* ``evidence``: evidence items the forecaster ran (``/check``, ``/plot``),
+* ``checks``: tool calls the forecaster asks for (``/check``, ``/plot``), as
+  ``{"tool": name, "args": {...}}``; they run here, on the run's case, and join the
+  evidence as the forecaster's (judged against every hypothesis),
 * ``action``: ``"report"`` to write the report; otherwise the run pauses here again.
 
 An accepted hypothesis becomes *supported* and a rejected one *refuted*; the machine's
@@ -21,7 +23,7 @@ from hvrmet.agents.common import config_of, hypotheses_of, message
 from hvrmet.agents.state import Decision, DiagnosisState, Evidence, Hypothesis
 from hvrmet.errors import HvrmetError
 
-__all__ = ["review", "route_after_review", "apply_signoff", "VERDICTS"]
+__all__ = ["review", "route_after_review", "apply_signoff", "find_hypothesis", "VERDICTS"]
 
 #: A sign-off verdict and the status it sets.
 VERDICTS = {"accepted": "supported", "rejected": "refuted"}
@@ -37,11 +39,34 @@ def apply_signoff(h: Hypothesis, verdict: str, note: str = "") -> Hypothesis:
     return h.model_copy(update={"status": VERDICTS[verdict], "signoff": text})
 
 
+def find_hypothesis(hyps, hid: str) -> Hypothesis | None:
+    """A hypothesis by id (``H2``, any case) or hazard label (``tornadic_supercell``)."""
+    return next((h for h in hyps if hid.upper() == h.id or hid == h.hazard), None)
+
+
+def _forecaster_checks(state: DiagnosisState, config: RunnableConfig, checks: list[dict],
+                       hyps: list[Hypothesis]) -> list[Evidence]:
+    from hvrmet.agents.common import figures_dir
+    from hvrmet.agents.evidence import attach_verdicts, run_check
+    from hvrmet.agents.state import PlannedCheck
+
+    cfg = config_of(config)
+    loop = state.get("loop", 0)
+    done = sum(1 for e in state.get("evidence", []) if e.get("origin") == "forecaster" and e.get("loop") == loop)
+    out = []
+    for i, c in enumerate(checks, done + 1):
+        check = PlannedCheck(tool=c["tool"], args=c.get("args") or {}, reason="the forecaster's check")
+        ev = run_check(check, state["case"], state.get("data_dir"), origin="forecaster", loop=loop, seq=i,
+                       for_hypothesis="forecaster", out_dir=figures_dir(state, cfg, config))
+        out.append(attach_verdicts(ev, hyps, state.get("thresholds")))
+    return out
+
+
 def review(state: DiagnosisState, config: RunnableConfig) -> dict:
     """Pause for the forecaster (when ``review`` is on) and apply what they sign off."""
     cfg = config_of(config)
     if not cfg.review:
-        return {"awaiting_signoff": False}
+        return {"awaiting_signoff": False, "request": None}
     hyps = hypotheses_of(state)
     answer = interrupt({"ask": "sign-off", "hypotheses": [
         {"id": h.id, "hazard": h.hazard, "status": h.status, "posterior": h.posterior, "signoff": h.signoff}
@@ -58,7 +83,8 @@ def review(state: DiagnosisState, config: RunnableConfig) -> dict:
         changes[hid] = f"{old.status}->{new.status}"
         touched.add(hid)
         msgs.append(message("signoff", f"{hid} {new.hazard}: {new.signoff}", hypothesis=hid))
-    evidence = [Evidence.model_validate(e).model_dump() for e in answer.get("evidence") or []]
+    evidence = [e.model_dump() for e in _forecaster_checks(state, config, answer.get("checks") or [],
+                                                            list(by_id.values()))]
     for e in evidence:
         for v in e["verdicts"]:
             h = by_id.get(v["hypothesis_id"])
@@ -66,7 +92,7 @@ def review(state: DiagnosisState, config: RunnableConfig) -> dict:
                 by_id[h.id] = h.model_copy(update={"evidence_ids": [*h.evidence_ids, e["id"]]})
                 touched.add(h.id)
         msgs.append(message("check", f"forecaster {e['id']} {e['tool']}: {e['summary'] or e['error']}", evidence=e["id"]))
-    out: dict = {"awaiting_signoff": answer.get("action") != "report", "messages": msgs}
+    out: dict = {"awaiting_signoff": answer.get("action") != "report", "messages": msgs, "request": None}
     if touched:
         out["hypotheses"] = [by_id[h].model_dump() for h in sorted(touched)]
     if changes:

@@ -23,7 +23,8 @@ def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
     evidence = []
     for i, (tool_name, args) in enumerate(screening_plan(case.roles), 1):
         evidence.append(run_check(PlannedCheck(tool=tool_name, args=args, reason="screening"), state["case"],
-                                  state.get("data_dir"), f"E0-S{i}", 0, out_dir=figures_dir(state, cfg, config)))
+                                  state.get("data_dir"), origin="screen", loop=0, seq=i,
+                                  out_dir=figures_dir(state, cfg, config)))
     signals = find_signals(evidence)
     msgs = [message("screen", ev.summary if ev.ok else f"{ev.tool}: error: {ev.error}", evidence=ev.id)
             for ev in evidence]

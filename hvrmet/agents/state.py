@@ -14,9 +14,25 @@ from typing_extensions import Required, TypedDict
 from pydantic import BaseModel, Field
 
 __all__ = ["Signal", "PlannedCheck", "Hypothesis", "Verdict", "Evidence", "Decision", "DiagnosisState",
-           "merge_by_id", "Status", "DiagnosisInput"]
+           "merge_by_id", "Status", "DiagnosisInput", "Origin", "evidence_id"]
 
 Status = Literal["proposed", "supported", "refuted", "inconclusive"]
+Origin = Literal["screen", "check", "report", "forecaster"]
+_ORIGIN_TAG = {"screen": "S", "report": "R", "forecaster": "F"}
+
+
+def evidence_id(origin: Origin, loop: int, seq: int, hypothesis: str = "") -> str:
+    """The one way an evidence id is made: ``E0-S3`` (screening), ``E1-H2-4`` (a check of
+    hypothesis H2), ``E2-R1`` (a report figure), ``E1-F2`` (the forecaster's check). Code
+    reads the provenance from the fields (``origin``, ``loop``, ``seq``,
+    ``for_hypothesis``), never from the id."""
+    if seq < 1 or loop < 0:
+        raise ValueError(f"evidence seq must be >= 1 and loop >= 0, not seq={seq}, loop={loop}")
+    if origin == "check":
+        if not hypothesis:
+            raise ValueError("a check's evidence id needs its hypothesis")
+        return f"E{loop}-{hypothesis}-{seq}"
+    return f"E{loop}-{_ORIGIN_TAG[origin]}{seq}"
 
 
 class Signal(BaseModel):
@@ -93,6 +109,8 @@ class Evidence(BaseModel):
     verdicts: list[Verdict] = Field(default_factory=list)
     for_hypothesis: str = ""
     seconds: float = 0.0
+    origin: Origin = "check"        # who asked for it: screening, a hypothesis's check, the report, the forecaster
+    seq: int = 0                    # its number among the items of that origin (and hypothesis) in its loop
 
 
 class Decision(BaseModel):
@@ -130,6 +148,17 @@ class DiagnosisInput(TypedDict, total=False):
     case: Required[str]
     data_dir: str | None
     run_id: str
+    request: dict | None
+
+
+#: The documented ``request`` inputs of a thread that already ran (the chat and the run
+#: lifecycle change a run only through these and ``Command(resume=...)``):
+#:
+#: * ``{"action": "reopen"}``: back to the review after the report (a late sign-off);
+#: * ``{"action": "fork", "loop": N, "thresholds": {"card:field>=": v}, "drop": [...],
+#:   "add": [...]}``: sent with the config of the checkpoint where loop N's checks
+#:   started, it continues from there with changed thresholds or hypotheses.
+REQUESTS = ("reopen", "fork")
 
 
 class DiagnosisState(TypedDict, total=False):
@@ -152,4 +181,6 @@ class DiagnosisState(TypedDict, total=False):
     report: dict
     screen_done: Annotated[int, _max]
     thresholds: dict[str, float]    # the forecaster's overrides, "card-id:field>=" -> value (set by /fork)
+    request: dict | None            # an input asking for something other than a new run (see DiagnosisInput)
+    failure: dict | None            # why the run could not finish its reasoning (the brain's error), if it could not
     awaiting_signoff: bool          # paused at the review for the forecaster's sign-off

@@ -45,7 +45,7 @@ def verify(payload: dict, config: RunnableConfig) -> dict:
     evidence, msgs = [], []
     for i, c in enumerate(payload["checks"], 1):
         check = PlannedCheck.model_validate(c)
-        ev = run_check(check, payload["case"], payload.get("data_dir"), f"E{loop}-{h.id}-{i}", loop,
+        ev = run_check(check, payload["case"], payload.get("data_dir"), origin="check", loop=loop, seq=i,
                        for_hypothesis=h.id, out_dir=figures_dir(payload, cfg, config))
         ev = attach_verdicts(ev, everyone, payload.get("thresholds"))
         evidence.append(ev.model_dump())

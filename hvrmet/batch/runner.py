@@ -26,7 +26,7 @@ def case_folder(out: Path, case: str) -> Path:
 def diagnose_case(case: str, out: str, data_dir: str | None = None, figures: bool = True) -> dict:
     """Open the case's files, diagnose it, write ``status.json``; never raises."""
     from hvrmet.agents.configuration import Configuration
-    from hvrmet.agents.run import diagnose
+    from hvrmet.runs import diagnose
     from hvrmet.errors import HvrmetError
     from hvrmet.tools.context import ToolContext
 
@@ -38,9 +38,13 @@ def diagnose_case(case: str, out: str, data_dir: str | None = None, figures: boo
         ctx = ToolContext(case, data_dir)
         for role in ctx.case.roles:
             ctx.load(role)
-        state = diagnose(case, Configuration(out_dir=str(folder), figures=figures), data_dir=data_dir)
+        state = diagnose(case, Configuration.resolve(out_dir=str(folder), figures=figures), data_dir=data_dir)
         accepted = [h["hazard"] for h in state["hypotheses"] if h["status"] == "supported"]
-        status.update(ok=True, outcome=state.get("outcome", ""), accepted=accepted, loops=state.get("loop", 0),
+        failure = state.get("failure")
+        if failure:
+            status.update(error=f"the brain failed at {failure['node']} ({failure['kind']}): {failure['message']}",
+                          error_type="BrainError")
+        status.update(ok=not failure, outcome=state.get("outcome", ""), accepted=accepted, loops=state.get("loop", 0),
                       tool_calls=state.get("tool_calls", 0), report=(state.get("report") or {}).get("html", ""),
                       trace=(state.get("report") or {}).get("trace", ""), thread=state["thread_id"])
     except HvrmetError as exc:
@@ -90,6 +94,9 @@ def run_batch(cases: list[str], out: str | Path = "out/batch", workers: int = 2,
               data_dir: str | None = None, figures: bool = True, progress: bool = True) -> list[dict]:
     """Diagnose ``cases`` in parallel; returns the summary rows (also written as
     ``summary.md`` and ``summary.csv`` in ``out``)."""
+    from hvrmet.extras import require
+
+    require("distributed", "batch case studies (hvrmet batch)", extra="batch")
     from distributed import Client, LocalCluster, as_completed
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

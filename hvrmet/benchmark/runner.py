@@ -34,7 +34,7 @@ class BenchContext:
         self.data_dir = data_dir
         overrides = {"brain": llm, "out_dir": str(self.out / "runs"), "figures": False, "base_url": base_url,
                      "model": model, "api_key": api_key}
-        self.cfg = Configuration.from_runnable_config({"configurable": {k: v for k, v in overrides.items() if v is not None}})
+        self.cfg = Configuration.resolve(**overrides)
         from hvrmet.agents.brain import get_brain
 
         self.brain_capabilities = get_brain(self.cfg).capabilities
@@ -60,7 +60,7 @@ class BenchContext:
 
     def diagnosis(self, case: str) -> dict:
         """The final state of the diagnosis of ``case`` (run once per bench run)."""
-        from hvrmet.agents.run import diagnose
+        from hvrmet.runs import diagnose
 
         with self._locks[case]:
             if case not in self._runs:
