@@ -62,16 +62,17 @@ def parse_args(words: list[str]) -> dict:
 
 
 def hypothesis_table(hyps: list[Hypothesis]) -> Table:
-    rows = [[h.id, h.hazard, h.status, f"{h.prior:.2f}", f"{h.posterior:.2f}", str(len(h.evidence_ids)),
-             h.signoff or ""] for h in hyps]
-    return Table(title="hypotheses", columns=["id", "hazard", "status", "prior", "posterior", "evidence", "forecaster"],
-                 rows=rows)
+    """The hypotheses as the report model's table (the statuses and posteriors the report prints)."""
+    from hvrmet.agents.report import hypothesis_entries, hypothesis_rows
+
+    return Table(**hypothesis_rows(hypothesis_entries(hyps)).model_dump())
 
 
 def evidence_table(evidence: list[Evidence]) -> Table:
-    rows = [[e.id, str(e.loop), e.tool, e.for_hypothesis, key_values(e, 3) if e.ok else f"ERROR: {e.error}"]
-            for e in evidence]
-    return Table(title="evidence", columns=["id", "loop", "tool", "for", "result"], rows=rows)
+    """The evidence as the report model's table (first three key values, or the error)."""
+    from hvrmet.agents.report import evidence_entries, evidence_rows
+
+    return Table(**evidence_rows(evidence_entries(evidence)).model_dump())
 
 
 def _values_table(title: str, ev: Evidence) -> Table:
