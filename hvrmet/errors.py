@@ -2,8 +2,9 @@
 
 Every problem with input data (a missing, truncated, corrupted or mislabelled file, a
 checksum mismatch, a variable the case lacks) is a :class:`DataError` whose message names
-the file and what is wrong with it. The command line prints that message and exits
-non-zero, without a traceback.
+the file and what is wrong with it. A unit or quantity string that cannot be read (given by
+a person or a model) is a :class:`UnitsError` whose message names the argument. The command
+line prints such a message and exits non-zero, without a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "FormatError",
     "VariableMissing",
     "CaseError",
+    "UnitsError",
 ]
 
 
@@ -61,3 +63,26 @@ class VariableMissing(DataError):
 
 class CaseError(DataError):
     """A case id is unknown, or a case file is malformed or names a file it lacks."""
+
+
+class UnitsError(HvrmetError, ValueError):
+    """A unit or quantity string is not accepted: the message names the argument and the fault.
+
+    A ``ValueError`` too, so a pydantic validator that raises it reports an invalid field.
+
+    Parameters
+    ----------
+    name
+        The argument the text was given for (``"resolution"``, ``"units"``).
+    text
+        The text as given (shortened in the message when long).
+    problem
+        What is wrong with it.
+    """
+
+    def __init__(self, name: str, text: object, problem: str) -> None:
+        self.name = name
+        self.text = text
+        self.problem = problem
+        shown = repr(text) if len(repr(text)) <= 48 else repr(text)[:40] + "...'"
+        super().__init__(f"{name}: cannot read {shown}: {problem}")

@@ -15,11 +15,14 @@ __all__ = ["score", "SCORERS"]
 def _number(gold: dict, given: Any) -> tuple[bool, str]:
     from metpy.units import units
 
+    from hvrmet.units import parse_units
+
     if not isinstance(given, dict) or given.get("value") is None:
         return False, "no number given"
     try:
         value = float(given["value"])
-        q = units.Quantity(value, given.get("units") or "dimensionless").to(gold.get("units") or "dimensionless")
+        q = units.Quantity(value, parse_units(given.get("units") or "", name="units")).to(
+            parse_units(gold.get("units") or "", name="gold units"))
     except Exception as exc:  # noqa: BLE001 - wrong or unparsable units fail the task
         return False, f"units {given.get('units')!r} do not convert to {gold.get('units')!r}: {exc}"
     x, want = float(q.magnitude), float(gold["value"])

@@ -37,12 +37,18 @@ class Outcome:
 
 
 def convert(value: float, from_units: str, to_units: str) -> float:
-    """Convert a magnitude between pint units ('' or '1' mean dimensionless)."""
+    """Convert a magnitude between pint units ('' or '1' mean dimensionless).
+
+    Both unit strings are read by :func:`hvrmet.units.parse_units` (bounded; a bad one
+    raises :class:`~hvrmet.errors.UnitsError`)."""
     from metpy.units import units
+
+    from hvrmet.units import parse_units
 
     if (from_units or "1") == (to_units or "1"):
         return value
-    return float(units.Quantity(value, from_units or "dimensionless").to(to_units or "dimensionless").magnitude)
+    q = units.Quantity(value, parse_units(from_units or "", name="tool units"))
+    return float(q.to(parse_units(to_units or "", name="condition units")).magnitude)
 
 
 def evaluate_condition(card_id: str, cond: Condition, result: ToolResult) -> Outcome:

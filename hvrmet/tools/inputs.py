@@ -2,15 +2,20 @@
 
 Every numeric field states its units (``json_schema_extra={"units": ...}``, set by
 :func:`quantity`). A caller may pass a bare number, taken in those units, or a string
-with units (``"3 km"``, ``"700 hPa"``), converted with pint; a string in units of another
-dimension is rejected with a message naming the field.
+with units (``"3 km"``, ``"700 hPa"``), read by :func:`hvrmet.units.parse_quantity` (a
+bounded grammar checked before pint sees the text) and converted with pint; a string that
+is not a plain quantity, or in units of another dimension, is rejected with a message
+naming the field.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hvrmet.units import parse_quantity, parse_units
 
 __all__ = ["quantity", "CaseInput", "field_units", "NUMERIC_TYPES"]
 
@@ -45,8 +50,6 @@ class CaseInput(BaseModel):
     def _convert_units(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        from metpy.units import units as ureg
-
         out = dict(data)
         for name, val in data.items():
             if name not in cls.model_fields or not isinstance(val, str):
@@ -54,15 +57,14 @@ class CaseInput(BaseModel):
             target = field_units(cls, name)
             if target is None:
                 continue
-            try:
-                q = ureg.Quantity(val)
-            except Exception as exc:  # pint's own parse errors
-                raise ValueError(f"{name}: cannot read {val!r} as a quantity ({exc})") from None
+            q = parse_quantity(val, name=name)  # UnitsError (a ValueError) names the field
             if q.unitless:  # a number given as text: taken in the field's units
                 out[name] = float(q.magnitude)
                 continue
             try:
-                out[name] = float(q.to(target).magnitude)
+                out[name] = float(q.to(parse_units(target, name=name)).magnitude)
             except Exception:
                 raise ValueError(f"{name}: {val!r} cannot be converted to {target}") from None
+            if not math.isfinite(out[name]):
+                raise ValueError(f"{name}: {val!r} is not finite in {target}")
         return out
