@@ -23,7 +23,7 @@ def _check(res, out_dir: Path, kind: str, units: str, lat: float, lon: float, va
     assert len(res.figures) == 1
     fig = res.figures[0]
     png, side = Path(fig.png), Path(fig.sidecar)
-    assert png.parent == out_dir / "figures" and png.stem == side.stem
+    assert png.parent.resolve() == (out_dir / "figures").resolve() and png.stem == side.stem
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 15_000 < png.stat().st_size < 400_000
     meta = json.loads(side.read_text())

