@@ -13,7 +13,7 @@ from hvrmet.agents.brain import get_brain
 from hvrmet.agents.brain import Brain, BrainContext
 
 __all__ = ["config_of", "brain_of", "brain_context", "hypotheses_of", "evidence_of", "budget_left", "message",
-           "run_id_of", "run_folder", "figures_dir", "brain_failure"]
+           "run_id_of", "run_folder", "tools_out_dir", "brain_failure"]
 
 _BRAINS: dict[tuple, Brain] = {}
 
@@ -79,9 +79,10 @@ def run_folder(state: DiagnosisState, cfg: Configuration, config: dict | None = 
     return Path(cfg.out_dir) / Path(str(state["case"])).stem / run_id_of(state, config)
 
 
-def figures_dir(state: DiagnosisState, cfg: Configuration, config: dict | None = None) -> str:
-    """Where a run's figures go: ``figures/`` inside its folder, beside its report."""
-    return str(run_folder(state, cfg, config) / "figures")
+def tools_out_dir(state: DiagnosisState, cfg: Configuration, config: dict | None = None) -> str:
+    """The output folder handed to the run's tools: the run's folder, so their figures go
+    into ``figures/`` beside the report (the tools add ``figures/`` themselves)."""
+    return str(run_folder(state, cfg, config))
 
 
 def brain_failure(node: str, exc: Exception) -> dict:

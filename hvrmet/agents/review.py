@@ -46,7 +46,7 @@ def find_hypothesis(hyps, hid: str) -> Hypothesis | None:
 
 def _forecaster_checks(state: DiagnosisState, config: RunnableConfig, checks: list[dict],
                        hyps: list[Hypothesis]) -> list[Evidence]:
-    from hvrmet.agents.common import figures_dir
+    from hvrmet.agents.common import tools_out_dir
     from hvrmet.agents.evidence import attach_verdicts, run_check
     from hvrmet.agents.state import PlannedCheck
 
@@ -57,7 +57,7 @@ def _forecaster_checks(state: DiagnosisState, config: RunnableConfig, checks: li
     for i, c in enumerate(checks, done + 1):
         check = PlannedCheck(tool=c["tool"], args=c.get("args") or {}, reason="the forecaster's check")
         ev = run_check(check, state["case"], state.get("data_dir"), origin="forecaster", loop=loop, seq=i,
-                       for_hypothesis="forecaster", out_dir=figures_dir(state, cfg, config))
+                       for_hypothesis="forecaster", out_dir=tools_out_dir(state, cfg, config))
         out.append(attach_verdicts(ev, hyps, state.get("thresholds")))
     return out
 

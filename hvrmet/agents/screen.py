@@ -7,7 +7,7 @@ from langchain_core.runnables import RunnableConfig
 
 import time
 
-from hvrmet.agents.common import config_of, figures_dir, message, run_id_of
+from hvrmet.agents.common import config_of, tools_out_dir, message, run_id_of
 from hvrmet.agents.evidence import run_check
 from hvrmet.agents.signals import find_signals, screening_plan
 from hvrmet.agents.state import DiagnosisState, PlannedCheck
@@ -24,7 +24,7 @@ def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
     for i, (tool_name, args) in enumerate(screening_plan(case.roles), 1):
         evidence.append(run_check(PlannedCheck(tool=tool_name, args=args, reason="screening"), state["case"],
                                   state.get("data_dir"), origin="screen", loop=0, seq=i,
-                                  out_dir=figures_dir(state, cfg, config)))
+                                  out_dir=tools_out_dir(state, cfg, config)))
     signals = find_signals(evidence)
     msgs = [message("screen", ev.summary if ev.ok else f"{ev.tool}: error: {ev.error}", evidence=ev.id)
             for ev in evidence]

@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig
 
 from langgraph.types import Send
 
-from hvrmet.agents.common import config_of, figures_dir, hypotheses_of, message
+from hvrmet.agents.common import config_of, tools_out_dir, hypotheses_of, message
 from hvrmet.agents.evidence import attach_verdicts, check_key, run_check
 from hvrmet.agents.state import DiagnosisState, Hypothesis, PlannedCheck
 
@@ -46,7 +46,7 @@ def verify(payload: dict, config: RunnableConfig) -> dict:
     for i, c in enumerate(payload["checks"], 1):
         check = PlannedCheck.model_validate(c)
         ev = run_check(check, payload["case"], payload.get("data_dir"), origin="check", loop=loop, seq=i,
-                       for_hypothesis=h.id, out_dir=figures_dir(payload, cfg, config))
+                       for_hypothesis=h.id, out_dir=tools_out_dir(payload, cfg, config))
         ev = attach_verdicts(ev, everyone, payload.get("thresholds"))
         evidence.append(ev.model_dump())
         mine = [v for v in ev.verdicts if v.hypothesis_id == h.id and v.met is not None]

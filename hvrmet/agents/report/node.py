@@ -14,7 +14,7 @@ import time
 
 from langchain_core.runnables import RunnableConfig
 
-from hvrmet.agents.common import brain_context, brain_of, config_of, evidence_of, figures_dir, hypotheses_of, message, \
+from hvrmet.agents.common import brain_context, brain_of, config_of, evidence_of, tools_out_dir, hypotheses_of, message, \
     run_folder
 from hvrmet.agents.evidence import run_check
 from hvrmet.agents.report.html import render_html
@@ -53,7 +53,7 @@ def report(state: DiagnosisState, config: RunnableConfig) -> dict:
     cfg = config_of(config)
     brain = brain_of(cfg)
     loop = state.get("loop", 1)
-    figs = _figures(state, loop, figures_dir(state, cfg, config)) if cfg.figures else []
+    figs = _figures(state, loop, tools_out_dir(state, cfg, config)) if cfg.figures else []
     ctx = brain_context(state, cfg)
     try:
         summary = brain.summarize(ctx)
