@@ -206,7 +206,7 @@ def _parse_arg(text: str) -> tuple[str, object]:
     key, val = text.split("=", 1)
     try:
         return key, json.loads(val)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON (or a number too long for it): the text itself
         return key, val
 
 
@@ -599,13 +599,28 @@ def serve(host: Annotated[str, typer.Option(help="address to bind (loopback unle
           out: RunOutOpt = None,
           no_figures: NoFiguresOpt = False) -> None:
     """Serve the chat as a web page (FastAPI): case picker, streamed loop, tables, figures, report."""
+    import os
+    import secrets
+    import socket
+
     import uvicorn
 
     from hvrmet.web import create_app
+    from hvrmet.web.app import is_loopback
 
     cfg = _run_config(llm=llm, out=out, base_url=base_url, model=model, no_figures=no_figures)
-    console.print(f"hvrmet serve: http://{host}:{port}/ (brain {cfg.brain}, output {cfg.out_dir})")
-    uvicorn.run(create_app(cfg, data_dir=str(data_dir) if data_dir else None), host=host, port=port, log_level="warning")
+    # beyond loopback every request must carry a token, made here and printed (as Jupyter does)
+    token = None if is_loopback(host) else secrets.token_urlsafe(32)
+    web = create_app(cfg, data_dir=str(data_dir) if data_dir else None, host=host, port=port, token=token,
+                     idle_timeout=float(os.environ.get("HVRMET_WEB_IDLE_S", "3600")))
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    console.print(f"hvrmet serve: {url} (brain {cfg.brain}, output {cfg.out_dir})", markup=False, highlight=False)
+    if token:
+        console.print("every request needs this token: open the URL above once (it is then a cookie), "
+                      "or send 'Authorization: Bearer TOKEN'", markup=False, highlight=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
 def _run_config(*, llm: str | None, out: Path | None, base_url: str | None = None, model: str | None = None,

@@ -18,26 +18,23 @@ REQUIRED_FAMILIES = ("tornadic_supercell", "supercell_hail", "damaging_wind", "f
 
 
 def _units_ok(text: str) -> str | None:
-    from metpy.units import units
+    from hvrmet.units import parse_units
 
-    if text in ("", "1"):
-        return None
     try:
-        units.Unit(text)
-    except Exception as exc:  # noqa: BLE001 - reported as a problem
+        parse_units(text, name="units")
+    except ValueError as exc:
         return f"units {text!r} do not parse: {exc}"
     return None
 
 
 def _dimension_problem(cond_units: str, tool_units: str) -> str | None:
-    from metpy.units import units
+    from hvrmet.units import parse_units
 
-    a, b = cond_units or "dimensionless", tool_units or "dimensionless"
-    if a == "" or b == "":
-        return None
     try:
-        units.Quantity(1.0, b).to(a)
-    except Exception:  # noqa: BLE001
+        a, b = parse_units(cond_units or "", name="units"), parse_units(tool_units or "", name="units")
+    except ValueError:
+        return None  # reported by _units_ok
+    if a.dimensionality != b.dimensionality:
         return f"threshold units {cond_units!r} do not convert from the tool's {tool_units!r}"
     return None
 
