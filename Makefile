@@ -20,9 +20,10 @@ export MPLBACKEND := Agg
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first and pinned: its CPU build, so the project's torch range installs nothing more
+	# torch first and pinned: its CPU build, so the extras' torch range installs nothing more
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# every extra (nowcast, semantic, web, batch) and the test tools: the demo and the suite use them all
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build the development task set of the atomic-subtask benchmark (``benchmark/tasks/dev.jsonl``).
+"""Build the development task set of the atomic-subtask benchmark (``hvrmet/benchmark/data/dev.jsonl``).
 
 What it computes
 ----------------
@@ -41,7 +41,7 @@ How to run
 ::
 
     export HVRMET_DATA_DIR=/path/to/data
-    python tools/build_benchmark.py            # writes benchmark/tasks/dev.jsonl
+    python tools/build_benchmark.py            # writes hvrmet/benchmark/data/dev.jsonl
     python tools/build_benchmark.py --out FILE # elsewhere
 
 The output is deterministic (fixed ordering, no randomness); the script prints the number of
@@ -70,7 +70,7 @@ warnings.filterwarnings("ignore")
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "hvrmet" / "cases" / "catalogue"
-DEFAULT_OUT = ROOT / "benchmark" / "tasks" / "dev.jsonl"
+DEFAULT_OUT = ROOT / "hvrmet" / "benchmark" / "data" / "dev.jsonl"  # shipped in the package (package data)
 CATEGORIES = ("index", "signal", "plot", "hypothesis", "verification", "replanning", "report")
 
 # Published WSR-88D site coordinates (NWS/ROC NEXRAD site list); message-1 files carry none.

@@ -1,7 +1,8 @@
 """Screening: which tools run first for each kind of data, and what counts as a signal.
 
-Both come from ``knowledge/signals.yaml`` (data, not code): ``screening`` maps a case role
-to its screening tools, and each signal is a named condition on one screening output.
+Both come from ``signals.yaml`` of the knowledge folder (``hvrmet/knowledge/data/``; data,
+not code): ``screening`` maps a case role to its screening tools, and each signal is a
+named condition on one screening output.
 """
 
 from __future__ import annotations

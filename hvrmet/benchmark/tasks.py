@@ -1,4 +1,10 @@
-"""The task format (see ``benchmark/README.md``) and the published vocabularies."""
+"""The task format (see ``hvrmet/benchmark/data/README.md``), the shipped task sets and
+the published vocabularies.
+
+The task sets ship inside the package (``hvrmet/benchmark/data/<name>.jsonl``, read through
+:mod:`importlib.resources`): ``load_tasks("dev")`` loads the development set; any other
+argument is the path of the user's own JSON-lines file.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Task", "load_tasks", "CATEGORIES", "LOOP_CATEGORIES", "quantity_vocabulary", "tool_for_quantity",
-           "figure_kinds", "PLOT_TOOL"]
+from hvrmet._resources import package_path
+
+__all__ = ["Task", "load_tasks", "task_sets", "task_set_path", "CATEGORIES", "LOOP_CATEGORIES",
+           "quantity_vocabulary", "tool_for_quantity", "figure_kinds", "PLOT_TOOL"]
 
 CATEGORIES = ("index", "signal", "plot", "hypothesis", "verification", "replanning", "report")
 LOOP_CATEGORIES = ("hypothesis", "verification", "replanning", "report")
@@ -39,9 +47,35 @@ class Task(BaseModel):
         return self
 
 
+def task_sets() -> dict[str, Path]:
+    """The task sets shipped with the package, by name (``dev``: the development set)."""
+    root = package_path("hvrmet.benchmark", "data")
+    return {p.stem: p for p in sorted(root.glob("*.jsonl"))}
+
+
+def task_set_path(name_or_path: str | Path) -> Path:
+    """The file of a task set: an existing path as given, else a shipped set by name.
+
+    ``benchmark/tasks/<name>.jsonl`` (where the sets lived before they moved into the
+    package) also names the shipped set when no such file exists.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    sets = task_sets()
+    name = str(name_or_path)
+    if name in sets:
+        return sets[name]
+    if path.suffix == ".jsonl" and path.parent.as_posix().endswith("benchmark/tasks") and path.stem in sets:
+        return sets[path.stem]
+    raise FileNotFoundError(f"no task file {path} (and no shipped task set {name!r}; shipped sets: "
+                            f"{', '.join(sets) or 'none'})")
+
+
 def load_tasks(path: str | Path) -> list[Task]:
-    """Tasks of a JSON-lines file; a relative case-file path resolves against its folder."""
-    path = Path(path)
+    """Tasks of a JSON-lines file or a shipped set by name (``"dev"``); a relative case-file
+    path resolves against the file's folder."""
+    path = task_set_path(path)
     tasks, seen = [], set()
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():

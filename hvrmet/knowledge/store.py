@@ -1,8 +1,9 @@
 """Loading and validating the knowledge cards and the hazard vocabulary.
 
-The cards live in the repository's top-level ``knowledge/`` folder (one YAML file per
-card under ``cards/guideline``, ``cards/index`` and ``cards/figure``); ``HVRMET_KNOWLEDGE_DIR``
-points elsewhere.
+The cards ship inside the package, in ``hvrmet/knowledge/data/`` (one YAML file per card
+under ``cards/guideline``, ``cards/index`` and ``cards/figure``, beside ``hazards.yaml``,
+``signals.yaml`` and ``eval/queries.yaml``), read through :mod:`importlib.resources`;
+``HVRMET_KNOWLEDGE_DIR`` (or the ``root`` argument) points at a folder of the same layout.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from hvrmet._resources import package_path
 from hvrmet.errors import HvrmetError
 from hvrmet.knowledge.model import Card, Hazard
 
@@ -25,11 +27,11 @@ class KnowledgeError(HvrmetError):
 
 
 def knowledge_dir() -> Path:
-    """The knowledge folder: ``HVRMET_KNOWLEDGE_DIR`` or the repository's ``knowledge/``."""
+    """The knowledge folder: ``HVRMET_KNOWLEDGE_DIR`` or the package's own (``hvrmet/knowledge/data``)."""
     env = os.environ.get("HVRMET_KNOWLEDGE_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "knowledge"
+    return package_path("hvrmet.knowledge", "data")
 
 
 def _read_yaml(path: Path) -> dict:

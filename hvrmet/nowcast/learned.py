@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hvrmet.extras import require
+
 __all__ = ["pa_net", "metok", "impa_net", "load_model", "checkpoint_path", "DBZ_SCALE"]
 
 DBZ_SCALE = 70.0
@@ -27,8 +29,12 @@ def checkpoint_path(name: str) -> Path:
 
 @functools.cache
 def load_model(name: str, path: str | None = None, device: str | None = None):
-    """The model with its trained weights, in evaluation mode, on ``device``."""
-    import torch
+    """The model with its trained weights, in evaluation mode, on ``device``.
+
+    Raises :class:`~hvrmet.extras.MissingExtra` when torch (the ``nowcast`` extra) is not
+    installed.
+    """
+    torch = require("torch", f"the learned nowcasting model {name!r}", extra="nowcast")
 
     from hvrmet.nowcast.models import build_model
 
@@ -45,7 +51,7 @@ def load_model(name: str, path: str | None = None, device: str | None = None):
 
 def _forecast(name: str, frames: np.ndarray, timesteps: int = N_OUT, checkpoint: str | None = None,
               **_kw) -> np.ndarray:
-    import torch
+    torch = require("torch", f"the learned nowcasting model {name!r}", extra="nowcast")
 
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 3 or frames.shape[0] < N_IN:
