@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape as _escape
 from rich.console import Console
 from rich.table import Table
 
@@ -386,7 +387,7 @@ def nowcast_run(method: Annotated[str, typer.Argument(help="nowcasting method")]
         for k, v in res.values.items():
             console.print(f"  {k}: {v.value} {v.units}")
     else:
-        err_console.print(f"[bold red]error:[/bold red] {res.error}")
+        err_console.print(f"[bold red]error:[/bold red] {_escape(res.error)}")
     if not res.ok:
         raise typer.Exit(2)
 
