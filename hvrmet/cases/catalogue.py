@@ -9,6 +9,7 @@ same form anywhere on disk. A user's case file names its files relative to a dat
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import xarray as xr
 import yaml
 from pydantic import ValidationError
 
-from hvrmet.cases.model import Case, CaseFile
+from hvrmet.cases.model import Case, CaseFile, Event, Location
 from hvrmet.data.readers import get_reader
 from hvrmet.data.registry import default_registry, resolve
 from hvrmet.errors import CaseError, DataFileMissing, VariableMissing
@@ -26,18 +27,92 @@ __all__ = ["list_cases", "get_case", "case_files", "load_role", "load_case", "pa
 
 
 def parse_case(text: str, source: str) -> Case:
-    """Validate a case's YAML text; ``source`` names it in error messages."""
+    """Validate a case's YAML text; ``source`` names it in error messages.
+
+    The errors say what is wrong (the field, the line) and never quote the file's text:
+    a path typed in the web page may name any file, and its lines must not come back."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CaseError(source, f"not valid YAML: {exc}") from None
+        raise CaseError(source, f"not valid YAML{_yaml_where(exc)}") from None
     if not isinstance(raw, dict):
         raise CaseError(source, "a case file must be a YAML mapping")
     try:
         return Case.model_validate({**raw, "source_path": source})
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise CaseError(source, f"invalid case: {errs}") from None
+        raise CaseError(source, f"invalid case: {_validation_errors(exc, text)}") from None
+
+
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+#: The models at each place of a case file (list indexes left out), for the fields allowed there.
+_MODELS_AT = {(): Case, ("location",): Location, ("files",): CaseFile, ("events",): Event}
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """Where a YAML error is and what kind it is, without the file's text (no snippet,
+    and a quoted text longer than an escape is left out)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return where
+
+    def token(m: re.Match) -> str:  # a character, an escape or a token name ('<scalar>') stays
+        inner = m[1] if m[1] is not None else m[2]
+        return m[0] if len(inner) <= 2 or re.fullmatch(r"<[a-z ]+>", inner) else "'...'"
+
+    problem = _QUOTED.sub(token, str(problem))
+    return f"{where}: {problem}"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """The line (1-based) of the YAML node at ``loc``, as deep as the file has it (a
+    mapping entry's line is its key's)."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)),
+                        None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _validation_errors(exc: ValidationError, text: str) -> str:
+    """A case's validation errors as ``field (line N): what is wrong``, without the input
+    values, and unknown fields counted with their lines (their names are the file's text)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    known = {name for m in _MODELS_AT.values() for name in m.model_fields}
+
+    def where(loc: tuple) -> str:
+        return ".".join(str(x) if isinstance(x, int) or x in known else "?" for x in loc)
+
+    out, unknown = [], {}
+    for e in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = tuple(e["loc"])
+        line = _line_of(root, loc)
+        if e["type"] == "extra_forbidden":
+            unknown.setdefault(loc[:-1], []).append(line)
+            continue
+        out.append(f"{where(loc) or 'the case'}{f' (line {line})' if line else ''}: "
+                   f"{e['msg'].removeprefix('Value error, ')}")
+    for parent, lines in unknown.items():
+        nums = sorted({n for n in lines if n})
+        at = (f" at line{'s' if len(nums) > 1 else ''} {', '.join(map(str, nums[:10]))}{', ...' if len(nums) > 10 else ''}"
+              if nums else "")
+        model = _MODELS_AT.get(tuple(x for x in parent if not isinstance(x, int)))
+        allowed = f" (allowed: {', '.join(f for f in model.model_fields if f != 'source_path')})" if model else ""
+        out.append(f"{where(parent) or 'the case'}: {len(lines)} unknown field{'s' if len(lines) > 1 else ''}{at}{allowed}")
+    return "; ".join(out)
 
 
 @functools.cache
@@ -78,7 +153,11 @@ def get_case(id_or_path: str | Path, data_dir: str | Path | None = None) -> Case
                                   "(or give the path of a case YAML file)")
         if not p.is_file():
             raise CaseError(p, "case file not found")
-        case = parse_case(p.read_text(), str(p.resolve()))
+        try:
+            text = p.read_text()
+        except UnicodeDecodeError:
+            raise CaseError(p, "not a case file (not UTF-8 text)") from None
+        case = parse_case(text, str(p.resolve()))
     if data_dir is not None:
         case = case.model_copy(update={"data_dir": str(Path(data_dir).resolve())})
     return case

@@ -51,7 +51,7 @@ class CaseFile(BaseModel):
     @classmethod
     def _known_role(cls, v: str) -> str:
         if v not in ROLES:
-            raise ValueError(f"unknown role {v!r}; known roles: {', '.join(sorted(ROLES))}")
+            raise ValueError(f"unknown role; known roles: {', '.join(sorted(ROLES))}")  # the value is not quoted
         return v
 
     @model_validator(mode="after")
@@ -111,7 +111,7 @@ class Case(BaseModel):
         roles = [f.role for f in self.files]
         dup = sorted({r for r in roles if roles.count(r) > 1})
         if dup:
-            raise ValueError(f"case {self.id}: roles used twice: {dup}")
+            raise ValueError(f"roles used twice: {', '.join(dup)}")
         return self
 
     def file(self, role: str) -> CaseFile:

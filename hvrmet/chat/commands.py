@@ -3,6 +3,11 @@
 ``handle(session, line)`` answers one line: a ``/command`` runs its function; free text
 goes to the brain (an OpenAI-compatible model answers through the same tools; the
 offline policy points to the closest command or returns a knowledge search).
+
+Paths a user types (``/case PATH``, a tool's ``case=``, ``data_dir=`` and ``files=``, the
+data files a case file names) must lie inside ``session.roots`` when the session has
+them (the web page: the output folder and the data roots); :func:`inside_roots` is the
+one check, also used by the page for the files it serves.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from hvrmet.agents.report import format_value, key_values
 from hvrmet.agents.state import Evidence, Hypothesis
@@ -21,7 +29,109 @@ from hvrmet.chat.reply import Reply, Table
 from hvrmet.chat.session import ChatSession, OnUpdate
 from hvrmet.errors import HvrmetError
 
-__all__ = ["COMMANDS", "Command", "handle", "parse_args", "hypothesis_table", "evidence_table"]
+__all__ = ["COMMANDS", "Command", "handle", "parse_args", "hypothesis_table", "evidence_table", "inside_roots",
+           "PathRefused"]
+
+
+class PathRefused(HvrmetError):
+    """A path a user typed resolves outside the folders the session may read."""
+
+
+def inside_roots(path: str | Path, roots: list | None, *, base: str | Path | None = None) -> Path:
+    """``path`` resolved (relative to ``base``, else the working folder; ``~``, ``..`` and
+    links resolved); :class:`PathRefused` unless it lies inside one of ``roots``
+    (``None``: anywhere, as in the terminal), and is not the runs database. Whether the
+    file exists is not looked at, so the answer says nothing about files outside the roots."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path(base or Path.cwd()) / p
+    try:
+        p = p.resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
+        raise PathRefused(f"{path}: cannot be resolved") from None
+    if roots is None:
+        return p
+    if not any(p.is_relative_to(Path(r).resolve()) for r in roots):
+        raise PathRefused(f"{path}: outside the folders this session may read (the output folder and the data roots)")
+    if ".sqlite" in p.name:  # the runs database: every session's conversation and checkpoints
+        raise PathRefused(f"{path}: the runs database is no input")
+    return p
+
+
+def _checked_case(session: ChatSession, key: str) -> str:
+    """The case a user named, as :func:`hvrmet.cases.get_case` will take it: a catalogue
+    id as it is, a case file's path resolved, after checking it and the data files it
+    names against the session's roots."""
+    roots = session.roots
+    if roots is None:
+        return key
+    from hvrmet.cases import get_case, list_cases
+
+    if key in {c.id for c in list_cases()} and not Path(key).is_file():  # get_case's own rule
+        return key
+    p = inside_roots(key, roots)
+    if p.suffix not in (".yaml", ".yml"):
+        raise PathRefused(f"{key}: not a case file (a .yaml or .yml file, or a catalogue id: /cases)")
+    _check_case_data(get_case(p, session.data_dir), roots)
+    return str(p)
+
+
+def _check_case_data(case: Any, roots: list) -> None:
+    """Every data file a user's case file names (its data folder, paths and patterns)
+    must be inside ``roots``."""
+    from hvrmet.data.registry import default_registry
+
+    ddir = case.resolved_data_dir()
+    if ddir is not None:
+        inside_roots(ddir, roots)
+    reg = default_registry()
+    for f in case.files:
+        if f.path is not None:
+            if ddir is not None or f.path not in reg:  # a registry key is fetched into the data roots
+                inside_roots(f.path, roots, base=ddir)
+        elif ddir is not None:
+            if Path(f.glob).is_absolute() or ".." in Path(f.glob).parts:
+                raise PathRefused(f"the {f.role} pattern of case {case.id} leaves its data folder")
+            for m in ddir.glob(f.glob):
+                inside_roots(m, roots)
+
+
+def _checked_args(session: ChatSession, args: dict) -> dict:
+    """A tool's arguments with the paths in them checked against the session's roots
+    (the case, its data folder, explicit files by role)."""
+    roots = session.roots
+    if roots is None:
+        return args
+    from hvrmet.cases import get_case
+
+    args = dict(args)
+    key = args.get("case", session.case)
+    if not isinstance(key, str):
+        return args  # no case (run_tool says so) or not a string (the tool's validation does)
+    key = _checked_case(session, key)
+    if "case" in args:
+        args["case"] = key
+    data_dir = session.data_dir or args.get("data_dir")
+    if isinstance(data_dir, str):
+        inside_roots(data_dir, roots)
+    files = args.get("files")
+    if isinstance(files, dict) and files:
+        ddir = get_case(key, data_dir if isinstance(data_dir, str) else None).resolved_data_dir()
+        for v in files.values():
+            if isinstance(v, str):
+                inside_roots(v, roots, base=ddir)
+    return args
+
+
+def _run_tool(session: ChatSession, tool: str, args: dict, on_update: OnUpdate | None) -> Evidence:
+    """``session.run_tool`` after the paths in ``args`` passed :func:`_checked_args`."""
+    return session.run_tool(tool, _checked_args(session, args), on_update)
+
+
+def _validation_text(exc: ValidationError) -> str:
+    """A pydantic error as ``field: what is wrong``, without the input values."""
+    return "; ".join(f"{'.'.join(str(x) for x in e['loc']) or e.get('type', 'value')}: {e['msg']}"
+                     for e in exc.errors(include_url=False, include_input=False, include_context=False))
 
 
 @dataclass(frozen=True)
@@ -103,7 +213,7 @@ def _case(session, args, on_update) -> Reply:
     """Load a case (catalogue id or case-file path)."""
     if len(args) != 1:
         return Reply.fail("usage: /case ID|PATH (see /cases)")
-    c = session.load_case(args[0])
+    c = session.load_case(_checked_case(session, args[0]))
     return Reply(text=f"case {c.id}: {c.title} ({c.time:%Y-%m-%d %H:%M} UTC, {c.location.place or ''}); "
                       f"data: {', '.join(c.roles)}. /diagnose to start.", refresh=True)
 
@@ -194,7 +304,7 @@ def _check(session, args, on_update) -> Reply:
 
         names = ", ".join(t.name for t in list_tools() if t.category != "plot")
         return Reply.fail(f"usage: /check TOOL k=v ...; tools: {names}")
-    ev = session.run_tool(args[0], parse_args(args[1:]), on_update)
+    ev = _run_tool(session, args[0], parse_args(args[1:]), on_update)
     if not ev.ok:
         return Reply.fail(f"{ev.id} {ev.tool}: ERROR: {ev.error}")
     return _evidence(session, [ev.id], on_update) if session.state() else Reply(
@@ -209,7 +319,7 @@ def _plot(session, args, on_update) -> Reply:
     kinds = sorted(t.name.removeprefix("plot_") for t in list_tools() if t.category == "plot")
     if not args or args[0] not in kinds:
         return Reply.fail(f"usage: /plot KIND k=v ...; kinds: {', '.join(kinds)}")
-    ev = session.run_tool(f"plot_{args[0]}", parse_args(args[1:]), on_update)
+    ev = _run_tool(session, f"plot_{args[0]}", parse_args(args[1:]), on_update)
     if not ev.ok:
         return Reply.fail(f"{ev.id} plot_{args[0]}: ERROR: {ev.error}")
     return Reply(text=f"{ev.id}: {ev.summary}", figures=[f["png"] for f in ev.figures], refresh=bool(session.state()))
@@ -291,7 +401,7 @@ def _free_text(session: ChatSession, text: str, on_update: OnUpdate | None) -> R
         ctx = brain_context(state, session.cfg)
 
     def run_tool(name: str, args: dict) -> dict:
-        return session.run_tool(name, args, on_update).model_dump()
+        return _run_tool(session, name, args, on_update).model_dump()
 
     ans = brain.answer(text, ctx, run_tool)
     return Reply(text=ans.text, refresh=bool(ans.evidence_ids))
@@ -318,6 +428,8 @@ def handle(session: ChatSession, line: str, on_update: OnUpdate | None = None) -
                     reply = cmd.run(session, words[1:], on_update)
             else:
                 reply = _free_text(session, line, on_update)
+        except ValidationError as exc:  # its str quotes the input values
+            reply = Reply.fail(f"invalid value: {_validation_text(exc)}")
         except (HvrmetError, ValueError) as exc:
             reply = Reply.fail(str(exc))
     session.record("assistant", reply.text or "\n".join(t.title for t in reply.tables))

@@ -67,12 +67,13 @@ def serve(out_dir: Path, *args: str, port: int | None = None, timeout: float = 9
 
 
 @contextlib.contextmanager
-def browser(width: int = 1500, height: int = 1400) -> Iterator:
+def browser(width: int = 1500, height: int = 1400, *, bypass_csp: bool = True) -> Iterator:
     """A Playwright browser context in headless Debian Chromium with a fresh profile.
 
     The page's Content-Security-Policy forbids ``eval``, which Playwright's
-    ``wait_for_function`` needs, so the context bypasses it; the escaping under test is
-    the page's own (``textContent`` only), which does not rely on the policy."""
+    ``wait_for_function`` needs, so the context bypasses it by default; the escaping
+    under test is the page's own (``textContent`` only), which does not rely on the
+    policy. ``bypass_csp=False`` keeps the policy (to check the page works under it)."""
     from playwright.sync_api import sync_playwright
 
     exe = find_chromium()
@@ -80,7 +81,7 @@ def browser(width: int = 1500, height: int = 1400) -> Iterator:
         raise RuntimeError("no chromium: install Debian's chromium (make test does) or set HVRMET_CHROMIUM")
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(profile, executable_path=exe, headless=True, args=CHROMIUM_ARGS,
-                                                   bypass_csp=True, viewport={"width": width, "height": height})
+                                                   bypass_csp=bypass_csp, viewport={"width": width, "height": height})
         try:
             yield ctx
         finally:

@@ -117,17 +117,28 @@ function listen() {
   source.addEventListener("idle", () => { $("busy").hidden = true; document.body.dataset.idle = String(Date.now()); });
 }
 
+function post(url, body) {
+  return fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+}
+
 async function send(line) {
   if (!sid || !line) return;
-  const r = await fetch("/api/sessions/" + encodeURIComponent(sid) + "/command", {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({line}),
-  });
+  const r = await post("/api/sessions/" + encodeURIComponent(sid) + "/command", {line});
   if (r.status === 409) log("still working on the previous line", "error");
+  else if (r.status === 404) {  // closed after an idle time (or the server restarted)
+    log("this session is closed (idle too long): press Load to open it again", "error");
+    if (source) source.close();
+  } else if (!r.ok) log("the server refused the line (" + r.status + ")", "error");
 }
 
 async function loadCase() {
-  const r = await fetch("/api/sessions", {method: "POST", headers: {"Content-Type": "application/json"},
-                                          body: JSON.stringify({case: $("case").value, session_id: sid})});
+  const body = {case: $("case").value, session_id: sid};
+  let r = await post("/api/sessions", body);
+  if (r.status === 404 && sid) {  // no longer known to the server: a new session
+    sid = null;
+    r = await post("/api/sessions", {case: body.case, session_id: null});
+  }
+  if (!r.ok) { log("could not open a session (" + r.status + ")", "error"); return; }
   const st = await r.json();
   sid = st.session_id;
   const c = window.hvrmetCases.find((x) => x.id === $("case").value);
