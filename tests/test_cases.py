@@ -86,7 +86,7 @@ def test_bad_case_file_is_case_error(tmp_path):
         get_case(bad)
     bad.write_text("id: ok\ntitle: x\ntime: 2020-01-01T00:00Z\nlocation: {lat: 0, lon: 0}\n"
                    "files: [{role: spaghetti, format: netcdf, path: x.nc}]\n")
-    with pytest.raises(CaseError, match="unknown role 'spaghetti'"):
+    with pytest.raises(CaseError, match="unknown role"):
         get_case(bad)
 
 

@@ -361,7 +361,7 @@ def _report(session, args, on_update) -> Reply:
     st = session.state()
     return Reply(text=f"{st.get('outcome', '')}. {rep.get('summary', '')}",
                  links={"html": rep.get("html", ""), "markdown": rep.get("markdown", ""), "trace": rep.get("trace", "")},
-                 figures=[f["png"] for e in session.evidence() for f in e.figures if e.id.startswith(f"E{st.get('loop')}-R")],
+                 figures=[f["png"] for e in session.evidence() for f in e.figures if e.origin == "report" and e.loop == st.get("loop")],
                  refresh=True)
 
 
