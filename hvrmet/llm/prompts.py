@@ -33,3 +33,11 @@ SUMMARY = """Write the final diagnosis in 2-4 sentences for a forecaster, citing
 brackets. Hypotheses: {hypotheses}"""
 
 CHAT = """You are assisting a forecaster with case {case} (data roles: {roles}; {time} UTC, {location}). Current hypotheses: {hypotheses}. Answer the forecaster's question. Call the tools for any number you need (the case argument is {case!r}); never state a number no tool returned. Cite evidence ids in brackets."""
+
+# Retries: what the model is told when its reply could not be used ({reason} is one line).
+RETRY_JSON = "That was not valid: {reason}. Answer again with JSON only."
+
+RETRY_TOOLS = """Those tool calls could not be used: {reason}. Call the tools again (names from the \
+tools given); each call's arguments must be a JSON object matching the tool's parameters."""
+
+RETRY_TEXT = "That reply could not be used: {reason}. Answer again."
