@@ -171,3 +171,23 @@ def test_readme_api_snippet_runs(tmp_path, data_dir):
                        env={**os.environ, "HVRMET_DATA_DIR": str(data_dir)})
     assert r.returncode == 0, r.stderr
     assert "tornadic_supercell" in r.stdout
+
+
+# -- a brain that fails ends the run with a reason and a non-zero exit status ----------------
+def test_a_failed_brain_exits_3_and_the_report_says_why(tmp_path, data_dir):
+    """An endpoint that answers every request with 500 (after the retries): the command
+    exits 3 with one line, no traceback, and the report says why."""
+    from hvrmet.testing.openai_server import http_error
+
+    with ScriptedOpenAIServer(responder=lambda req: http_error(500, '{"error": "down"}')) as srv:
+        r = subprocess.run([sys.executable, "-m", "hvrmet.cli", "diagnose", "may1999", "--llm", "openai",
+                            "--base-url", srv.base_url, "--model", "m", "--out", str(tmp_path), "--no-figures"],
+                           capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "HVRMET_DATA_DIR": str(data_dir), "OPENAI_API_KEY": KEY,
+                                "HVRMET_LLM_RETRIES": "1", "HVRMET_LLM_TIMEOUT_S": "5", "HVRMET_LLM_BACKOFF_S": "0.05"})
+    assert r.returncode == 3, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "the brain failed at the hypothesis step (http)" in r.stderr
+    assert "500" in r.stderr and KEY not in r.stdout + r.stderr
+    md = next(tmp_path.glob("may1999/*/report.md")).read_text()
+    assert "500" in md and "hypothesis" in md.lower()
+    assert _every_byte_under(tmp_path) == []

@@ -50,7 +50,7 @@ class Configuration(BaseModel):
     api_key: SecretStr | None = Field(None, exclude=True, repr=False,
                                       description="API key (OPENAI_API_KEY if unset); kept in this process only")
     llm_timeout_s: float = Field(60.0, gt=0, description="timeout of one LLM request, seconds")
-    llm_retries: int = Field(2, ge=0, le=10, description="retries on malformed output")
+    llm_retries: int = Field(2, ge=0, le=10, description="retries of one brain step (malformed replies, 429/5xx, timeouts)")
     max_loops: int = Field(4, ge=1, le=20, description="budget: hypothesis-verification-replanning loops")
     max_tool_calls: int = Field(80, ge=1, le=1000, description="budget: tool calls in a run")
     max_seconds: float = Field(600.0, gt=0, description="budget: wall-clock seconds of a run")
