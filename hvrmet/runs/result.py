@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from hvrmet.agents.report.model import RunFailure as Failure
 from hvrmet.agents.state import Evidence
 
 __all__ = ["DiagnosisResult", "HypothesisResult", "ReportPaths", "Failure"]
@@ -31,14 +32,6 @@ class ReportPaths(BaseModel):
     html: str = ""
     trace: str = ""
     summary: str = ""
-
-
-class Failure(BaseModel):
-    """Why the reasoning could not finish (the brain's error)."""
-
-    node: str
-    kind: str
-    message: str
 
 
 class DiagnosisResult(BaseModel):
