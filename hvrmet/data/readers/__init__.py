@@ -55,8 +55,9 @@ def get_reader(name: str) -> Callable:
 
     Raises
     ------
-    ValueError
-        If the format is unknown; the message lists the known ones.
+    hvrmet.data.sniff.UnknownFormat
+        If the format is unknown (a :class:`~hvrmet.errors.FormatError` that is also a
+        ``ValueError``): one line listing the known ones, never a traceback on the CLI.
     """
     if name in READERS:
         mod, func = READERS[name].split(":")
@@ -64,53 +65,22 @@ def get_reader(name: str) -> Callable:
     plugins = _plugins()
     if name in plugins:
         return plugins[name].load()  # type: ignore[attr-defined]
-    raise ValueError(f"unknown data format {name!r}; known formats: {', '.join(reader_names())}")
+    from hvrmet.data.sniff import UnknownFormat
+
+    raise UnknownFormat(None, f"unknown data format {name!r}; known formats: {', '.join(reader_names())}")
 
 
 def sniff_format(path) -> str:
-    """Guess the format of a file from its first bytes and name.
+    """Guess the format of a file from its bytes and headers (never its name alone).
+
+    The rules are in :mod:`hvrmet.data.sniff`; :func:`hvrmet.data.sniff.sniff` also gives
+    the reader options the content implies (a composite's pysteps importer).
 
     Raises
     ------
     hvrmet.errors.FormatError
         If no known format matches; the message names the file.
     """
-    import gzip
+    from hvrmet.data.sniff import sniff_format as _sniff_format
 
-    from hvrmet.data.readers._common import check_file
-    from hvrmet.errors import FormatError
-
-    p = check_file(path)
-    head = p.read_bytes()[:4096]
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(p) as fh:
-                inner = fh.read(64)
-        except OSError:
-            inner = b""
-        if inner[:4] in (b"AR2V", b"ARCH"):
-            return "nexrad_level2"
-    if head[:4] in (b"AR2V", b"ARCH"):
-        return "nexrad_level2"
-    if head[:4] == b"GRIB":
-        return "grib"
-    if head[:3] == b"CDF" or head[:8] == b"\x89HDF\r\n\x1a\n":
-        return "netcdf"
-    if head[:4] == b"PK\x03\x04":
-        return "nhc_windprob"
-    text = head.decode("latin-1")
-    if "PRES   HGHT   TEMP" in text:
-        return "uwyo_sounding"
-    if text.startswith("station,valid,"):
-        return "surface_csv"
-    if text.startswith("pressure,height,temperature"):
-        return "upper_air_csv"
-    if "CODSUS" in text[:200]:
-        return "wpc_fronts"
-    if "METAR" in text[:400]:
-        return "metar"
-    if p.suffix == ".gini":
-        return "gini"
-    if p.suffix == ".nids" or text[:4] in ("SDUS", "NXUS"):
-        return "nexrad_level3"
-    raise FormatError(p, "format not recognised from its content; name it in a case file")
+    return _sniff_format(path)
