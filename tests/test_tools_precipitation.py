@@ -14,7 +14,7 @@ import xarray as xr
 
 from hvrmet.tools import call_tool
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.precip_calc import pixel_area_km2, to_rain_rate
+from hvrmet.calc.precipitation import pixel_area_km2, to_rain_rate
 from hvrmet.tools.precipitation import cma_grade
 
 ROLE = "composite_sequence"

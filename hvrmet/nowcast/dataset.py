@@ -112,7 +112,7 @@ def to_dbz(ds, floor: float = FLOOR_DBZ, zr_a: float = ZR_A, zr_b: float = ZR_B)
         NaN outside the radar coverage.
     """
     from hvrmet.errors import VariableMissing
-    from hvrmet.tools.precip_calc import to_rain_rate
+    from hvrmet.calc.precipitation import to_rain_rate
 
     if "precip" not in ds.data_vars or ds["precip"].ndim != 3:
         raise VariableMissing(ds.attrs.get("source_file"), "no 'precip' on (time, y, x): not a composite sequence")

@@ -16,8 +16,8 @@ from pydantic import Field
 
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput, quantity
-from hvrmet.tools.precip_calc import (KM_PER_DEGREE, WET_MM_H, frame_minutes, iso, loc, peak_area_km2,
-                                      pixel_area_km2, rolling_accumulation, to_rain_rate, window_frames)
+from hvrmet.calc.precipitation import (KM_PER_DEGREE, WET_MM_H, frame_minutes, iso, loc, peak_area_km2,
+                                       pixel_area_km2, rolling_accumulation, to_rain_rate, window_frames)
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 
