@@ -71,8 +71,10 @@ class Assessment(BaseModel):
 
     hypothesis_id: str
     posterior: float = Field(ge=0.0, le=1.0)
-    status: str = Field(description="proposed, supported, refuted or inconclusive")
+    status: str = Field(description="proposed, supported, refuted, inconclusive or not_assessed")
     rationale: str = ""
+    ledger: dict | None = Field(None, description="the posterior as a sum (hvrmet.agents.accounting.Ledger), "
+                                                  "when the brain keeps one")
 
 
 class ReplanPlan(BaseModel):

@@ -34,14 +34,14 @@ def run_check(check: PlannedCheck, case: str, data_dir: str | None, *, origin: O
         id=evidence_id(origin, loop, seq, for_hypothesis if origin == "check" else ""), loop=loop, origin=origin,
         seq=seq, tool=check.tool, arguments={k: v for k, v in args.items() if k != "data_dir"},
         ok=res.ok, values={k: v.model_dump() for k, v in res.values.items()}, summary=res.summary,
-        error=res.error, files=[{"path": f.path, "sha256": f.sha256, "role": f.role} for f in res.files],
+        error=res.error, warnings=list(res.warnings), files=[{"path": f.path, "sha256": f.sha256, "role": f.role} for f in res.files],
         figures=[f.model_dump() for f in res.figures], for_hypothesis=for_hypothesis,
         seconds=round(res.seconds, 3))
 
 
 def result_of(ev: Evidence) -> ToolResult:
     """The evidence seen again as a tool result (for evaluating conditions)."""
-    return ToolResult(tool=ev.tool, arguments=ev.arguments, ok=ev.ok, error=ev.error,
+    return ToolResult(tool=ev.tool, arguments=ev.arguments, ok=ev.ok, error=ev.error, warnings=ev.warnings,
                       values={k: Value(**v) for k, v in ev.values.items()})
 
 
@@ -51,11 +51,15 @@ def _args_match(cond_args: dict, ev_args: dict) -> bool:
 
 def bears_on(hazard: str, condition_hazard: str) -> bool:
     """Whether a condition about ``condition_hazard`` bears on a hypothesis of ``hazard``:
-    the same label, or a mechanism of the same family (a mesocyclone for a tornadic
+    the same label, a hazard it specialises (``parent`` in hazards.yaml: the hail index
+    written for large hail bears on supercell large hail), or a mechanism of the same family (a mesocyclone for a tornadic
     supercell, a stable column for the null hypothesis)."""
     if hazard == condition_hazard:
         return True
-    hz = default_store().hazards
+    store = default_store()
+    if condition_hazard in store.ancestors(hazard):  # a parent's conditions reach its children
+        return True
+    hz = store.hazards
     a, b = hz.get(hazard), hz.get(condition_hazard)
     return bool(a and b and a.kind != "mechanism" and b.kind == "mechanism" and a.family == b.family)
 
@@ -105,5 +109,7 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict
                 cards.add(card.id)
                 val = out.value if isinstance(out.value, (int, float, str, bool)) or out.value is None else str(out.value)
                 verdicts.append(Verdict(hypothesis_id=h.id, hazard=h.hazard, card=card.id, condition=cond.describe(),
-                                        field=cond.field, op=cond.op, meaning=cond.meaning, met=out.met, value=val, units=out.units))
+                                        field=cond.field, op=cond.op, meaning=cond.meaning, met=out.met, value=val,
+                                        units=out.units, threshold=cond.value, threshold_units=cond.units,
+                                        weight=cond.weight, reason=out.reason))
     return ev.model_copy(update={"verdicts": verdicts, "cards": sorted(cards)})

@@ -7,7 +7,9 @@
   a card's condition on that hazard names, keeping only tools whose data the case has.
   The first loop runs the first few; later loops run the rest if the question is open.
 * **Judge**: the verdicts come from the index and guideline cards' conditions (thresholds
-  with units); posteriors update in log-odds with fixed weights per meaning.
+  with units); each posterior is a sum kept in a ledger (:mod:`hvrmet.agents.accounting`):
+  the prior's log-odds plus one term per measured number, with the weights and status
+  thresholds of ``weights.yaml`` in the knowledge store.
 * **Stop**: when no hypothesis has checks left to run, or nothing new was learnt.
 
 Same input, same output: no randomness, no network.
@@ -15,33 +17,16 @@ Same input, same output: no randomness, no network.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 from hvrmet.agents.state import Hypothesis, PlannedCheck
 from hvrmet.knowledge import default_store
 from hvrmet.agents.brain import Answer, Assessment, BrainContext, Capabilities, Proposal, ReplanPlan, ToolRunner
 
-__all__ = ["ExpertPolicy", "WEIGHTS", "NULL_HAZARD"]
+__all__ = ["ExpertPolicy", "NULL_HAZARD", "FIRST_LOOP_CHECKS"]
 
-#: Log-odds weight of a met condition, by meaning; an unmet "supports" condition counts
-#: a little against the hypothesis.
-WEIGHTS = {"supports": 1.0, "weakly_supports": 0.4, "refutes": -2.5}
-UNMET_SUPPORT = -0.3
 NULL_HAZARD = "no_severe_hazard"
-SUPPORTED_AT = 0.75
-REFUTED_AT = 0.2
-MIN_INDEPENDENT = 2
 FIRST_LOOP_CHECKS = 6
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-3), 1 - 1e-3)
-    return math.log(p / (1 - p))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 class ExpertPolicy:
@@ -133,72 +118,88 @@ class ExpertPolicy:
                 out.append(label)
         return out
 
-    def _score(self, h: Hypothesis, ctx: BrainContext) -> tuple[float, set[str], bool, bool]:
-        seen: dict[tuple[str, str], tuple] = {}
-        for ev in ctx.evidence:
-            for v in ev.verdicts:
-                if v.hypothesis_id == h.id:
-                    seen[(v.card, v.condition)] = (v.meaning, v.met, ev.tool)
-        x = _logit(h.prior)
-        support_tools: set[str] = set()  # independent pieces: distinct (tool, field) pairs
-        weak_tools: set[str] = set()
-        refuted = supported_any = False
-        for (card, cond), (meaning, met, tool_name) in seen.items():
-            if met is True:
-                x += WEIGHTS[meaning]
-                if meaning == "supports":
-                    support_tools.add(cond.split(" ")[0])
-                    supported_any = True
-                if meaning == "weakly_supports":
-                    weak_tools.add(cond.split(" ")[0])
-                if meaning == "refutes":
-                    refuted = True
-            elif met is False and meaning == "supports":
-                x += UNMET_SUPPORT
-        independent = len(support_tools) + 0.5 * len(weak_tools - support_tools)
-        return _sigmoid(x), independent, refuted, supported_any
+    def relevant_aspects(self, hazard: str, ctx: BrainContext) -> set[str]:
+        """The independent aspects the case has data for that bear on ``hazard`` (the
+        aspects of the runnable tools named by conditions on it)."""
+        from hvrmet.agents.accounting import aspect_of
+        from hvrmet.agents.evidence import bears_on
+
+        w = self.store.weights
+        out = set()
+        for card in self.store.cards:
+            for cond in card.conditions:
+                if bears_on(hazard, cond.hazard) and self.runnable(cond.tool, ctx):
+                    out.add(aspect_of(cond.tool, w))
+        return out & set(w.independent_aspects)
+
+    def _status(self, h: Hypothesis, led, ctx: BrainContext, pending: list) -> tuple[str, str]:
+        w = self.store.weights
+        post = led.posterior
+        avail = self.relevant_aspects(h.hazard, ctx)
+        need = max(1, min(w.min_aspects, len(avail)))
+        nc = f"; not computable: {'; '.join(led.not_computable)}" if led.not_computable else ""
+        if led.refuting and post < w.refuted_below:
+            return "refuted", f"a refuting condition is met ({', '.join(led.refuting)}); posterior {post:.2f}{nc}"
+        if led.tested == 0 and not pending:
+            return "not_assessed", "no check could test it with the data of this case" + nc
+        if post >= w.supported_at and led.pieces >= w.min_pieces and led.strong_pieces >= 1 and len(led.aspects) >= need:
+            scope = (f" from one aspect only ({led.aspects[0]})" if len(led.aspects) == 1 else
+                     f" from {len(led.aspects)} aspects ({', '.join(led.aspects)})")
+            return "supported", f"posterior {post:.2f} from {led.pieces:g} supporting pieces{scope}{nc}"
+        if pending:
+            return "proposed", f"posterior {post:.2f}; {len(pending)} check(s) still to run{nc}"
+        short = []
+        if post < w.supported_at:
+            short.append(f"posterior {post:.2f} below {w.supported_at}")
+        if led.pieces < w.min_pieces:
+            short.append(f"{led.pieces:g} supporting pieces of the {w.min_pieces:g} needed")
+        if led.strong_pieces < 1:
+            short.append("no full supporting condition met")
+        if len(led.aspects) < need:
+            short.append(f"support from {len(led.aspects)} aspect(s) ({', '.join(led.aspects) or 'none'}) of the "
+                         f"{need} the case has ({', '.join(sorted(avail))})")
+        return "inconclusive", f"posterior {post:.2f}; no check left that could settle it: {'; '.join(short)}{nc}"
 
     def replan(self, ctx: BrainContext) -> ReplanPlan:
-        """Posteriors from the verdicts; statuses; checks still to run; sibling hypotheses."""
+        """Posteriors from the ledgers; statuses; checks still to run; sibling hypotheses."""
+        from hvrmet.agents.accounting import ledger
+
+        w = self.store.weights
         run = {PlannedCheck(tool=e.tool, args={k: v for k, v in e.arguments.items()
                                                   if k not in ("case", "data_dir", "files")}).key()
                for e in ctx.evidence}
-        assessments, new_checks = [], {}
-        statuses: dict[str, str] = {}
-        for h in ctx.hypotheses:
+        assessments: dict[str, Assessment] = {}
+        new_checks: dict[str, list[PlannedCheck]] = {}
+        ledgers: dict[str, dict] = {}
+        order = [h for h in ctx.hypotheses if h.hazard != NULL_HAZARD] + \
+                [h for h in ctx.hypotheses if h.hazard == NULL_HAZARD]
+        for h in order:
             if h.signoff:  # the forecaster's word stands
-                assessments.append(Assessment(hypothesis_id=h.id, posterior=h.posterior,
-                                              status=h.status, rationale=f"forecaster: {h.signoff}"))
-                statuses[h.id] = h.status
+                assessments[h.id] = Assessment(hypothesis_id=h.id, posterior=h.posterior, status=h.status,
+                                               rationale=f"forecaster: {h.signoff}")
                 continue
-            post, independent, refuted, strong = self._score(h, ctx)
+            competing = None
+            if h.hazard == NULL_HAZARD:
+                competing = [x.model_copy(update={"status": a.status}) for x in ctx.hypotheses
+                             if (a := assessments.get(x.id)) is not None and a.status == "supported"
+                             and x.hazard != NULL_HAZARD]
+                competing = [x.model_copy(update={"evidence_ids": sorted({c.evidence_id for c in
+                             ledger(x, ctx.evidence, w).counted() if c.met and c.meaning != "refutes"})})
+                             for x in competing]
+            led = ledger(h, ctx.evidence, w, competing=competing)
             pending = [c for c in self.plan(h.hazard, ctx) if c.key() not in run]
-            if refuted and post < 0.5:
-                status, why = "refuted", "a refuting condition is met"
-            elif post <= REFUTED_AT:
-                status, why = "refuted", f"posterior {post:.2f} <= {REFUTED_AT}"
-            elif post >= SUPPORTED_AT and independent >= MIN_INDEPENDENT and strong:
-                status, why = "supported", f"posterior {post:.2f} from {independent:g} independent pieces of evidence"
-            elif pending:
-                status, why = "proposed", f"posterior {post:.2f}; {len(pending)} check(s) still to run"
+            status, why = self._status(h, led, ctx, pending)
+            if status == "proposed":
                 new_checks[h.id] = pending[:FIRST_LOOP_CHECKS]
-            else:
-                status, why = "inconclusive", f"posterior {post:.2f}; no check left that could settle it"
-            statuses[h.id] = status
-            assessments.append(Assessment(hypothesis_id=h.id, posterior=round(post, 4), status=status, rationale=why))
-        hazards_supported = [a for a, h in zip(assessments, ctx.hypotheses)
-                             if a.status == "supported" and h.hazard != NULL_HAZARD]
-        for a, h in zip(assessments, ctx.hypotheses):
-            if h.hazard == NULL_HAZARD and hazards_supported and a.status != "refuted" and not h.signoff:
-                a.status = "refuted"
-                a.rationale = "a hazard is supported: " + ", ".join(x.hypothesis_id for x in hazards_supported)
-                new_checks.pop(h.id, None)
-        new = self._siblings(ctx, {a.hypothesis_id: a.status for a in assessments})
+            assessments[h.id] = Assessment(hypothesis_id=h.id, posterior=led.posterior, status=status, rationale=why,
+                                           ledger=led.model_dump())
+            ledgers[h.id] = led.model_dump()
+        out = [assessments[h.id] for h in ctx.hypotheses]
+        new = self._siblings(ctx, {a.hypothesis_id: a.status for a in out})
         stop = not new_checks and not new
         reason = ("every hypothesis is settled or has no check left" if stop else
                   f"{sum(len(v) for v in new_checks.values())} new check(s), {len(new)} new hypothesis(es)")
-        return ReplanPlan(assessments=assessments, new_checks=new_checks, new_hypotheses=new,
-                          stop=stop, reason=reason)
+        return ReplanPlan(assessments=out, new_checks=new_checks, new_hypotheses=new, stop=stop, reason=reason)
 
     def _siblings(self, ctx: BrainContext, status: dict[str, str]) -> list[Proposal]:
         """When a hypothesis is refuted, weigh the other hazards of its family that the

@@ -40,7 +40,7 @@ def replan(state: DiagnosisState, config: RunnableConfig) -> dict:
         posts[h.id] = a.posterior
         ev_ids = sorted({e.id for e in evidence for v in e.verdicts if v.hypothesis_id == h.id and v.met is not None})
         by_id[h.id] = h.model_copy(update={"posterior": a.posterior, "status": a.status, "evidence_ids": ev_ids,
-                                           "rationale": a.rationale,
+                                           "rationale": a.rationale, "ledger": a.ledger,
                                            "checks": plan.new_checks.get(h.id, h.checks if a.status == "proposed" else [])})
     new = to_hypotheses(plan.new_hypotheses, len(hyps) + 1, loop + 1)
     for h in new:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 __all__ = ["Signal", "PlannedCheck", "Hypothesis", "Verdict", "Evidence", "Decision", "DiagnosisState",
            "merge_by_id", "Status", "DiagnosisInput", "Origin", "evidence_id"]
 
-Status = Literal["proposed", "supported", "refuted", "inconclusive"]
+Status = Literal["proposed", "supported", "refuted", "inconclusive", "not_assessed"]
 Origin = Literal["screen", "check", "report", "forecaster"]
 _ORIGIN_TAG = {"screen": "S", "report": "R", "forecaster": "F"}
 
@@ -75,6 +75,7 @@ class Hypothesis(BaseModel):
     loop_proposed: int = 0
     rationale: str = ""
     signoff: str | None = None  # the forecaster's accept/reject, recorded by the chat
+    ledger: dict | None = None  # the posterior as a sum (hvrmet.agents.accounting.Ledger), when the brain keeps one
 
 
 class Verdict(BaseModel):
@@ -90,6 +91,10 @@ class Verdict(BaseModel):
     met: bool | None
     value: float | str | bool | None = None
     units: str = ""
+    threshold: float | str | bool | None = None
+    threshold_units: str = ""
+    weight: float | None = None     # the condition's own weight, if it gives one
+    reason: str = ""                # why it could not be evaluated (met is None): "not computable: ..."
 
 
 class Evidence(BaseModel):
@@ -103,6 +108,7 @@ class Evidence(BaseModel):
     values: dict[str, dict[str, Any]] = Field(default_factory=dict)
     summary: str = ""
     error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
     files: list[dict[str, str]] = Field(default_factory=list)
     figures: list[dict[str, str]] = Field(default_factory=list)
     cards: list[str] = Field(default_factory=list)

@@ -6,7 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 from hvrmet.knowledge.model import LIBRARIES
-from hvrmet.knowledge.store import KnowledgeError, load_cards, load_hazards
+from hvrmet.errors import HvrmetError
+from hvrmet.knowledge.store import KnowledgeError, knowledge_dir, load_cards, load_hazards
 
 __all__ = ["check_knowledge", "REQUIRED_FAMILIES", "MIN_CARDS"]
 
@@ -89,6 +90,47 @@ def check_knowledge(root: Path | None = None) -> tuple[list[str], dict]:
             bad_args = set(cond.args) - set(t.input_model.model_fields)
             if bad_args:
                 problems.append(f"{where}: {cond.tool} takes no argument(s) {sorted(bad_args)}")
+    # the hazard taxonomy: parents exist, in the same family, without cycles
+    for h in hazards.values():
+        if h.parent is None:
+            continue
+        if h.parent not in hazards:
+            problems.append(f"hazards.yaml: {h.id}: parent {h.parent!r} is not a hazard label")
+        elif hazards[h.parent].family != h.family:
+            problems.append(f"hazards.yaml: {h.id}: parent {h.parent} is in family {hazards[h.parent].family}, "
+                            f"not {h.family}")
+        seen, p = {h.id}, h.parent
+        while p in hazards and p not in seen:
+            seen.add(p)
+            p = hazards[p].parent
+        if p in seen:
+            problems.append(f"hazards.yaml: {h.id}: the parent chain loops")
+    # every condition's hazard must be one a guideline uses, or a parent of one (its
+    # conditions then reach the guideline's label)
+    used = {label for c in cards if c.library == "guideline" for label in c.hazards}
+    reach = set(used)
+    for label in used:
+        p = hazards[label].parent if label in hazards else None
+        while p and p not in reach:
+            reach.add(p)
+            p = hazards[p].parent if p in hazards else None
+    for c in cards:
+        for cond in c.conditions:
+            if cond.hazard in hazards and cond.hazard not in reach:
+                problems.append(f"{Path(c.source_path or '').name} ({c.id}): condition hazard {cond.hazard!r} is "
+                                "used by no guideline card (nor is it a parent of one): no hypothesis would see it")
+    try:
+        from hvrmet.knowledge.weights import load_weights
+
+        weights = load_weights(root or knowledge_dir())
+    except HvrmetError as exc:
+        problems.append(str(exc))
+    else:
+        categories = {t.category for t in tools.values()}
+        for cat in sorted(categories - set(weights.aspects) - {"plot"}):
+            problems.append(f"weights.yaml: tool category {cat!r} has no aspect")
+        for name in sorted(set(weights.tool_aspects) - set(tools)):
+            problems.append(f"weights.yaml: tool_aspects names {name!r}, which is not a registered tool")
     if len(cards) < MIN_CARDS:
         problems.append(f"only {len(cards)} cards (at least {MIN_CARDS} required)")
     families = {h.family for h in hazards.values()}

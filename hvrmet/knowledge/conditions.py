@@ -57,7 +57,10 @@ def evaluate_condition(card_id: str, cond: Condition, result: ToolResult) -> Out
         return Outcome(card_id, cond, None, None, cond.units, f"tool error: {result.error}")
     val = result.values.get(cond.field)
     if val is None or val.value is None:
-        return Outcome(card_id, cond, None, None, cond.units, f"{cond.field} not computed")
+        why = (val.note if val is not None and val.note else
+               next((w for w in result.warnings if cond.field in w or "not computable" in w), ""))
+        return Outcome(card_id, cond, None, None, cond.units,
+                       f"not computable: {why}" if why else f"{cond.field} not computed")
     if isinstance(cond.value, (bool, str)) or isinstance(val.value, (bool, str)):
         got = val.value
         return Outcome(card_id, cond, bool(_OPS[cond.op](got, cond.value)), got, cond.units)

@@ -50,6 +50,8 @@ class Condition(BaseModel):
     meaning: Literal["supports", "weakly_supports", "refutes"]
     hazard: str = Field(description="the hazard label the condition bears on")
     args: dict = Field(default_factory=dict, description="extra tool arguments (e.g. a level)")
+    weight: float | None = Field(None, description="log-odds weight when met; the meaning's weight in "
+                                                   "weights.yaml when unset")
     note: str = ""
 
     def describe(self) -> str:
@@ -105,3 +107,5 @@ class Hazard(BaseModel):
     description: str
     synonyms: list[str] = Field(default_factory=list)
     convective: bool = False
+    parent: str | None = Field(None, description="the more general hazard this one specialises (its conditions "
+                                                 "reach this one: a supercell's hail is hail)")

@@ -19,6 +19,8 @@ from hvrmet._resources import package_path
 from hvrmet.errors import HvrmetError
 from hvrmet.knowledge.model import Card, Hazard
 
+from hvrmet.knowledge.weights import load_weights  # noqa: E402
+
 __all__ = ["KnowledgeError", "knowledge_dir", "load_cards", "load_hazards", "KnowledgeStore", "default_store"]
 
 
@@ -88,7 +90,18 @@ class KnowledgeStore:
         self.hazards = load_hazards(self.root)
         self.cards = load_cards(self.root)
         self.by_id = {c.id: c for c in self.cards}
+        self.weights = load_weights(self.root)
         self._search = None
+
+    def ancestors(self, hazard: str) -> list[str]:
+        """The hazards ``hazard`` specialises, nearest first (``parent`` in hazards.yaml)."""
+        out, seen = [], {hazard}
+        h = self.hazards.get(hazard)
+        while h is not None and h.parent and h.parent not in seen:
+            out.append(h.parent)
+            seen.add(h.parent)
+            h = self.hazards.get(h.parent)
+        return out
 
     def get(self, card_id: str) -> Card:
         """A card by id; ``KeyError`` suggests close ids."""

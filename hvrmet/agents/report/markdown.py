@@ -61,6 +61,20 @@ def render_markdown(rep: Report) -> str:
         for c in h.chain:
             lines.append(f"- [{c.value} {c.units}](#{c.anchor}) from `{c.tool}`: {c.condition} -> {c.outcome} ({c.card})")
         lines.append("")
+        b = h.breakdown
+        if b is not None:
+            lines += [f"Posterior as a sum: {b.sum_text}", "",
+                      "| evidence | number | value | condition | card | meaning | met | weight |",
+                      "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for t in b.terms:
+                met = "n/a" if t.met is None else ("met" if t.met else "not met")
+                lines.append(f"| [{_cell(t.evidence_id)}](#{t.anchor}) | {_cell(t.number)} | {_cell(t.value)} | "
+                             f"{_cell(t.condition)} | {_cell(t.card)} | {t.meaning} | {met} | {_cell(t.weight_text)} |")
+            lines.append("")
+            for nc in b.not_computable:
+                lines.append(f"- not computable: {nc}")
+            if b.not_computable:
+                lines.append("")
     lines += ["## Evidence", "", "| id | loop | tool | arguments | result | data (sha256) |",
               "| --- | --- | --- | --- | --- | --- |"]
     for e in rep.evidence:

@@ -23,10 +23,10 @@ from hvrmet.agents.state import DiagnosisState, Evidence, Hypothesis
 __all__ = ["Report", "HypothesisEntry", "ChainItem", "EvidenceEntry", "KeyValue", "FileRead", "FigureEntry",
            "ThresholdChange", "DecisionEntry", "CardEntry", "Failure", "RunFailure", "TraceMessage", "VerdictEntry",
            "build_report", "hypothesis_entries", "evidence_entries", "outcome_of", "format_value", "key_values",
-           "relative_link", "SETTLED"]
+           "relative_link", "SETTLED", "Breakdown", "Term", "breakdown_of"]
 
 #: The statuses whose evidence chain the report spells out.
-SETTLED = ("supported", "refuted", "inconclusive")
+SETTLED = ("supported", "refuted", "inconclusive", "not_assessed")
 
 
 def format_value(v) -> str:
@@ -153,6 +153,71 @@ class ChainItem(BaseModel):
         return "met" if self.met else "not met"
 
 
+class Term(BaseModel):
+    """One term of a posterior's sum: a condition on one measured number, with its weight."""
+
+    evidence_id: str
+    number: str                 # tool.field
+    value: str
+    condition: str              # op threshold units
+    card: str = ""
+    meaning: str = ""
+    met: bool | None = None
+    weight: float = 0.0
+    counted: bool = False
+    aspect: str = ""
+    note: str = ""
+
+    @property
+    def anchor(self) -> str:
+        return self.evidence_id.split(",")[0].lower()
+
+    @property
+    def weight_text(self) -> str:
+        return f"{self.weight:+.2f}" if self.counted else "0 (" + (self.note or "not counted") + ")"
+
+
+class Breakdown(BaseModel):
+    """A posterior as the sum the report prints: prior, the terms, the total."""
+
+    prior: float
+    logit_prior: float
+    terms: list[Term] = Field(default_factory=list)
+    total: float
+    posterior: float
+    pieces: float = 0.0
+    aspects: list[str] = Field(default_factory=list)
+    not_computable: list[str] = Field(default_factory=list)
+
+    @property
+    def counted(self) -> list[Term]:
+        return [t for t in self.terms if t.counted]
+
+    @property
+    def sum_text(self) -> str:
+        parts = [f"{self.logit_prior:+.2f} (prior {self.prior:.2f})"] + [f"{t.weight:+.2f}" for t in self.counted]
+        return f"{' '.join(parts)} = {self.total:+.2f} -> posterior {self.posterior:.2f}"
+
+
+def breakdown_of(ledger: dict | None) -> Breakdown | None:
+    """The report's view of a hypothesis's ledger (:class:`hvrmet.agents.accounting.Ledger`)."""
+    if not ledger:
+        return None
+    terms = []
+    for c in ledger.get("contributions", []):
+        thr = c.get("threshold")
+        cond = (f"{c.get('op', '')} {format_value(thr)} {c.get('threshold_units', '')}".strip()
+                if thr is not None else c.get("condition", ""))
+        val = f"{format_value(c['value'])} {c.get('units', '')}".strip() if c.get("value") is not None else "n/a"
+        terms.append(Term(evidence_id=c["evidence_id"], number=f"{c['tool']}.{c['field']}", value=val, condition=cond,
+                          card=c.get("card", ""), meaning=c.get("meaning", ""), met=c.get("met"),
+                          weight=c.get("weight", 0.0), counted=c.get("counted", False), aspect=c.get("aspect", ""),
+                          note=c.get("note", "")))
+    return Breakdown(prior=ledger["prior"], logit_prior=ledger["logit_prior"], terms=terms, total=ledger["total"],
+                     posterior=ledger["posterior"], pieces=ledger.get("pieces", 0.0),
+                     aspects=ledger.get("aspects", []), not_computable=ledger.get("not_computable", []))
+
+
 class HypothesisEntry(BaseModel):
     """A hypothesis: status, prior, posterior, the forecaster's sign-off, its evidence chain."""
 
@@ -168,6 +233,7 @@ class HypothesisEntry(BaseModel):
     cards: list[str] = Field(default_factory=list)
     loop_proposed: int = 0
     chain: list[ChainItem] = Field(default_factory=list)
+    breakdown: Breakdown | None = None
 
     @property
     def prior_text(self) -> str:
@@ -342,7 +408,7 @@ def hypothesis_entries(hyps: Iterable[Hypothesis], evidence: Iterable[Evidence] 
     return [HypothesisEntry(id=h.id, hazard=h.hazard, statement=h.statement, status=h.status, prior=h.prior,
                             posterior=h.posterior, signoff=h.signoff, rationale=h.rationale,
                             evidence_ids=list(h.evidence_ids), cards=list(h.cards), loop_proposed=h.loop_proposed,
-                            chain=_chain(h, by_id) if h.status in SETTLED else [])
+                            chain=_chain(h, by_id) if h.status in SETTLED else [], breakdown=breakdown_of(h.ledger))
             for h in hyps]
 
 

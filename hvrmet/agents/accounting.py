@@ -1,0 +1,182 @@
+"""Evidence accounting: a hypothesis's posterior as a sum that a forecaster can check.
+
+For one hypothesis the verdicts of all evidence are grouped by the *measured number*
+they judge (one tool call's field). Each number contributes once, however many cards
+state a condition on it: the met condition of largest absolute weight counts; the other
+met ones are kept in the ledger as "same number" with weight 0. A number whose
+supporting conditions are all unmet counts ``unmet_support`` once. A number the data
+could not give is recorded as "not computable: <why>" (weight 0) and lowers the
+hypothesis's confidence instead of vanishing.
+
+``posterior = logistic(logit(prior) + sum of counted weights)``; the weights and the
+status thresholds are data (``weights.yaml`` in the knowledge store). Independence is
+counted by *aspect* (environment, storm-scale radar signature, detection product,
+synoptic pattern, observed precipitation) and by data source (the files read).
+
+Statuses:
+
+* **refuted** only with a counted, met refuting condition (and the posterior below
+  ``refuted_below``); the null hypothesis is also refuted by a supported hazard, recorded
+  as its own contribution;
+* **supported** with the posterior at ``supported_at`` or more, at least ``min_pieces``
+  supporting pieces (a weak one counts half), at least one full ``supports`` piece, and
+  pieces from ``min_aspects`` aspects when the case has data of that many aspects bearing
+  on the hazard; support from one aspect only is said in the rationale;
+* **not_assessed** when no check could test it (every verdict not computable, or none);
+* otherwise proposed (checks left) or inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hvrmet.agents.state import Evidence, Hypothesis
+
+__all__ = ["Contribution", "Ledger", "ledger", "logit", "logistic", "number_key", "aspect_of"]
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return math.log(p / (1 - p))
+
+
+def logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Contribution(BaseModel):
+    """One term of a posterior: a condition judged on one measured number."""
+
+    evidence_id: str
+    tool: str
+    field: str
+    value: Any = None
+    units: str = ""
+    card: str = ""
+    condition: str = ""
+    op: str = ""
+    threshold: Any = None
+    threshold_units: str = ""
+    meaning: str = ""
+    met: bool | None = None
+    weight: float = 0.0
+    counted: bool = False
+    aspect: str = ""
+    sources: list[str] = Field(default_factory=list, description="sha256 of the files the number came from")
+    note: str = ""
+
+
+class Ledger(BaseModel):
+    """A hypothesis's posterior as a sum: prior, every contribution, the total."""
+
+    hypothesis_id: str
+    prior: float
+    logit_prior: float
+    contributions: list[Contribution] = Field(default_factory=list)
+    total: float = 0.0
+    posterior: float = 0.0
+    pieces: float = 0.0
+    strong_pieces: int = 0
+    aspects: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    refuting: list[str] = Field(default_factory=list, description="evidence ids of counted, met refuting conditions")
+    not_computable: list[str] = Field(default_factory=list)
+    tested: int = 0
+
+    def counted(self) -> list[Contribution]:
+        return [c for c in self.contributions if c.counted]
+
+    def check_sum(self) -> float:
+        """logit(prior) + the counted weights (equals ``total``)."""
+        return self.logit_prior + sum(c.weight for c in self.counted())
+
+
+def number_key(ev: Evidence, field: str) -> str:
+    """The measured number a verdict judges: the tool call (tool and arguments, whichever
+    evidence item ran it) and the field."""
+    from hvrmet.agents.evidence import check_key
+
+    return f"{check_key(ev.tool, ev.arguments)}.{field}"
+
+
+def aspect_of(tool: str, weights) -> str:
+    """The aspect of a tool's evidence (from weights.yaml by the tool's category)."""
+    from hvrmet.tools import REGISTRY, list_tools
+
+    list_tools()
+    t = REGISTRY.get(tool)
+    return weights.aspect(tool, t.category if t is not None else "")
+
+
+def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[Hypothesis] | None = None) -> Ledger:
+    """The ledger of ``h`` over ``evidence`` (see the module docstring).
+
+    ``competing`` are the supported hazard hypotheses; for the null hypothesis each is a
+    refuting contribution of weight ``competing_supported``.
+    """
+    groups: dict[str, list[tuple[Evidence, Any]]] = {}
+    for ev in evidence:
+        for v in ev.verdicts:
+            if v.hypothesis_id == h.id:
+                groups.setdefault(number_key(ev, v.field), []).append((ev, v))
+    led = Ledger(hypothesis_id=h.id, prior=h.prior, logit_prior=round(logit(h.prior), 6))
+    for key in sorted(groups):
+        items = groups[key]
+        ev0 = items[0][0]
+        aspect = aspect_of(ev0.tool, weights)
+        sources = sorted({f.get("sha256", "") for f in ev0.files if f.get("sha256")})
+
+        def contrib(ev, v, **kw) -> Contribution:
+            return Contribution(evidence_id=ev.id, tool=ev.tool, field=v.field, value=v.value, units=v.units,
+                                card=v.card, condition=v.condition, op=v.op, threshold=v.threshold,
+                                threshold_units=v.threshold_units, meaning=v.meaning, met=v.met, aspect=aspect,
+                                sources=sources, **kw)
+
+        met = [i for i, (_, v) in enumerate(items) if v.met is True]
+        if met:
+            led.tested += 1
+            best = max(met, key=lambda i: (abs(weights.weight(items[i][1].meaning, items[i][1].weight)),
+                                           items[i][1].meaning == "refutes", items[i][1].card))
+            for i, (ev, v) in enumerate(items):
+                if i == best:
+                    led.contributions.append(contrib(ev, v, weight=weights.weight(v.meaning, v.weight), counted=True))
+                elif v.met is True:
+                    led.contributions.append(contrib(ev, v, note=f"same number as {items[best][1].card} (counted once)"))
+                else:
+                    led.contributions.append(contrib(ev, v, note="not met"))
+            continue
+        unmet_support = [i for i, (_, v) in enumerate(items) if v.met is False and v.meaning == "supports"]
+        if any(v.met is False for _, v in items):
+            led.tested += 1
+        for i, (ev, v) in enumerate(items):
+            if v.met is None:
+                led.contributions.append(contrib(ev, v, note=v.reason or "not computable"))
+            elif unmet_support and i == unmet_support[0]:
+                led.contributions.append(contrib(ev, v, weight=weights.unmet_support, counted=True,
+                                                 note="supporting condition not met"))
+            else:
+                led.contributions.append(contrib(ev, v, note="not met"))
+        if all(v.met is None for _, v in items):
+            why = next((v.reason for _, v in items if v.reason), "not computable")
+            led.not_computable.append(f"{ev0.tool}.{items[0][1].field}: {why}")
+    for other in competing or []:
+        led.tested += 1
+        led.contributions.append(Contribution(
+            evidence_id=",".join(other.evidence_ids[:6]), tool="(hypothesis)", field=other.hazard, value=other.status,
+            card="", condition=f"{other.id} {other.hazard} is supported", meaning="refutes", met=True,
+            weight=weights.competing_supported, counted=True, aspect="competing hypothesis",
+            note="a warning-level hazard is supported, so 'no severe hazard' is contradicted"))
+    counted = led.counted()
+    led.total = round(led.logit_prior + sum(c.weight for c in counted), 6)
+    led.posterior = round(logistic(led.total), 4)
+    independent = set(weights.independent_aspects)
+    support = [c for c in counted if c.met and c.meaning in ("supports", "weakly_supports")]
+    led.pieces = sum(1.0 if c.meaning == "supports" else 0.5 for c in support)
+    led.strong_pieces = sum(1 for c in support if c.meaning == "supports")
+    led.aspects = sorted({c.aspect for c in support if c.aspect in independent})
+    led.sources = sorted({s for c in support for s in c.sources})
+    led.refuting = [c.evidence_id for c in counted if c.met and c.meaning == "refutes"]
+    return led
