@@ -1,0 +1,58 @@
+"""The expert policy's reasoning over every catalogue case: no hypothesis refuted without
+a met refuting condition, no measured number counted twice in one posterior, and every
+posterior equal to the sum the report prints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hvrmet.agents.accounting import logistic, number_key
+from hvrmet.agents.configuration import Configuration
+from hvrmet.agents.state import Evidence
+from hvrmet.cases import list_cases
+from hvrmet.runs import diagnose
+
+pytestmark = pytest.mark.realdata
+
+CASES = [c.id for c in list_cases()]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("reasoning")
+    cfg = Configuration(out_dir=str(out), figures=False)
+    return {c: diagnose(c, cfg) for c in CASES}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_accounting_invariants(runs, case):
+    state = runs[case]
+    evidence = {e["id"]: Evidence.model_validate(e) for e in state["evidence"]}
+    md = Path(state["report"]["markdown"]).read_text()
+    for h in state["hypotheses"]:
+        led = h.get("ledger")
+        if h.get("signoff") or led is None:
+            continue
+        counted = [c for c in led["contributions"] if c["counted"]]
+        # no measured number contributes twice to one posterior
+        keys = [f"{c['evidence_id']}|{c['tool']}.{c['field']}" if c["tool"] == "(hypothesis)" else
+                number_key(evidence[c["evidence_id"]], c["field"]) for c in counted]
+        assert len(keys) == len(set(keys)), (case, h["id"], keys)
+        # the posterior is the printed sum
+        total = led["logit_prior"] + sum(c["weight"] for c in counted)
+        assert led["total"] == pytest.approx(total, abs=1e-5)
+        assert h["posterior"] == pytest.approx(logistic(total), abs=1e-3)
+        line = re.search(rf"### {h['id']} .*?Posterior as a sum: (.*?) = ([+-][0-9.]+) -> posterior ([0-9.]+)", md, re.S)
+        assert line, (case, h["id"])
+        printed = [float(x) for x in re.findall(r"[+-][0-9]+\.[0-9]+", line.group(1))]
+        assert sum(printed) == pytest.approx(float(line.group(2)), abs=0.01 * (len(printed) + 1))
+        assert float(line.group(3)) == pytest.approx(h["posterior"], abs=0.006)
+        # refuted only with a counted, met refuting condition
+        if h["status"] == "refuted":
+            assert any(c["met"] and c["meaning"] == "refutes" for c in counted), (case, h["id"])
+        # not assessed only when nothing was tested
+        if h["status"] == "not_assessed":
+            assert not any(c["met"] is not None for c in led["contributions"]), (case, h["id"])
