@@ -139,6 +139,58 @@ def cases_load(cases: Annotated[Optional[list[str]], typer.Argument(help="case i
         raise typer.Exit(2)
 
 
+@cases_app.command("new")
+def cases_new(paths: Annotated[list[Path], typer.Argument(help="data files and folders (folders are walked)")],
+              out: Annotated[Optional[Path], typer.Option("--out", help="write the case YAML here (default: print it)")] = None,
+              case_id: Annotated[Optional[str], typer.Option("--id", help="the case id (default: from the folder or file name)")] = None,
+              title: Annotated[Optional[str], typer.Option(help="the case title (default: from the data)")] = None,
+              time_: Annotated[Optional[str], typer.Option("--time", help="reference time, UTC ISO 8601 (default: from the data)")] = None,
+              lat: Annotated[Optional[float], typer.Option(help="latitude, degree north (default: from the data)")] = None,
+              lon: Annotated[Optional[float], typer.Option(help="longitude, degree east (default: from the data)")] = None,
+              place: Annotated[Optional[str], typer.Option(help="place name")] = None,
+              site: Annotated[Optional[str], typer.Option(help="radar site id for Level II volumes that record none")] = None) -> None:
+    """Make a case from data files: sniff each file's format, assign roles, read time and place.
+
+    An unknown or unreadable file is one warning line and is left out; the command fails
+    (exit status 2) only when no file is readable."""
+    from hvrmet.cases.assemble import assemble_case, case_yaml, write_case
+
+    if (lat is None) != (lon is None):
+        raise typer.BadParameter("give both --lat and --lon, or neither")
+    asm = assemble_case(list(paths), case_id=case_id, title=title, time=time_, lat=lat, lon=lon, place=place,
+                        site=site)
+    _print_warnings(asm.warnings)
+    if out is None:
+        print(case_yaml(asm.case), end="")
+        return
+    write_case(asm.case, out)
+    err_console.print(f"wrote {out}: case {asm.case.id}, {len(asm.case.files)} role(s) "
+                      f"({', '.join(asm.case.roles)}) from {len(asm.files)} file(s)", markup=False, highlight=False,
+                      soft_wrap=True)
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        err_console.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _case_from_paths(paths: list[str], out_dir: Path) -> str:
+    """The case to diagnose: a catalogue id or case YAML as given, or a case built from data
+    files and folders and written into the output folder (``<out>/cases/<id>.yaml``)."""
+    from hvrmet.cases.assemble import assemble_case, write_case
+
+    if len(paths) == 1:
+        one = Path(paths[0])
+        if not one.exists() or (one.is_file() and one.suffix in (".yaml", ".yml")):
+            return paths[0]  # a catalogue id (or an unknown one: the usual one-line error) or a case file
+    asm = assemble_case(paths)
+    _print_warnings(asm.warnings)
+    path = write_case(asm.case, Path(out_dir) / "cases" / f"{asm.case.id}.yaml")
+    err_console.print(f"case {asm.case.id} built from {len(asm.files)} file(s): {path}", markup=False,
+                      highlight=False, soft_wrap=True)
+    return str(path)
+
+
 @data_app.command("list")
 def data_list(pattern: Annotated[str, typer.Argument(help="shell pattern of keys")] = "*") -> None:
     """List registered data files (key, size, sha256, public URL)."""
@@ -492,7 +544,7 @@ def batch(cases: Annotated[Optional[list[str]], typer.Argument(help="case ids or
 
 
 @app.command()
-def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case YAML path")] = None,
+def diagnose(case: Annotated[Optional[list[str]], typer.Argument(help="case id, case YAML path, or data files and folders (a case is built from them)")] = None,
              data_dir: DataDirOpt = None,
              llm: LlmOpt = None,
              base_url: BaseUrlOpt = None,
@@ -526,10 +578,11 @@ def diagnose(case: Annotated[Optional[str], typer.Argument(help="case id or case
                           r["report"] or "")
         console.print(table)
         return
-    if case is None and resume is None:
+    if not case and resume is None:
         raise typer.BadParameter("give a CASE, or --resume THREAD, or --list")
+    case_ref = _case_from_paths(list(case), Path(cfg.out_dir)) if case else ""
     show = None if as_json else _live_printer()
-    state = run_diagnosis(case or "", cfg, data_dir=str(data_dir) if data_dir else None,
+    state = run_diagnosis(case_ref, cfg, data_dir=str(data_dir) if data_dir else None,
                           thread_id=resume or thread, resume=resume is not None, on_update=show)
     result = DiagnosisResult.from_state(state, state["thread_id"])
     if as_json:
@@ -668,7 +721,7 @@ def main() -> None:
             raise
         from rich.markup import escape
 
-        err_console.print(f"[bold red]error:[/bold red] {escape(str(err))}", highlight=False)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Case", "CaseFile", "Location", "Event", "ROLES"]
+__all__ = ["Case", "CaseFile", "Location", "Event", "ROLES", "CONTEXT_ONLY_ROLES", "NUMBERED_ROLES"]
 
 #: The roles a case file can play. Tools ask for data by role.
 ROLES = {
@@ -34,6 +34,33 @@ ROLES = {
     "level3_precip_1h": "Level III one-hour precipitation",
     "level3_hybrid_reflectivity": "Level III digital hybrid-scan reflectivity",
 }
+ROLES["spc_outlook"] = ("an SPC convective outlook: categorical risk and tornado/wind/hail probability "
+                        "polygons (GeoJSON, shapefile or SPC's zip of shapefiles)")
+
+#: Role families a case may hold several of: ``radar_volume``, ``radar_volume_2``, ...
+#: (``hvrmet cases new`` numbers them in time order; SPC publishes one outlook layer a file).
+NUMBERED_ROLES = {"radar_volume": 12, "spc_outlook": 8}
+for _family, _most in NUMBERED_ROLES.items():
+    for _n in range(2, _most + 1):
+        ROLES.setdefault(f"{_family}_{_n}", f"{ROLES[_family]} (number {_n} of the case)")
+
+#: Roles a case may carry as context for scoring only (under ``context:``, never under
+#: ``files:``): the diagnosis never reads them, the brain is never told of them, and
+#: :meth:`hvrmet.tools.context.ToolContext.load` refuses them. Local storm reports are what
+#: happened on the ground: reading them would let the diagnosis see the answer.
+CONTEXT_ONLY_ROLES = {
+    "storm_reports": "local storm reports (SPC CSV: tornado, wind, hail), for scoring only",
+}
+
+
+def _level3_role(role: str) -> bool:
+    """A ``level3_<product>`` role generated from MetPy's product table, or a Level III role
+    numbered ``_<n>`` (a second product of a kind)."""
+    if not role.startswith("level3_"):
+        return False
+    from hvrmet.data.readers.nexrad_level3 import is_level3_role
+
+    return is_level3_role(role, [r for r in ROLES if r.startswith("level3_")])
 
 
 class CaseFile(BaseModel):
@@ -50,8 +77,9 @@ class CaseFile(BaseModel):
     @field_validator("role")
     @classmethod
     def _known_role(cls, v: str) -> str:
-        if v not in ROLES:
-            raise ValueError(f"unknown role; known roles: {', '.join(sorted(ROLES))}")  # the value is not quoted
+        if v not in ROLES and v not in CONTEXT_ONLY_ROLES and not _level3_role(v):
+            raise ValueError(f"unknown role; known roles: {', '.join(sorted(ROLES))}; or level3_<product> for any "
+                             "Level III product (hvrmet.data.readers.nexrad_level3.level3_roles)")  # value not quoted
         return v
 
     @model_validator(mode="after")
@@ -95,6 +123,8 @@ class Case(BaseModel):
     location: Location
     events: list[Event] = Field(default_factory=list)
     files: list[CaseFile] = Field(min_length=1)
+    context: list[CaseFile] = Field(default_factory=list, description="context-only files (CONTEXT_ONLY_ROLES), "
+                                    "for scoring: the diagnosis never reads them")
     notes: str = ""
     data_dir: str | None = Field(None, description="data folder for a user's case file")
     source_path: str | None = Field(None, exclude=True, description="the YAML it came from")
@@ -108,6 +138,14 @@ class Case(BaseModel):
 
     @model_validator(mode="after")
     def _unique_roles(self) -> "Case":
+        inputs = sorted({f.role for f in self.files if f.role in CONTEXT_ONLY_ROLES})
+        if inputs:
+            raise ValueError(f"role {', '.join(inputs)} is context for scoring only, never an input of the "
+                             "diagnosis: list it under 'context', not 'files'")
+        wrong = sorted({f.role for f in self.context if f.role not in CONTEXT_ONLY_ROLES})
+        if wrong:
+            raise ValueError(f"role {', '.join(wrong)} is an input of the diagnosis: list it under 'files' "
+                             f"('context' holds only {', '.join(sorted(CONTEXT_ONLY_ROLES))})")
         roles = [f.role for f in self.files]
         dup = sorted({r for r in roles if roles.count(r) > 1})
         if dup:
@@ -124,7 +162,13 @@ class Case(BaseModel):
 
     @property
     def roles(self) -> list[str]:
+        """The roles the diagnosis may read (never the context-only ones)."""
         return [f.role for f in self.files]
+
+    @property
+    def context_roles(self) -> list[str]:
+        """The context-only roles the case carries for scoring (:data:`CONTEXT_ONLY_ROLES`)."""
+        return sorted({f.role for f in self.context})
 
     def resolved_data_dir(self) -> Path | None:
         """The data folder of a user's case file (relative to the YAML's folder)."""

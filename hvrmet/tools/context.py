@@ -11,8 +11,9 @@ from pathlib import Path
 import xarray as xr
 
 from hvrmet.cases import Case, get_case
+from hvrmet.cases.model import CONTEXT_ONLY_ROLES
 from hvrmet.cases.catalogue import case_files, read_files, reader_options
-from hvrmet.data.readers import sniff_format
+from hvrmet.data.sniff import sniff
 from hvrmet.data.registry import file_sha256
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.results import FileRef
@@ -67,18 +68,25 @@ class ToolContext:
         self.cache_hits = 0
 
     def has(self, role: str) -> bool:
-        """Whether the case (or the explicit files) provide ``role``."""
-        return role in self.explicit or role in self.case.roles
+        """Whether the case (or the explicit files) provide ``role`` (never a context-only one)."""
+        return role not in CONTEXT_ONLY_ROLES and (role in self.explicit or role in self.case.roles)
 
     def load(self, role: str) -> xr.Dataset:
-        """The decoded dataset of ``role`` (from the cache when already decoded)."""
+        """The decoded dataset of ``role`` (from the cache when already decoded).
+
+        A context-only role (:data:`~hvrmet.cases.model.CONTEXT_ONLY_ROLES`, e.g. the local
+        storm reports kept for scoring) is refused, from the case and from explicit files."""
+        if role in CONTEXT_ONLY_ROLES:
+            raise VariableMissing(self.case.source_path or self.case.id,
+                                  f"role {role!r} is context for scoring only: the diagnosis may not read it")
         if role in self.explicit:
             path = Path(self.explicit[role]).expanduser()
             if not path.is_absolute() and self.case.resolved_data_dir():
                 path = self.case.resolved_data_dir() / path
-            fmt = sniff_format(path)
+            found = sniff(path)  # the format and the options its content implies (a composite's importer)
+            fmt = found.format
             paths = [(path, file_sha256(path))]
-            options = reader_options(self.case, fmt, {})
+            options = reader_options(self.case, fmt, found.options)
         else:
             if role not in self.case.roles:
                 raise VariableMissing(self.case.source_path or self.case.id,

@@ -1,0 +1,125 @@
+"""SPC convective outlooks at the case's place: categorical risk and hazard probabilities."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from hvrmet.errors import VariableMissing
+from hvrmet.tools.context import ToolContext
+from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.registry import tool
+from hvrmet.tools.results import ToolOutput, Value
+
+__all__ = ["outlook_at"]
+
+_HAZARDS = ("tornado", "wind", "hail")
+_CATEGORICAL = ["TSTM", "MRGL", "SLGT", "ENH", "MDT", "HIGH"]
+
+
+class OutlookInput(CaseInput):
+    """A case, its SPC outlook role, and a point to read the outlook at."""
+
+    role: str = Field("spc_outlook", description="case role of the SPC outlook; its numbered layers "
+                                                 "(spc_outlook_2, ...) are read with it")
+    lat: float | None = quantity(None, units="degree_north", description="latitude of the point (default: the case location)", ge=-90, le=90)
+    lon: float | None = quantity(None, units="degree_east", description="longitude of the point (default: the case location)", ge=-360, le=360)
+
+
+def outlook_at(datasets: list, lat: float, lon: float) -> dict:
+    """The outlook at a point from the polygons of one or more outlook datasets.
+
+    Returns a dict: ``categorical`` (highest categorical LABEL covering the point, ``NONE``
+    outside every categorical polygon, ``None`` when no categorical layer was read),
+    ``rank`` (0-6), per hazard the highest probability covering the point (0 outside,
+    ``None`` when the hazard's layer was not read) and whether a significant (hatched) area
+    covers it, the highest categorical risk anywhere, and the covering polygons as
+    ``LABEL/LABEL2`` strings.
+    """
+    from shapely import wkt
+    from shapely.geometry import Point
+
+    pt = Point(((lon + 180.0) % 360.0) - 180.0, lat)
+    cover, read = [], set()
+    best_cat, best_any = (0, "NONE"), (0, "NONE")
+    prob: dict[str, float] = {}
+    sig: dict[str, bool] = {}
+    for ds in datasets:
+        for i in range(ds.sizes.get("polygon", 0)):
+            hazard = str(ds.hazard.values[i])
+            read.add(hazard)
+            label, label2 = str(ds.label.values[i]), str(ds.label2.values[i])
+            rank = int(ds.risk_rank.values[i])
+            if hazard == "categorical" and rank > best_any[0]:
+                best_any = (rank, label)
+            if not wkt.loads(str(ds.wkt.values[i])).covers(pt):
+                continue
+            cover.append(f"{label}/{label2}" if label2 else label)
+            if hazard == "categorical":
+                best_cat = max(best_cat, (rank, label))
+            elif bool(ds.significant.values[i]):
+                sig[hazard] = True
+            else:
+                prob[hazard] = max(prob.get(hazard, 0.0), float(ds.probability.values[i]))
+    out = {"categorical": best_cat[1] if "categorical" in read else None,
+           "rank": best_cat[0] if "categorical" in read else None,
+           "highest_anywhere": best_any[1] if "categorical" in read else None,
+           "covering": cover}
+    for h in _HAZARDS + ("any_severe",):
+        out[f"{h}_probability"] = prob.get(h, 0.0) if h in read else None
+        out[f"{h}_significant"] = sig.get(h, False) if h in read else None
+    return out
+
+
+def _outlook_roles(ctx: ToolContext, role: str) -> list[str]:
+    roles = [r for r in list(ctx.case.roles) + list(ctx.explicit)
+             if r == role or (r.startswith(role + "_") and r[len(role) + 1:].isdigit())]
+    return sorted(set(roles), key=lambda r: (len(r), r))
+
+
+@tool(category="context", needs=("spc_outlook",), example={"case": "spc-outlook-example"},
+      outputs={"categorical_risk": "", "categorical_rank": "1", "highest_categorical_risk": "",
+               "tornado_probability": "percent", "wind_probability": "percent", "hail_probability": "percent",
+               "any_severe_probability": "percent", "significant_tornado": "", "significant_wind": "",
+               "significant_hail": "", "covering_polygons": "", "valid_start": "", "valid_end": ""})
+def summarize_spc_outlook(args: OutlookInput, ctx: ToolContext) -> ToolOutput:
+    """The SPC convective outlook at the case's place (or a given point).
+
+    The categorical risk (TSTM, MRGL, SLGT, ENH, MDT, HIGH; NONE outside every polygon)
+    and its rank 1-6, the highest categorical risk anywhere in the outlook, the tornado,
+    wind, hail (and day-3+ any-severe) probabilities of the polygons covering the point
+    (percent; 0 outside every polygon of a layer the outlook has, null for a layer it
+    lacks), whether a significant (hatched) area covers it, and the covering polygons as
+    SPC labels them (LABEL/LABEL2). The case's role and its numbered roles
+    (spc_outlook_2, ...) are read together, as SPC publishes one layer a file.
+    """
+    roles = _outlook_roles(ctx, args.role)
+    if not roles:
+        raise VariableMissing(ctx.case.source_path or ctx.case.id,
+                              f"case {ctx.case.id!r} has no SPC outlook (role {args.role!r})")
+    datasets = [ctx.load(r) for r in roles]
+    lat = args.lat if args.lat is not None else ctx.case.location.lat
+    lon = args.lon if args.lon is not None else ctx.case.location.lon
+    at = outlook_at(datasets, lat, lon)
+    starts = sorted(str(d.attrs["valid_start"]) for d in datasets if d.attrs.get("valid_start"))
+    ends = sorted(str(d.attrs["valid_end"]) for d in datasets if d.attrs.get("valid_end"))
+    values = {
+        "categorical_risk": Value(value=at["categorical"], units=""),
+        "categorical_rank": Value(value=at["rank"], units="1"),
+        "highest_categorical_risk": Value(value=at["highest_anywhere"], units=""),
+        "covering_polygons": Value(value=at["covering"], units=""),
+        "valid_start": Value(value=starts[0] if starts else None, units=""),
+        "valid_end": Value(value=ends[-1] if ends else None, units=""),
+    }
+    for h in _HAZARDS + ("any_severe",):
+        values[f"{h}_probability"] = Value(value=at[f"{h}_probability"], units="percent")
+    for h in _HAZARDS:
+        values[f"significant_{h}"] = Value(value=at[f"{h}_significant"], units="")
+    probs = ", ".join(f"{h} {at[f'{h}_probability']:.0f} %" for h in _HAZARDS if at[f"{h}_probability"] is not None)
+    warnings = []
+    if at["categorical"] is None:
+        warnings.append("the outlook has no categorical layer")
+    summary = (f"SPC outlook at ({lat:.2f}, {lon:.2f}): "
+               f"{at['categorical'] if at['categorical'] is not None else 'no categorical layer'}"
+               + (f"; {probs}" if probs else "")
+               + (f"; highest risk in the outlook {at['highest_anywhere']}" if at["highest_anywhere"] else ""))
+    return ToolOutput(values=values, summary=summary, warnings=warnings)
