@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hvrmet.agents.state import Evidence, Hypothesis, Origin, PlannedCheck, Verdict, evidence_id
+from hvrmet.agents.state import Evidence, Hypothesis, Origin, PlannedCheck, Verdict, effective_args, evidence_id
 from hvrmet.knowledge import default_store
 from hvrmet.knowledge.conditions import evaluate_condition
 from hvrmet.knowledge.model import Condition
@@ -45,8 +45,21 @@ def result_of(ev: Evidence) -> ToolResult:
                       values={k: Value(**v) for k, v in ev.values.items()})
 
 
-def _args_match(cond_args: dict, ev_args: dict) -> bool:
-    return all(ev_args.get(k) == v for k, v in cond_args.items())
+def _args_match(cond_args: dict, ev_args: dict, tool: str = "") -> bool:
+    """Whether a call's arguments are those a condition asks for, the tool's defaults
+    filled in on both sides (a level left at its default is that level)."""
+    if not cond_args:
+        return True
+    have = effective_args(tool, ev_args) if tool else ev_args
+    want = effective_args(tool, cond_args) if tool else cond_args
+    return all(_same(have.get(k), want.get(k)) for k in cond_args)
+
+
+def _same(a, b) -> bool:
+    try:
+        return a == b or float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def bears_on(hazard: str, condition_hazard: str) -> bool:
@@ -98,7 +111,7 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict
     for h in hypotheses:
         for card in store.cards:
             for cond in card.conditions:
-                if cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, ev.arguments):
+                if cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, ev.arguments, ev.tool):
                     continue
                 cond = with_threshold(card.id, cond, thresholds)
                 key = (h.id, card.id, cond.describe())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hvrmet.agents.state import Hypothesis, PlannedCheck
+from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck
 from hvrmet.knowledge import default_store
 from hvrmet.agents.brain import Answer, Assessment, BrainContext, Capabilities, Proposal, ReplanPlan, ToolRunner
 
@@ -160,8 +160,49 @@ class ExpertPolicy:
                          f"{need} the case has ({', '.join(sorted(avail))})")
         return "inconclusive", f"posterior {post:.2f}; no check left that could settle it: {'; '.join(short)}{nc}"
 
+    def outcomes(self, check: PlannedCheck, h: Hypothesis, ctx: BrainContext) -> dict[str, Evidence]:
+        """The check's best and worst possible outcomes for ``h``, as hypothetical evidence:
+        every supporting condition on it met (``best``), every refuting one met and the
+        supporting ones not (``worst``). Used to ask whether a check could change a status."""
+        from hvrmet.agents.evidence import _args_match, bears_on
+        from hvrmet.agents.state import Verdict
+
+        best, worst = [], []
+        for card in self.store.cards:
+            for cond in card.conditions:
+                if cond.tool != check.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, check.args, check.tool):
+                    continue
+                base = dict(hypothesis_id=h.id, hazard=h.hazard, card=card.id, condition=cond.describe(),
+                            field=cond.field, op=cond.op, meaning=cond.meaning, weight=cond.weight)
+                sup = cond.meaning != "refutes"
+                best.append(Verdict(**base, met=sup))
+                worst.append(Verdict(**base, met=not sup))
+        ev = dict(id=f"E{ctx.loop}-{h.id}-0", loop=ctx.loop, tool=check.tool, arguments=dict(check.args), ok=True,
+                  files=[{"path": "(planned)", "sha256": f"planned:{check.key()}", "role": ""}])
+        return {"best": Evidence(**ev, verdicts=best), "worst": Evidence(**ev, verdicts=worst)}
+
+    def expected(self, check: PlannedCheck, h: Hypothesis, ctx: BrainContext, led, status: str) -> tuple[float, str]:
+        """What a check could decide for ``h``: the largest change of its log-odds that
+        would also change its status, with the statuses it could lead to (0 and '' when no
+        outcome of the check can change the status)."""
+        from hvrmet.agents.accounting import ledger
+
+        w = self.store.weights
+        gain, could = 0.0, []
+        for name, ev in self.outcomes(check, h, ctx).items():
+            if not ev.verdicts:
+                continue
+            after = ledger(h, [*ctx.evidence, ev], w)
+            new_status, _ = self._status(h, after, ctx, [])
+            if new_status != status and new_status != "not_assessed":
+                gain = max(gain, abs(after.total - led.total))
+                could.append(f"{new_status} ({after.total - led.total:+.2f} if {'all its conditions go for' if name == 'best' else 'its refuting conditions are met against'} {h.id})")
+        return gain, "; ".join(could)
+
     def replan(self, ctx: BrainContext) -> ReplanPlan:
-        """Posteriors from the ledgers; statuses; checks still to run; sibling hypotheses."""
+        """Posteriors from the ledgers; statuses; checks chosen by what they could decide
+        (expected change of status); sibling hypotheses. Stops when no check can change a
+        status."""
         from hvrmet.agents.accounting import ledger
 
         w = self.store.weights
@@ -190,7 +231,18 @@ class ExpertPolicy:
             pending = [c for c in self.plan(h.hazard, ctx) if c.key() not in run]
             status, why = self._status(h, led, ctx, pending)
             if status == "proposed":
-                new_checks[h.id] = pending[:FIRST_LOOP_CHECKS]
+                settled, _ = self._status(h, led, ctx, [])  # what it would be with no further check
+                scored = []
+                for c in pending:
+                    gain, could = self.expected(c, h, ctx, led, settled)
+                    if gain > 0:
+                        scored.append((-gain, len(scored), c.model_copy(update={
+                            "reason": f"{c.reason}; expected to decide {h.id}: could make it {could}"})))
+                if scored:
+                    new_checks[h.id] = [c for _, _, c in sorted(scored)[:FIRST_LOOP_CHECKS]]
+                else:
+                    status, why = settled, why.split(";")[0] + f"; none of its {len(pending)} remaining check(s) " \
+                        f"could change its status ({settled})"
             assessments[h.id] = Assessment(hypothesis_id=h.id, posterior=led.posterior, status=status, rationale=why,
                                            ledger=led.model_dump())
             ledgers[h.id] = led.model_dump()

@@ -42,6 +42,7 @@ def replan(state: DiagnosisState, config: RunnableConfig) -> dict:
         by_id[h.id] = h.model_copy(update={"posterior": a.posterior, "status": a.status, "evidence_ids": ev_ids,
                                            "rationale": a.rationale, "ledger": a.ledger,
                                            "checks": plan.new_checks.get(h.id, h.checks if a.status == "proposed" else [])})
+    checks_done = _check_outcomes(hyps, evidence, loop, plan, changes)
     new = to_hypotheses(plan.new_hypotheses, len(hyps) + 1, loop + 1)
     for h in new:
         by_id[h.id] = h
@@ -63,9 +64,12 @@ def replan(state: DiagnosisState, config: RunnableConfig) -> dict:
                 changes[hid] = "proposed->inconclusive"
     d = Decision(loop=loop, action="stop" if stop else "continue", reason=reason,
                  new_checks={k: [c.tool for c in v] for k, v in plan.new_checks.items()},
-                 new_hypotheses=[h.id for h in new], status_changes=changes, posteriors=posts)
+                 new_hypotheses=[h.id for h in new], status_changes=changes, posteriors=posts, checks=checks_done)
     msgs = [message("replan", f"loop {loop}: {h.id} {h.hazard} {h.status} (posterior {h.posterior:.2f}) - {h.rationale}",
                     hypothesis=h.id) for h in by_id.values()]
+    msgs += [message("check-outcome", f"loop {loop}: {c['evidence']} {c['tool']} for {c['hypothesis']}: expected "
+                                      f"{c['expected'] or 'a first look'}; did: {c['did']}", evidence=c["evidence"])
+             for c in checks_done]
     msgs.append(message("decision", f"loop {loop}: {'stop' if stop else 'continue'}: {reason}"))
     return {"hypotheses": [h.model_dump() for h in by_id.values()],
             "evidence": [e.model_dump() for e in evidence] if new else [],
@@ -82,3 +86,27 @@ def route_after_replan(state: DiagnosisState):
         return "review"
     sends = dispatch(state)
     return sends if sends else "replan"
+
+
+def _check_outcomes(hyps, evidence, loop: int, plan, changes: dict[str, str]) -> list[dict]:
+    """For each check a hypothesis ran in this loop: what it was expected to decide (the
+    plan's reason) and what it did (its counted terms in the new ledger, the status change)."""
+    from hvrmet.agents.evidence import check_key
+
+    ledgers = {a.hypothesis_id: a.ledger for a in plan.assessments if a.ledger}
+    out = []
+    for h in hyps:
+        for c in h.checks:
+            ev = next((e for e in evidence if e.loop == loop and e.for_hypothesis == h.id
+                       and check_key(e.tool, e.arguments) == c.key()), None)
+            if ev is None:
+                continue
+            terms = [t for t in (ledgers.get(h.id) or {}).get("contributions", [])
+                     if t["evidence_id"] == ev.id and t["counted"]]
+            did = ", ".join(f"{t['field']} {t['meaning']} {'met' if t['met'] else 'not met'} {t['weight']:+.2f}"
+                            for t in terms) or ("error: " + (ev.error or "") if not ev.ok else "no counted term")
+            if h.id in changes:
+                did += f"; {h.id} {changes[h.id]}"
+            expected = c.reason.split("expected to decide ", 1)[1] if "expected to decide " in c.reason else ""
+            out.append({"hypothesis": h.id, "evidence": ev.id, "tool": ev.tool, "expected": expected, "did": did})
+    return out

@@ -6,6 +6,7 @@ verification branches and a resumed run never duplicate or lose an item.
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Annotated, Any, Literal
 
@@ -55,9 +56,43 @@ class PlannedCheck(BaseModel):
     reason: str = ""
 
     def key(self) -> str:
-        """A stable key for the call (tool plus sorted arguments)."""
-        items = ",".join(f"{k}={self.args[k]}" for k in sorted(self.args))
+        """A stable key for the call: the tool and its effective arguments (the tool's
+        defaults filled in, so ``level`` left at its default and given explicitly are one
+        call), sorted; the case and its files are not part of it."""
+        args = effective_args(self.tool, self.args)
+        items = ",".join(f"{k}={args[k]}" for k in sorted(args))
         return f"{self.tool}({items})"
+
+
+_BASE_ARGS = ("case", "data_dir", "files")
+
+
+def effective_args(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A tool call's arguments with the tool's defaults filled in (the registry's input
+    model), without the case and its files; the arguments as given when the tool is
+    unknown or they do not validate."""
+    given = {k: v for k, v in args.items() if k not in _BASE_ARGS}
+    try:
+        frozen = tuple(sorted((k, repr(v)) for k, v in given.items()))
+        return dict(_effective(tool, frozen, tuple(sorted(given))))  # cached on the call
+    except Exception:  # noqa: BLE001 - unhashable or unknown: the arguments as given
+        return given
+
+
+@functools.lru_cache(maxsize=4096)
+def _effective(tool: str, frozen: tuple, names: tuple) -> tuple:
+    import ast
+
+    from hvrmet.tools import REGISTRY, list_tools
+
+    list_tools()
+    t = REGISTRY.get(tool)
+    given = {k: ast.literal_eval(v) for k, v in frozen}
+    if t is None:
+        return tuple(sorted(given.items()))
+    model = t.input_model.model_validate({"case": "-", **given})
+    dumped = model.model_dump(mode="json", exclude=set(_BASE_ARGS))
+    return tuple(sorted((k, v if not isinstance(v, (list, dict)) else repr(v)) for k, v in dumped.items()))
 
 
 class Hypothesis(BaseModel):
@@ -129,6 +164,8 @@ class Decision(BaseModel):
     new_hypotheses: list[str] = Field(default_factory=list)
     status_changes: dict[str, str] = Field(default_factory=dict)
     posteriors: dict[str, float] = Field(default_factory=dict)
+    checks: list[dict[str, Any]] = Field(default_factory=list, description="per check run in the loop: the "
+                                         "hypothesis, the evidence id, what it was expected to decide, what it did")
 
 
 def merge_by_id(left: list[dict] | None, right: list[dict] | None) -> list[dict]:
