@@ -95,6 +95,37 @@ def cases_show(case: CaseArg, data_dir: DataDirOpt = None) -> None:
         console.print(table)
         console.print(f"  files: {files[0][0]}" + (f" … {files[-1][0].name}" if len(files) > 1 else ""))
         console.print(f"  sha256: {files[0][1][:16]}…   time span: {_time_span(ds)}")
+        _print_gridded_fields(f.role, ds)
+
+
+def _print_gridded_fields(role: str, ds) -> None:
+    """The physical fields of a gridded file (from which variable, by which rule) and the
+    gridded tools that can run on them (:func:`hvrmet.tools.gridded.gridded_summary`)."""
+    from hvrmet.tools.gridded import gridded_summary
+
+    summary = gridded_summary(ds)
+    if summary is None:
+        return
+    table = Table(title=f"{role}: fields identified", title_justify="left")
+    for col in ("field", "variable", "rule", "units", "levels"):
+        table.add_column(col, overflow="fold")
+    for m in summary["found"]:
+        table.add_row(m["field"], _escape(m["variable"]), _escape(m["rule"]),
+                      _escape(m["units"] + ("" if m["units_from"] == "file" else f" ({m['units_from']})")),
+                      m["levels"])
+    console.print(table)
+    for m in summary["found"]:
+        for w in m["warnings"]:
+            console.print(f"  [yellow]warning[/yellow] {m['field']}: {_escape(w)}")
+    if summary["missing"]:
+        console.print("  not found: " + ", ".join(summary["missing"]))
+    for name, why in summary["unused"].items():
+        console.print(f"  unused variable {_escape(name)}: {_escape(why)}")
+    ok = [t["tool"] for t in summary["tools"] if t["can_run"]]
+    console.print("  gridded tools that can run: " + (", ".join(ok) or "none"))
+    for t in summary["tools"]:
+        if not t["can_run"]:
+            console.print(f"  cannot run {t['tool']}: {_escape(t['missing'])}")
 
 
 def _time_span(ds) -> str:
@@ -490,6 +521,37 @@ def bench_report(results: Annotated[Path, typer.Argument(help="results folder or
     summary, out = write_report(results)
     console.print(markdown(summary))
     console.print(f"wrote {out / 'report.md'} and {out / 'pass_rates.png'}")
+
+
+@bench_app.command("calibration")
+def bench_calibration(out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("out/bench/calibration"),
+                      data_dir: DataDirOpt = None,
+                      case: Annotated[Optional[list[str]], typer.Option("--case", help="only these cases")] = None) -> None:
+    """Brier score, reliability and leading hypotheses on the catalogue cases with recorded events."""
+    from hvrmet.benchmark.calibration import run_calibration
+
+    with console.status("diagnosing the catalogue cases with recorded events"):
+        summary = run_calibration(out, data_dir=str(data_dir) if data_dir else None, cases=case)
+    table = Table(title="catalogue cases with recorded events")
+    for col in ("case", "split", "recorded", "leading accepted", "posterior", "aspects", "names the event"):
+        table.add_column(col)
+    for r in summary["cases"]:
+        table.add_row(r["case"], r["split"], ", ".join(r["events"]), r["leading"],
+                      f"{r['posterior']:.2f}" if r["posterior"] is not None else "", ", ".join(r["aspects"]),
+                      "yes" if r["correct"] else "no")
+    console.print(table)
+    for split, s in summary["splits"].items():
+        if not s["cases"]:
+            continue
+        console.print(f"{split}: {s['leading_correct']}/{s['cases']} cases lead with a recorded event; "
+                      f"Brier {s['brier']} over {s['forecasts']} hypotheses")
+        rel = Table(title=f"reliability ({split})")
+        for col in ("posterior bin", "n", "mean posterior", "observed frequency"):
+            rel.add_column(col)
+        for b in s["reliability"]:
+            rel.add_row(b["bin"], str(b["n"]), str(b["mean_posterior"] or ""), str(b["observed"] or ""))
+        console.print(rel)
+    console.print(f"wrote {out / 'calibration.json'}")
 
 
 @bench_app.command("vocab")
