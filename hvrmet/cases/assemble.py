@@ -529,27 +529,39 @@ def _slug(text: str) -> str:
 
 
 def _common_root(paths: list[Path]) -> Path:
-    return Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+    return Path(os.path.commonpath([str(p.absolute().parent) for p in paths]))
 
 
-def _glob_for(files: list[Path], root: Path, warnings: list[str]) -> str:
-    """A shell pattern (relative to ``root``) naming exactly ``files`` (one folder)."""
-    folder = files[0].resolve().parent
-    names = sorted(f.name for f in files)
+def _glob_for(names: list[str], present: list[str]) -> tuple[str, list[str]]:
+    """A shell pattern naming exactly ``names`` among the ``present`` names of one folder,
+    and the other present names it also matches (none when it is exact)."""
+    names = sorted(names)
+    shortest = min(len(n) for n in names)
     prefix = os.path.commonprefix(names)
     suffix = os.path.commonprefix([n[::-1] for n in names])[::-1]
-    if len(prefix) + len(suffix) > min(len(n) for n in names):
-        suffix = suffix[len(prefix) + len(suffix) - min(len(n) for n in names):]
-    present = sorted(p.name for p in folder.iterdir() if p.is_file())
-    pattern = f"{prefix}*{suffix}"
-    if sorted(fnmatch.filter(present, pattern)) != names and len({len(n) for n in names}) == 1:
-        pattern = "".join(c if len({n[i] for n in names}) == 1 else "?" for i, c in enumerate(names[0]))
-    extra = sorted(set(fnmatch.filter(present, pattern)) - set(names))
-    if extra:
-        warnings.append(f"{folder}: the composite pattern {pattern} also names {len(extra)} other file(s) "
-                        f"({extra[0]}{', ...' if len(extra) > 1 else ''})")
-    rel = folder.relative_to(root)
-    return str(rel / pattern) if str(rel) != "." else pattern
+    if len(prefix) + len(suffix) > shortest:
+        suffix = suffix[len(prefix) + len(suffix) - shortest:]
+    candidates = [f"{prefix}*{suffix}"]
+    if len({len(n) for n in names}) == 1:
+        candidates.append("".join(c if len({n[i] for n in names}) == 1 else "?" for i, c in enumerate(names[0])))
+    best = None
+    for pattern in candidates:
+        extra = sorted(set(fnmatch.filter(present, pattern)) - set(names))
+        if best is None or len(extra) < len(best[1]):
+            best = (pattern, extra)
+    return best
+
+
+def _locate(used: list[FileInfo], reg) -> tuple[Path | None, dict[str, str]]:
+    """Where the case's files are named from: the registry (``None``, keys as paths) when
+    every file is a registered file of the data folder and each composite sequence's glob
+    is exact among the registered keys; else the files' common folder (paths relative to
+    it, as given, links not followed). Returns the folder and each file's name in the case."""
+    keys = {str(f.path): _key_of(f.path, reg) for f in used} if reg.data_dir is not None else {}
+    if keys and all(keys.values()):
+        return None, {p: k for p, k in keys.items()}  # type: ignore[misc]
+    root = _common_root([f.path for f in used])
+    return root, {str(f.path): str(f.path.absolute().relative_to(root)) for f in used}
 
 
 def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title: str | None = None,
@@ -622,10 +634,14 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
         raise CaseError(where, "no file can be a diagnosis input (only context-only files, e.g. storm reports)")
     used = [f for _, fs, _, _ in entries + context for f in fs]
     reg = default_registry()
-    in_registry = reg.data_dir is not None and all(_key_of(f.path, reg) for f in used)
-    root = reg.data_dir if in_registry else _common_root([f.path for f in used])
-    case_files = [_entry(role, fs, fmt, opts, root, warnings) for role, fs, fmt, opts in entries]
-    context_files = [_entry(role, fs, fmt, opts, root, warnings) for role, fs, fmt, opts in context]
+    root, names = _locate(used, reg)
+    if root is None and not all(_exact_in_registry(fs, names, reg) for _, fs, fmt, _ in entries
+                                if fmt == "composite" and len(fs) > 1):
+        root = _common_root([f.path for f in used])  # a subset of registered frames: name them where they are
+        names = {str(f.path): str(f.path.absolute().relative_to(root)) for f in used}
+    case_files = [_entry(role, fs, fmt, opts, root, names, reg, warnings) for role, fs, fmt, opts in entries]
+    context_files = [_entry(role, fs, fmt, opts, root, names, reg, warnings) for role, fs, fmt, opts in context]
+    in_registry = root is None
     radar = next((f for f in ranked if f.kind in ("radar_volume", "level3") and f.site), None)
     radar_site = site or (radar.site if radar is not None else None)
     primary = t_src or ranked[0]
@@ -661,13 +677,30 @@ def _key_of(path: Path, reg) -> str | None:
     return key if key in reg else None
 
 
-def _entry(role: str, files: list[FileInfo], fmt: str, options: dict, root: Path, warnings: list[str]) -> CaseFile:
+def _exact_in_registry(files: list[FileInfo], names: dict[str, str], reg) -> bool:
+    keys = [names[str(f.path)] for f in files]
+    folder = str(Path(keys[0]).parent)
+    present = [Path(k).name for k in reg.glob(f"{folder}/*") if str(Path(k).parent) == folder]
+    return not _glob_for([Path(k).name for k in keys], present)[1]
+
+
+def _entry(role: str, files: list[FileInfo], fmt: str, options: dict, root: Path | None, names: dict[str, str],
+           reg, warnings: list[str]) -> CaseFile:
     opts = {k: v for k, v in options.items() if v not in (None, {}, "")}
-    if fmt == "composite" or len(files) > 1:
-        if len(files) == 1:
-            return CaseFile(role=role, format=fmt, glob=str(files[0].path.resolve().relative_to(root)), options=opts)
-        return CaseFile(role=role, format=fmt, glob=_glob_for([f.path for f in files], root, warnings), options=opts)
-    return CaseFile(role=role, format=fmt, path=str(files[0].path.resolve().relative_to(root)), options=opts)
+    rels = [names[str(f.path)] for f in files]
+    if fmt != "composite" and len(files) == 1:
+        return CaseFile(role=role, format=fmt, path=rels[0], options=opts)
+    folder = Path(rels[0]).parent
+    if root is None:
+        present = [Path(k).name for k in reg.glob(f"{folder}/*") if Path(k).parent == folder]
+    else:
+        present = sorted(p.name for p in (root / folder).iterdir() if p.is_file())
+    pattern, extra = _glob_for([Path(r).name for r in rels], present)
+    if extra:
+        warnings.append(f"{root / folder if root else folder}: the {role} pattern {pattern} also names "
+                        f"{len(extra)} other file(s) ({extra[0]}{', ...' if len(extra) > 1 else ''})")
+    return CaseFile(role=role, format=fmt, glob=str(folder / pattern) if str(folder) != "." else pattern,
+                    options=opts)
 
 
 def case_yaml(case: Case) -> str:

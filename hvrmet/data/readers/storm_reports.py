@@ -32,7 +32,7 @@ from hvrmet.errors import FormatError
 
 __all__ = ["read_storm_reports"]
 
-_HEADER = re.compile(r"^\s*time\s*,\s*(f_scale|speed|size)\s*,", re.I)
+_HEADER = re.compile(r"^\s*time\s*,\s*(f_scale|speed|size)\s*$", re.I)
 _HAZARD = {"f_scale": "tornado", "speed": "wind", "size": "hail"}
 _COLUMNS = ["time", "magnitude", "location", "county", "state", "lat", "lon", "comments"]
 
