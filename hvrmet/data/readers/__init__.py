@@ -27,6 +27,14 @@ __all__ = ["get_reader", "reader_names", "sniff_format", "READERS"]
 #: Format name -> "module:function" inside this package.
 READERS: dict[str, str] = {
     "nexrad_level2": "nexrad_level2:read_nexrad_level2",
+    "cfradial1": "radar:read_cfradial1",
+    "cfradial2": "radar:read_cfradial2",
+    "odim_h5": "radar:read_odim_h5",
+    "iris": "radar:read_iris",
+    "rainbow": "radar:read_rainbow",
+    "gamic": "radar:read_gamic",
+    "uf": "radar:read_uf",
+    "furuno": "radar:read_furuno",
     "nexrad_level3": "nexrad_level3:read_nexrad_level3",
     "uwyo_sounding": "sounding:read_uwyo_sounding",
     "upper_air_csv": "upper_air_csv:read_upper_air_csv",

@@ -1,40 +1,49 @@
-"""NEXRAD Level II (message 1 and 31) and TDWR volumes into an :class:`xarray.Dataset`.
+"""NEXRAD Level II volumes (message 1 and 31, TDWR) and their real-time chunks, as hvrmet's
+sweep tree (:mod:`hvrmet.data.readers.radar`).
 
-Decoding is MetPy's :class:`metpy.io.Level2File`; this module lays the sweeps out as
-CF-style variables with dims ``(sweep, ray, range)``. Moments recorded on another gate
-spacing (message-1 Doppler moments at 250 m beside 1 km reflectivity, say) get their own
-range dimension, named after the moment (``range_vel``). Rays are sorted by azimuth and
-padded with NaN to the longest sweep. Every gate has latitude, longitude and beam height
-(4/3-earth model) as coordinates.
+Decoding is xradar's :func:`xradar.io.open_nexradlevel2_datatree` wherever it reads the
+file: message-31 volumes, plain or compressed, and a volume given as its real-time chunks
+(a tar, optionally gzipped, of the ``<date>-<time>-<seq>-S|I|E`` chunk files, joined in
+sequence order, the ``S`` chunk first). Files xradar cannot read (the old message-1
+format, and TDWR volumes where it fails) are decoded by MetPy's
+:class:`metpy.io.Level2File` into the same tree: one node per elevation cut, a cut whose
+moments lie on different gates (message-1 reflectivity at 1 km, Doppler moments at 250 m
+beside it) split into one node per gate geometry, so every node has one ``range``.
+
+Message-1 files carry no site position: it comes from the shipped site table
+(:mod:`hvrmet.data.sites`), by the id in the file or the ``site`` option.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import re
+import tarfile
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, gate_lat_lon, reading, to_utc64
+from hvrmet.data.readers._common import check_file, reading, to_utc64
+from hvrmet.data.readers.radar import (MIN_SWEEP_COVERAGE_DEG, _iso, _provenance, _quiet, build_tree,
+                                       normalise_tree, sweep_dataset)
 from hvrmet.data.sites import get_site
 from hvrmet.errors import FormatError
 
-__all__ = ["read_nexrad_level2", "MOMENTS"]
+__all__ = ["read_nexrad_level2", "site_from_table", "LEVEL2_MOMENTS", "MIN_SWEEP_COVERAGE_DEG",
+           "MAX_CHUNKS_BYTES"]
 
-#: Level II moment code -> (variable name, units, CF standard name or "").
-MOMENTS = {
-    "REF": ("reflectivity", "dBZ", "equivalent_reflectivity_factor"),
-    "VEL": ("radial_velocity", "m/s", "radial_velocity_of_scatterers_away_from_instrument"),
-    "SW": ("spectrum_width", "m/s", "doppler_spectrum_width"),
-    "ZDR": ("differential_reflectivity", "dB", "log_differential_reflectivity_hv"),
-    "RHO": ("cross_correlation_ratio", "1", "cross_correlation_ratio_hv"),
-    "PHI": ("differential_phase", "degree", "differential_phase_hv"),
-    "CFP": ("clutter_filter_power_removed", "dB", ""),
-}
+#: Level II moment code -> file name hvrmet's renaming knows (see radar.MOMENTS).
+LEVEL2_MOMENTS = {"REF": ("REF", "dBZ"), "VEL": ("VEL", "m/s"), "SW": ("SW", "m/s"), "ZDR": ("ZDR", "dB"),
+                  "RHO": ("RHO", "1"), "PHI": ("PHI", "degree"), "CFP": ("CFP", "dB")}
 
-#: A sweep must cover at least this much azimuth, else the volume is called truncated.
-MIN_SWEEP_COVERAGE_DEG = 300.0
+#: The most a tar of chunks may hold once unpacked (bytes): a volume is some tens of MB.
+MAX_CHUNKS_BYTES = 512 * 1024 * 1024
+
+_CHUNK_NAME = re.compile(r"(\d{8})-(\d{6})-(\d{3})-([SIE])$")
 
 
 def _name(key) -> str:
@@ -42,142 +51,238 @@ def _name(key) -> str:
 
 
 def read_nexrad_level2(path: str | Path, *, sha256: str = "", site: str | None = None,
-                       gate_coords: bool = True) -> xr.Dataset:
-    """Read a NEXRAD Level II or TDWR volume.
+                       allow_incomplete: bool = False) -> xr.DataTree:
+    """Read a NEXRAD Level II or TDWR volume, or a tar of its real-time chunks.
 
     Parameters
     ----------
     path
-        The volume file (plain, gzip or bzip2, as MetPy reads them).
+        The volume file (plain, gzip or bzip2), or a tar (``.tar``, ``.tar.gz``) of the
+        volume's real-time chunk files.
     sha256
-        The file's sha256, recorded in the attributes.
+        The file's sha256 (computed when not given), recorded in the root attributes.
     site
         Radar id to locate the site by when the file carries none (message-1 files).
-    gate_coords
-        Compute latitude, longitude and height of every gate (default ``True``).
+    allow_incomplete
+        Keep the complete sweeps of a volume whose last sweep is cut short (real-time
+        chunks of a volume still being scanned) instead of refusing it as truncated.
 
     Returns
     -------
-    xarray.Dataset
-        Moments as variables (``reflectivity`` in dBZ, ``radial_velocity`` in m/s, ...),
-        coordinates ``azimuth``, ``elevation``, ``time`` per ray, ``fixed_angle`` per
-        sweep, ``range`` (m) and ``lat``/``lon``/``z`` per gate.
+    xarray.DataTree
+        hvrmet's sweep tree (:mod:`hvrmet.data.readers.radar`); root attributes also give
+        ``message_type`` ("1" or "31"), ``vcp`` and ``decoder``.
+
+    Raises
+    ------
+    hvrmet.errors.FormatError
+        If neither xradar nor MetPy decodes the file, a sweep is incomplete (truncated
+        volume), or the site cannot be located.
     """
-    from metpy.io import Level2File
-
     p = check_file(path)
-    with reading(p, "NEXRAD Level II"):
-        logging.getLogger("metpy.io.nexrad").setLevel(logging.ERROR)
-        f = Level2File(str(p))
-        if not f.sweeps:
-            raise FormatError(p, "no radials decoded: not a Level II volume or truncated")
-        ds = _to_dataset(p, f, site)
-        if gate_coords:
-            _add_gate_coords(ds)
-    return add_provenance(ds, p, sha256, "nexrad_level2")
+    with reading(p, "NEXRAD Level II"), _quiet():
+        chunks = _chunks(p) if _is_tar(p) else None
+        source: Any = chunks if chunks is not None else str(p)
+        try:
+            tree = _read_xradar(p, source, site, allow_incomplete, chunks is not None)
+        except FormatError as exc:
+            if "incomplete" in exc.problem or "truncated" in exc.problem:
+                raise
+            tree = _read_metpy(p, source, site, first_error=exc.problem)
+        except Exception as exc:  # noqa: BLE001 - xradar cannot read it: MetPy's turn
+            tree = _read_metpy(p, source, site, first_error=f"{type(exc).__name__}: {exc}"[:200])
+    if chunks is not None:
+        tree.attrs["chunks"] = True
+    return _provenance(tree, p, sha256, "nexrad_level2")
 
 
-def _site_location(p: Path, f, site: str | None) -> tuple[str, float, float, float, str]:
-    stid = _name(f.stid).strip("\x00 ").strip()
-    first = f.sweeps[0][0]
-    if len(first) > 2 and getattr(first[1], "lat", None) is not None:
-        vol = first[1]
-        return stid or (site or ""), float(vol.lat), float(vol.lon), float(vol.site_amsl), "file"
-    sid = stid or site
+# --------------------------------------------------------------------------- chunks
+def _is_tar(p: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(p)
+    except (OSError, EOFError, tarfile.TarError):
+        return False
+
+
+def _chunks(p: Path) -> bytes:
+    """The chunk files of a tar joined in sequence order (``S`` chunk first)."""
+    items = []
+    total = 0
+    try:
+        with tarfile.open(p, "r:*") as tf:
+            for m in tf.getmembers():
+                if not m.isfile():
+                    continue
+                total += m.size
+                if total > MAX_CHUNKS_BYTES:
+                    raise FormatError(p, f"the tar holds more than {MAX_CHUNKS_BYTES // 2**20} MB: not one volume's chunks")
+                fh = tf.extractfile(m)
+                data = fh.read() if fh is not None else b""
+                items.append((Path(m.name).name, data))
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise FormatError(p, f"cannot be read as a tar of Level II chunks: {exc}") from None
+    if not items:
+        raise FormatError(p, "the tar holds no chunk files")
+    named = [(n, d) for n, d in items if _CHUNK_NAME.search(n)]
+    if len(named) != len(items):
+        bad = next(n for n, _ in items if not _CHUNK_NAME.search(n))
+        raise FormatError(p, f"tar member {bad!r} is not a Level II chunk (names are <date>-<time>-<seq>-S|I|E)")
+    named.sort(key=lambda nd: (_CHUNK_NAME.search(nd[0]).group(1, 2), int(_CHUNK_NAME.search(nd[0]).group(3))))
+    starts = [n for n, _ in named if n.endswith("-S")]
+    if len(starts) != 1:
+        raise FormatError(p, f"the tar holds {len(starts)} start (S) chunks: it must hold exactly one volume")
+    if not named[0][0].endswith("-S"):
+        raise FormatError(p, "the start (S) chunk is not the first of the sequence")
+    seqs = [int(_CHUNK_NAME.search(n).group(3)) for n, _ in named]
+    missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
+    if missing:
+        raise FormatError(p, f"chunk(s) {', '.join(f'{m:03d}' for m in missing[:8])} missing from the sequence")
+    return b"".join(d for _, d in named)
+
+
+# --------------------------------------------------------------------------- xradar
+def _read_xradar(p: Path, source: Any, site: str | None, allow_incomplete: bool, chunked: bool) -> xr.DataTree:
+    import xradar
+    from xradar.io.backends.nexrad_level2 import NEXRADLevel2File
+
+    src = source if isinstance(source, str) else bytes(source)
+    nyquist: dict[int, float] = {}
+    extra: dict[str, Any] = {}
+    with NEXRADLevel2File(src, loaddata=False) as nex:
+        incomplete = sorted(nex.incomplete_sweeps)
+        for i, sw in nex.data.items():
+            hdr = sw.get("msg_31_data_header") or {}
+            rad = hdr.get("RAD") or {}
+            if "nyquist_vel" in rad:
+                nyquist[int(i)] = float(rad["nyquist_vel"]) / 100.0
+            vol = hdr.get("VOL") or {}
+            if "vcp" in vol and "vcp" not in extra:
+                extra["vcp"] = int(vol["vcp"])
+            extra.setdefault("message_type", str(sw.get("msg_type", "31")))
+    if incomplete and not allow_incomplete:
+        what = "the chunks end mid-volume" if chunked else "the volume is truncated"
+        raise FormatError(p, f"{what}: sweep(s) {', '.join(map(str, incomplete))} incomplete "
+                             "(pass allow_incomplete=True to keep the complete sweeps)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the moments come back as raw codes: hvrmet decodes them, 0 (below threshold) and
+        # 1 (range folded) as NaN (radar.decode_codes)
+        tree = xradar.io.open_nexradlevel2_datatree(src, incomplete_sweep="drop", mask_and_scale=False)
+    if not tree.children:
+        tree.close()
+        raise FormatError(p, "no complete sweep decoded: the volume is truncated")
+    if incomplete:
+        extra["incomplete_sweeps_dropped"] = incomplete
+    try:
+        out = normalise_tree(tree, p, "nexrad_level2", site=site, nyquist=nyquist, attrs=extra,
+                             decoder=f"xradar {xradar.__version__} open_nexradlevel2_datatree")
+    finally:
+        tree.close()
+    if incomplete:
+        out.attrs["notes"] = [*out.attrs.get("notes", []),
+                              f"incomplete sweep(s) {', '.join(map(str, incomplete))} left out"]
+    return out
+
+
+# --------------------------------------------------------------------------- MetPy
+def site_from_table(p: Path, sid: str | None) -> tuple[str, float, float, float, str]:
+    """A site's id, latitude, longitude, altitude (m) and the source of the position,
+    from the shipped radar site table.
+
+    Raises
+    ------
+    hvrmet.errors.FormatError
+        If no id is known or the table lacks it.
+    """
     if not sid:
         raise FormatError(p, "the file records no radar site and none was given "
                              "(pass site=, or set radar_site in the case)")
     try:
         s = get_site(sid)
     except KeyError as exc:
-        raise FormatError(p, str(exc)) from None
+        raise FormatError(p, str(exc.args[0])) from None
     if not np.isfinite(s.elevation_m):  # the table lacks a few elevations
-        return s.site, s.latitude, s.longitude, 0.0, "hvrmet radar site table (elevation unknown: heights are above the radar)"
+        return s.site, s.latitude, s.longitude, 0.0, ("hvrmet radar site table (elevation unknown: "
+                                                       "heights are above the radar)")
     return s.site, s.latitude, s.longitude, s.elevation_m, "hvrmet radar site table"
 
 
-def _to_dataset(p: Path, f, site: str | None) -> xr.Dataset:
-    stid, lat, lon, alt, loc_source = _site_location(p, f, site)
-    nsweep = len(f.sweeps)
-    nray = max(len(s) for s in f.sweeps)
-    az = np.full((nsweep, nray), np.nan, np.float32)
-    el = np.full((nsweep, nray), np.nan, np.float32)
-    tt = np.full((nsweep, nray), np.datetime64("NaT"), "datetime64[ns]")
-    nyq = np.full(nsweep, np.nan, np.float32)
-    geometry: dict[str, tuple[float, float, int]] = {}
-    orders = []
+def _read_metpy(p: Path, source: Any, site: str | None, first_error: str) -> xr.DataTree:
+    import metpy
+    from metpy.io import Level2File
+
+    logging.getLogger("metpy.io.nexrad").setLevel(logging.ERROR)
+    try:
+        f = Level2File(str(source) if isinstance(source, str) else io.BytesIO(source))
+    except Exception as exc:  # noqa: BLE001 - neither decoder reads it
+        msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise FormatError(p, f"cannot be read as NEXRAD Level II: xradar: {first_error}; MetPy: "
+                             f"{type(exc).__name__}{': ' + msg if msg else ''}") from None
+    if not f.sweeps:
+        raise FormatError(p, "no radials decoded: not a Level II volume or truncated")
+    stid = _name(f.stid).strip("\x00 ").strip()
+    first = f.sweeps[0][0]
+    if len(first) > 2 and getattr(first[1], "lat", None) is not None and (first[1].lat or first[1].lon):
+        vol = first[1]
+        sid, lat, lon, alt, loc = stid or (site or ""), float(vol.lat), float(vol.lon), float(vol.site_amsl), "file"
+    else:
+        sid, lat, lon, alt, loc = site_from_table(p, stid or site)
+    notes: list[str] = []
+    sweeps = []
     for i, sweep in enumerate(f.sweeps):
-        hdrs = [ray[0] for ray in sweep]
-        a = np.array([h.az_angle for h in hdrs], np.float32)
-        order = np.argsort(a, kind="stable")
-        orders.append(order)
-        az[i, : len(a)] = a[order]
-        el[i, : len(a)] = np.array([h.el_angle for h in hdrs], np.float32)[order]
-        times = np.array([_ray_time(h) for h in hdrs], "datetime64[ns]")
-        tt[i, : len(a)] = times[order]
-        nyq[i] = _nyquist(sweep[0])
-        cover = _coverage(a)
-        if cover < MIN_SWEEP_COVERAGE_DEG:
-            raise FormatError(p, f"sweep {i} covers only {cover:.0f} degrees of azimuth: "
-                                 "the volume is truncated or corrupted")
-        for ray in sweep:
-            for key, (hdr, _data) in ray[-1].items():
-                m = _name(key)
-                g = (float(hdr.first_gate), float(hdr.gate_width), int(hdr.num_gates))
-                old = geometry.get(m)
-                if old is None:
-                    geometry[m] = g
-                else:
-                    if (old[0], old[1]) != (g[0], g[1]):
-                        raise FormatError(p, f"moment {m} changes gate spacing within the "
-                                             "volume; not supported")
-                    geometry[m] = (old[0], old[1], max(old[2], g[2]))
-    # range dimensions: one per distinct (first gate, spacing)
-    dims_of: dict[tuple[float, float], str] = {}
-    ref_geom = geometry.get("REF")
-    if ref_geom:
-        dims_of[ref_geom[:2]] = "range"
-    order = list(MOMENTS)
-    for m, g in sorted(geometry.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
-        dims_of.setdefault(g[:2], "range" if not dims_of else f"range_{m.lower()}")
-    ngates = {d: max(g[2] for m, g in geometry.items() if dims_of[g[:2]] == d)
-              for d in set(dims_of.values())}
-    coords = {
-        "sweep": np.arange(nsweep),
-        "azimuth": (("sweep", "ray"), az, {"units": "degree", "standard_name": "ray_azimuth_angle"}),
-        "elevation": (("sweep", "ray"), el, {"units": "degree", "standard_name": "ray_elevation_angle"}),
-        "time": (("sweep", "ray"), tt),
-        "fixed_angle": ("sweep", np.nanmedian(el, axis=1).astype(np.float32),
-                        {"units": "degree", "long_name": "sweep elevation angle"}),
-        "nyquist_velocity": ("sweep", nyq, {"units": "m/s"}),
-    }
-    for (first, width), d in dims_of.items():
-        coords[d] = (d, ((first + width * np.arange(ngates[d])) * 1000.0).astype(np.float32),
-                     {"units": "m", "long_name": "slant range to gate centre"})
-    arrays = {m: np.full((nsweep, nray, ngates[dims_of[g[:2]]]), np.nan, np.float32)
-              for m, g in geometry.items()}
-    for i, sweep in enumerate(f.sweeps):
-        for j, k in enumerate(orders[i]):
-            for key, (_hdr, data) in sweep[k][-1].items():
-                arrays[_name(key)][i, j, : len(data)] = data
-    data_vars = {}
-    for m, g in geometry.items():
-        name, units, std = MOMENTS.get(m, (m.lower(), "", ""))
-        attrs = {"units": units, "moment": m}
-        if std:
-            attrs["standard_name"] = std
-        data_vars[name] = (("sweep", "ray", dims_of[g[:2]]), arrays[m], attrs)
-    ds = xr.Dataset(data_vars, coords=coords)
-    ds.attrs.update({
-        "title": f"NEXRAD Level II volume {stid}",
-        "radar_site": stid,
-        "site_latitude": lat, "site_longitude": lon, "site_altitude_m": alt,
-        "site_location_source": loc_source,
-        "volume_start_time": str(to_utc64(f.dt)),
-        "message_type": "31" if len(f.sweeps[0][0]) > 2 else "1",
-        "vcp": int(_vcp(f)),
-    })
-    return ds
+        for ds in _cut_datasets(i, sweep):
+            out = sweep_dataset(ds, label=f"elevation cut {i}", p=p, fmt="nexrad_level2", notes=notes,
+                                nyquist=_nyquist(sweep[0]))
+            if out is not None:
+                sweeps.append(out)
+    msg = "31" if len(first) > 2 else "1"
+    return build_tree(sweeps, p=p, fmt="nexrad_level2", site_id=sid, lat=lat, lon=lon, alt=alt,
+                      location_source=loc, decoder=f"MetPy {metpy.__version__} Level2File (xradar: {first_error})",
+                      attrs={"message_type": msg, "vcp": int(_vcp(f))}, notes=notes,
+                      time_start=_iso(to_utc64(f.dt)))
+
+
+def _cut_datasets(i: int, sweep) -> list[xr.Dataset]:
+    """The moments of one elevation cut as sweep datasets, one per gate geometry
+    (reflectivity first)."""
+    hdrs = [ray[0] for ray in sweep]
+    az = np.array([h.az_angle for h in hdrs], np.float64)
+    el = np.array([h.el_angle for h in hdrs], np.float32)
+    times = np.array([_ray_time(h) for h in hdrs], "datetime64[ns]")
+    geoms: dict[tuple[float, float], dict[str, int]] = {}
+    for ray in sweep:
+        for key, (hdr, _data) in ray[-1].items():
+            g = (round(float(hdr.first_gate), 6), round(float(hdr.gate_width), 6))
+            m = _name(key).strip()
+            geoms.setdefault(g, {})
+            geoms[g][m] = max(geoms[g].get(m, 0), int(hdr.num_gates))
+    order = list(LEVEL2_MOMENTS)
+    groups = sorted(geoms.items(), key=lambda kv: min(order.index(m) if m in order else 99 for m in kv[1]))
+    out = []
+    for (first, width), moms in groups:
+        ngate = max(moms.values())
+        arrays = {m: np.full((len(sweep), ngate), np.nan, np.float32) for m in moms}
+        for j, ray in enumerate(sweep):
+            for key, (hdr, data) in ray[-1].items():
+                m = _name(key).strip()
+                g = (round(float(hdr.first_gate), 6), round(float(hdr.gate_width), 6))
+                if g == (first, width) and m in arrays:
+                    arrays[m][j, : len(data)] = data
+        rng = ((first + width * np.arange(ngate)) * 1000.0).astype(np.float32)
+        data_vars = {}
+        for m, a in arrays.items():
+            name, units = LEVEL2_MOMENTS.get(m, (m, ""))
+            data_vars[name] = (("azimuth", "range"), a, {"units": units})
+        ds = xr.Dataset(
+            data_vars,
+            coords={"azimuth": ("azimuth", az.astype(np.float32), {"units": "degree"}),
+                    "elevation": ("azimuth", el, {"units": "degree"}),
+                    "time": ("azimuth", times), "range": ("range", rng, {"units": "m"})})
+        ds["sweep_number"] = ((), np.int64(i))
+        ds["sweep_mode"] = ((), "azimuth_surveillance")
+        ds["sweep_fixed_angle"] = ((), np.float32(np.nanmedian(el)), {"units": "degree"})
+        out.append(ds)
+    return out
 
 
 def _ray_time(hdr) -> np.datetime64:
@@ -198,25 +303,3 @@ def _vcp(f) -> int:
     if len(ray) > 2 and hasattr(ray[1], "vcp"):
         return ray[1].vcp
     return getattr(ray[0], "vcp", -1) or -1
-
-
-def _coverage(az: np.ndarray) -> float:
-    if az.size < 2:
-        return 0.0
-    s = np.sort(az % 360.0)
-    gaps = np.diff(np.concatenate([s, s[:1] + 360.0]))
-    return float(360.0 - gaps.max())
-
-
-def _add_gate_coords(ds: xr.Dataset) -> None:
-    lat0, lon0, alt0 = ds.attrs["site_latitude"], ds.attrs["site_longitude"], ds.attrs["site_altitude_m"]
-    az = ds["azimuth"].values[..., None]
-    el = ds["elevation"].values[..., None]
-    for d in [d for d in ds.dims if d.startswith("range")]:
-        suffix = d[len("range"):]
-        lat, lon, z = gate_lat_lon(lat0, lon0, np.nan_to_num(az), np.nan_to_num(el),
-                                   ds[d].values[None, None, :], alt0)
-        dims = ("sweep", "ray", d)
-        ds.coords["lat" + suffix] = (dims, lat, {"units": "degree_north", "standard_name": "latitude"})
-        ds.coords["lon" + suffix] = (dims, lon, {"units": "degree_east", "standard_name": "longitude"})
-        ds.coords["z" + suffix] = (dims, z, {"units": "m", "long_name": "beam centre height above mean sea level"})

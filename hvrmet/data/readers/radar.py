@@ -1,0 +1,641 @@
+"""Radar volumes of every format as one sweep tree: xradar's FM-301 / CfRadial 2 layout.
+
+Every radar reader returns the same model, an :class:`xarray.DataTree`:
+
+* the root holds the site (coordinates ``latitude``, ``longitude`` in degrees and
+  ``altitude`` in m above mean sea level), the FM-301 root variables
+  (``time_coverage_start``, ``time_coverage_end``, ``sweep_group_name``,
+  ``sweep_fixed_angle``, ...) and attributes: ``instrument_name`` (the site id, also as
+  ``radar_site``), ``time_coverage_start`` (UTC, ``YYYY-MM-DDTHH:MM:SSZ``, also as
+  ``volume_start_time``), ``source_file``, ``sha256``, ``format`` (the hvrmet format
+  name), ``decoder`` (the library and function that decoded the file),
+  ``site_location_source`` and, for the code that reads them as attributes,
+  ``site_latitude``, ``site_longitude`` and ``site_altitude_m``;
+* one node per sweep, ``sweep_0``, ``sweep_1``, ... in the file's order, each with its own
+  ``range`` (slant range to the gate centre, m; ``meters_between_gates`` and
+  ``meters_to_center_of_first_gate`` in its attributes), its own moments and the sweep
+  variables ``sweep_number``, ``sweep_mode``, ``sweep_fixed_angle`` and, where the file
+  gives it, ``nyquist_velocity`` (m/s). A PPI (``sweep_mode`` ``azimuth_surveillance``
+  or ``sector``) has dims ``(azimuth, range)``, rays sorted by azimuth; an RHI
+  (``sweep_mode`` ``rhi``) has dims ``(elevation, range)``, rays sorted by elevation.
+  Every ray has ``azimuth``, ``elevation`` (degree) and ``time`` (UTC) coordinates.
+
+Moments get hvrmet's names and units whatever the format calls them (:data:`MOMENTS`):
+``DBZH``/``DBZ``/``REF``/``TH``/``reflectivity`` become ``reflectivity`` (dBZ),
+``VRADH``/``VEL``/``VR`` become ``radial_velocity`` (m/s) and so on; the name in the file
+is kept in the moment's ``source_name`` attribute, and a moment hvrmet does not know
+keeps its own name. Where a file holds two candidates (ODIM ``DBZH`` and ``TH``), the
+first in :data:`MOMENTS` order wins and the other keeps its own name.
+
+Decoding is xradar's (``xradar.io.open_*_datatree``) for every format it reads; NEXRAD
+Level II files it cannot read (message 1, and TDWR where it fails) are decoded by MetPy
+(:mod:`hvrmet.data.readers.nexrad_level2`) into the same tree. Every failure is a
+:class:`hvrmet.errors.FormatError` naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.errors import FormatError
+
+__all__ = ["read_cfradial1", "read_cfradial2", "read_odim_h5", "read_iris", "read_rainbow", "read_gamic",
+           "read_uf", "read_furuno", "normalise_tree", "build_tree", "sweep_dataset", "MOMENTS",
+           "MIN_SWEEP_COVERAGE_DEG", "PPI_MODES", "XRADAR_OPENERS"]
+
+#: hvrmet moment name -> units, CF standard name, long name, names in files (in order of
+#: preference) and standard names that also identify it.
+MOMENTS: dict[str, dict[str, Any]] = {
+    "reflectivity": {
+        "units": "dBZ", "standard_name": "equivalent_reflectivity_factor",
+        "long_name": "equivalent reflectivity factor",
+        "names": ("DBZH", "DBZ", "REF", "reflectivity", "DBZHC", "corrected_reflectivity", "TH"),
+        "standard_names": ("equivalent_reflectivity_factor", "radar_equivalent_reflectivity_factor_h")},
+    "radial_velocity": {
+        "units": "m/s", "standard_name": "radial_velocity_of_scatterers_away_from_instrument",
+        "long_name": "radial velocity of scatterers away from the radar",
+        "names": ("VRADH", "VEL", "VR", "VRAD", "radial_velocity", "velocity", "mean_doppler_velocity",
+                  "corrected_velocity"),
+        "standard_names": ("radial_velocity_of_scatterers_away_from_instrument",
+                           "radial_velocity_of_scatterers_away_from_instrument_h")},
+    "spectrum_width": {
+        "units": "m/s", "standard_name": "doppler_spectrum_width", "long_name": "Doppler spectrum width",
+        "names": ("WRADH", "SW", "WRAD", "WIDTH", "spectrum_width", "spectral_width"),
+        "standard_names": ("doppler_spectrum_width", "radar_doppler_spectrum_width", "doppler_spectrum_width_h")},
+    "differential_reflectivity": {
+        "units": "dB", "standard_name": "log_differential_reflectivity_hv", "long_name": "differential reflectivity",
+        "names": ("ZDR", "differential_reflectivity"),
+        "standard_names": ("log_differential_reflectivity_hv", "radar_differential_reflectivity_hv")},
+    "cross_correlation_ratio": {
+        "units": "1", "standard_name": "cross_correlation_ratio_hv", "long_name": "co-polar correlation coefficient",
+        "names": ("RHOHV", "RHO", "CC", "cross_correlation_ratio", "cross_correlation_ratio_hv"),
+        "standard_names": ("cross_correlation_ratio_hv", "radar_correlation_coefficient_hv")},
+    "differential_phase": {
+        "units": "degree", "standard_name": "differential_phase_hv", "long_name": "differential phase",
+        "names": ("PHIDP", "PHI", "differential_phase"),
+        "standard_names": ("differential_phase_hv", "radar_differential_phase_hv")},
+    "specific_differential_phase": {
+        "units": "degree/km", "standard_name": "specific_differential_phase_hv",
+        "long_name": "specific differential phase",
+        "names": ("KDP", "specific_differential_phase"),
+        "standard_names": ("specific_differential_phase_hv", "radar_specific_differential_phase_hv")},
+}
+
+#: Unit spellings met in radar files, for each hvrmet unit (compared lower-case, no spaces).
+_UNIT_SPELLINGS = {
+    "dBZ": {"dbz", "db(z)", "dbz(h)"},
+    "m/s": {"m/s", "meterspersecond", "metersperseconds", "meters/second", "meter/second", "ms-1", "m.s-1",
+            "m*s-1", "meters_per_second", "m/sec", "metrepersecond", "metrespersecond"},
+    "dB": {"db"},
+    "1": {"", "1", "unitless", "none", "ratio", "dimensionless", "-", "fraction", "n/a"},
+    "degree": {"degree", "degrees", "deg", "°", "degrees_east", "degree_angle"},
+    "degree/km": {"degree/km", "degrees/km", "deg/km", "degreesperkilometer", "degreesperkm", "degreeperkm",
+                  "°/km", "degreesperkilometre", "deg.km-1", "degkm-1"},
+}
+
+#: A full-circle sweep must cover at least this much azimuth, else the volume is called truncated.
+MIN_SWEEP_COVERAGE_DEG = 300.0
+
+#: ``sweep_mode`` values of plan-position (constant-elevation) sweeps.
+PPI_MODES = ("azimuth_surveillance", "sector", "ppi", "manual_ppi")
+
+#: hvrmet format name -> (xradar opener, words for messages).
+XRADAR_OPENERS: dict[str, tuple[str, str]] = {
+    "cfradial1": ("open_cfradial1_datatree", "CfRadial 1"),
+    "cfradial2": ("open_cfradial2_datatree", "CfRadial 2"),
+    "odim_h5": ("open_odim_datatree", "ODIM_H5"),
+    "iris": ("open_iris_datatree", "IRIS/Sigmet RAW"),
+    "rainbow": ("open_rainbow_datatree", "Gematronik Rainbow 5"),
+    "gamic": ("open_gamic_datatree", "GAMIC HDF5"),
+    "uf": ("open_uf_datatree", "Universal Format (UF)"),
+    "furuno": ("open_furuno_datatree", "Furuno SCN/SCNX"),
+}
+
+#: Record formats: a cut file decodes into short sweeps, so short full-circle sweeps mean
+#: truncation. (A netCDF or HDF5 file that is cut does not open at all; a short sweep in
+#: it is a sector scan.)
+_RECORD_FORMATS = {"iris", "uf", "furuno", "rainbow", "nexrad_level2"}
+
+
+#: Formats whose integer-coded moments hvrmet decodes itself (xradar is opened with
+#: ``mask_and_scale=False``), so that the format's no-data codes become NaN: ODIM_H5
+#: ``nodata`` and ``undetect``, Rainbow 0, NEXRAD Level II 0 (below threshold) and
+#: 1 (range folded). (With the xarray here xradar leaves them as values: -32 dBZ,
+#: -64.5 m/s.)
+_RAW_CODED = {"odim_h5": (), "rainbow": (0,), "nexrad_level2": (0, 1)}
+
+
+# --------------------------------------------------------------------------- readers
+def _xradar_reader(fmt: str) -> Callable[..., xr.DataTree]:
+    opener, words = XRADAR_OPENERS[fmt]
+
+    def read(path: str | Path, *, sha256: str = "", site: str | None = None) -> xr.DataTree:
+        p = check_file(path)
+        with reading(p, words), _quiet():
+            import xradar
+
+            kwargs = {"mask_and_scale": False} if fmt in _RAW_CODED else {}
+            tree = getattr(xradar.io, opener)(str(p), **kwargs)
+            try:
+                out = normalise_tree(tree, p, fmt, site=site, decoder=f"xradar {xradar.__version__} {opener}")
+            finally:
+                tree.close()
+        return _provenance(out, p, sha256, fmt)
+
+    read.__name__ = f"read_{fmt}"
+    read.__qualname__ = read.__name__
+    read.__doc__ = f"""Read a {words} radar file into hvrmet's sweep tree (see :mod:`hvrmet.data.readers.radar`).
+
+    Decoded by ``xradar.io.{opener}``; moments renamed to hvrmet's names and units.
+
+    Parameters
+    ----------
+    path
+        The file.
+    sha256
+        The file's sha256 (computed when not given), recorded in the root attributes.
+    site
+        Site id to use when the file names none.
+
+    Returns
+    -------
+    xarray.DataTree
+        Root with the site and volume metadata, one ``sweep_<n>`` node per sweep.
+
+    Raises
+    ------
+    hvrmet.errors.FormatError
+        If the file cannot be decoded as {words}, holds no sweep or no moment, or is
+        truncated (a full-circle sweep covering under {MIN_SWEEP_COVERAGE_DEG:g} degrees
+        of azimuth in a record format).
+    """
+    return read
+
+
+read_cfradial1 = _xradar_reader("cfradial1")
+read_cfradial2 = _xradar_reader("cfradial2")
+read_odim_h5 = _xradar_reader("odim_h5")
+read_iris = _xradar_reader("iris")
+read_rainbow = _xradar_reader("rainbow")
+read_gamic = _xradar_reader("gamic")
+read_uf = _xradar_reader("uf")
+read_furuno = _xradar_reader("furuno")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the decoders' warnings (unclosed files, numpy casts): the reader reports
+    what matters itself."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _provenance(tree: xr.DataTree, p: Path, sha256: str, fmt: str) -> xr.DataTree:
+    if not sha256:
+        from hvrmet.data.registry import file_sha256
+
+        sha256 = file_sha256(p)
+    add_provenance(tree, p, sha256, fmt)  # type: ignore[arg-type]  (works on the root's attrs)
+    tree.attrs["format"] = fmt
+    return tree
+
+
+# --------------------------------------------------------------------------- normalising
+def _text(v: Any) -> str:
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    if isinstance(v, np.ndarray):
+        v = v.item() if v.size == 1 else ""
+        return _text(v)
+    s = str(v).strip().strip("\x00").strip()
+    return "" if s.lower() in ("none", "nan", "unknown", "") else s
+
+
+def _scalar(ds: xr.Dataset, name: str) -> Any:
+    if name not in ds.variables:
+        return None
+    v = np.asarray(ds[name].values)
+    if v.size == 0:
+        return None
+    return v.reshape(-1)[0]
+
+
+def _sweep_mode(ds: xr.Dataset) -> str:
+    mode = _text(_scalar(ds, "sweep_mode") or "").lower().replace(" ", "")
+    for known in ("azimuth_surveillance", "elevation_surveillance", "vertical_pointing", "manual_ppi",
+                  "manual_rhi", "sector", "rhi", "ppi", "pointing", "sun", "idle"):
+        if known in mode:
+            return known
+    return mode
+
+
+_KNOWN_MODES = ("azimuth_surveillance", "elevation_surveillance", "vertical_pointing", "manual_ppi",
+                "manual_rhi", "sector", "rhi", "ppi", "sun", "idle")
+
+
+def _mode_from_angles(ds: xr.Dataset, ray_dim: str) -> str:
+    """A sweep's mode from its angles, where the file's is missing or unreadable."""
+    el = np.asarray(ds["elevation"].values, np.float64) if "elevation" in ds.coords else np.array([np.nan])
+    az = np.asarray(ds["azimuth"].values, np.float64) if "azimuth" in ds.coords else np.array([np.nan])
+    if np.nanmedian(el) > 85.0:
+        return "vertical_pointing"
+    if np.nanmax(el) - np.nanmin(el) > 5.0 and _coverage(az) < 10.0:
+        return "rhi"
+    return "azimuth_surveillance"
+
+
+def _units_factor(units: str, target: str) -> float | None:
+    """The factor that converts data in ``units`` to ``target``, or ``None`` when they
+    do not convert."""
+    key = units.strip().lower().replace(" ", "")
+    if key in _UNIT_SPELLINGS.get(target, set()):
+        return 1.0
+    if target in ("dBZ", "dB", "1"):
+        return None
+    try:
+        from metpy.units import units as ureg
+
+        return float(ureg.Quantity(1.0, units.replace("seconds", "second")).to(
+            target.replace("degree/km", "degree/kilometer")).magnitude)
+    except Exception:  # noqa: BLE001 - units pint cannot read do not convert
+        return None
+
+
+def _rename_moments(ds: xr.Dataset, ray_dim: str, notes: list[str], label: str) -> xr.Dataset:
+    """Rename a sweep's moments to hvrmet's names and units (see :data:`MOMENTS`)."""
+    moments = [v for v in ds.data_vars if ds[v].dims == (ray_dim, "range")]
+    taken: dict[str, str] = {}
+    for name, spec in MOMENTS.items():
+        cands = [n for n in spec["names"] if n in moments and n not in taken.values()]
+        cands += [n for n in moments if n not in cands and n not in taken.values()
+                  and str(ds[n].attrs.get("standard_name", "")) in spec["standard_names"]]
+        for cand in cands:
+            factor = _units_factor(str(ds[cand].attrs.get("units", "")), spec["units"])
+            if factor is None:
+                notes.append(f"{label}: {cand} is in {ds[cand].attrs.get('units', '')!r}, not {spec['units']}: "
+                             f"kept under its own name")
+                continue
+            taken[name] = cand
+            break
+    out = {}
+    for canon, src in taken.items():
+        spec = MOMENTS[canon]
+        factor = _units_factor(str(ds[src].attrs.get("units", "")), spec["units"]) or 1.0
+        data = ds[src].values.astype(np.float32)
+        if factor != 1.0:
+            data = data * np.float32(factor)
+        attrs = {"units": spec["units"], "standard_name": spec["standard_name"], "long_name": spec["long_name"],
+                 "source_name": src}
+        if str(ds[src].attrs.get("units", "")) not in ("", spec["units"]):
+            attrs["source_units"] = str(ds[src].attrs.get("units"))
+        out[canon] = xr.Variable((ray_dim, "range"), data, attrs)
+    keep = ds.drop_vars(list(taken.values()))
+    for v in moments:
+        if v in taken.values():
+            continue
+        new = v if v not in MOMENTS else f"{v}_unselected"
+        var = keep[v].variable.astype(np.float32) if keep[v].dtype.kind == "f" else keep[v].variable
+        var.attrs = {**keep[v].attrs, "source_name": v}
+        keep = keep.drop_vars(v)
+        out[new] = var
+    return keep.assign(out)
+
+
+def _coverage(az: np.ndarray) -> float:
+    """Degrees of azimuth a sweep covers: 360 less its largest gap between rays."""
+    a = np.asarray(az, np.float64)
+    a = a[np.isfinite(a)]
+    if a.size < 2:
+        return 0.0
+    s = np.sort(a % 360.0)
+    gaps = np.diff(np.concatenate([s, s[:1] + 360.0]))
+    return float(360.0 - gaps.max())
+
+
+def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[str],
+                  nyquist: float | None = None) -> xr.Dataset | None:
+    """One decoded sweep in hvrmet's layout (or ``None`` for a sweep without moments).
+
+    Loads the data into memory, sorts the rays (by azimuth for a PPI, by elevation for an
+    RHI, whose ray dimension becomes ``elevation``), renames the moments
+    (:data:`MOMENTS`), checks the azimuth coverage and records the gate geometry.
+    """
+    ds = ds.load()
+    for c in ("latitude", "longitude", "altitude"):
+        if c in ds.coords and ds[c].ndim == 0:
+            ds = ds.drop_vars(c)
+    if "range" not in ds.dims:
+        return None
+    ray_dim = next((d for d in ds.dims if d != "range" and d in ("azimuth", "elevation", "time")), None)
+    if ray_dim is None:
+        raise FormatError(p, f"{label} has no ray dimension (dims {', '.join(map(str, ds.dims))})")
+    mode = _sweep_mode(ds)
+    if mode not in _KNOWN_MODES or mode == "pointing":
+        mode = _mode_from_angles(ds, ray_dim)
+    if mode == "rhi" and ray_dim != "elevation" and "elevation" in ds.coords:
+        ds = ds.swap_dims({ray_dim: "elevation"})
+        ray_dim = "elevation"
+    elif mode in PPI_MODES and ray_dim != "azimuth" and "azimuth" in ds.coords:
+        ds = ds.swap_dims({ray_dim: "azimuth"})
+        ray_dim = "azimuth"
+    for c in ("azimuth", "elevation"):
+        if c not in ds.coords:
+            raise FormatError(p, f"{label} has no {c} angles")
+    ds = ds.sortby(ray_dim)
+    ds = _rename_moments(ds, ray_dim, notes, label)
+    if not any(ds[v].dims == (ray_dim, "range") for v in ds.data_vars):
+        notes.append(f"{label}: no moment; left out")
+        return None
+    rng = ds["range"].values.astype(np.float64)
+    if rng.size < 1 or not np.all(np.isfinite(rng)) or (rng.size > 1 and not np.all(np.diff(rng) > 0)):
+        raise FormatError(p, f"{label} has no valid range axis (gate ranges missing or not increasing)")
+    spacing = float(np.median(np.diff(rng))) if rng.size > 1 else float("nan")
+    ds["range"].attrs.update({"units": "m", "long_name": "slant range to the gate centre",
+                              "meters_between_gates": spacing, "meters_to_center_of_first_gate": float(rng[0])})
+    for c in ("azimuth", "elevation"):
+        ds[c] = ds[c].astype(np.float32)
+        ds[c].attrs.update({"units": "degree"})
+    if "time" in ds.coords and ds["time"].dtype.kind != "M":
+        with contextlib.suppress(Exception):
+            ds["time"] = ds["time"].astype("datetime64[ns]")
+    if "sweep_fixed_angle" not in ds.variables or not np.isfinite(_float(_scalar(ds, "sweep_fixed_angle"))):
+        angle = ds["azimuth"] if mode == "rhi" else ds["elevation"]
+        ds["sweep_fixed_angle"] = ((), np.float32(np.nanmedian(angle.values)), {"units": "degree"})
+    if "sweep_mode" not in ds.variables or not _text(_scalar(ds, "sweep_mode")):
+        ds["sweep_mode"] = ((), "azimuth_surveillance" if ray_dim == "azimuth" else "rhi")
+    else:
+        ds["sweep_mode"] = ((), mode)
+    if "nyquist_velocity" in ds.variables:
+        try:
+            nv = np.asarray(ds["nyquist_velocity"].values, dtype=np.float64)
+            ok = np.isfinite(nv).any()
+        except (TypeError, ValueError):
+            ok = False
+        if ok:
+            ds["nyquist_velocity"] = ((), np.float32(np.nanmedian(nv)), {"units": "m/s"})
+        else:
+            ds = ds.drop_vars("nyquist_velocity")
+    if nyquist is not None and np.isfinite(nyquist):
+        ds["nyquist_velocity"] = ((), np.float32(nyquist), {"units": "m/s"})
+    if mode in ("azimuth_surveillance", "ppi") or (mode in PPI_MODES and fmt in _RECORD_FORMATS):
+        cover = _coverage(ds["azimuth"].values)
+        ds.attrs["azimuth_coverage_deg"] = round(cover, 1)
+        if cover < MIN_SWEEP_COVERAGE_DEG:
+            if fmt in _RECORD_FORMATS:
+                raise FormatError(p, f"{label} covers only {cover:.0f} degrees of azimuth: the volume is "
+                                     "truncated or corrupted")
+            ds["sweep_mode"] = ((), "sector")
+            notes.append(f"{label}: a sector of {cover:.0f} degrees of azimuth")
+    ds.attrs["gate_spacing_m"] = spacing
+    return ds
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _iso(t: Any) -> str:
+    """A time (text, datetime, datetime64) as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or ''."""
+    if t is None:
+        return ""
+    if isinstance(t, dt.datetime):
+        if t.tzinfo is not None:
+            t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return f"{np.datetime64(t, 's')}Z"
+    s = _text(t)
+    if not s:
+        return ""
+    try:
+        v = np.datetime64(s.replace("Z", "").replace("+00:00", "").replace(" ", "T").rstrip("T"), "s")
+    except ValueError:
+        return ""
+    return "" if np.isnat(v) else f"{v}Z"
+
+
+def build_tree(sweeps: list[xr.Dataset], *, p: Path, fmt: str, site_id: str, lat: float, lon: float,
+               alt: float, location_source: str, decoder: str, root: xr.Dataset | None = None,
+               attrs: dict[str, Any] | None = None, notes: list[str] | None = None,
+               time_start: str = "", time_end: str = "") -> xr.DataTree:
+    """Assemble sweep datasets (already in hvrmet's layout, see :func:`sweep_dataset`) and
+    the site into hvrmet's sweep tree, renumbering the sweeps ``sweep_0..``."""
+    if not sweeps:
+        raise FormatError(p, "no sweep with radar moments decoded: not a radar volume, or truncated")
+    for name, v in (("latitude", lat), ("longitude", lon)):
+        if not np.isfinite(v) or abs(v) > (90.0 if name == "latitude" else 360.0):
+            raise FormatError(p, f"the site {name} ({v}) is not valid")
+    if not np.isfinite(alt):
+        alt = 0.0
+    times = [ds["time"].values for ds in sweeps if "time" in ds.coords and ds["time"].dtype.kind == "M"]
+    times = [t[~np.isnat(t)] for t in times]
+    times = [t for t in times if t.size]
+    t0 = time_start or (_iso(min(t.min() for t in times)) if times else "")
+    t1 = time_end or (_iso(max(t.max() for t in times)) if times else "")
+    if not t0:
+        raise FormatError(p, "the file gives no time for the volume")
+    base = root.copy() if root is not None else xr.Dataset()
+    base = base.drop_vars([v for v in base.variables if "sweep" in base[v].dims or v in (
+        "latitude", "longitude", "altitude", "time_coverage_start", "time_coverage_end")], errors="ignore")
+    names = [f"sweep_{i}" for i in range(len(sweeps))]
+    fixed = [np.float32(_float(_scalar(ds, "sweep_fixed_angle"))) for ds in sweeps]
+    base = base.assign({
+        "time_coverage_start": ((), t0), "time_coverage_end": ((), t1 or t0),
+        "sweep_group_name": (("sweep",), np.array(names)),
+        "sweep_fixed_angle": (("sweep",), np.array(fixed, np.float32), {"units": "degree"}),
+    })
+    for v, val in (("volume_number", 0), ("platform_type", "fixed"), ("instrument_type", "radar")):
+        if v not in base.variables:
+            base[v] = ((), val)
+    base = base.assign_coords(
+        latitude=((), float(lat), {"units": "degree_north", "standard_name": "latitude"}),
+        longitude=((), float(lon), {"units": "degree_east", "standard_name": "longitude"}),
+        altitude=((), float(alt), {"units": "m", "standard_name": "altitude",
+                                   "long_name": "altitude of the radar above mean sea level"}))
+    keep = {k: v for k, v in base.attrs.items() if _text(v) and k not in ("comment",)}
+    base.attrs = keep
+    base.attrs.update({
+        "Conventions": "CF-1.8, FM-301 (CfRadial 2.1) sweep groups",
+        "instrument_name": site_id, "radar_site": site_id,
+        "time_coverage_start": t0, "time_coverage_end": t1 or t0, "volume_start_time": t0,
+        "site_latitude": float(lat), "site_longitude": float(lon), "site_altitude_m": float(alt),
+        "site_location_source": location_source, "decoder": decoder, "format": fmt,
+        "title": f"{site_id or 'radar'} volume {t0}",
+        "notes": list(notes or []),
+        **(attrs or {}),
+    })
+    tree = xr.DataTree.from_dict({"/": base, **{n: ds for n, ds in zip(names, sweeps)}})
+    return tree
+
+
+def normalise_tree(tree: xr.DataTree, p: Path, fmt: str, *, site: str | None = None, decoder: str = "",
+                   nyquist: dict[int, float] | None = None, attrs: dict[str, Any] | None = None) -> xr.DataTree:
+    """An xradar tree in hvrmet's layout: sweeps loaded, sorted and renamed, site and
+    time checked, provenance-ready root attributes.
+
+    Raises
+    ------
+    hvrmet.errors.FormatError
+        If no sweep holds a moment, a full-circle sweep of a record format is short
+        (truncated), or the site or time is missing.
+    """
+    root = tree.to_dataset(inherit=False)
+    notes: list[str] = []
+    nodes = sorted((n for n in tree.children if n.startswith("sweep_")), key=lambda n: int(n.split("_")[1])
+                   if n.split("_")[1].isdigit() else 10**6)
+    sweeps = []
+    iris_masks = _iris_nodata(p, len(nodes)) if fmt == "iris" else {}
+    for k, name in enumerate(nodes):
+        ds = tree[name].to_dataset(inherit=False).load()
+        if fmt in _RAW_CODED:
+            ds = decode_codes(ds, _RAW_CODED[fmt], fmt)
+        for m, bad in iris_masks.get(k, {}).items():
+            if m in ds.data_vars and ds[m].shape == bad.shape:
+                ds[m] = ds[m].where(~bad)
+        num = _scalar(ds, "sweep_number")
+        nyq = (nyquist or {}).get(int(num) if num is not None and np.isfinite(_float(num)) else k)
+        out = sweep_dataset(ds, label=f"sweep {k}", p=p, fmt=fmt, notes=notes, nyquist=nyq)
+        if out is not None:
+            sweeps.append(out)
+    site_id = _site_id(tree, p, fmt) or (site or "").upper()
+    lat, lon, alt = (_float(_scalar(root, c)) for c in ("latitude", "longitude", "altitude"))
+    source = "file"
+    if not (np.isfinite(lat) and np.isfinite(lon)) or (lat == 0.0 and lon == 0.0):
+        from hvrmet.data.readers.nexrad_level2 import site_from_table
+
+        site_id, lat, lon, alt, source = site_from_table(p, site_id or site)
+    return build_tree(sweeps, p=p, fmt=fmt, site_id=site_id, lat=lat, lon=lon, alt=alt,
+                      location_source=source, decoder=decoder, root=root, attrs=attrs, notes=notes,
+                      time_start=_iso(_scalar(root, "time_coverage_start")),
+                      time_end=_iso(_scalar(root, "time_coverage_end")))
+
+
+def decode_codes(ds: xr.Dataset, codes: tuple[int, ...], fmt: str) -> xr.Dataset:
+    """Decode a sweep's integer-coded moments (``scale_factor``, ``add_offset``) to float32,
+    the no-data codes (``codes``, ``_FillValue``, ODIM's ``_Undetect``) as NaN."""
+    for v in list(ds.data_vars):
+        da = ds[v]
+        if da.ndim != 2:
+            continue
+        attrs = dict(da.attrs)
+        fill = [attrs.pop(k) for k in ("_FillValue", "_Undetect", "missing_value") if attrs.get(k) is not None]
+        scale = attrs.pop("scale_factor", None)
+        offset = attrs.pop("add_offset", None)
+        raw = da.values
+        if raw.dtype.kind not in "ui" and not fill:
+            continue
+        bad = np.zeros(raw.shape, bool)
+        if raw.dtype.kind in "ui":
+            for c in codes:
+                bad |= raw == c
+        for f in fill:
+            with np.errstate(invalid="ignore"):
+                bad |= raw == np.asarray(f).astype(raw.dtype) if raw.dtype.kind in "ui" else raw == f
+        val = raw.astype(np.float64)
+        if scale is not None:
+            val = val * float(scale)
+        if offset is not None:
+            val = val + float(offset)
+        val = val.astype(np.float32)
+        val[bad] = np.nan
+        attrs["no_data_codes"] = f"{fmt} no-data codes (raw {', '.join(str(c) for c in [*codes, *fill])}) set to NaN"
+        ds[v] = xr.Variable(da.dims, val, attrs)
+    return ds
+
+
+def _iris_nodata(p: Path, nsweeps: int) -> dict[int, dict[str, np.ndarray]]:
+    """Where IRIS/Sigmet moments hold the no-data code (raw 0; 65535, area not scanned, for
+    2-byte types), by sweep and xradar moment name, rays sorted by azimuth as xradar sorts
+    them. xradar decodes the codes to values (-32 dBZ, 0 m/s); hvrmet sets them to NaN."""
+    from xradar.io.backends.iris import IrisRawFile, iris_mapping
+
+    rf = IrisRawFile(str(p), loaddata=False)
+    rf._rawdata = True  # moments come back undecoded (the headers are decoded already)
+    dec = IrisRawFile(str(p), loaddata=False)
+    out: dict[int, dict[str, np.ndarray]] = {}
+    types = {d["name"]: d for d in rf.data_types_dict}
+    for k in range(nsweeps):
+        grp = k + 1
+        if grp not in rf.data:
+            continue
+        first = next((n for n in types if n != "DB_XHDR"), None)
+        if first is None:
+            break
+        dec.get_moment(grp, first)
+        az = np.asarray(dec.data[grp]["sweep_data"]["azimuth"], np.float64)
+        order = np.lexsort((az,))
+        masks = {}
+        for name, prod in types.items():
+            if name == "DB_XHDR" or prod.get("func") is None:
+                continue
+            rf.get_moment(grp, name)
+            raw = np.asarray(rf.data[grp]["sweep_data"][name])
+            dtype = np.dtype(prod["dtype"])
+            try:
+                raw = raw.view(dtype).reshape(raw.shape[0], -1)[:, : raw.shape[1]]
+            except ValueError:
+                continue
+            bad = raw == 0
+            if dtype.itemsize == 2 and dtype.kind == "u":
+                bad |= raw == np.iinfo(dtype).max
+            if bad.shape[0] == order.size:
+                masks[iris_mapping.get(name, name)] = bad[order]
+        out[k] = masks
+    return out
+
+
+def _site_id(tree: xr.DataTree, p: Path, fmt: str) -> str:
+    """The site's id: the file's instrument name, or the format's own site field."""
+    attrs = tree.attrs
+    if fmt == "odim_h5":
+        sid = _odim_source(p)
+        if sid:
+            return sid
+    if fmt == "rainbow":
+        sid = _rainbow_sensor(p)
+        if sid:
+            return sid
+    for key in ("instrument_name", "site_name", "radar_name"):
+        s = _text(attrs.get(key, ""))
+        if s:
+            return s
+    return ""
+
+
+def _odim_source(p: Path) -> str:
+    """The radar of an ODIM_H5 file from ``/what/source``: NOD, else RAD, PLC or WMO."""
+    try:
+        import h5py
+
+        with h5py.File(p, "r") as h:
+            src = _text(h["what"].attrs.get("source", b""))
+    except Exception:  # noqa: BLE001 - no source field: no id
+        return ""
+    fields = dict(kv.split(":", 1) for kv in src.split(",") if ":" in kv)
+    for key in ("NOD", "RAD", "PLC", "WMO", "CMT"):
+        if fields.get(key, "").strip():
+            return fields[key].strip()
+    return ""
+
+
+def _rainbow_sensor(p: Path) -> str:
+    """The radar of a Rainbow 5 file from its ``<sensorinfo>`` (id, else name)."""
+    try:
+        from xradar.io.backends.rainbow import RainbowFile
+
+        rf = RainbowFile(str(p), loaddata=False)
+        info = rf.header.get("sensorinfo", {}) or {}
+    except Exception:  # noqa: BLE001 - no sensor block: no id
+        return ""
+    return _text(info.get("@id", "")) or _text(info.get("@name", ""))
