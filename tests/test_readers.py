@@ -8,59 +8,86 @@ import pytest
 pytestmark = pytest.mark.usefixtures("data_dir")
 
 
+def _sweeps(tree):
+    from hvrmet.calc.radar import sweep_names
+
+    return [tree[n].ds for n in sweep_names(tree)]
+
+
+def _vmax(tree, var):
+    return max(float(np.nanmax(s[var].values)) for s in _sweeps(tree) if var in s.data_vars)
+
+
 def test_ktlx_1999_volume(load):
+    from hvrmet.calc.radar import max_gate
+
     ds = load("may1999", "radar_volume")
-    assert ds.attrs["message_type"] == "1"
-    assert ds.attrs["radar_site"] == "KTLX"
+    assert ds.attrs["message_type"] == "1" and ds.attrs["format"] == "nexrad_level2"
+    assert ds.attrs["instrument_name"] == ds.attrs["radar_site"] == "KTLX"
+    assert ds.attrs["decoder"].startswith("MetPy")  # xradar does not read message-1 files
     # message-1 files carry no site position: it comes from the shipped site table
     assert ds.attrs["site_location_source"].startswith("hvrmet radar site table")
-    assert ds.attrs["site_latitude"] == pytest.approx(35.333, abs=0.002)
-    assert ds.attrs["site_longitude"] == pytest.approx(-97.278, abs=0.002)
-    assert ds.sizes["sweep"] == 16
-    assert float(ds.reflectivity.max()) == 62.5
-    assert ds.reflectivity.attrs["units"] == "dBZ"
-    assert ds.radial_velocity.attrs["units"] == "m/s"
+    assert float(ds["latitude"]) == ds.attrs["site_latitude"] == pytest.approx(35.333, abs=0.002)
+    assert float(ds["longitude"]) == ds.attrs["site_longitude"] == pytest.approx(-97.278, abs=0.002)
+    sweeps = _sweeps(ds)
+    # 16 elevation cuts; a cut whose Doppler moments lie on other gates is split in two nodes
+    assert len({int(s["sweep_number"]) for s in sweeps}) == 16 and len(sweeps) == 28
+    assert _vmax(ds, "reflectivity") == 62.5
+    refl = [s for s in sweeps if "reflectivity" in s.data_vars]
+    vel = [s for s in sweeps if "radial_velocity" in s.data_vars]
+    assert refl[0]["reflectivity"].attrs["units"] == "dBZ" and vel[0]["radial_velocity"].attrs["units"] == "m/s"
     # reflectivity at 1 km gates, Doppler moments on their own 250 m range axis
-    assert float(ds.range[1] - ds.range[0]) == 1000.0
-    assert float(ds.range_vel[1] - ds.range_vel[0]) == 250.0
-    assert str(ds.time.values[0, 0])[:16] == "1999-05-03T23:56"
+    assert all(float(s.range[1] - s.range[0]) == 1000.0 for s in refl)
+    assert all(float(s.range[1] - s.range[0]) == 250.0 for s in vel)
+    assert all(s["reflectivity"].dims == ("azimuth", "range") for s in refl)
+    assert str(sweeps[0].time.values.min())[:16] == "1999-05-03T23:56"
+    assert ds.attrs["time_coverage_start"] == "1999-05-03T23:56:21Z"
     # every gate has a position; the strongest echo lies north-west of the radar
-    idx = np.unravel_index(int(np.nanargmax(ds.reflectivity.values)), ds.reflectivity.shape)
-    lat, lon = float(ds.lat.values[idx]), float(ds.lon.values[idx])
-    assert 35.4 < lat < 36.5 and -98.5 < lon < -97.3
+    g = max_gate(ds)
+    assert g["value"] == 62.5 and 35.4 < g["lat"] < 36.5 and -98.5 < g["lon"] < -97.3
     assert ds.attrs["sha256"].startswith("7a097251bb7a")
 
 
 def test_level2_site_from_file_and_dualpol(load):
     ds = load("klbb20160601", "radar_volume")
-    assert ds.attrs["message_type"] == "31"
+    assert ds.attrs["message_type"] == "31" and ds.attrs["decoder"].startswith("xradar")
     assert ds.attrs["site_location_source"] == "file"
     assert ds.attrs["site_latitude"] == pytest.approx(33.654, abs=0.001)
     assert ds.attrs["site_longitude"] == pytest.approx(-101.814, abs=0.001)
-    assert float(ds.reflectivity.max()) == 71.5
+    assert _vmax(ds, "reflectivity") == 71.5
     for v in ("differential_reflectivity", "cross_correlation_ratio", "differential_phase"):
-        assert v in ds
-    rho = ds.cross_correlation_ratio.values
+        assert any(v in s.data_vars for s in _sweeps(ds))
+    rho = np.concatenate([s.cross_correlation_ratio.values.ravel() for s in _sweeps(ds)
+                          if "cross_correlation_ratio" in s.data_vars])
     assert 0.2 < np.nanmedian(rho) <= 1.05
+    # below-threshold and range-folded gates (codes 0 and 1) are NaN, not -33 dBZ or -64.5 m/s
+    for s in _sweeps(ds):
+        if "radial_velocity" in s.data_vars:
+            v = s.radial_velocity.values
+            assert np.nanmax(np.abs(v)) <= float(s.nyquist_velocity) + 0.5 and np.isnan(v).any()
+    assert min(float(np.nanmin(s.reflectivity.values)) for s in _sweeps(ds) if "reflectivity" in s.data_vars) > -33
 
 
 def test_klix_katrina_volume(load):
     ds = load("katrina2005", "radar_volume")
     assert ds.attrs["radar_site"] == "KLIX"
-    assert float(ds.reflectivity.max()) == 54.0
-    assert ds.sizes["sweep"] == 16
+    assert _vmax(ds, "reflectivity") == 54.0
+    assert len({int(s["sweep_number"]) for s in _sweeps(ds)}) == 16
 
 
 def test_gate_positions_follow_geodesic(load):
     from pyproj import Geod
 
+    from hvrmet.calc.radar import gate_locations
+
     ds = load("may1999", "radar_volume")
-    s, r, g = 0, 100, 200
-    lat, lon = float(ds.lat[s, r, g]), float(ds.lon[s, r, g])
-    az, _, dist = Geod(ellps="WGS84").inv(ds.attrs["site_longitude"], ds.attrs["site_latitude"], lon, lat)
-    assert az % 360 == pytest.approx(float(ds.azimuth[s, r]), abs=0.01)
+    r, g = 100, 200
+    lat, lon = (a[r, g] for a in gate_locations(ds, "sweep_0"))
+    sw = ds["sweep_0"].ds
+    az, _, dist = Geod(ellps="WGS84").inv(ds.attrs["site_longitude"], ds.attrs["site_latitude"], float(lon), float(lat))
+    assert az % 360 == pytest.approx(float(sw.azimuth[r]), abs=0.01)
     # ground distance is a little under the slant range at low elevation
-    assert 0.995 * float(ds.range[g]) < dist < float(ds.range[g])
+    assert 0.995 * float(sw.range[g]) < dist < float(sw.range[g])
 
 
 @pytest.mark.parametrize("case,p0,station,top", [

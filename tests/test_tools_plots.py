@@ -61,13 +61,14 @@ def test_skewt_and_hodograph(data_dir, load, out_dir):
 
 
 def test_radar_ppi_reflectivity_and_velocity(data_dir, load, out_dir):
-    ds = load("may1999", "radar_volume")
+    ds = load("may1999", "radar_volume")  # the sweep tree: one node per sweep
     lat, lon = ds.attrs["site_latitude"], ds.attrs["site_longitude"]
     res = call_tool("plot_radar_ppi", {"case": "may1999"}, out_dir=str(out_dir))
-    t0 = np.datetime_as_string(np.nanmin(ds["time"].values[0]), unit="s") + "Z"
+    sw0 = ds["sweep_0"].ds
+    t0 = np.datetime_as_string(np.nanmin(sw0["time"].values), unit="s") + "Z"
     meta = _check(res, out_dir, "radar_ppi", "dBZ", lat, lon, t0)
     assert res.value("sweep_index") == 0 and res.value("elevation") == pytest.approx(0.44, abs=0.01)
-    assert res.value("max_reflectivity") == pytest.approx(float(np.nanmax(ds["reflectivity"].values[0])))
+    assert res.value("max_reflectivity") == pytest.approx(float(np.nanmax(sw0["reflectivity"].values)))
     assert res.values["max_abs_velocity"].value is None
     assert meta["colour_scale"] == {"cmap": "NWSReflectivity", "vmin": 5.0, "vmax": 80.0}
     assert "KTLX" in meta["title"] and "us_states" in meta["map_layers"]
@@ -78,9 +79,10 @@ def test_radar_ppi_reflectivity_and_velocity(data_dir, load, out_dir):
                                        "max_range": 120, "counties": True}, out_dir=str(out_dir))
     s = int(res.value("sweep_index"))
     assert res.ok and s == 3 and res.value("elevation") == pytest.approx(1.45, abs=0.01)
-    t3 = np.datetime_as_string(np.nanmin(ds["time"].values[s]), unit="s") + "Z"
+    sw = ds[f"sweep_{s}"].ds
+    t3 = np.datetime_as_string(np.nanmin(sw["time"].values), unit="s") + "Z"
     meta = _check(res, out_dir, "radar_ppi", "m/s", lat, lon, t3)
-    assert res.value("max_abs_velocity") == pytest.approx(float(np.nanmax(np.abs(ds["radial_velocity"].values[s]))))
+    assert res.value("max_abs_velocity") == pytest.approx(float(np.nanmax(np.abs(sw["radial_velocity"].values))))
     assert meta["colour_scale"]["cmap"] == "NWSVelocity" and meta["colour_scale"]["vmin"] == -30.0
     assert "us_counties" in meta["map_layers"]
     # a sweep without the field is refused with the sweeps that have it
@@ -89,15 +91,16 @@ def test_radar_ppi_reflectivity_and_velocity(data_dir, load, out_dir):
 
 
 def test_composite_reflectivity_level2_and_level3(data_dir, load, out_dir):
+    from hvrmet.calc.radar import max_gate
+
     ds = load("may1999", "radar_volume")
     lat, lon = ds.attrs["site_latitude"], ds.attrs["site_longitude"]
     res = call_tool("plot_composite_reflectivity", {"case": "may1999"}, out_dir=str(out_dir))
     _check(res, out_dir, "composite_reflectivity", "dBZ", lat, lon, "1999-05-03T23:56:21Z")
-    refl = ds["reflectivity"].values
-    assert res.value("max_reflectivity") == pytest.approx(float(np.nanmax(refl)))
-    s, r, g = np.unravel_index(np.nanargmax(refl), refl.shape)
-    assert res.value("max_reflectivity_lat") == pytest.approx(float(ds["lat"].values[s, r, g]), abs=0.03)
-    assert res.value("max_reflectivity_lon") == pytest.approx(float(ds["lon"].values[s, r, g]), abs=0.03)
+    g = max_gate(ds)
+    assert res.value("max_reflectivity") == pytest.approx(g["value"])
+    assert res.value("max_reflectivity_lat") == pytest.approx(g["lat"], abs=0.03)
+    assert res.value("max_reflectivity_lon") == pytest.approx(g["lon"], abs=0.03)
 
     l3 = load("mci20160526", "level3_composite_reflectivity")
     res = call_tool("plot_composite_reflectivity", {"case": "mci20160526", "role": "level3_composite_reflectivity"},

@@ -1,5 +1,6 @@
-"""Radar (Level II) and Level III tools on the real volumes and products, checked against
-numbers computed independently here with numpy, or read off the products' tables."""
+"""Radar volume and Level III tools on the real volumes and products, checked against
+numbers computed independently here with numpy and pyproj (gate positions from the 4/3-earth
+beam model written out below), or read off the products' tables."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from hvrmet.calc import radar as rc
 from hvrmet.tools import call_tool
-from hvrmet.tools import radar_calc as rc
+
+KE_A = 4.0 / 3.0 * 6371008.8
 
 
 @pytest.fixture(scope="module")
@@ -32,34 +35,69 @@ def _km(lat1, lon1, lat2, lon2):
     return math.hypot(dx, dy)
 
 
-# --- Level II ------------------------------------------------------------------------
+def _beam(r, el):
+    """Ground distance and height above the radar (m), 4/3 earth (Doviak and Zrnic 2.28b, c)."""
+    el = np.deg2rad(el)
+    h = np.sqrt(r**2 + KE_A**2 + 2 * r * KE_A * np.sin(el)) - KE_A
+    return KE_A * np.arcsin(r * np.cos(el) / (KE_A + h)), h
+
+
+def _gates(tree, var):
+    """Every gate holding ``var`` on the volume's PPIs: value, sweep, ray, gate, azimuth,
+    elevation, slant range, ground distance and height MSL (m), as flat arrays."""
+    alt = float(tree["altitude"])
+    cols = {k: [] for k in ("v", "sweep", "ray", "gate", "az", "el", "r", "s", "z")}
+    for n in rc.sweep_names(tree):
+        sw = tree[n].ds
+        if var not in sw.data_vars:
+            continue
+        v = sw[var].values
+        j, g = np.nonzero(np.isfinite(v))
+        r = sw["range"].values.astype(float)[g]
+        el = sw["elevation"].values.astype(float)[j]
+        s, h = _beam(r, el)
+        for k, x in (("v", v[j, g]), ("sweep", np.full(j.size, rc.sweep_index(n))), ("ray", j), ("gate", g),
+                     ("az", sw["azimuth"].values.astype(float)[j]), ("el", el), ("r", r), ("s", s), ("z", h + alt)):
+            cols[k].append(x)
+    return {k: np.concatenate(x) for k, x in cols.items()}
+
+
+def _latlon(tree, az, s):
+    from pyproj import Geod
+
+    lon, lat, _ = Geod(ellps="WGS84").fwd(np.full(np.size(az), tree.attrs["site_longitude"]),
+                                          np.full(np.size(az), tree.attrs["site_latitude"]), az, s)
+    return np.asarray(lat), np.asarray(lon)
+
+
+# --- radar volumes -----------------------------------------------------------------
 
 def test_max_reflectivity_may1999_matches_numpy(vol):
     ds = vol("may1999")
-    refl = ds["reflectivity"].values
-    i, j, k = np.unravel_index(np.nanargmax(refl), refl.shape)
+    g = _gates(ds, "reflectivity")
+    k = int(np.argmax(g["v"]))
+    (lat,), (lon,) = _latlon(ds, g["az"][[k]], g["s"][[k]])
     res = _ok("find_max_reflectivity", {"case": "may1999"})
-    assert res.value("max_reflectivity") == 62.5 == float(refl[i, j, k])
-    assert res.value("max_reflectivity_lat") == pytest.approx(float(ds["lat"].values[i, j, k]), abs=1e-3)
-    assert res.value("max_reflectivity_lon") == pytest.approx(float(ds["lon"].values[i, j, k]), abs=1e-3)
-    assert res.value("max_reflectivity_range") == pytest.approx(ds["range"].values[k] / 1000.0, abs=0.01)
-    assert res.value("max_reflectivity_azimuth") == pytest.approx(float(ds["azimuth"].values[i, j]), abs=0.1)
-    assert res.value("max_reflectivity_height") == pytest.approx(float(ds["z"].values[i, j, k]) / 1000, abs=0.01)
+    assert res.value("max_reflectivity") == 62.5 == float(g["v"][k])
+    assert res.value("max_reflectivity_lat") == pytest.approx(float(lat), abs=1e-3)
+    assert res.value("max_reflectivity_lon") == pytest.approx(float(lon), abs=1e-3)
+    assert res.value("max_reflectivity_range") == pytest.approx(g["r"][k] / 1000.0, abs=0.01)
+    assert res.value("max_reflectivity_azimuth") == pytest.approx(float(g["az"][k]), abs=0.1)
+    assert res.value("max_reflectivity_height") == pytest.approx(float(g["z"][k]) / 1000, abs=0.01)
     # the 62.5 dBZ core lies NW of KTLX, about 95 km out, on the lowest tilt
     assert 90 < res.value("max_reflectivity_range") < 100 and res.value("max_reflectivity_elevation") < 1.0
 
 
 def test_max_reflectivity_min_range_skips_near_gates(vol):
-    ds = vol("may1999")
-    far = np.where(ds["range"].values[None, None, :] >= 100_000.0, ds["reflectivity"].values, np.nan)
+    g = _gates(vol("may1999"), "reflectivity")
     res = _ok("find_max_reflectivity", {"case": "may1999", "min_range": "100 km"})
-    assert res.value("max_reflectivity") == float(np.nanmax(far)) < 62.5
+    assert res.value("max_reflectivity") == float(g["v"][g["r"] >= 100_000.0].max()) < 62.5
     assert res.value("max_reflectivity_range") >= 100.0
 
 
 def test_max_reflectivity_katrina(vol):
     res = _ok("find_max_reflectivity", {"case": "katrina2005"})
-    assert res.value("max_reflectivity") == 54.0 == float(np.nanmax(vol("katrina2005")["reflectivity"].values))
+    assert res.value("max_reflectivity") == 54.0 == float(_gates(vol("katrina2005"), "reflectivity")["v"].max())
 
 
 def test_composite_equals_volume_max_and_bins(vol):
@@ -68,10 +106,9 @@ def test_composite_equals_volume_max_and_bins(vol):
     assert comp.dims == ("y", "x") and comp.shape == (461, 461)
     assert {"lat", "lon", "x", "y"} <= set(comp.coords)
     # every gate within 230 km is binned: the column maximum is the volume maximum there
-    refl = ds["reflectivity"].values
-    s = rc.ground_range(ds["range"].values[None, None, :], ds["elevation"].values[..., None])
-    inside = np.where(s <= 230_000.0, refl, np.nan)
-    assert float(np.nanmax(comp.values)) == float(np.nanmax(inside)) == 62.5
+    g = _gates(ds, "reflectivity")
+    inside = g["s"] <= 230_000.0
+    assert float(np.nanmax(comp.values)) == float(g["v"][inside].max()) == 62.5
     res = _ok("compute_composite_reflectivity", {"case": "may1999"})
     assert res.value("max_composite_reflectivity") == 62.5
     gate = rc.max_gate(ds)
@@ -79,9 +116,9 @@ def test_composite_equals_volume_max_and_bins(vol):
     assert (res.value("grid_nx"), res.value("grid_ny"), res.value("grid_resolution")) == (461, 461, 1.0)
     # area >= 40 dBZ: at least the 1 km cells holding a >= 40 dBZ gate (counted here with
     # numpy), and not much more (the nearest-gate fill covers the gaps between far rays)
-    az = np.deg2rad(ds["azimuth"].values)[..., None]
-    m = (refl >= 40.0) & (s <= 230_000.0)
-    cells = set(zip(np.rint(s * np.sin(az) / 1000.0)[m].tolist(), np.rint(s * np.cos(az) / 1000.0)[m].tolist()))
+    az = np.deg2rad(g["az"])
+    m = (g["v"] >= 40.0) & inside
+    cells = set(zip(np.rint(g["s"] * np.sin(az) / 1000.0)[m].tolist(), np.rint(g["s"] * np.cos(az) / 1000.0)[m].tolist()))
     a40, a50 = res.value("area_ge_40dbz"), res.value("area_ge_50dbz")
     assert len(cells) <= a40 <= 1.5 * len(cells)
     assert 0 < a50 < a40
@@ -93,11 +130,12 @@ def test_echo_tops_are_gate_heights(vol):
     ds = vol("may1999")
     res = _ok("compute_echo_tops", {"case": "may1999"})
     top = res.value("max_echo_top")
-    z, refl = ds["z"].values, ds["reflectivity"].values
-    assert top <= float(np.nanmax(np.where(refl >= 18.0, z, np.nan))) / 1000.0
+    g = _gates(ds, "reflectivity")
+    echo = g["v"] >= 18.0
+    assert top <= float(g["z"][echo].max()) / 1000.0
     # the top is the beam-centre height of a >= 18 dBZ gate near the reported spot
-    near = (np.abs(z / 1000.0 - top) < 0.002) & (refl >= 18.0)
-    lats, lons = ds["lat"].values[near], ds["lon"].values[near]
+    near = (np.abs(g["z"] / 1000.0 - top) < 0.002) & echo
+    lats, lons = _latlon(ds, g["az"][near], g["s"][near])
     assert any(_km(res.value("max_echo_top_lat"), res.value("max_echo_top_lon"), a, b) < 2.0
                for a, b in zip(lats, lons))
     assert 12.0 < top < 18.0  # a 3 May 1999 supercell top, not a speckle gate
@@ -115,6 +153,26 @@ def test_greene_clark_formula():
         pytest.approx(3.44e-6 * 10 ** (5.6 * 4 / 7) * 1000.0)
     assert rc.greene_clark_vil(np.array([[np.nan], [40.0]]), np.array([[0.0], [1000.0]]))[0] == \
         pytest.approx(3.44e-6 * (0.5e4) ** (4 / 7) * 1000.0)
+
+
+def test_calc_argument_checks_name_the_argument(vol):
+    from hvrmet.errors import VariableMissing
+
+    ds = vol("may1999")
+    with pytest.raises(ValueError, match="resolution_m"):
+        rc.composite_reflectivity(ds, -1.0)
+    with pytest.raises(ValueError, match="max_range_m"):
+        rc.composite_reflectivity(ds, 1000.0, "far")
+    with pytest.raises(TypeError, match="volume must be an xarray.DataTree"):
+        rc.max_gate(ds["sweep_0"].ds)
+    with pytest.raises(VariableMissing, match="cross_correlation_ratio"):
+        rc.debris_signature(ds, [])
+    # pint quantities are converted
+    from metpy.units import units
+
+    assert rc.composite_reflectivity(ds, units("1 km"), units("230 km")) is rc.composite_reflectivity(ds, 1000.0, 230_000.0)
+    with pytest.raises(ValueError, match="resolution_m must be in units of m"):
+        rc.composite_reflectivity(ds, units("1 s"))
 
 
 def test_vil_may1999(vol):
@@ -147,10 +205,13 @@ def test_rotation_finds_bridge_creek_moore_couplet(vol):
     assert any("dealias" in w for w in res.warnings)
     # the raw velocities around the couplet hold the inbound and outbound extremes
     ds = vol("may1999")
-    sw = res.table[0]["sweep"]
-    d = np.hypot((ds["lat_vel"].values[sw] - res.value("couplet_lat")) * 111.2,
-                 (ds["lon_vel"].values[sw] - res.value("couplet_lon")) * 90.8)
-    v = ds["radial_velocity"].values[sw][d < 4.0]
+    sw = ds[f"sweep_{res.table[0]['sweep']}"].ds
+    g = _gates(ds, "radial_velocity")
+    on = g["sweep"] == res.table[0]["sweep"]
+    lat, lon = _latlon(ds, g["az"][on], g["s"][on])
+    d = np.hypot((lat - res.value("couplet_lat")) * 111.2, (lon - res.value("couplet_lon")) * 90.8)
+    v = g["v"][on][d < 4.0]
+    assert float(sw["nyquist_velocity"]) == pytest.approx(26.1, abs=0.01)
     assert np.nanmin(v) <= res.value("inbound_velocity") and np.nanmax(v) >= res.value("outbound_velocity")
 
 
@@ -171,7 +232,7 @@ def test_hail_proxy_with_sounding_and_explicit(vol):
     msl = _ok("estimate_hail_proxy", {"case": "may1999", "freezing_level": "3 km", "freezing_level_reference": "msl"})
     assert msl.value("freezing_level") == 3.0
     agl = _ok("estimate_hail_proxy", {"case": "may1999", "freezing_level": "3000 m"})
-    assert agl.value("freezing_level") == pytest.approx(3.0 + vol("may1999").attrs["site_altitude_m"] / 1000, abs=0.01)
+    assert agl.value("freezing_level") == pytest.approx(3.0 + float(vol("may1999")["altitude"]) / 1000, abs=0.01)
     nosnd = call_tool("estimate_hail_proxy", {"case": "klbb20160601"})
     assert not nosnd.ok and "freezing_level" in nosnd.error
 

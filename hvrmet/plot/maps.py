@@ -68,23 +68,13 @@ def polar_edges(azimuth_deg: np.ndarray, range_m: np.ndarray, elevation_deg: flo
     return x, y
 
 
-def gate_composite(refl: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray, range_m: np.ndarray,
-                   az_step: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Column maximum of a volume's reflectivity on a polar grid of ground range.
+def gate_composite(volume, moment: str = "reflectivity", az_step: float = 1.0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column maximum of a radar volume's reflectivity on a polar grid of ground range.
 
-    Each sweep's gates are put in the ``az_step``-degree azimuth bin and the range bin
-    (same spacing as the data) of their ground range ``r cos(elevation)``; the composite
-    is the maximum over all sweeps in each bin (numpy ``fmax.at``, NaN where no sweep has
-    an echo).
-
-    Parameters
-    ----------
-    refl
-        Reflectivity (dBZ) on ``(sweep, ray, range)``.
-    azimuth, elevation
-        Ray azimuth and elevation (degree) on ``(sweep, ray)``.
-    range_m
-        Slant range of the gate centres (m).
+    The volume is hvrmet's sweep tree (any radar format); every PPI's gates are binned by
+    azimuth (``az_step`` degrees) and ground range ``r cos(elevation)`` at the volume's
+    finest gate spacing, the maximum over sweeps kept: :func:`hvrmet.calc.radar.polar_composite`.
 
     Returns
     -------
@@ -92,21 +82,9 @@ def gate_composite(refl: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray,
         Composite (dBZ) on ``(azimuth bin, range bin)``, bin-centre azimuths (degree) and
         ground ranges (m).
     """
-    nbin = int(round(360.0 / az_step))
-    dr = float(np.median(np.diff(range_m)))
-    r0 = float(range_m[0])
-    out = np.full((nbin, range_m.size), np.nan, dtype=np.float32)
-    for s in range(refl.shape[0]):
-        ok = np.isfinite(azimuth[s])
-        if not ok.any() or not np.isfinite(refl[s][ok]).any():
-            continue
-        ia = (np.floor(azimuth[s][ok] / az_step).astype(int)) % nbin
-        ground = range_m[None, :] * np.cos(np.deg2rad(elevation[s][ok]))[:, None]
-        ir = np.clip(np.rint((ground - r0) / dr).astype(int), 0, range_m.size - 1)
-        vals = refl[s][ok]
-        good = np.isfinite(vals)
-        np.fmax.at(out, (np.broadcast_to(ia[:, None], vals.shape)[good], ir[good]), vals[good])
-    return out, (np.arange(nbin) + 0.5) * az_step, range_m.astype(float)
+    from hvrmet.calc.radar import polar_composite
+
+    return polar_composite(volume, moment, az_step)
 
 
 def _radar_axes(lat: float, lon: float, max_range_m: float, figsize=(8.6, 7.6)):

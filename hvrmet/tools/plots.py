@@ -129,101 +129,115 @@ def plot_hodograph(args: SoundingPlotInput, ctx: ToolContext) -> ToolOutput:
 class RadarMapInput(CaseInput):
     """A case, its radar role and the map's range and rings."""
 
-    role: str = Field("radar_volume", description="case role of the radar data (Level II volume)")
+    role: str = Field("radar_volume", description="case role of the radar data (a radar volume of any format)")
     max_range: float | None = quantity(None, units="km", description="half-width of the map around the "
-                                       "radar (default 230 km for Level II, the data's reach for Level III)",
+                                       "radar (default 230 km for a volume, the data's reach for Level III)",
                                        ge=10, le=460)
     ring_spacing: float = quantity(50.0, units="km", description="spacing of the range rings", ge=5, le=250)
     counties: bool = Field(False, description="also draw US county borders")
 
 
 class PPIInput(RadarMapInput):
-    """A Level II sweep to draw: the field and the sweep (index or elevation)."""
+    """A PPI sweep of a radar volume to draw: the field and the sweep (index or elevation)."""
 
     field: Literal["reflectivity", "velocity"] = Field("reflectivity", description="moment to draw")
     sweep: int | None = quantity(None, units="1", description="sweep index (0 = first); default the lowest "
-                                 "sweep holding the field", ge=0, le=40)
+                                 "sweep holding the field", ge=0, le=200)
     elevation: float | None = quantity(None, units="degree", description="elevation angle: the sweep whose "
                                        "fixed angle is nearest (used when sweep is not given)", ge=0, le=90)
 
 
+def _is_volume(ds) -> bool:
+    import xarray as xr
+
+    return isinstance(ds, xr.DataTree)
+
+
 def _radar_time(ds, sweep: int | None = None) -> str:
-    if sweep is not None and "time" in ds.coords:
-        tt = ds["time"].values[sweep]
-        tt = tt[~np.isnat(tt)]
-        if tt.size:
-            return iso_time(tt.min())
+    if _is_volume(ds):
+        if sweep is not None:
+            node = ds[f"sweep_{sweep}"].ds
+            if "time" in node.coords:
+                tt = node["time"].values
+                tt = tt[~np.isnat(tt)]
+                if tt.size:
+                    return iso_time(tt.min())
+        return iso_time(ds.attrs.get("time_coverage_start"))
     return iso_time(ds.attrs.get("volume_start_time") or ds.attrs.get("volume_time"))
 
 
-def _pick_sweep(ds, var: str, sweep: int | None, elevation: float | None) -> int:
-    has = [i for i in range(ds.sizes["sweep"]) if np.isfinite(ds[var].values[i]).any()]
+def _pick_sweep(vol, var: str, sweep: int | None, elevation: float | None) -> int:
+    from hvrmet.calc import radar as rc
+
+    has = sorted(rc.sweep_index(n) for n in rc.sweeps_with(vol, var, dedupe=False))
     if not has:
-        raise VariableMissing(ds.attrs.get("source_file"), f"no sweep of this volume holds {var}")
-    angles = ds["fixed_angle"].values
+        raise VariableMissing(vol.attrs.get("source_file"), f"no PPI sweep of this volume holds {var}")
+    angles = {i: rc.fixed_angle(vol[f"sweep_{i}"].ds) for i in has}
     if sweep is not None:
         if sweep not in has:
-            raise VariableMissing(ds.attrs.get("source_file"),
-                                  f"sweep {sweep} holds no {var}; sweeps with {var}: "
+            raise VariableMissing(vol.attrs.get("source_file"),
+                                  f"sweep {sweep} holds no {var} (or is not a PPI); sweeps with {var}: "
                                   + ", ".join(f"{i} ({angles[i]:.1f}°)" for i in has))
         return sweep
     if elevation is not None:
-        return min(has, key=lambda i: (abs(float(angles[i]) - elevation), i))
-    return min(has, key=lambda i: (float(angles[i]), i))
+        return min(has, key=lambda i: (abs(angles[i] - elevation), i))
+    return min(has, key=lambda i: (angles[i], i))
 
 
 @tool(category="plot", outputs={**FIG, "sweep_index": "1", "elevation": "degree", "max_reflectivity": "dBZ",
                                 "max_abs_velocity": "m/s"},
       example={"case": "may1999", "field": "reflectivity"}, needs=("radar_volume",))
 def plot_radar_ppi(args: PPIInput, ctx: ToolContext) -> ToolOutput:
-    """Draw one sweep of a Level II volume (reflectivity or radial velocity) on a map.
+    """Draw one PPI sweep of a radar volume (reflectivity or radial velocity) on a map.
 
-    The gates are drawn as polar cells (pcolormesh) in an azimuthal equidistant projection
-    centred on the radar, with the NWS reflectivity table (5 dBZ steps from 5 dBZ) or the
-    NWS velocity table (+- the sweep's Nyquist velocity, m/s), US states and coastlines
-    (counties optional), range rings and the radar marked. Returns the PNG path, the sweep
-    index and elevation (degree) and the sweep's maximum reflectivity (dBZ) or maximum
-    absolute radial velocity (m/s); the other one is None.
+    Any radar format (NEXRAD Level II, CfRadial, ODIM_H5, IRIS, Rainbow, ...): the sweep
+    is a node of the volume's sweep tree with its own gates. The gates are drawn as polar
+    cells (pcolormesh) in an azimuthal equidistant projection centred on the radar, with
+    the NWS reflectivity table (5 dBZ steps from 5 dBZ) or the NWS velocity table (+- the
+    sweep's Nyquist velocity, m/s; 30 m/s when the file gives none), US states and
+    coastlines (counties optional), range rings and the radar marked. Returns the PNG path,
+    the sweep index and elevation (degree) and the sweep's maximum reflectivity (dBZ) or
+    maximum absolute radial velocity (m/s); the other one is None.
     """
+    from hvrmet.calc import radar as rc
     from hvrmet.plot.maps import radar_map
 
     t0 = _time.perf_counter()
-    ds = ctx.load(args.role)
-    if "sweep" not in ds.dims:
-        raise VariableMissing(ds.attrs.get("source_file"), f"role {args.role} is not a Level II volume "
+    vol = ctx.load(args.role)
+    if not _is_volume(vol):
+        raise VariableMissing(vol.attrs.get("source_file"), f"role {args.role} is not a radar volume "
                               "(no sweeps); use plot_composite_reflectivity for Level III products")
-    var, rdim = ("reflectivity", "range") if args.field == "reflectivity" else ("radial_velocity", "range_vel")
-    s = _pick_sweep(ds, var, args.sweep, args.elevation)
-    az = ds["azimuth"].values[s]
-    ok = np.isfinite(az)
-    order = np.argsort(az[ok])
-    data = ds[var].values[s][ok][order]
-    elev = float(ds["fixed_angle"].values[s])
-    rng = ds[rdim].values.astype(float)
-    site = str(ds.attrs.get("radar_site", ""))
-    valid = _radar_time(ds, s)
+    var = "reflectivity" if args.field == "reflectivity" else "radial_velocity"
+    s = _pick_sweep(vol, var, args.sweep, args.elevation)
+    sw = vol[f"sweep_{s}"].ds
+    az = sw["azimuth"].values.astype(float)
+    data = sw[var].values
+    elev = rc.fixed_angle(sw)
+    rng = sw["range"].values.astype(float)
+    site = str(vol.attrs.get("instrument_name", ""))
+    lat0, lon0, _ = rc.site_location(vol)
+    valid = _radar_time(vol, s)
     warnings: list[str] = []
     vmax = float(np.nanmax(data))
     limit = 30.0
     if args.field == "velocity":
-        nyq = float(ds["nyquist_velocity"].values[s])
+        nyq = rc.nyquist_velocity(sw)
         limit = float(np.ceil(nyq / 5.0) * 5.0) if np.isfinite(nyq) else 30.0
         vmax = float(np.nanmax(np.abs(data)))
     label = "reflectivity" if args.field == "reflectivity" else "radial velocity"
     title = f"{site} {elev:.1f}° {label}  {valid[:16].replace('T', ' ')} UTC"
     max_range = args.max_range or 230.0
-    res = radar_map(site=site, lat=float(ds.attrs["site_latitude"]), lon=float(ds.attrs["site_longitude"]),
-                    title=title, max_range_km=max_range, ring_km=args.ring_spacing, counties=args.counties,
-                    polar=(data, az[ok][order], rng, elev), field=args.field, velocity_limit=limit,
+    res = radar_map(site=site, lat=lat0, lon=lon0, title=title, max_range_km=max_range, ring_km=args.ring_spacing,
+                    counties=args.counties, polar=(data, az, rng, elev), field=args.field, velocity_limit=limit,
                     units_label="dBZ" if args.field == "reflectivity" else "m/s")
     units = "dBZ" if args.field == "reflectivity" else "m/s"
     meta = FigureMeta(kind="radar_ppi", variables=[var], valid_time=valid, units=units, title=title,
                       case=ctx.case.id, level=f"{elev:.2f} degree", extent=res.extent,
                       colour_scale=res.colour_scale,
                       extra={"site": site, "sweep_index": s, "elevation_deg": round(elev, 2),
-                             "site_lat": float(ds.attrs["site_latitude"]),
-                             "site_lon": float(ds.attrs["site_longitude"]), "map_layers": res.layers,
-                             "max_range_km": max_range, "ring_spacing_km": args.ring_spacing})
+                             "site_lat": lat0, "site_lon": lon0, "map_layers": res.layers,
+                             "max_range_km": max_range, "ring_spacing_km": args.ring_spacing,
+                             "format": str(vol.attrs.get("format", ""))})
     values = {"sweep_index": Value(value=int(s), units="1"), "elevation": Value(value=round(elev, 2), units="degree"),
               "max_reflectivity": Value(value=_num(vmax, 1) if args.field == "reflectivity" else None, units="dBZ"),
               "max_abs_velocity": Value(value=_num(vmax, 1) if args.field == "velocity" else None, units="m/s")}
@@ -248,10 +262,10 @@ def _storm_marks(ax, ds) -> None:
 
 
 class CompositeInput(RadarMapInput):
-    """A Level II volume (or a Level III raster/radial product) to draw as a composite."""
+    """A radar volume (or a Level III raster/radial product) to draw as a composite."""
 
-    role: str = Field("radar_volume", description="case role: a Level II volume, or a Level III product "
-                      "such as level3_composite_reflectivity")
+    role: str = Field("radar_volume", description="case role: a radar volume of any format, or a Level III "
+                      "product such as level3_composite_reflectivity")
 
 
 @tool(category="plot", outputs={**FIG, "max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
@@ -260,8 +274,9 @@ class CompositeInput(RadarMapInput):
 def plot_composite_reflectivity(args: CompositeInput, ctx: ToolContext) -> ToolOutput:
     """Draw composite (column-maximum) reflectivity of a radar volume on a map.
 
-    For a Level II volume, a gate composite: every sweep's gates binned by azimuth (1°)
-    and ground range, the maximum over sweeps kept (:func:`hvrmet.plot.maps.gate_composite`).
+    For a radar volume of any format, a gate composite: every PPI's gates binned by
+    azimuth (1°) and ground range, the maximum over sweeps kept
+    (:func:`hvrmet.calc.radar.polar_composite`; sweeps may differ in gate spacing).
     A Level III product (raster or radial ``data`` with per-pixel lat/lon, e.g. NCR
     composite reflectivity) is drawn as given. NWS reflectivity colours (dBZ), states,
     coastlines, range rings. Returns the PNG path and the maximum (dBZ) with its location.
@@ -270,11 +285,17 @@ def plot_composite_reflectivity(args: CompositeInput, ctx: ToolContext) -> ToolO
 
     t0 = _time.perf_counter()
     ds = ctx.load(args.role)
-    lat0, lon0 = float(ds.attrs["site_latitude"]), float(ds.attrs["site_longitude"])
-    site = str(ds.attrs.get("radar_site", ""))
+    if _is_volume(ds):
+        from hvrmet.calc import radar as rc
+
+        lat0, lon0, _ = rc.site_location(ds)
+        site = str(ds.attrs.get("instrument_name", ""))
+    else:
+        lat0, lon0 = float(ds.attrs["site_latitude"]), float(ds.attrs["site_longitude"])
+        site = str(ds.attrs.get("radar_site", ""))
     valid = _radar_time(ds)
     max_range = args.max_range or 230.0
-    if args.max_range is None and "data" in ds and {"x", "y"} <= set(ds["data"].dims):
+    if args.max_range is None and not _is_volume(ds) and "data" in ds and {"x", "y"} <= set(ds["data"].dims):
         finite = np.isfinite(ds["data"].values)
         if finite.any():
             xx, yy = np.meshgrid(ds["x"].values, ds["y"].values)
@@ -282,9 +303,8 @@ def plot_composite_reflectivity(args: CompositeInput, ctx: ToolContext) -> ToolO
             max_range = float(min(460.0, np.ceil((reach + 15.0) / 10.0) * 10.0))
     common = {"site": site, "lat": lat0, "lon": lon0, "max_range_km": max_range,
               "ring_km": args.ring_spacing, "counties": args.counties}
-    if "sweep" in ds.dims:
-        comp, az, rng = gate_composite(ds["reflectivity"].values, ds["azimuth"].values, ds["elevation"].values,
-                                       ds["range"].values.astype(float))
+    if _is_volume(ds):
+        comp, az, rng = gate_composite(ds)
         variables = ["reflectivity"]
         product = "composite reflectivity (gate max over sweeps)"
         title = f"{site} {product}\n{valid[:16].replace('T', ' ')} UTC"
@@ -324,14 +344,10 @@ def plot_composite_reflectivity(args: CompositeInput, ctx: ToolContext) -> ToolO
 
 
 # --------------------------------------------------------------------------- gridded
-_ALIASES = {
-    "mslp": ["Pressure_reduced_to_MSL_msl", "MSLP_Eta_model_reduction_msl", "msl", "mslp", "prmsl"],
-    "geopotential_height": ["Geopotential_height_isobaric", "Geopotential_height", "hgt", "gh", "z"],
-    "temperature": ["Temperature_isobaric", "Temperature", "t", "temperature", "air"],
-    "relative_humidity": ["Relative_humidity_isobaric", "Relative_humidity", "r", "rh"],
-    "u": ["u-component_of_wind_isobaric", "u_wind", "u", "uwnd"],
-    "v": ["v-component_of_wind_isobaric", "v_wind", "v", "vwnd"],
-}
+#: The map tool's field names -> the fields of the resolver (hvrmet.data.fields); any other
+#: field of the resolver's table, or a variable name of the dataset, works too.
+_MAP_FIELDS = {"mslp": "mslp", "geopotential_height": "geopotential_height", "temperature": "air_temperature",
+               "relative_humidity": "relative_humidity", "u": "eastward_wind", "v": "northward_wind"}
 
 
 class FieldMapInput(CaseInput):

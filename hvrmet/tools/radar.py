@@ -1,9 +1,13 @@
-"""Radar tools on a Level II (or TDWR) volume: composite reflectivity, maximum echo, echo
+"""Radar tools on a radar volume of any format: composite reflectivity, maximum echo, echo
 tops, VIL, storm cells, velocity couplets, a hail proxy and the tornado debris signature.
 
-Each reads the case's ``radar_volume`` role (or another role named by ``role``); the array
-work lives in :mod:`hvrmet.tools.radar_calc` and is memoised per volume, so tools called
-in a loop share one gridding.
+Each reads the case's ``radar_volume`` role (or another role named by ``role``): a sweep
+tree (:mod:`hvrmet.data.readers.radar`) from NEXRAD Level II or TDWR, its real-time
+chunks, CfRadial 1/2, ODIM_H5, IRIS/Sigmet, Rainbow, GAMIC, UF or Furuno. Each tool is a
+short adapter over :mod:`hvrmet.calc.radar`, where the science lives (memoised per
+volume, so tools called in a loop share one gridding). The column products, cells,
+couplets, hail proxy and debris signature need PPI sweeps; :func:`find_max_reflectivity`
+takes any sweep (RHIs too).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import math
 from typing import Any, Literal
 
 import numpy as np
+import xarray as xr
 from pydantic import Field
 
 from hvrmet.errors import DataError, VariableMissing
-from hvrmet.tools import radar_calc as rc
+from hvrmet.calc import radar as rc
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
@@ -30,7 +35,7 @@ NEEDS = ("radar_volume",)
 class RadarInput(CaseInput):
     """A case and the role of its radar volume."""
 
-    role: str = Field("radar_volume", description="case role of the Level II radar volume")
+    role: str = Field("radar_volume", description="case role of the radar volume (any radar format)")
 
 
 class GridInput(RadarInput):
@@ -109,14 +114,22 @@ class DebrisInput(RotationInput):
     min_gates: int = quantity(5, units="1", description="debris gates needed to flag a signature", ge=1, le=1000)
 
 
+def _moments(vol) -> list[str]:
+    return sorted({str(v) for n in rc.sweep_names(vol) for v in vol[n].ds.data_vars if vol[n].ds[v].ndim == 2})
+
+
 def _load(ctx: ToolContext, role: str, *moments: str):
-    ds = ctx.load(role)
-    missing = [m for m in moments if m not in ds.data_vars]
+    vol = ctx.load(role)
+    if not isinstance(vol, xr.DataTree):
+        raise VariableMissing(vol.attrs.get("source_file"), f"role {role!r} is not a radar volume (no sweeps); "
+                              "Level III products have their own tools")
+    have = _moments(vol)
+    missing = [m for m in moments if m not in have]
     if missing:
-        raise VariableMissing(ds.attrs.get("source_file"),
+        raise VariableMissing(vol.attrs.get("source_file"),
                               f"radar volume of role {role!r} has no {', '.join(missing)} "
-                              f"(it has {', '.join(ds.data_vars)})")
-    return ds
+                              f"(it has {', '.join(have) or 'no moments'})")
+    return vol
 
 
 def _r(x: float | None, nd: int = 2) -> float | None:
@@ -144,8 +157,8 @@ def _argmax(da) -> tuple[float, dict[str, float] | None]:
     return float(vals[iy, ix]), rc.grid_point(da, iy, ix)
 
 
-def _site(ds) -> str:
-    return f"{ds.attrs.get('radar_site', '')} {str(ds.attrs.get('volume_start_time', ''))[:16]}".strip()
+def _site(vol) -> str:
+    return f"{vol.attrs.get('instrument_name', '')} {str(vol.attrs.get('time_coverage_start', ''))[:16]}".strip()
 
 
 @tool(category="radar", outputs={"max_composite_reflectivity": "dBZ", **_where_units("max"),
@@ -159,7 +172,7 @@ def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOut
     ``resolution``, radius ``max_range``) by numpy binning of every gate combined with the
     nearest gate per cell (no holes at long range); the column maximum is taken over all
     sweeps. Returns its maximum (dBZ) with location, and the areas (km2) at or above 40 and
-    50 dBZ. The grid is :func:`hvrmet.tools.radar_calc.composite_reflectivity`.
+    50 dBZ. The grid is :func:`hvrmet.calc.radar.composite_reflectivity` (PPI sweeps).
     """
     ds = _load(ctx, args.role, "reflectivity")
     comp = rc.composite_reflectivity(ds, args.resolution * 1000.0, args.max_range * 1000.0)
@@ -375,7 +388,7 @@ def _freezing_level_msl(args: HailInput, ctx: ToolContext, ds) -> tuple[float, s
     if args.freezing_level is not None:
         if args.freezing_level_reference == "msl":
             return args.freezing_level, "given (MSL)", notes
-        alt = float(ds.attrs.get("site_altitude_m", 0.0))
+        alt = rc.site_location(ds)[2]
         notes.append(f"given freezing level above ground taken above the radar site ({alt:.0f} m MSL)")
         return args.freezing_level + alt, "given (AGL)", notes
     if not ctx.has(args.sounding_role):
@@ -409,14 +422,15 @@ def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
     large (>= 1 in) hail; the flag uses ``large_hail_depth``.
     """
     ds = _load(ctx, args.role, "reflectivity")
-    et = rc.echo_top_grid(ds, 50.0, args.resolution * 1000.0, args.max_range * 1000.0)
-    h50, where = _argmax(et)
     fzl, source, notes = _freezing_level_msl(args, ctx, ds)
-    diff = (h50 - fzl) / 1000.0 if math.isfinite(h50) else float("nan")
+    hp = rc.hail_proxy(ds, fzl, large_hail_depth_m=args.large_hail_depth * 1000.0,
+                       resolution_m=args.resolution * 1000.0, max_range_m=args.max_range * 1000.0)
+    h50, where = hp["height_50dbz_m"], hp["where"]
+    diff = hp["above_freezing_m"] / 1000.0
     values = {"height_50dbz": Value(value=_r(h50 / 1000.0, 2), units="km", note="above mean sea level"),
               "freezing_level": Value(value=_r(fzl / 1000.0, 2), units="km", note=f"above mean sea level; {source}"),
               "height_50dbz_above_freezing": Value(value=_r(diff, 2), units="km"),
-              "large_hail_flag": Value(value=bool(math.isfinite(diff) and diff >= args.large_hail_depth), units=""),
+              "large_hail_flag": Value(value=hp["large_hail"], units=""),
               **_where("height_50dbz", where)}
     if not math.isfinite(h50):
         notes.append("no echo reaches 50 dBZ")
@@ -443,53 +457,41 @@ def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
     mesocyclone-strength cyclonic couplet (as :func:`detect_rotation`) are counted
     (Ryzhkov et al. 2005, J. Appl. Meteor. 44, 557-570: rho_hv < 0.8, ZDR < 0.5 dB,
     Z > 45 dBZ at a vortex signature; Schultz et al. 2012, Wea. Forecasting 27, 1078-1094).
-    The flag needs ``min_gates`` such gates. A message-1 (legacy) volume has no dual-pol
-    moments: an error, not a guess.
+    The flag needs ``min_gates`` such gates (the counting is
+    :func:`hvrmet.calc.radar.debris_signature`). A volume without dual-pol moments (a
+    message-1 Level II file, say) is an error, not a guess.
     """
-    ds = ctx.load(args.role)
-    if "cross_correlation_ratio" not in ds.data_vars:
+    ds = _load(ctx, args.role)
+    if "cross_correlation_ratio" not in _moments(ds):
         raise VariableMissing(ds.attrs.get("source_file"),
                               "debris detection not possible: no dual-pol moments (cross_correlation_ratio) "
-                              f"in this volume (message type {ds.attrs.get('message_type', '?')}, "
-                              f"moments {', '.join(ds.data_vars)})")
+                              f"in this volume ({ds.attrs.get('format', '?')}"
+                              + (f", message type {ds.attrs['message_type']}" if "message_type" in ds.attrs else "")
+                              + f", moments {', '.join(_moments(ds))})")
     _load(ctx, args.role, "reflectivity", "radial_velocity")
     res = _couplets(ds, args)
     cps = [c for c in res["couplets"] if _is_meso(c, args)]
-    sweeps = rc.sweeps_with(ds, "cross_correlation_ratio", dedupe=False, max_elevation=args.max_elevation)
-    rho = ds["cross_correlation_ratio"].values[sweeps]
-    dbz = ds["reflectivity"].values[sweeps]
-    rng = ds["range"].values[None, None, :]
-    with np.errstate(invalid="ignore"):
-        cand = (rho < args.max_correlation) & (dbz > args.debris_reflectivity) & (rng >= args.min_range * 1000.0)
-        if "differential_reflectivity" in ds.data_vars:
-            cand &= np.abs(ds["differential_reflectivity"].values[sweeps]) <= args.max_differential_reflectivity
-    lat, lon = ds["lat"].values[sweeps], ds["lon"].values[sweeps]
-    best: dict[str, Any] = {"n": 0}
-    for c in cps:
-        dy = (lat - c["lat"]) * 111.2
-        dx = (lon - c["lon"]) * 111.2 * math.cos(math.radians(c["lat"]))
-        near = cand & (np.hypot(dx, dy) <= args.radius)
-        n = int(near.sum())
-        if n > best["n"] or "c" not in best:
-            best = {"n": n, "c": c, "lat": float(lat[near].mean()) if n else None,
-                    "lon": float(lon[near].mean()) if n else None,
-                    "rho": float(rho[near].min()) if n else None}
-    c = best.get("c", {})
-    values = {"debris_gate_count": Value(value=best["n"], units="1"),
-              "debris_lat": Value(value=_r(best.get("lat"), 4), units="degree_north"),
-              "debris_lon": Value(value=_r(best.get("lon"), 4), units="degree_east"),
-              "min_correlation": Value(value=_r(best.get("rho"), 3), units="1"),
+    deb = rc.debris_signature(ds, cps, max_correlation=args.max_correlation,
+                              min_reflectivity=args.debris_reflectivity,
+                              max_differential_reflectivity=args.max_differential_reflectivity,
+                              radius_m=args.radius * 1000.0, min_range_m=args.min_range * 1000.0,
+                              max_elevation=args.max_elevation, min_gates=args.min_gates)
+    c = deb["couplet"] or {}
+    values = {"debris_gate_count": Value(value=deb["gates"], units="1"),
+              "debris_lat": Value(value=_r(deb["lat"], 4), units="degree_north"),
+              "debris_lon": Value(value=_r(deb["lon"], 4), units="degree_east"),
+              "min_correlation": Value(value=_r(deb["min_correlation"], 3), units="1"),
               "couplet_rotational_velocity": Value(value=_r(c.get("vrot"), 2), units="m/s"),
               "couplet_lat": Value(value=_r(c.get("lat"), 4), units="degree_north"),
               "couplet_lon": Value(value=_r(c.get("lon"), 4), units="degree_east"),
-              "debris_signature_flag": Value(value=best["n"] >= args.min_gates, units="")}
-    warnings = [f"{int(cand.sum())} low-correlation gates in echo on the low tilts; "
+              "debris_signature_flag": Value(value=deb["flag"], units="")}
+    warnings = [f"{deb['candidates']} low-correlation gates in echo on the low tilts; "
                 f"{len(cps)} mesocyclone-strength couplet(s) to match them with; velocities not dealiased"]
     if not cps:
         summary = f"{_site(ds)}: no mesocyclone-strength couplet, so no debris signature"
     else:
-        summary = (f"{_site(ds)}: {best['n']} debris-like gate(s) (CC < {args.max_correlation:g}, "
+        summary = (f"{_site(ds)}: {deb['gates']} debris-like gate(s) (CC < {args.max_correlation:g}, "
                    f"Z > {args.debris_reflectivity:g} dBZ) within {args.radius:g} km of the couplet at "
                    f"({c['lat']:.3f}, {c['lon']:.3f}): "
-                   + ("debris signature" if best["n"] >= args.min_gates else "no debris signature"))
+                   + ("debris signature" if deb["flag"] else "no debris signature"))
     return ToolOutput(values=values, summary=summary, warnings=warnings)

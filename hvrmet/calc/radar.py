@@ -1,0 +1,1229 @@
+"""Radar science on hvrmet's sweep tree: gridding, column products, cells, couplets, VAD.
+
+Every function works on the tree the radar readers return (:mod:`hvrmet.data.readers.radar`,
+xradar's FM-301 / CfRadial 2 layout), whatever the file's format: a root with the site
+(``latitude``, ``longitude``, ``altitude``) and one ``sweep_<n>`` node per sweep, each with
+its own ``range`` (m), gate spacing and moments under hvrmet's names (``reflectivity`` in
+dBZ, ``radial_velocity`` in m/s, ``spectrum_width``, ``differential_reflectivity``,
+``cross_correlation_ratio``, ...). Sweeps may differ in gate count, gate spacing and the
+moments they hold; split cuts (a surveillance and a Doppler sweep at one elevation) are
+matched by elevation.
+
+**PPIs only.** The column products (composite, echo tops, VIL, cells, hail proxy), the
+couplet search (rotation, debris) and the VAD need plan-position sweeps (``sweep_mode``
+``azimuth_surveillance`` or ``sector``, dims ``(azimuth, range)``); RHI and
+vertical-pointing sweeps are left out of them, and a volume with no PPI holding the moment
+is refused with :class:`hvrmet.errors.VariableMissing`. :func:`max_gate` works on any
+sweep with azimuth and elevation per ray.
+
+Gridding (:func:`column_stack`, :func:`composite_reflectivity`) uses a regular grid in the
+azimuthal-equidistant projection centred on the radar (x east, y north, metres). Two
+numpy passes are combined:
+
+* *binning*: every gate's value goes to the cell its ground position falls in
+  (``np.maximum.at``), which keeps every gate's peak where several gates share a cell;
+* *nearest gate*: every cell takes, on each sweep, the gate nearest its centre (range by
+  the beam model, azimuth by table look-up), which leaves no holes at long range where
+  rays are further apart than the grid spacing.
+
+Heights are beam-centre heights above mean sea level, 4/3 effective earth radius
+(Doviak and Zrnić 1993, eqs. 2.28b, 2.28c). Results are memoised per process by the
+volume's sha256 and the parameters, so tools run in a loop share one gridding.
+
+Numeric parameters are plain numbers in the units their names say (``resolution_m``) or
+pint quantities (``units("1 km")``), converted; a bad value raises ``ValueError`` naming the
+argument.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hvrmet.data.readers._common import EARTH_RADIUS_M, gate_lat_lon
+from hvrmet.errors import VariableMissing
+
+__all__ = [
+    "memo", "volume_key", "sweep_names", "get_sweep", "site_location", "fixed_angle", "sweep_mode", "is_ppi",
+    "sweep_index", "nyquist_velocity", "sweeps_with", "ground_range", "beam_height", "gate_heights",
+    "gate_locations", "grid_coords", "column_stack", "despeckle", "composite_reflectivity", "echo_top_grid",
+    "greene_clark_vil", "vil_grid", "grid_point", "max_gate", "rotation_couplet", "label_cells", "hail_proxy",
+    "debris_signature", "vad_fit", "radial_velocity_summary", "polar_composite", "EARTH_RADIUS_M", "KE_A",
+]
+
+#: 4/3 effective earth radius (m).
+KE_A = 4.0 / 3.0 * EARTH_RADIUS_M
+
+_MEMO: OrderedDict[tuple, Any] = OrderedDict()
+_MEMO_LOCK = threading.RLock()
+_MEMO_SIZE = 48
+
+
+# --------------------------------------------------------------------------- checks
+def _mag(value: Any, units: str, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+    """A parameter as a float in ``units``: a number (taken in those units) or a pint
+    quantity (converted). Raises ``ValueError`` naming the argument."""
+    if hasattr(value, "to") and hasattr(value, "magnitude"):
+        try:
+            value = value.to(units).magnitude
+        except Exception:  # noqa: BLE001 - pint's DimensionalityError and kin
+            raise ValueError(f"{name} must be in units of {units}; got {value!r}") from None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number (in {units}); got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {v}")
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be positive; got {v:g} {units}")
+    if nonnegative and v < 0:
+        raise ValueError(f"{name} must not be negative; got {v:g} {units}")
+    return v
+
+
+def _tree(volume: Any, name: str = "volume") -> xr.DataTree:
+    if not isinstance(volume, xr.DataTree):
+        raise TypeError(f"{name} must be an xarray.DataTree (hvrmet's sweep tree, as the radar readers "
+                        f"return it); got {type(volume).__name__}")
+    if "latitude" not in volume.ds.variables or "longitude" not in volume.ds.variables:
+        raise ValueError(f"{name} has no site latitude/longitude at its root: not a radar sweep tree")
+    return volume
+
+
+def _source(volume: xr.DataTree) -> str | None:
+    return volume.attrs.get("source_file")
+
+
+# --------------------------------------------------------------------------- memo
+def volume_key(volume: xr.DataTree) -> str:
+    """The identity of a decoded volume: its file's sha256 (or the object id)."""
+    return str(volume.attrs.get("sha256") or f"id{id(volume)}")
+
+
+def memo(key: tuple, compute: Callable[[], Any]) -> Any:
+    """Return the memoised result for ``key``, computing (and storing) it when absent."""
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            return _MEMO[key]
+    value = compute()
+    with _MEMO_LOCK:
+        _MEMO[key] = value
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return value
+
+
+# --------------------------------------------------------------------------- access
+def sweep_names(volume: xr.DataTree) -> list[str]:
+    """The volume's sweep nodes in the file's order (``sweep_0``, ``sweep_1``, ...)."""
+    vol = _tree(volume)
+
+    def order(n: str) -> int:
+        tail = n.split("_", 1)[1] if "_" in n else ""
+        return int(tail) if tail.isdigit() else 10**6
+
+    return sorted((n for n in vol.children if n.startswith("sweep_")), key=order)
+
+
+def sweep_index(name: str) -> int:
+    """The number of a sweep node (``sweep_3`` -> 3)."""
+    return int(str(name).rsplit("_", 1)[1])
+
+
+def get_sweep(volume: xr.DataTree, sweep: str | int) -> xr.Dataset:
+    """One sweep of the volume as a Dataset (by node name or number)."""
+    vol = _tree(volume)
+    name = f"sweep_{int(sweep)}" if isinstance(sweep, (int, np.integer)) else str(sweep)
+    if name not in vol.children:
+        raise VariableMissing(_source(vol), f"the volume has no {name} (it has {len(vol.children)} sweeps)")
+    return vol[name].to_dataset(inherit=False)
+
+
+def site_location(volume: xr.DataTree) -> tuple[float, float, float]:
+    """The radar's latitude, longitude (degree) and altitude (m above mean sea level)."""
+    root = _tree(volume).ds
+    alt = float(root["altitude"].values) if "altitude" in root.variables else 0.0
+    return float(root["latitude"].values), float(root["longitude"].values), alt if math.isfinite(alt) else 0.0
+
+
+def fixed_angle(sweep: xr.Dataset) -> float:
+    """The sweep's fixed angle (degree): elevation for a PPI, azimuth for an RHI."""
+    if "sweep_fixed_angle" in sweep.variables:
+        v = float(np.asarray(sweep["sweep_fixed_angle"].values).reshape(-1)[0])
+        if math.isfinite(v):
+            return v
+    return float(np.nanmedian(sweep["elevation"].values))
+
+
+def sweep_mode(sweep: xr.Dataset) -> str:
+    """The sweep's ``sweep_mode`` (``azimuth_surveillance``, ``sector``, ``rhi``, ...)."""
+    if "sweep_mode" not in sweep.variables:
+        return "azimuth_surveillance" if "azimuth" in sweep.dims else ""
+    return str(np.asarray(sweep["sweep_mode"].values).reshape(-1)[0]).strip()
+
+
+def is_ppi(sweep: xr.Dataset) -> bool:
+    """Whether the sweep is a plan-position (constant-elevation) scan with dims (azimuth, range)."""
+    return "azimuth" in sweep.dims and "range" in sweep.dims and sweep_mode(sweep) in (
+        "azimuth_surveillance", "sector", "ppi", "manual_ppi")
+
+
+def nyquist_velocity(sweep: xr.Dataset) -> float:
+    """The sweep's Nyquist velocity (m/s), NaN when the file gives none."""
+    if "nyquist_velocity" not in sweep.variables:
+        return float("nan")
+    try:
+        v = np.asarray(sweep["nyquist_velocity"].values, np.float64)
+    except (TypeError, ValueError):
+        return float("nan")
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _has(sweep: xr.Dataset, moment: str) -> bool:
+    return moment in sweep.data_vars and bool(np.isfinite(sweep[moment].values).any())
+
+
+def sweeps_with(volume: xr.DataTree, moment: str, dedupe: bool = True, max_elevation: float | None = None,
+                ppi_only: bool = True) -> list[str]:
+    """Sweeps holding ``moment`` (some finite gate), lowest fixed angle first.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    moment
+        Moment name (``"reflectivity"``, ``"radial_velocity"``, ...).
+    dedupe
+        Keep one sweep per elevation (the first in file order, to 0.1 degree).
+    max_elevation
+        Leave out sweeps above this fixed angle (degree).
+    ppi_only
+        Leave out RHI and vertical-pointing sweeps.
+    """
+    vol = _tree(volume)
+    if max_elevation is not None:
+        max_elevation = _mag(max_elevation, "degree", "max_elevation")
+
+    def make() -> list[str]:
+        cands = []
+        for n in sweep_names(vol):
+            ds = vol[n].ds
+            if (ppi_only and not is_ppi(ds)) or not _has(ds, moment):
+                continue
+            cands.append((fixed_angle(ds), sweep_index(n), n))
+        cands.sort()
+        out, seen = [], set()
+        for fa, _i, n in cands:
+            if max_elevation is not None and fa > max_elevation + 0.05:
+                continue
+            key = round(fa, 1)
+            if dedupe and key in seen:
+                continue
+            seen.add(key)
+            out.append(n)
+        return out
+
+    return memo(("sweeps", volume_key(vol), moment, dedupe, max_elevation, ppi_only), make)
+
+
+def _require(volume: xr.DataTree, moment: str, what: str) -> list[str]:
+    names = sweeps_with(volume, moment)
+    if not names:
+        have = sorted({v for n in sweep_names(volume) for v in volume[n].ds.data_vars
+                       if volume[n].ds[v].ndim == 2})
+        anywhere = any(_has(volume[n].ds, moment) for n in sweep_names(volume))
+        why = ("it is only on RHI or vertical-pointing sweeps; " + what + " needs PPIs") if anywhere else \
+            f"the volume's moments are {', '.join(have) or 'none'}"
+        raise VariableMissing(_source(volume), f"no PPI sweep holds {moment} ({why})")
+    return names
+
+
+# --------------------------------------------------------------------------- geometry
+def ground_range(slant_m: np.ndarray, elevation_deg: np.ndarray) -> np.ndarray:
+    """Ground distance (m) of a gate, 4/3 effective earth radius (Doviak and Zrnić 1993, 2.28c).
+
+    Parameters
+    ----------
+    slant_m
+        Slant range to the gate (m).
+    elevation_deg
+        Ray elevation (degree), broadcastable against ``slant_m``.
+    """
+    el = np.deg2rad(np.asarray(elevation_deg, dtype=np.float64))
+    r = np.asarray(slant_m, dtype=np.float64)
+    h = np.sqrt(r**2 + KE_A**2 + 2.0 * r * KE_A * np.sin(el)) - KE_A
+    return KE_A * np.arcsin(r * np.cos(el) / (KE_A + h))
+
+
+def beam_height(slant_m: np.ndarray, elevation_deg: np.ndarray, site_altitude_m: float = 0.0) -> np.ndarray:
+    """Beam-centre height (m) of a gate above the radar plus ``site_altitude_m``
+    (4/3 effective earth radius; Doviak and Zrnić 1993, 2.28b)."""
+    el = np.deg2rad(np.asarray(elevation_deg, dtype=np.float64))
+    r = np.asarray(slant_m, dtype=np.float64)
+    return np.sqrt(r**2 + KE_A**2 + 2.0 * r * KE_A * np.sin(el)) - KE_A + float(site_altitude_m)
+
+
+def gate_heights(volume: xr.DataTree, sweep: str) -> np.ndarray:
+    """Beam-centre height above mean sea level (m) of every gate of a sweep, ``(ray, range)``
+    (memoised)."""
+    vol = _tree(volume)
+
+    def make() -> np.ndarray:
+        ds = vol[sweep].ds
+        alt = site_location(vol)[2]
+        el = np.nan_to_num(ds["elevation"].values.astype(np.float64))[:, None]
+        return beam_height(ds["range"].values[None, :], el, alt).astype(np.float32)
+
+    return memo(("z", volume_key(vol), sweep), make)
+
+
+def gate_locations(volume: xr.DataTree, sweep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude (degree) of every gate of a sweep, ``(ray, range)``
+    (geodesic on WGS84 from the beam model's ground distance; memoised)."""
+    vol = _tree(volume)
+
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        ds = vol[sweep].ds
+        lat0, lon0, alt = site_location(vol)
+        lat, lon, _ = gate_lat_lon(lat0, lon0, np.nan_to_num(ds["azimuth"].values)[:, None],
+                                   np.nan_to_num(ds["elevation"].values)[:, None], ds["range"].values[None, :], alt)
+        return lat, lon
+
+    return memo(("latlon", volume_key(vol), sweep), make)
+
+
+def _points(volume: xr.DataTree, az: np.ndarray, el: np.ndarray, rng: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Latitude, longitude and height (m MSL) of individual gates."""
+    lat0, lon0, alt = site_location(volume)
+    az, el, rng = (np.atleast_1d(np.asarray(a, np.float64)) for a in (az, el, rng))
+    lat, lon, z = gate_lat_lon(lat0, lon0, az[:, None], el[:, None], rng[:, None], alt)
+    return lat[:, 0].astype(np.float64), lon[:, 0].astype(np.float64), z[:, 0].astype(np.float64)
+
+
+# --------------------------------------------------------------------------- grid
+def grid_coords(volume: xr.DataTree, resolution_m: float, max_range_m: float) -> dict[str, np.ndarray]:
+    """Cell centres ``x``/``y`` (m) and ``lat``/``lon`` of the radar-centred grid (memoised).
+
+    Parameters
+    ----------
+    volume
+        The sweep tree (its site centres the grid).
+    resolution_m, max_range_m
+        Grid spacing and radius (m).
+    """
+    res = _mag(resolution_m, "m", "resolution_m", positive=True)
+    maxr = _mag(max_range_m, "m", "max_range_m", positive=True)
+    if maxr / res > 4000:
+        raise ValueError(f"max_range_m / resolution_m is {maxr / res:.0f}: more than 4000 cells a side")
+    lat0, lon0, _ = site_location(volume)
+
+    def make() -> dict[str, np.ndarray]:
+        from pyproj import Transformer
+
+        n = int(np.floor(maxr / res))
+        x = np.arange(-n, n + 1) * float(res)
+        y = x[::-1].copy()  # north at the top
+        xx, yy = np.meshgrid(x, y)
+        tr = Transformer.from_crs(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m",
+                                  "EPSG:4326", always_xy=True)
+        lon, lat = tr.transform(xx, yy)
+        dist = np.hypot(xx, yy)
+        az = np.rad2deg(np.arctan2(xx, yy)) % 360.0
+        return {"x": x, "y": y, "lat": np.asarray(lat, np.float32), "lon": np.asarray(lon, np.float32),
+                "dist": dist, "az": az, "inside": dist <= maxr}
+
+    return memo(("grid", lat0, lon0, res, maxr), make)
+
+
+def _nearest_ray_table(az: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For 0.1-degree azimuth bins: the nearest ray (rays sorted by azimuth) and its
+    angular distance (deg)."""
+    valid = np.flatnonzero(np.isfinite(az))
+    a = az[valid].astype(np.float64)
+    b = (np.arange(3600) + 0.5) / 10.0
+    k = np.searchsorted(a, b)
+    lo = valid[(k - 1) % len(a)]
+    hi = valid[k % len(a)]
+    d_lo = np.abs((b - az[lo] + 180.0) % 360.0 - 180.0)
+    d_hi = np.abs((az[hi] - b + 180.0) % 360.0 - 180.0)
+    use_hi = d_hi < d_lo
+    return np.where(use_hi, hi, lo), np.where(use_hi, d_hi, d_lo)
+
+
+def _ray_spacing(az: np.ndarray) -> float:
+    a = np.sort(np.asarray(az, np.float64)[np.isfinite(az)])
+    if a.size < 2:
+        return 1.0
+    d = np.diff(a)
+    d = d[d > 1e-6]
+    return float(np.median(d)) if d.size else 1.0
+
+
+def _gather_plan(volume: xr.DataTree, moment: str, res: float, maxr: float) -> dict[str, Any]:
+    """For each PPI holding ``moment`` (one per elevation, lowest first), the grid cells
+    it covers and the (ray, gate) nearest each cell's centre (memoised)."""
+
+    def make() -> dict[str, Any]:
+        g = grid_coords(volume, res, maxr)
+        az_bin = np.minimum((g["az"] * 10.0).astype(np.int64), 3599)
+        steps = []
+        for n in sweeps_with(volume, moment):
+            ds = volume[n].ds
+            rng = ds["range"].values.astype(np.float64)
+            dr = float(rng[1] - rng[0]) if rng.size > 1 else 1000.0
+            s = ground_range(rng, fixed_angle(ds))
+            gate = np.rint(np.interp(g["dist"], s, np.arange(len(rng)), left=-1, right=-1)).astype(np.int64)
+            ok = g["inside"] & (gate >= 0) & (g["dist"] <= s[-1] + dr / 2)
+            azv = ds["azimuth"].values
+            ray_tab, dist_tab = _nearest_ray_table(azv)
+            ok &= dist_tab[az_bin] <= max(1.0, 1.5 * _ray_spacing(azv))
+            steps.append((n, ok, ray_tab[az_bin][ok], gate[ok]))
+        return {"shape": g["dist"].shape, "steps": steps}
+
+    return memo(("plan", volume_key(volume), moment, res, maxr), make)
+
+
+def _gather(plan: dict[str, Any], arrays: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Values of each plan sweep's ``(ray, range)`` array (``arrays(name)``) at the plan's
+    nearest gates: ``(n, ny, nx)``."""
+    out = np.full((len(plan["steps"]),) + tuple(plan["shape"]), np.nan, np.float32)
+    for k, (n, ok, ri, gi) in enumerate(plan["steps"]):
+        out[k][ok] = arrays(n)[ri, gi]
+    return out
+
+
+def column_stack(volume: xr.DataTree, moment: str, resolution_m: float, max_range_m: float
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Nearest-gate values and beam heights of ``moment`` on every PPI, on the grid.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    moment
+        Moment name.
+    resolution_m, max_range_m
+        Grid spacing and radius (m).
+
+    Returns
+    -------
+    values, heights, sweeps
+        Arrays ``(n_sweeps, ny, nx)``: the moment's value and the gate's beam-centre height
+        above MSL (m), NaN where the sweep has no gate; and the sweep nodes used (one per
+        elevation, lowest first).
+    """
+    vol = _tree(volume)
+    res = _mag(resolution_m, "m", "resolution_m", positive=True)
+    maxr = _mag(max_range_m, "m", "max_range_m", positive=True)
+    _require(vol, moment, "a column product")
+
+    def make():
+        plan = _gather_plan(vol, moment, res, maxr)
+        return (_gather(plan, lambda n: vol[n].ds[moment].values), _gather(plan, lambda n: gate_heights(vol, n)),
+                [st[0] for st in plan["steps"]])
+
+    return memo(("stack", volume_key(vol), moment, res, maxr), make)
+
+
+def despeckle(mask: np.ndarray, min_neighbours: int = 2, wrap: bool = True) -> np.ndarray:
+    """Keep the True gates of a sweep's ``(ray, range)`` mask with at least
+    ``min_neighbours`` True gates among their 8 (ray, gate) neighbours.
+
+    Parameters
+    ----------
+    mask
+        Boolean ``(ray, range)`` array.
+    min_neighbours
+        Neighbours needed (0-8).
+    wrap
+        Rays wrap round (a full-circle sweep); off for sectors.
+    """
+    m = np.asarray(mask, bool)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be 2-D (ray, range); got {m.ndim} dimensions")
+    if not 0 <= int(min_neighbours) <= 8:
+        raise ValueError(f"min_neighbours must be 0-8; got {min_neighbours}")
+    v = m.astype(np.int16)
+    if wrap and v.shape[0] > 2:
+        v = np.concatenate([v[-1:], v, v[:1]], axis=0)
+    else:
+        v = np.pad(v, ((1, 1), (0, 0)))
+    v = np.pad(v, ((0, 0), (1, 1)))
+    nr, ng = m.shape
+    counts = sum(v[1 + di: 1 + di + nr, 1 + dj: 1 + dj + ng] for di in (-1, 0, 1) for dj in (-1, 0, 1)
+                 if (di, dj) != (0, 0))
+    return m & (counts >= int(min_neighbours))
+
+
+def _full_circle(ds: xr.Dataset) -> bool:
+    return sweep_mode(ds) != "sector"
+
+
+def _binned_max(volume: xr.DataTree, moment: str, values: Callable[[str], np.ndarray], res: float,
+                maxr: float) -> np.ndarray:
+    """Maximum of ``values(sweep)`` over the gates of every PPI holding ``moment`` whose
+    ground position is in each cell (NaN where no gate falls)."""
+    g = grid_coords(volume, res, maxr)
+    ny, nx = g["dist"].shape
+    n = nx // 2
+    out = np.full(ny * nx, -np.inf)
+    for name in sweeps_with(volume, moment, dedupe=False):
+        ds = volume[name].ds
+        vals = values(name)
+        ri, gi = np.nonzero(np.isfinite(vals))
+        if ri.size == 0:
+            continue
+        s = ground_range(ds["range"].values.astype(np.float64)[gi], ds["elevation"].values.astype(np.float64)[ri])
+        az = np.deg2rad(ds["azimuth"].values.astype(np.float64)[ri])
+        ix = np.rint(s * np.sin(az) / res).astype(np.int64) + n
+        iy = n - np.rint(s * np.cos(az) / res).astype(np.int64)
+        ok = (s <= maxr) & (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        np.maximum.at(out, iy[ok] * nx + ix[ok], vals[ri[ok], gi[ok]].astype(np.float64))
+    out[~np.isfinite(out)] = np.nan
+    return out.reshape(ny, nx)
+
+
+def _grid_array(volume: xr.DataTree, field: np.ndarray, res: float, maxr: float, name: str, units: str,
+                long_name: str) -> xr.DataArray:
+    g = grid_coords(volume, res, maxr)
+    lat0, lon0, _ = site_location(volume)
+    field = np.where(g["inside"], field, np.nan).astype(np.float32)
+    return xr.DataArray(
+        field, dims=("y", "x"), name=name,
+        coords={"y": ("y", g["y"], {"units": "m", "long_name": "northward distance from the radar"}),
+                "x": ("x", g["x"], {"units": "m", "long_name": "eastward distance from the radar"}),
+                "lat": (("y", "x"), g["lat"], {"units": "degree_north"}),
+                "lon": (("y", "x"), g["lon"], {"units": "degree_east"})},
+        attrs={"units": units, "long_name": long_name, "radar_site": volume.attrs.get("instrument_name", ""),
+               "site_latitude": lat0, "site_longitude": lon0,
+               "grid_mapping": f"azimuthal equidistant centred on the radar, {res:g} m cells",
+               "source_sha256": volume.attrs.get("sha256", "")})
+
+
+def _nanmax0(stack: np.ndarray) -> np.ndarray:
+    if len(stack) == 0:
+        return np.full(stack.shape[1:], np.nan)
+    near = np.where(np.isfinite(stack), stack, -np.inf).max(axis=0)
+    near[~np.isfinite(near)] = np.nan
+    return near
+
+
+def composite_reflectivity(volume: xr.DataTree, resolution_m: float = 1000.0,
+                           max_range_m: float = 230000.0) -> xr.DataArray:
+    """Column-maximum reflectivity (dBZ) on a radar-centred azimuthal-equidistant grid.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree, with ``reflectivity`` on at least one PPI.
+    resolution_m, max_range_m
+        Grid spacing and radius (m).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` in dBZ with ``x``/``y`` (m from the radar) and ``lat``/``lon``; NaN
+        outside the radius and where no sweep has echo.
+
+    Raises
+    ------
+    hvrmet.errors.VariableMissing
+        If no PPI holds reflectivity.
+    """
+    vol = _tree(volume)
+    res = _mag(resolution_m, "m", "resolution_m", positive=True)
+    maxr = _mag(max_range_m, "m", "max_range_m", positive=True)
+    _require(vol, "reflectivity", "the composite")
+
+    def make() -> xr.DataArray:
+        vals, _, _ = column_stack(vol, "reflectivity", res, maxr)
+        binned = _binned_max(vol, "reflectivity", lambda n: vol[n].ds["reflectivity"].values, res, maxr)
+        return _grid_array(vol, np.fmax(_nanmax0(vals), binned), res, maxr,
+                           "composite_reflectivity", "dBZ", "column maximum reflectivity")
+
+    return memo(("composite", volume_key(vol), res, maxr), make)
+
+
+def echo_top_grid(volume: xr.DataTree, threshold_dbz: float, resolution_m: float = 1000.0,
+                  max_range_m: float = 230000.0) -> xr.DataArray:
+    """Echo top: the highest beam-centre height (m MSL) with reflectivity >= ``threshold_dbz``
+    in each grid column (gate-based, no interpolation between sweeps).
+
+    Isolated gates (fewer than 2 of their 8 neighbours in the same sweep at or above the
+    threshold) are left out as speckle (:func:`despeckle`).
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    threshold_dbz
+        Reflectivity threshold (dBZ).
+    resolution_m, max_range_m
+        Grid spacing and radius (m).
+    """
+    vol = _tree(volume)
+    thr = _mag(threshold_dbz, "dBZ", "threshold_dbz") if not hasattr(threshold_dbz, "to") else float(
+        threshold_dbz.magnitude)
+    res = _mag(resolution_m, "m", "resolution_m", positive=True)
+    maxr = _mag(max_range_m, "m", "max_range_m", positive=True)
+    _require(vol, "reflectivity", "echo tops")
+
+    def make() -> xr.DataArray:
+        tops: dict[str, np.ndarray] = {}
+
+        def ztop(n: str) -> np.ndarray:
+            if n not in tops:
+                ds = vol[n].ds
+                with np.errstate(invalid="ignore"):
+                    keep = despeckle(np.nan_to_num(ds["reflectivity"].values, nan=-999.0) >= thr,
+                                     wrap=_full_circle(ds))
+                tops[n] = np.where(keep, gate_heights(vol, n), np.nan)
+            return tops[n]
+
+        near = _nanmax0(_gather(_gather_plan(vol, "reflectivity", res, maxr), ztop))
+        binned = _binned_max(vol, "reflectivity", ztop, res, maxr)
+        return _grid_array(vol, np.fmax(near, binned), res, maxr, "echo_top", "m",
+                           f"highest beam-centre height with reflectivity >= {thr:g} dBZ (MSL)")
+
+    return memo(("echotop", volume_key(vol), thr, res, maxr), make)
+
+
+def greene_clark_vil(dbz: np.ndarray, heights_m: np.ndarray, cap_dbz: float = 56.0) -> np.ndarray:
+    """Vertically integrated liquid (kg m-2) of columns sampled at the levels of axis 0.
+
+    Greene and Clark (1972, Mon. Wea. Rev. 100, 548-552):
+    ``VIL = sum_i 3.44e-6 * ((Z_i + Z_i+1) / 2) ** (4/7) * dh_i``, with ``Z`` the linear
+    reflectivity factor (mm6 m-3) and ``dh`` the layer depth (m). Reflectivity is capped at
+    ``cap_dbz`` (56 dBZ, as in the WSR-88D VIL algorithm) to limit hail contamination;
+    a level without echo counts as ``Z = 0``; layers whose bounding heights are unknown are
+    left out.
+
+    Parameters
+    ----------
+    dbz
+        Reflectivity (dBZ), levels along axis 0.
+    heights_m
+        Heights of the levels (m), same shape.
+    cap_dbz
+        Reflectivity cap (dBZ).
+    """
+    dbz = np.asarray(dbz, np.float64)
+    heights_m = np.asarray(heights_m, np.float64)
+    if dbz.shape != heights_m.shape:
+        raise ValueError(f"dbz and heights_m must have one shape; got {dbz.shape} and {heights_m.shape}")
+    cap = _mag(cap_dbz, "dBZ", "cap_dbz")
+    d = np.minimum(np.where(np.isfinite(dbz), dbz, -np.inf), cap)
+    zlin = np.where(np.isfinite(d), 10.0 ** (d / 10.0), 0.0)
+    dh = np.diff(heights_m, axis=0)
+    zm = 0.5 * (zlin[1:] + zlin[:-1])
+    with np.errstate(invalid="ignore"):
+        layer = 3.44e-6 * zm ** (4.0 / 7.0) * dh
+    layer = np.where(np.isfinite(layer) & (dh > 0), layer, 0.0)
+    return layer.sum(axis=0)
+
+
+def vil_grid(volume: xr.DataTree, resolution_m: float = 1000.0, max_range_m: float = 230000.0) -> xr.DataArray:
+    """VIL (kg m-2) of each grid column from the nearest-gate sweep stack (see
+    :func:`greene_clark_vil`); the layer below the lowest sweep is not counted.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    resolution_m, max_range_m
+        Grid spacing and radius (m).
+    """
+    vol = _tree(volume)
+    res = _mag(resolution_m, "m", "resolution_m", positive=True)
+    maxr = _mag(max_range_m, "m", "max_range_m", positive=True)
+
+    def make() -> xr.DataArray:
+        vals, hts, _ = column_stack(vol, "reflectivity", res, maxr)
+        vil = greene_clark_vil(vals.astype(np.float64), hts.astype(np.float64))
+        vil = np.where(np.isfinite(vals).any(axis=0), vil, np.nan)
+        return _grid_array(vol, vil, res, maxr, "vil", "kg/m^2", "vertically integrated liquid (Greene and Clark 1972)")
+
+    return memo(("vil", volume_key(vol), res, maxr), make)
+
+
+def grid_point(da: xr.DataArray, iy: int, ix: int) -> dict[str, float]:
+    """Latitude, longitude, range (km) and azimuth (deg) of one grid cell."""
+    x, y = float(da["x"].values[ix]), float(da["y"].values[iy])
+    return {"lat": float(da["lat"].values[iy, ix]), "lon": float(da["lon"].values[iy, ix]),
+            "range_km": float(np.hypot(x, y) / 1000.0),
+            "azimuth": float(np.rad2deg(np.arctan2(x, y)) % 360.0)}
+
+
+def max_gate(volume: xr.DataTree, moment: str = "reflectivity", min_range_m: float = 0.0) -> dict[str, Any] | None:
+    """The gate with the largest ``moment`` at or beyond ``min_range_m`` slant range.
+
+    Every sweep holding the moment is searched (PPIs and RHIs), in the file's order; the
+    first gate with the maximum wins.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    moment
+        Moment name.
+    min_range_m
+        Gates nearer than this slant range (m) are ignored.
+
+    Returns
+    -------
+    dict or None
+        ``value``, ``lat``, ``lon``, ``height_m`` (MSL), ``range_km``, ``azimuth``,
+        ``elevation`` (of the ray), ``sweep`` (node number), ``sweep_name`` and
+        ``fixed_angle``; ``None`` when no gate holds a value there.
+    """
+    vol = _tree(volume)
+    rmin = _mag(min_range_m, "m", "min_range_m", nonnegative=True)
+    best: tuple[float, str, int, int] | None = None
+    for n in sweep_names(vol):
+        ds = vol[n].ds
+        if moment not in ds.data_vars or ds[moment].ndim != 2:
+            continue
+        vals = np.where(ds["range"].values[None, :] >= rmin, ds[moment].values, np.nan)
+        if not np.isfinite(vals).any():
+            continue
+        k = int(np.nanargmax(vals))
+        j, g = np.unravel_index(k, vals.shape)
+        if best is None or vals[j, g] > best[0]:
+            best = (float(vals[j, g]), n, int(j), int(g))
+    if best is None:
+        return None
+    value, n, j, g = best
+    ds = vol[n].ds
+    az, el = float(ds["azimuth"].values[j]), float(ds["elevation"].values[j])
+    rng = float(ds["range"].values[g])
+    lat, lon, z = _points(vol, [az], [el], [rng])
+    return {"value": value, "lat": float(lat[0]), "lon": float(lon[0]), "height_m": float(z[0]),
+            "range_km": rng / 1000.0, "azimuth": az, "elevation": el, "sweep": sweep_index(n), "sweep_name": n,
+            "fixed_angle": fixed_angle(ds)}
+
+
+# --------------------------------------------------------------------------- couplets
+def _median3x3(v: np.ndarray, wrap: bool = True) -> np.ndarray:
+    """NaN-aware median of each gate's 3 x 3 (ray, gate) neighbourhood, rays wrapping
+    round the sweep (speckle filter); gates that were NaN stay NaN."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if wrap:
+        pad = np.concatenate([v[-1:], v, v[:1]], axis=0)
+    else:
+        pad = np.pad(v, ((1, 1), (0, 0)), constant_values=np.nan)
+    pad = np.pad(pad, ((0, 0), (1, 1)), constant_values=np.nan)
+    keep = np.isfinite(v)
+    win = np.sort(sliding_window_view(pad, (3, 3)).reshape(v.shape + (9,))[keep], axis=-1)  # NaN last
+    n = np.isfinite(win).sum(axis=-1)
+    rows = np.arange(len(win))
+    med = np.full(v.shape, np.nan)
+    med[keep] = 0.5 * (win[rows, (n - 1) // 2] + win[rows, n // 2])
+    return np.where(np.isfinite(v), med, np.nan)
+
+
+def _same_elevation(volume: xr.DataTree, name: str, moment: str, tol: float = 0.3) -> str | None:
+    """The sweep holding ``moment`` at the elevation of ``name``: itself, else the first
+    other PPI within ``tol`` degrees (the surveillance half of a split cut)."""
+    ds = volume[name].ds
+    if _has(ds, moment):
+        return name
+    fa = fixed_angle(ds)
+    for n in sweep_names(volume):
+        o = volume[n].ds
+        if is_ppi(o) and _has(o, moment) and abs(fixed_angle(o) - fa) < tol:
+            return n
+    return None
+
+
+def _echo_mask(volume: xr.DataTree, name: str, az: np.ndarray, r: np.ndarray, min_dbz: float) -> np.ndarray:
+    """Whether the reflectivity nearest each gate (rays ``az``, slant ranges ``r``) of sweep
+    ``name`` reaches ``min_dbz``, from the same-elevation sweep holding reflectivity; all
+    True when there is none."""
+    ref = _same_elevation(volume, name, "reflectivity")
+    if ref is None:
+        return np.ones((len(az), len(r)), bool)
+    ds = volume[ref].ds
+    rr = ds["range"].values.astype(np.float64)
+    dr = float(rr[1] - rr[0]) if rr.size > 1 else 1.0
+    gate = np.rint((r - rr[0]) / dr).astype(np.int64)
+    inside = (gate >= 0) & (gate < len(rr))
+    gate = np.clip(gate, 0, len(rr) - 1)
+    ray_tab, _ = _nearest_ray_table(ds["azimuth"].values)
+    ray = ray_tab[np.minimum((np.asarray(az) % 360.0 * 10.0).astype(np.int64), 3599)]
+    with np.errstate(invalid="ignore"):
+        return (ds["reflectivity"].values[ray][:, gate] >= min_dbz) & inside[None, :]
+
+
+def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_diameter_m: float = 5000.0,
+                     min_range_m: float = 5000.0, max_range_m: float = 150000.0,
+                     max_spectrum_width: float = 12.0, nyquist_fraction: float = 0.98,
+                     alias_fraction: float = 0.8, radial_window_m: float = 1000.0,
+                     min_reflectivity: float = 30.0, separation_m: float = 10000.0,
+                     n_couplets: int = 10) -> dict[str, Any]:
+    """Cyclonic velocity couplets on the low PPIs (no dealiasing), strongest first.
+
+    On each PPI with ``radial_velocity`` at or below ``max_elevation`` degrees, gates are
+    masked where spectrum width exceeds ``max_spectrum_width`` (m/s) or ``|V|`` reaches
+    ``nyquist_fraction`` of the sweep's Nyquist velocity (the folding edge), and each gate
+    is replaced by the median of its 3 x 3 (ray, gate) neighbourhood (speckle). Then, for
+    every pair of rays ``k`` rays apart whose azimuthal separation at that range is at most
+    ``max_diameter_m``, the outbound maximum on the clockwise ray and the inbound minimum on
+    the anticlockwise ray (each within ``radial_window_m`` along the ray) give a
+    rotational velocity ``(Vout - Vin) / 2`` and an azimuthal shear ``(Vout - Vin) / d``
+    (cyclonic in the northern hemisphere: outbound clockwise of inbound, seen from the
+    radar). Both gates of a pair must lie in echo: the reflectivity of the nearest gate at
+    the same elevation (the velocity sweep's own, or the surveillance sweep of a split
+    cut) must reach ``min_reflectivity`` dBZ. A pair whose two velocities both exceed
+    ``alias_fraction`` of the Nyquist velocity in magnitude is skipped: without dealiasing
+    it cannot be told from a folding boundary (the count of such pairs is returned).
+
+    Returns
+    -------
+    dict
+        ``couplets``: up to ``n_couplets`` dicts at least ``separation_m`` apart, strongest
+        first, each with ``vrot`` (m/s), ``shear`` (1/s), ``diameter_m``, ``v_in``,
+        ``v_out``, ``lat``, ``lon``, ``range_km``, ``azimuth``, ``height_m`` (MSL),
+        ``elevation``, ``sweep`` (node number); ``gate_to_gate_shear`` (largest
+        adjacent-ray shear, 1/s), ``sweeps`` (node numbers used), ``masked_fraction``
+        (share of velocity gates masked), ``alias_pairs`` (gates where a stronger pair was
+        skipped as possibly folded), ``nyquist`` (m/s, per sweep used).
+
+    Raises
+    ------
+    hvrmet.errors.VariableMissing
+        If no PPI holds radial velocity.
+    """
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    vol = _tree(volume)
+    p = {"max_elevation": _mag(max_elevation, "degree", "max_elevation"),
+         "max_diameter_m": _mag(max_diameter_m, "m", "max_diameter_m", positive=True),
+         "min_range_m": _mag(min_range_m, "m", "min_range_m", nonnegative=True),
+         "max_range_m": _mag(max_range_m, "m", "max_range_m", positive=True),
+         "max_spectrum_width": _mag(max_spectrum_width, "m/s", "max_spectrum_width", positive=True),
+         "nyquist_fraction": _mag(nyquist_fraction, "", "nyquist_fraction", positive=True),
+         "alias_fraction": _mag(alias_fraction, "", "alias_fraction", positive=True),
+         "radial_window_m": _mag(radial_window_m, "m", "radial_window_m", positive=True),
+         "min_reflectivity": float(min_reflectivity), "separation_m": _mag(separation_m, "m", "separation_m",
+                                                                           nonnegative=True)}
+    if int(n_couplets) < 1:
+        raise ValueError(f"n_couplets must be at least 1; got {n_couplets}")
+    _require(vol, "radial_velocity", "the couplet search")
+
+    def make() -> dict[str, Any]:
+        sweeps = sweeps_with(vol, "radial_velocity", dedupe=False, max_elevation=p["max_elevation"])
+        cands: list[dict[str, Any]] = []
+        g2g, n_all, n_masked, n_alias, nyqs = 0.0, 0, 0, 0, []
+        for name in sweeps:
+            ds = vol[name].ds
+            rng = ds["range"].values.astype(np.float64)
+            if rng.size < 3:
+                continue
+            dr = float(rng[1] - rng[0])
+            win = max(1, int(round(p["radial_window_m"] / 2 / dr))) * 2 + 1
+            gsel = np.flatnonzero((rng >= max(p["min_range_m"], 1.0)) & (rng <= p["max_range_m"]))
+            if gsel.size == 0:
+                continue
+            r = rng[gsel]
+            az = ds["azimuth"].values.astype(np.float64)
+            nray = len(az)
+            if nray < 8:
+                continue
+            wrap = _full_circle(ds)
+            v = ds["radial_velocity"].values[:, gsel].astype(np.float64)
+            finite = np.isfinite(v)
+            mask = np.zeros_like(finite)
+            nyq = nyquist_velocity(ds)
+            nyqs.append(nyq)
+            with np.errstate(invalid="ignore"):
+                if np.isfinite(nyq):
+                    mask |= np.abs(v) >= p["nyquist_fraction"] * nyq
+                if "spectrum_width" in ds.data_vars:
+                    mask |= ds["spectrum_width"].values[:, gsel] > p["max_spectrum_width"]
+            mask &= finite
+            n_all += int(finite.sum())
+            n_masked += int(mask.sum())
+            v = _median3x3(np.where(mask, np.nan, v), wrap=wrap)
+            vmax = maximum_filter1d(np.where(np.isfinite(v), v, -np.inf), win, axis=1)
+            vmin = minimum_filter1d(np.where(np.isfinite(v), v, np.inf), win, axis=1)
+            step = _ray_spacing(az)
+            echo = _echo_mask(vol, name, az, r, p["min_reflectivity"])
+            kmax = int(min(nray // 4, np.ceil(p["max_diameter_m"] / (max(r[0], 1.0) * np.deg2rad(step)))))
+            best = np.full(v.shape, -np.inf)
+            best_k = np.zeros(v.shape, np.int64)
+            best_d = np.ones(v.shape)
+            alias_any = np.zeros(v.shape, bool)
+            for k in range(1, max(kmax, 1) + 1):
+                j2 = (np.arange(nray) + k) % nray
+                ng = int(np.searchsorted(r, p["max_diameter_m"] / np.deg2rad(max(k * step, 1e-3)) * 1.5))
+                if ng == 0:
+                    break
+                dist = np.deg2rad((az[j2] - az) % 360.0)[:, None] * r[None, :ng]
+                near = dist <= p["max_diameter_m"]
+                if not wrap:
+                    near &= (np.arange(nray) + k < nray)[:, None]
+                vo, vi = vmax[j2, :ng], vmin[:, :ng]
+                with np.errstate(invalid="ignore"):
+                    dv = np.where(near & np.isfinite(vo - vi), vo - vi, -np.inf)
+                    if np.isfinite(nyq):
+                        folded = ((np.abs(vo) >= p["alias_fraction"] * nyq)
+                                  & (np.abs(vi) >= p["alias_fraction"] * nyq))
+                        alias_any[:, :ng] |= folded & (dv > best[:, :ng])
+                        dv = np.where(folded, -np.inf, dv)
+                    dv = np.where(echo[:, :ng] & echo[j2, :ng], dv, -np.inf)
+                if k == 1:
+                    dist1 = np.deg2rad((az[j2] - az) % 360.0)[:, None] * r[None, :]
+                    with np.errstate(invalid="ignore"):
+                        adj = (v[j2] - v) / np.maximum(dist1, 1.0)
+                    if not wrap:
+                        adj[-1] = np.nan
+                    if np.isfinite(adj).any():
+                        g2g = max(g2g, float(np.nanmax(adj)))
+                upd = dv > best[:, :ng]
+                best[:, :ng] = np.where(upd, dv, best[:, :ng])
+                best_k[:, :ng] = np.where(upd, k, best_k[:, :ng])
+                best_d[:, :ng] = np.where(upd, dist, best_d[:, :ng])
+            n_alias += int(alias_any.sum())
+            flat = np.flatnonzero(np.isfinite(best) & (best > 0))
+            top = flat[np.argsort(best.ravel()[flat])[::-1][:2000]]
+            if top.size == 0:
+                continue
+            jj, gg = np.unravel_index(top, best.shape)
+            kk = best_k[jj, gg]
+            mid = (jj + kk // 2) % nray
+            gi = gsel[gg]
+            lat, lon, z = _points(vol, az[mid], ds["elevation"].values[mid], rng[gi])
+            el = fixed_angle(ds)
+            for t in range(top.size):
+                j, g, k = int(jj[t]), int(gg[t]), int(kk[t])
+                cands.append({"vrot": float(best[j, g] / 2.0), "shear": float(best[j, g] / best_d[j, g]),
+                              "diameter_m": float(best_d[j, g]), "v_out": float(vmax[(j + k) % nray, g]),
+                              "v_in": float(vmin[j, g]), "sweep": sweep_index(name), "elevation": el,
+                              "lat": float(lat[t]), "lon": float(lon[t]), "height_m": float(z[t]),
+                              "range_km": float(rng[gi[t]]) / 1000.0, "azimuth": float(az[mid[t]])})
+        cands.sort(key=lambda c: -c["vrot"])
+        chosen: list[dict[str, Any]] = []
+        for c in cands:
+            a = np.deg2rad(c["azimuth"])
+            x, y = c["range_km"] * np.sin(a), c["range_km"] * np.cos(a)
+            if all(np.hypot(x - o["_x"], y - o["_y"]) * 1000.0 >= p["separation_m"] for o in chosen):
+                chosen.append({**c, "_x": x, "_y": y})
+                if len(chosen) >= int(n_couplets):
+                    break
+        for c in chosen:
+            c.pop("_x"), c.pop("_y")
+        return {"couplets": chosen, "gate_to_gate_shear": g2g, "sweeps": [sweep_index(n) for n in sweeps],
+                "masked_fraction": n_masked / n_all if n_all else float("nan"),
+                "alias_pairs": n_alias, "nyquist": nyqs}
+
+    key = ("rotation", volume_key(vol), tuple(sorted(p.items())), int(n_couplets))
+    return memo(key, make)
+
+
+def label_cells(comp: xr.DataArray, threshold_dbz: float, min_area_km2: float = 0.0) -> list[dict[str, Any]]:
+    """Storm cells: 8-connected regions of ``comp >= threshold_dbz`` (scipy.ndimage.label).
+
+    Parameters
+    ----------
+    comp
+        Composite reflectivity grid (:func:`composite_reflectivity`).
+    threshold_dbz
+        Reflectivity outlining a cell (dBZ).
+    min_area_km2
+        Smaller regions are dropped.
+
+    Returns
+    -------
+    list of dict
+        One per cell (largest maximum first): ``area_km2``, centroid ``lat``/``lon``,
+        ``max_dbz`` and the maximum's ``max_lat``/``max_lon``, ``range_km``, ``azimuth``
+        (of the centroid), ``cell_id``.
+    """
+    from scipy import ndimage
+
+    if not isinstance(comp, xr.DataArray) or comp.dims != ("y", "x"):
+        raise ValueError("comp must be a (y, x) grid from composite_reflectivity")
+    thr = float(threshold_dbz)
+    amin = _mag(min_area_km2, "km^2", "min_area_km2", nonnegative=True)
+    field = comp.values
+    with np.errstate(invalid="ignore"):
+        mask = np.nan_to_num(field, nan=-np.inf) >= thr
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return []
+    res = float(abs(comp["x"].values[1] - comp["x"].values[0]))
+    cell_area = (res / 1000.0) ** 2
+    idx = np.arange(1, n + 1)
+    counts = ndimage.sum_labels(np.ones_like(field), labels, idx)
+    cy, cx = np.array(ndimage.center_of_mass(mask, labels, idx)).T
+    maxpos = ndimage.maximum_position(np.nan_to_num(field, nan=-np.inf), labels, idx)
+    maxval = ndimage.maximum(np.nan_to_num(field, nan=-np.inf), labels, idx)
+    x, y = comp["x"].values, comp["y"].values
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(f"+proj=aeqd +lat_0={comp.attrs['site_latitude']} "
+                              f"+lon_0={comp.attrs['site_longitude']} +ellps=WGS84 +units=m",
+                              "EPSG:4326", always_xy=True)
+    xc = np.interp(cx, np.arange(len(x)), x)
+    yc = np.interp(cy, np.arange(len(y)), y)
+    lonc, latc = tr.transform(xc, yc)
+    cells = []
+    for k in range(n):
+        area = float(counts[k] * cell_area)
+        if area < amin:
+            continue
+        my, mx = maxpos[k]
+        cells.append({"area_km2": round(area, 1), "lat": round(float(latc[k]), 4), "lon": round(float(lonc[k]), 4),
+                      "max_dbz": round(float(maxval[k]), 1),
+                      "max_lat": round(float(comp["lat"].values[my, mx]), 4),
+                      "max_lon": round(float(comp["lon"].values[my, mx]), 4),
+                      "range_km": round(float(np.hypot(xc[k], yc[k]) / 1000.0), 1),
+                      "azimuth": round(float(np.rad2deg(np.arctan2(xc[k], yc[k])) % 360.0), 1)})
+    cells.sort(key=lambda c: (-c["max_dbz"], -c["area_km2"]))
+    for i, c in enumerate(cells, 1):
+        c["cell_id"] = i
+    return cells
+
+
+def hail_proxy(volume: xr.DataTree, freezing_level_m: float, *, large_hail_depth_m: float = 4000.0,
+               resolution_m: float = 1000.0, max_range_m: float = 230000.0) -> dict[str, Any]:
+    """Height of the highest 50 dBZ echo above the freezing level (Donavon and Jungbluth
+    2007, Wea. Forecasting 22, 244-254).
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    freezing_level_m
+        Height of the 0 degC level above mean sea level (m).
+    large_hail_depth_m
+        50 dBZ height above the freezing level that points to large (>= 1 in) hail (m).
+    resolution_m, max_range_m
+        Grid of the 50 dBZ echo top (:func:`echo_top_grid`).
+
+    Returns
+    -------
+    dict
+        ``height_50dbz_m`` (MSL, NaN without 50 dBZ echo), ``above_freezing_m``,
+        ``large_hail`` (bool), ``where`` (grid point of the top, or None).
+    """
+    fzl = _mag(freezing_level_m, "m", "freezing_level_m")
+    depth = _mag(large_hail_depth_m, "m", "large_hail_depth_m", nonnegative=True)
+    et = echo_top_grid(volume, 50.0, resolution_m, max_range_m)
+    vals = et.values
+    if not np.isfinite(vals).any():
+        return {"height_50dbz_m": float("nan"), "above_freezing_m": float("nan"), "large_hail": False, "where": None}
+    iy, ix = np.unravel_index(int(np.nanargmax(vals)), vals.shape)
+    h50 = float(vals[iy, ix])
+    return {"height_50dbz_m": h50, "above_freezing_m": h50 - fzl, "large_hail": bool(h50 - fzl >= depth),
+            "where": grid_point(et, iy, ix)}
+
+
+def debris_signature(volume: xr.DataTree, couplets: list[dict[str, Any]], *, max_correlation: float = 0.8,
+                     min_reflectivity: float = 35.0, max_differential_reflectivity: float = 1.0,
+                     radius_m: float = 3000.0, min_range_m: float = 10000.0, max_elevation: float = 1.5,
+                     min_gates: int = 5) -> dict[str, Any]:
+    """Tornado debris signature: low correlation coefficient in echo near a couplet.
+
+    On the low PPIs (<= ``max_elevation``) holding ``cross_correlation_ratio``, beyond
+    ``min_range_m``, gates with correlation below ``max_correlation``, reflectivity above
+    ``min_reflectivity`` (dBZ) and |ZDR| at most ``max_differential_reflectivity`` (dB,
+    where ZDR exists) within ``radius_m`` of a couplet are counted (Ryzhkov et al. 2005,
+    J. Appl. Meteor. 44, 557-570; Schultz et al. 2012, Wea. Forecasting 27, 1078-1094).
+
+    Parameters
+    ----------
+    volume
+        The sweep tree, with dual-polarisation moments.
+    couplets
+        Couplets to test (dicts with ``lat`` and ``lon``, as :func:`rotation_couplet` gives).
+
+    Returns
+    -------
+    dict
+        ``candidates`` (low-correlation gates in echo on the low tilts), ``gates``
+        (debris gates at the best couplet), ``lat``/``lon`` (their mean), ``min_correlation``,
+        ``couplet`` (the best couplet or None), ``flag`` (``gates >= min_gates``).
+
+    Raises
+    ------
+    hvrmet.errors.VariableMissing
+        If no PPI holds cross_correlation_ratio.
+    """
+    vol = _tree(volume)
+    rho_max = float(max_correlation)
+    dbz_min = float(min_reflectivity)
+    zdr_max = _mag(max_differential_reflectivity, "dB", "max_differential_reflectivity", nonnegative=True) \
+        if not hasattr(max_differential_reflectivity, "to") else float(max_differential_reflectivity.magnitude)
+    radius = _mag(radius_m, "m", "radius_m", positive=True)
+    rmin = _mag(min_range_m, "m", "min_range_m", nonnegative=True)
+    if int(min_gates) < 1:
+        raise ValueError(f"min_gates must be at least 1; got {min_gates}")
+    if not any(_has(vol[n].ds, "cross_correlation_ratio") for n in sweep_names(vol)):
+        raise VariableMissing(_source(vol), "no sweep holds cross_correlation_ratio (no dual-polarisation moments)")
+    lats, lons, rhos = [], [], []
+    for n in sweeps_with(vol, "cross_correlation_ratio", dedupe=False, max_elevation=max_elevation):
+        ds = vol[n].ds
+        if "reflectivity" not in ds.data_vars:
+            continue
+        rho, dbz = ds["cross_correlation_ratio"].values, ds["reflectivity"].values
+        with np.errstate(invalid="ignore"):
+            cand = (rho < rho_max) & (dbz > dbz_min) & (ds["range"].values[None, :] >= rmin)
+            if "differential_reflectivity" in ds.data_vars:
+                cand &= np.abs(ds["differential_reflectivity"].values) <= zdr_max
+        if not cand.any():
+            continue
+        j, g = np.nonzero(cand)
+        la, lo, _ = _points(vol, ds["azimuth"].values[j], ds["elevation"].values[j], ds["range"].values[g])
+        lats.append(la)
+        lons.append(lo)
+        rhos.append(rho[j, g].astype(np.float64))
+    lat = np.concatenate(lats) if lats else np.zeros(0)
+    lon = np.concatenate(lons) if lons else np.zeros(0)
+    rho = np.concatenate(rhos) if rhos else np.zeros(0)
+    best: dict[str, Any] = {"gates": 0, "couplet": None, "lat": None, "lon": None, "min_correlation": None}
+    for c in couplets:
+        dy = (lat - c["lat"]) * 111.2
+        dx = (lon - c["lon"]) * 111.2 * math.cos(math.radians(c["lat"]))
+        near = np.hypot(dx, dy) <= radius / 1000.0
+        k = int(near.sum())
+        if k > best["gates"] or best["couplet"] is None:
+            best = {"gates": k, "couplet": c, "lat": float(lat[near].mean()) if k else None,
+                    "lon": float(lon[near].mean()) if k else None,
+                    "min_correlation": float(rho[near].min()) if k else None}
+    best["candidates"] = int(lat.size)
+    best["flag"] = bool(best["gates"] >= int(min_gates))
+    return best
+
+
+# --------------------------------------------------------------------------- velocity
+def vad_fit(az_deg: np.ndarray, vr: np.ndarray, min_gates: int = 30) -> tuple[float, float, float, int]:
+    """Least-squares VAD fit ``vr = a0 + a1 cos(az) + b1 sin(az)`` on one ring.
+
+    Parameters
+    ----------
+    az_deg
+        Ray azimuths (degree).
+    vr
+        Radial velocity on the ring (m/s, positive away from the radar).
+    min_gates
+        Fewer usable gates give no fit.
+
+    Returns
+    -------
+    speed, direction, rms, n
+        Horizontal wind speed (m/s), the direction it blows from (degree), the RMS
+        residual (m/s) and the number of gates used (Browning and Wexler 1968).
+    """
+    az_deg, vr = np.asarray(az_deg, np.float64), np.asarray(vr, np.float64)
+    if az_deg.shape != vr.shape:
+        raise ValueError(f"az_deg and vr must have one shape; got {az_deg.shape} and {vr.shape}")
+    ok = np.isfinite(az_deg) & np.isfinite(vr)
+    if ok.sum() < max(int(min_gates), 3):
+        return float("nan"), float("nan"), float("nan"), int(ok.sum())
+    a = np.deg2rad(az_deg[ok])
+    design = np.column_stack([np.ones(a.size), np.cos(a), np.sin(a)])
+    coef, *_ = np.linalg.lstsq(design, vr[ok], rcond=None)
+    # radial velocity (positive away): vr = u sin(az) + v cos(az) at low elevation
+    v, u = coef[1], coef[2]
+    speed = float(np.hypot(u, v))
+    direction = float((np.rad2deg(np.arctan2(-u, -v))) % 360.0)
+    rms = float(np.sqrt(np.mean((design @ coef - vr[ok]) ** 2)))
+    return speed, direction, rms, int(ok.sum())
+
+
+def radial_velocity_summary(volume: xr.DataTree, vad_range_m: float = 30000.0,
+                            min_reflectivity: float = 5.0) -> dict[str, Any]:
+    """Radial-velocity statistics of the lowest PPI with velocity, and a VAD wind.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree.
+    vad_range_m
+        Slant range of the VAD ring (m).
+    min_reflectivity
+        Ring gates whose same-elevation reflectivity is weaker (dBZ), or unknown, are
+        left out of the fit (when the volume has reflectivity at that elevation).
+
+    Returns
+    -------
+    dict
+        ``sweep`` (node number), ``elevation`` (degree), ``max_outbound``, ``max_inbound``
+        (m/s), ``fraction_over_20ms``, ``vad_speed``, ``vad_direction`` (degree, from),
+        ``vad_rms`` (m/s), ``vad_gates``, ``vad_height_m`` (above the radar), ``nyquist``.
+    """
+    vol = _tree(volume)
+    rr = _mag(vad_range_m, "m", "vad_range_m", positive=True)
+    zmin = float(min_reflectivity)
+    name = _require(vol, "radial_velocity", "the VAD")[0]
+    ds = vol[name].ds
+    v = ds["radial_velocity"].values
+    valid = np.isfinite(v)
+    rng = ds["range"].values.astype(np.float64)
+    gate = int(np.argmin(np.abs(rng - rr)))
+    ring = v[:, gate].astype(np.float64).copy()
+    az = ds["azimuth"].values.astype(np.float64)
+    ref = _same_elevation(vol, name, "reflectivity")
+    if ref is not None:
+        rds = vol[ref].ds
+        rg = int(np.argmin(np.abs(rds["range"].values - rng[gate])))
+        zi = np.interp(az, rds["azimuth"].values.astype(np.float64),
+                       rds["reflectivity"].values[:, rg].astype(np.float64), period=360.0)
+        with np.errstate(invalid="ignore"):
+            ring[~(zi >= zmin)] = np.nan
+    speed, direction, rms, n = vad_fit(az, ring)
+    el = fixed_angle(ds)
+    height = float(rng[gate] * np.sin(np.deg2rad(el)) + rng[gate] ** 2 / (2 * KE_A))
+    return {"sweep": sweep_index(name), "elevation": el, "max_outbound": float(np.nanmax(v)),
+            "max_inbound": float(np.nanmin(v)), "fraction_over_20ms": float((np.abs(v[valid]) > 20).mean()),
+            "vad_speed": speed, "vad_direction": direction, "vad_rms": rms, "vad_gates": n,
+            "vad_height_m": height, "vad_range_m": float(rng[gate]), "nyquist": nyquist_velocity(ds)}
+
+
+# --------------------------------------------------------------------------- polar composite
+def polar_composite(volume: xr.DataTree, moment: str = "reflectivity", az_step: float = 1.0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column maximum of a moment on a polar grid of ground range.
+
+    Each PPI's gates are put in the ``az_step``-degree azimuth bin and the range bin
+    (spacing: the finest gate spacing of the volume) of their ground range
+    ``r cos(elevation)``; the composite is the maximum over all sweeps in each bin (numpy
+    ``fmax.at``, NaN where no sweep has an echo).
+
+    Returns
+    -------
+    composite, bin_azimuth, bin_range
+        Composite on ``(azimuth bin, range bin)``, bin-centre azimuths (degree) and ground
+        ranges (m).
+    """
+    vol = _tree(volume)
+    step = _mag(az_step, "degree", "az_step", positive=True)
+    _require(vol, moment, "the composite")
+    names = sweeps_with(vol, moment, dedupe=False)
+    geo = []
+    for n in names:
+        r = vol[n].ds["range"].values.astype(np.float64)
+        geo.append((float(np.median(np.diff(r))) if r.size > 1 else 1000.0, float(r[0]), float(r[-1])))
+    dr = min(g[0] for g in geo)
+    r0 = min(g[1] for g in geo)
+    nr = int(np.ceil((max(g[2] for g in geo) - r0) / dr)) + 1
+    nbin = int(round(360.0 / step))
+    out = np.full((nbin, nr), np.nan, dtype=np.float32)
+    for n in names:
+        ds = vol[n].ds
+        vals = ds[moment].values
+        ia = (np.floor(ds["azimuth"].values.astype(np.float64) / step).astype(int)) % nbin
+        ground = ds["range"].values[None, :] * np.cos(np.deg2rad(ds["elevation"].values.astype(np.float64)))[:, None]
+        ir = np.clip(np.rint((ground - r0) / dr).astype(int), 0, nr - 1)
+        good = np.isfinite(vals)
+        np.fmax.at(out, (np.broadcast_to(ia[:, None], vals.shape)[good], ir[good]), vals[good])
+    return out, (np.arange(nbin) + 0.5) * step, r0 + dr * np.arange(nr)
