@@ -20,6 +20,10 @@ SAMPLES = [
     ("nexrad_level2", ["open-radar-data/data/KLBB20160601_150025_V06"], {}),
     ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NST_20160526_2154.nids"], {}),
     ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_TZL_20160526_2154.nids"], {}),
+    ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NMD_20160526_2154.nids"], {}),  # MetPy hangs on its cuts
+    ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NCR_20160526_2154.nids"], {}),  # field + storm table
+    ("nexrad_level3", ["metpy/staticdata/nids/KLZK_H0C_20200814_0417"], {}),  # no WMO trailer, bz2 inside
+    ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NVW_20160526_2154.nids"], {}),  # VAD wind profile
     ("uwyo_sounding", ["metpy/staticdata/may4_sounding.txt"], {}),
     ("upper_air_csv", ["metpy/staticdata/UPA_obs.csv"], {}),
     ("netcdf", ["metpy/staticdata/GFS_test.nc"], {}),

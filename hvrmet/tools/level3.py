@@ -1,9 +1,16 @@
-"""Level III tools: the WSR-88D's own storm tracks, mesocyclone detections, hail index, TVS
-flags and product fields (decoded by :mod:`hvrmet.data.readers.nexrad_level3`).
+"""Level III tools: the WSR-88D's own storm tracks, mesocyclone detections, TVS, hail index,
+storm structure and product fields (decoded by :mod:`hvrmet.data.readers.nexrad_level3`,
+summarised by :mod:`hvrmet.calc.level3`).
 
 These report what the radar's algorithms (SCIT storm tracking, the Mesocyclone Detection
-Algorithm, the hail detection algorithm) wrote into the products; nothing is recomputed
-except vector-mean storm motion (MetPy wind components) and the maximum of a field.
+Algorithm, the TVS detection algorithm, the hail detection algorithm) wrote into the
+products; nothing is recomputed except vector-mean storm motion (MetPy wind components),
+distances to the case's place and the maximum of a field.
+
+Roles: each tool reads the role it is given; left at its default, a tool also takes the
+role generated for the same product (``level3_storm_tracking_information`` for
+``level3_storm_tracks``...). A tool reading several products uses those that read and
+reports the others as warnings (and in its summary and ``products_failed``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import numpy as np
 import xarray as xr
 from pydantic import Field
 
-from hvrmet.errors import VariableMissing
+from hvrmet.calc import level3 as calc
+from hvrmet.errors import DataError, VariableMissing
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
@@ -24,6 +32,16 @@ from hvrmet.tools.results import ToolOutput, Value
 __all__: list[str] = []
 
 EX = {"case": "mci20160526"}
+
+#: Roles a tool falls back on, in order, when its role is left at the default and the
+#: case lacks it (the generated role of the same product, or another product with it).
+ALTERNATIVES = {
+    "get_storm_tracks": ("level3_storm_tracking_information",),
+    "get_mesocyclones": ("level3_mesocyclone_detection",),
+    "get_hail_index": ("level3_hail_index", "level3_composite_reflectivity_edited_for_ap"),
+    "get_storm_structure": ("level3_composite_reflectivity", "level3_composite_reflectivity_edited_for_ap"),
+    "summarize_level3_field": ("level3_vertically_integrated_liquid", "level3_high_resolution_vil"),
+}
 
 
 class TrackInput(CaseInput):
@@ -40,16 +58,26 @@ class MesoInput(CaseInput):
 
 
 class HailInput(CaseInput):
-    """A case, the role holding the storm-attributes table, and a POSH threshold."""
+    """A case, the role holding the hail index, and a POSH threshold."""
 
     role: str = Field("level3_composite_reflectivity",
-                      description="case role of the Level III product with the storm-attributes (hail index) table")
+                      description="case role of the Level III product with the hail index: the composite "
+                                  "reflectivity's storm-attributes table or the hail index (NHI) product")
     min_posh: float = quantity(50.0, units="percent", description="probability of severe hail a storm must reach",
                                ge=0.0, le=100.0)
 
 
 class TvsInput(CaseInput):
-    """A case whose Level III products are searched for TVS flags."""
+    """A case whose Level III products are searched for TVS detections and flags."""
+
+
+class StructureInput(CaseInput):
+    """A case and the role of a product with storm structure (NSS, or the NCR table)."""
+
+    role: str = Field("level3_storm_structure",
+                      description="case role of the Level III storm structure (NSS) product or of the "
+                                  "composite reflectivity with its storm-attributes table (taken when the "
+                                  "case has no storm structure product and the role is left at its default)")
 
 
 class FieldInput(CaseInput):
@@ -57,6 +85,18 @@ class FieldInput(CaseInput):
 
     role: str = Field("level3_vil", description="case role of a Level III field (e.g. level3_vil, "
                                                 "level3_echo_tops, level3_base_reflectivity)")
+
+
+def _role(args: CaseInput, ctx: ToolContext, tool_name: str) -> str:
+    """The role to read: the one given, or (left at its default and absent) a role of the
+    case holding the same product."""
+    role = args.role  # type: ignore[attr-defined]
+    if "role" in args.model_fields_set or ctx.has(role):
+        return role
+    for alt in ALTERNATIVES.get(tool_name, ()):
+        if ctx.has(alt):
+            return alt
+    return role
 
 
 def _require(ds: xr.Dataset, role: str, *names: str) -> None:
@@ -75,7 +115,7 @@ def _f(x: Any, nd: int = 2) -> float | None:
     return round(v, nd) if math.isfinite(v) else None
 
 
-def _rows(ds: xr.Dataset, dim: str, names: list[str]) -> list[dict[str, Any]]:
+def _rows(ds: xr.Dataset, dim: str, names: list[str], strip: str = "") -> list[dict[str, Any]]:
     out = []
     for i in range(ds.sizes.get(dim, 0)):
         row = {}
@@ -83,7 +123,8 @@ def _rows(ds: xr.Dataset, dim: str, names: list[str]) -> list[dict[str, Any]]:
             if n not in ds.variables:
                 continue
             v = ds[n].values[i]
-            row[n] = str(v) if isinstance(v, (str, np.str_)) else _f(v, 4)
+            key = n.removeprefix(strip) if strip and n != "storm_id" else n
+            row[key] = str(v) if isinstance(v, (str, np.str_)) else _f(v, 4)
         out.append(row)
     return out
 
@@ -92,35 +133,52 @@ def _when(ds: xr.Dataset) -> str:
     return f"{ds.attrs.get('radar_site', '')} {str(ds.attrs.get('volume_time', ''))[:16]}".strip()
 
 
+def _decode_warnings(ds: xr.Dataset) -> list[str]:
+    return [str(w) for w in ds.attrs.get("decode_warnings", []) or []]
+
+
+def _none(values: dict[str, Value], spec: tuple[tuple[str, str], ...]) -> None:
+    for k, u in spec:
+        values.setdefault(k, Value(value=None, units=u))
+
+
+# ----------------------------------------------------------------------------- storm tracks
 @tool(category="level3", outputs={"storm_count": "1", "fastest_storm_id": "", "fastest_storm_speed": "knot",
                                   "fastest_storm_direction": "degree", "fastest_storm_lat": "degree_north",
                                   "fastest_storm_lon": "degree_east", "mean_motion_speed": "knot",
-                                  "mean_motion_direction": "degree"},
-      example=EX, needs=("level3_storm_tracks",))
+                                  "mean_motion_direction": "degree", "header_storm_count": "1",
+                                  "storms_with_motion": "1"},
+      example=EX, needs=("level3_storm_tracks", "level3_storm_tracking_information"))
 def get_storm_tracks(args: TrackInput, ctx: ToolContext) -> ToolOutput:
     """Storms tracked by the radar (SCIT, Level III storm tracking information product).
 
-    Returns the number of storms, the fastest one (id, speed in knots, direction it moves
-    from, position) and the vector-mean motion of the storms with a motion (speed, knots;
+    Every cell of the product's symbology block counts, also those the text pages leave
+    out (their motion then comes from the graphic pages or from the product's 15-minute
+    forecast position); the count is checked against the product header's. Returns the
+    number of storms, the fastest one (id, speed in knots, direction it moves from,
+    position) and the vector-mean motion of the storms with a motion (speed, knots;
     direction from, degrees; metpy.calc.wind_components / wind_speed / wind_direction).
-    The table lists every storm: id, azimuth (deg), range (nm), motion, latitude, longitude.
+    The table lists every storm: id, azimuth (deg), range (nm), motion (deg, kt), where
+    the motion comes from, latitude, longitude.
     """
-    import metpy.calc as mpcalc
-    from metpy.units import units
-
-    ds = ctx.load(args.role)
-    _require(ds, args.role, "storm_id", "motion_from", "motion_speed")
-    rows = _rows(ds, "row", ["storm_id", "azimuth", "range_nm", "motion_from", "motion_speed", "lat", "lon"])
-    spd = ds["motion_speed"].values.astype(float)
-    dirn = ds["motion_from"].values.astype(float)
-    moving = np.isfinite(spd) & np.isfinite(dirn)
-    values: dict[str, Value] = {"storm_count": Value(value=len(rows), units="1")}
-    if moving.any():
-        i = int(np.nanargmax(np.where(moving, spd, -1)))
-        u, v = mpcalc.wind_components(spd[moving] * units.knot, dirn[moving] * units.degree)
-        um, vm = u.mean(), v.mean()
-        mspd = float(mpcalc.wind_speed(um, vm).to("knot").m)
-        mdir = float(mpcalc.wind_direction(um, vm).to("degree").m)
+    role = _role(args, ctx, "get_storm_tracks")
+    ds = ctx.load(role)
+    _require(ds, role, "storm_id", "motion_from", "motion_speed")
+    rows = _rows(ds, "row", ["storm_id", "azimuth", "range_nm", "motion_from", "motion_speed", "motion_source",
+                              "max_reflectivity", "max_reflectivity_height_kft", "lat", "lon"])
+    spd, dirn = ds["motion_speed"].values.astype(float), ds["motion_from"].values.astype(float)
+    mspd, mdir, n_moving = calc.mean_storm_motion(spd, dirn)
+    header = int(ds.attrs.get("header_storm_count", -1))
+    values: dict[str, Value] = {"storm_count": Value(value=len(rows), units="1"),
+                                "header_storm_count": Value(value=header if header >= 0 else None, units="1"),
+                                "storms_with_motion": Value(value=n_moving, units="1")}
+    warnings = _decode_warnings(ds)
+    sym_only = [r["storm_id"] for r in rows if r.get("motion_source") == "symbology forecast track"]
+    if sym_only:
+        warnings.append(f"{len(sym_only)} storm(s) appear only in the symbology block ({', '.join(sym_only)}): "
+                        "their motion is taken from the product's 15-min forecast position")
+    i = calc.fastest(spd)
+    if i is not None:
         values.update({"fastest_storm_id": Value(value=str(ds["storm_id"].values[i])),
                        "fastest_storm_speed": Value(value=_f(spd[i], 1), units="knot"),
                        "fastest_storm_direction": Value(value=_f(dirn[i], 0), units="degree",
@@ -130,45 +188,52 @@ def get_storm_tracks(args: TrackInput, ctx: ToolContext) -> ToolOutput:
                        "mean_motion_speed": Value(value=_f(mspd, 1), units="knot"),
                        "mean_motion_direction": Value(value=_f(mdir, 0), units="degree",
                                                       note="direction the storms move from")})
-        summary = (f"{_when(ds)}: {len(rows)} storms; fastest {values['fastest_storm_id'].value} from "
-                   f"{dirn[i]:.0f} deg at {spd[i]:.0f} kt; mean motion from {mdir:.0f} deg at {mspd:.0f} kt")
-        warnings = [] if moving.all() else [f"{int((~moving).sum())} new storm(s) without a motion yet"]
+        summary = (f"{_when(ds)}: {len(rows)} storms (header {header}); fastest {values['fastest_storm_id'].value} "
+                   f"from {dirn[i]:.0f} deg at {spd[i]:.0f} kt; mean motion of {n_moving} from {mdir:.0f} deg "
+                   f"at {mspd:.0f} kt")
+        if n_moving < len(rows):
+            warnings.append(f"{len(rows) - n_moving} new storm(s) without a motion yet")
     else:
-        for k, u_ in (("fastest_storm_id", ""), ("fastest_storm_speed", "knot"), ("fastest_storm_direction", "degree"),
-                      ("fastest_storm_lat", "degree_north"), ("fastest_storm_lon", "degree_east"),
-                      ("mean_motion_speed", "knot"), ("mean_motion_direction", "degree")):
-            values[k] = Value(value=None, units=u_)
         summary = f"{_when(ds)}: {len(rows)} storms, none with a motion yet"
-        warnings = ["no storm has a motion (all new)"]
+        warnings.append("no storm has a motion (all new)")
+    _none(values, (("fastest_storm_id", ""), ("fastest_storm_speed", "knot"), ("fastest_storm_direction", "degree"),
+                   ("fastest_storm_lat", "degree_north"), ("fastest_storm_lon", "degree_east"),
+                   ("mean_motion_speed", "knot"), ("mean_motion_direction", "degree")))
     return ToolOutput(values=values, summary=summary, table=rows, warnings=warnings)
 
 
+# ----------------------------------------------------------------------------- mesocyclones
 @tool(category="level3", outputs={"mesocyclone_count": "1", "strongest_circulation_id": "", "strongest_storm_id": "",
                                   "strongest_strength_rank": "1",
                                   "strongest_low_level_rotational_velocity": "knot",
                                   "strongest_max_rotational_velocity": "knot", "strongest_lat": "degree_north",
                                   "strongest_lon": "degree_east", "strongest_azimuth": "degree",
-                                  "strongest_range": "nautical_mile", "tvs_flag": ""},
-      example=EX, needs=("level3_mesocyclone",))
+                                  "strongest_range": "nautical_mile", "strongest_distance": "km", "tvs_flag": ""},
+      example=EX, needs=("level3_mesocyclone", "level3_mesocyclone_detection"))
 def get_mesocyclones(args: MesoInput, ctx: ToolContext) -> ToolOutput:
     """Mesocyclones detected by the radar (Level III Mesocyclone Detection Algorithm product).
 
     The strongest circulation is the one with the highest MDA strength rank (Stumpf et al.
     1998), ties broken by the mesocyclone strength index (MSI). Returns it (circulation
-    and storm id, rank, low-level and maximum rotational velocity in knots, position) and
-    whether any circulation carries a TVS flag; the table lists every circulation.
+    and storm id, rank, low-level and maximum rotational velocity in knots, position,
+    distance in km from the case's place) and whether any circulation carries a TVS flag;
+    the table lists every circulation (base and depth in kft, MSI, motion).
     """
-    ds = ctx.load(args.role)
-    _require(ds, args.role, "circulation_id", "strength_rank")
+    role = _role(args, ctx, "get_mesocyclones")
+    ds = ctx.load(role)
+    _require(ds, role, "circulation_id", "strength_rank")
     rows = _rows(ds, "row", ["circulation_id", "storm_id", "azimuth", "range_nm", "strength_rank",
                               "low_level_rotational_velocity", "low_level_delta_velocity", "base_kft", "depth_kft",
                               "max_rotational_velocity", "max_rotational_velocity_height_kft", "tvs", "msi",
-                              "lat", "lon"])
+                              "motion_from", "motion_speed", "lat", "lon"])
     tvs = any(r.get("tvs") == "Y" for r in rows)
     values: dict[str, Value] = {"mesocyclone_count": Value(value=len(rows), units="1"),
                                 "tvs_flag": Value(value=tvs)}
-    if rows:
-        best = max(rows, key=lambda r: (r.get("strength_rank") or 0, r.get("msi") or 0))
+    i = calc.strongest_circulation(ds["strength_rank"].values, ds["msi"].values if "msi" in ds else [])
+    if i is not None:
+        best = rows[i]
+        dist, _ = calc.geodesic_km(ctx.case.location.lat, ctx.case.location.lon, [best.get("lat")],
+                                   [best.get("lon")])
         values.update({
             "strongest_circulation_id": Value(value=best["circulation_id"]),
             "strongest_storm_id": Value(value=best.get("storm_id", "")),
@@ -179,103 +244,224 @@ def get_mesocyclones(args: MesoInput, ctx: ToolContext) -> ToolOutput:
             "strongest_lat": Value(value=best.get("lat"), units="degree_north"),
             "strongest_lon": Value(value=best.get("lon"), units="degree_east"),
             "strongest_azimuth": Value(value=best.get("azimuth"), units="degree"),
-            "strongest_range": Value(value=best.get("range_nm"), units="nautical_mile")})
+            "strongest_range": Value(value=best.get("range_nm"), units="nautical_mile"),
+            "strongest_distance": Value(value=_f(dist[0], 1), units="km", note="from the case's place")})
         summary = (f"{_when(ds)}: {len(rows)} circulation(s); strongest {best['circulation_id']} (storm "
-                   f"{best.get('storm_id')}) rank {best.get('strength_rank'):.0f}, low-level Vrot "
-                   f"{best.get('low_level_rotational_velocity'):.0f} kt at {best.get('azimuth'):.0f} deg/"
-                   f"{best.get('range_nm'):.0f} nm; TVS {'yes' if tvs else 'none'}")
+                   f"{best.get('storm_id')}) rank {best.get('strength_rank') or 0:.0f}, low-level Vrot "
+                   f"{best.get('low_level_rotational_velocity') or 0:.0f} kt at {best.get('azimuth') or 0:.0f} deg/"
+                   f"{best.get('range_nm') or 0:.0f} nm; TVS {'yes' if tvs else 'none'}")
     else:
-        for k, u in (("strongest_circulation_id", ""), ("strongest_storm_id", ""), ("strongest_strength_rank", "1"),
-                     ("strongest_low_level_rotational_velocity", "knot"),
-                     ("strongest_max_rotational_velocity", "knot"), ("strongest_lat", "degree_north"),
-                     ("strongest_lon", "degree_east"), ("strongest_azimuth", "degree"),
-                     ("strongest_range", "nautical_mile")):
-            values[k] = Value(value=None, units=u)
         summary = f"{_when(ds)}: no mesocyclone detected"
-    return ToolOutput(values=values, summary=summary, table=rows)
+    _none(values, (("strongest_circulation_id", ""), ("strongest_storm_id", ""), ("strongest_strength_rank", "1"),
+                   ("strongest_low_level_rotational_velocity", "knot"), ("strongest_max_rotational_velocity", "knot"),
+                   ("strongest_lat", "degree_north"), ("strongest_lon", "degree_east"),
+                   ("strongest_azimuth", "degree"), ("strongest_range", "nautical_mile"),
+                   ("strongest_distance", "km")))
+    return ToolOutput(values=values, summary=summary, table=rows, warnings=_decode_warnings(ds))
 
 
-@tool(category="level3", outputs={"storms_with_posh": "1", "max_posh": "percent", "max_hail_size": "inch",
-                                  "max_hail_storm_id": "", "max_hail_lat": "degree_north",
+# ----------------------------------------------------------------------------- hail index
+def _hail_table(ds: xr.Dataset, role: str) -> tuple[str, str]:
+    """(dim, prefix) of the hail table: the NCR storm table or an NHI product."""
+    if "storm_prob_severe_hail" in ds.variables:
+        return "storm", "storm_"
+    if ds.attrs.get("table") == "hail_index":
+        return "row", ""
+    raise VariableMissing(ds.attrs.get("source_file"),
+                          f"role {role!r} ({ds.attrs.get('product_name', '?')}) holds no hail index: not the "
+                          "composite reflectivity's storm-attributes table nor a hail index product")
+
+
+@tool(category="level3", outputs={"storms_with_posh": "1", "max_posh": "percent", "max_poh": "percent",
+                                  "max_hail_size": "inch", "max_hail_storm_id": "", "max_hail_lat": "degree_north",
                                   "max_hail_lon": "degree_east", "storms_in_table": "1"},
-      example=EX, needs=("level3_composite_reflectivity",))
+      example=EX, needs=("level3_composite_reflectivity", "level3_hail_index"))
 def get_hail_index(args: HailInput, ctx: ToolContext) -> ToolOutput:
-    """Hail index of the radar's storm-attributes table: POSH, POH and maximum hail size.
+    """Hail index per storm cell: POSH, POH and maximum expected hail size (MEHS).
 
-    Reads the storm-attributes table carried by the Level III composite reflectivity
-    product (the WSR-88D hail detection algorithm's probability of severe hail POSH,
-    probability of hail POH, and maximum expected hail size in inches). Returns the number
-    of storms with POSH >= ``min_posh`` percent, the largest POSH, and the storm with the
-    largest expected hail size (ties: higher POSH, then table order) with its position;
-    the table lists the storms reaching the threshold.
+    Reads the WSR-88D hail detection algorithm's results (probability of severe hail
+    POSH, probability of hail POH, both percent, and maximum expected hail size in inches)
+    from the storm-attributes table of the composite reflectivity product (every row) or
+    from the hail index (NHI) product. Returns the number of storms with POSH >=
+    ``min_posh`` percent, the largest POSH and POH, and the storm with the largest
+    expected hail size (ties: higher POSH, then POH, then VIL) with its position; a size
+    given as an upper bound ("<0.50") counts as no hail expected. The table lists the
+    storms reaching the threshold.
     """
-    ds = ctx.load(args.role)
-    _require(ds, args.role, "storm_id", "storm_prob_severe_hail", "storm_max_hail_size")
-    rows = _rows(ds, "storm", ["storm_id", "storm_azimuth", "storm_range_nm", "storm_prob_severe_hail",
-                                "storm_prob_hail", "storm_max_hail_size", "storm_vil", "storm_max_reflectivity",
-                                "storm_top_kft", "storm_lat", "storm_lon"])
-    rows = [{k.removeprefix("storm_") if k != "storm_id" else k: v for k, v in r.items()} for r in rows]
-    hits = [r for r in rows if (r.get("prob_severe_hail") or 0) >= args.min_posh]
-    order = sorted(range(len(rows)), key=lambda i: (-(rows[i].get("max_hail_size") or 0),
-                                                    -(rows[i].get("prob_severe_hail") or 0), i))
-    big = rows[order[0]] if rows and (rows[order[0]].get("max_hail_size") or 0) > 0 else None
-    posh = max((r.get("prob_severe_hail") or 0 for r in rows), default=None)
+    role = _role(args, ctx, "get_hail_index")
+    ds = ctx.load(role)
+    dim, pre = _hail_table(ds, role)
+    rows = _rows(ds, dim, ["storm_id"] + [pre + n for n in ("azimuth", "range_nm", "prob_severe_hail", "prob_hail",
+                                                             "max_hail_size", "max_hail_size_qualifier", "vil",
+                                                             "max_reflectivity", "top_kft", "lat", "lon")],
+                 strip=pre)
+    col = (lambda n: ds[f"{pre}{n}"].values if f"{pre}{n}" in ds else None)
+    s = calc.hail_summary(col("prob_severe_hail"), col("prob_hail"), col("max_hail_size"), min_posh=args.min_posh,
+                          vil=col("vil"), mehs_qualifier=col("max_hail_size_qualifier"))
+    hits = [rows[i] for i in s["hits"]]
+    big = rows[s["largest"]] if s["largest"] is not None else None
     values = {"storms_with_posh": Value(value=len(hits), units="1"),
-              "max_posh": Value(value=posh, units="percent"),
-              "max_hail_size": Value(value=big.get("max_hail_size") if big else 0.0, units="inch"),
-              "max_hail_storm_id": Value(value=big["storm_id"] if big else None),
+              "max_posh": Value(value=_f(s["max_posh"], 1), units="percent"),
+              "max_poh": Value(value=_f(s["max_poh"], 1), units="percent"),
+              "max_hail_size": Value(value=_f(s["max_hail_size"], 2), units="inch"),
+              "max_hail_storm_id": Value(value=big.get("storm_id") if big else None),
               "max_hail_lat": Value(value=big.get("lat") if big else None, units="degree_north"),
               "max_hail_lon": Value(value=big.get("lon") if big else None, units="degree_east"),
               "storms_in_table": Value(value=len(rows), units="1")}
-    summary = (f"{_when(ds)}: {len(hits)} storm(s) with POSH >= {args.min_posh:g}%"
-               + (f"; largest expected hail {big['max_hail_size']:.2f} in in storm {big['storm_id']} "
-                  f"(POSH {big.get('prob_severe_hail'):.0f}%)" if big else "; no hail expected"))
-    return ToolOutput(values=values, summary=summary, table=hits)
+    summary = (f"{_when(ds)}: {len(hits)} of {len(rows)} storm(s) with POSH >= {args.min_posh:g}%"
+               + (f"; largest expected hail {s['max_hail_size']:.2f} in in storm {big.get('storm_id')} "
+                  f"(POSH {big.get('prob_severe_hail') or 0:.0f}%, POH {big.get('prob_hail') or 0:.0f}%)"
+                  if big else "; no hail expected"))
+    return ToolOutput(values=values, summary=summary, table=hits, warnings=_decode_warnings(ds))
 
 
-@tool(category="level3", outputs={"tvs_count": "1", "tvs_storm_ids": "", "first_tvs_lat": "degree_north",
-                                  "first_tvs_lon": "degree_east", "products_checked": "1"},
-      example=EX, needs=("level3_mesocyclone", "level3_composite_reflectivity"))
+# ----------------------------------------------------------------------------- TVS
+_TVS_OUT = (("first_tvs_lat", "degree_north"), ("first_tvs_lon", "degree_east"), ("nearest_tvs_storm_id", ""),
+            ("nearest_tvs_distance", "km"), ("nearest_tvs_azimuth", "degree"), ("nearest_tvs_range", "nautical_mile"),
+            ("strongest_tvs_storm_id", ""), ("strongest_tvs_max_shear", "1/s"),
+            ("strongest_tvs_max_shear_height", "kft"), ("strongest_tvs_low_level_delta_velocity", "knot"))
+
+
+def _tvs_hits(ds: xr.Dataset, role: str) -> list[dict[str, Any]] | None:
+    """TVS detections and flags of one product; ``None`` when it carries none."""
+    name = ds.attrs.get("product_name", role)
+    if ds.attrs.get("table") == "tvs":
+        return [{"product": name, "role": role, "kind": r.get("feature_type") or "TVS", **r}
+                for r in _rows(ds, "row", ["feature_type", "storm_id", "azimuth", "range_nm", "max_shear",
+                                           "max_shear_height_kft", "low_level_delta_velocity", "max_delta_velocity",
+                                           "base_kft", "top_kft", "lat", "lon"])]
+    if "tvs" in ds.data_vars and "row" in ds.dims:
+        return [{"product": name, "role": role, "kind": "MDA TVS flag", **r}
+                for r in _rows(ds, "row", ["circulation_id", "storm_id", "tvs", "azimuth", "range_nm", "lat", "lon"])
+                if r.get("tvs") == "Y"]
+    if "storm_tvs" in ds.data_vars:
+        return [{"product": name, "role": role, "kind": f"storm attribute {r['tvs']}", **r}
+                for r in _rows(ds, "storm", ["storm_id", "storm_tvs", "storm_azimuth", "storm_range_nm",
+                                             "storm_lat", "storm_lon"], strip="storm_")
+                if str(r.get("tvs", "NONE")).strip().upper() not in ("NONE", "", "N", "NO")]
+    return None
+
+
+@tool(category="level3", outputs={"tvs_count": "1", "tvs_storm_ids": "", "products_checked": "1",
+                                  "products_failed": "", **dict(_TVS_OUT)},
+      example=EX, needs=("level3_mesocyclone", "level3_composite_reflectivity", "level3_tornado_vortex_signature"))
 def get_tvs_detections(args: TvsInput, ctx: ToolContext) -> ToolOutput:
-    """Tornado vortex signature (TVS) flags across the case's Level III products.
+    """Tornado vortex signatures (TVS/ETVS) across the case's Level III products.
 
-    Looks at the mesocyclone detection table (``tvs`` = Y) and the storm-attributes table
-    of the composite reflectivity product (``storm_tvs`` other than NONE) of every
-    Level III role of the case. Zero detections is a valid answer. The table lists each
-    flag with its product, storm id and position.
+    Reads every Level III role of the case: the TVS product (NTV: each detection with
+    its maximum shear in 1/s and height in kft, low-level delta velocity in knots), the
+    mesocyclone detection table (``tvs`` = Y) and the storm-attributes table of the
+    composite reflectivity product (TVS other than NONE). A product that cannot be read
+    is left out and named in the warnings, the summary and ``products_failed``. Zero
+    detections is a valid answer. Returns the count, the nearest detection to the case's
+    place (distance in km, azimuth and range from the radar) and the strongest (largest
+    maximum shear); the table lists each detection with its product and position.
     """
     roles = [r for r in ctx.case.roles if r.startswith("level3_")] + \
             [r for r in ctx.explicit if r.startswith("level3_") and r not in ctx.case.roles]
     hits: list[dict[str, Any]] = []
-    checked = []
+    checked: list[str] = []
+    failed: list[str] = []
+    warnings: list[str] = []
     for role in roles:
-        ds = ctx.load(role)
-        if "tvs" in ds.data_vars and "row" in ds.dims:
+        try:
+            ds = ctx.load(role)
+        except DataError as exc:
+            failed.append(role)
+            warnings.append(f"product of role {role!r} left out: {exc}")
+            continue
+        found = _tvs_hits(ds, role)
+        if found is not None:
             checked.append(role)
-            for r in _rows(ds, "row", ["circulation_id", "storm_id", "tvs", "azimuth", "range_nm", "lat", "lon"]):
-                if r.get("tvs") == "Y":
-                    hits.append({"product": ds.attrs.get("product_name", role), **r})
-        if "storm_tvs" in ds.data_vars:
-            checked.append(role)
-            for r in _rows(ds, "storm", ["storm_id", "storm_tvs", "storm_azimuth", "storm_range_nm",
-                                         "storm_lat", "storm_lon"]):
-                if str(r.get("storm_tvs", "NONE")).strip().upper() not in ("NONE", "", "N", "NO"):
-                    hits.append({"product": ds.attrs.get("product_name", role),
-                                 **{k.removeprefix("storm_") if k != "storm_id" else k: v for k, v in r.items()}})
+            hits.extend(found)
+            warnings.extend(_decode_warnings(ds))
     if not checked:
-        raise VariableMissing(None, f"case {ctx.case.id!r} has no Level III product with TVS flags "
-                                    "(mesocyclone detection or composite reflectivity storm attributes)")
-    ids = sorted({h.get("storm_id", "") for h in hits})
-    values = {"tvs_count": Value(value=len(hits), units="1"),
-              "tvs_storm_ids": Value(value=", ".join(ids)),
-              "first_tvs_lat": Value(value=hits[0].get("lat") if hits else None, units="degree_north"),
-              "first_tvs_lon": Value(value=hits[0].get("lon") if hits else None, units="degree_east"),
-              "products_checked": Value(value=len(set(checked)), units="1")}
-    summary = (f"{ctx.case.id}: {len(hits)} TVS flag(s) in {len(set(checked))} product(s)"
-               + (f" (storms {', '.join(ids)})" if ids else ""))
-    return ToolOutput(values=values, summary=summary, table=hits)
+        why = f"; unreadable: {'; '.join(warnings)}" if failed else ""
+        raise VariableMissing(None, f"case {ctx.case.id!r} has no readable Level III product with TVS detections or "
+                                    f"flags (TVS, mesocyclone detection or composite reflectivity storm attributes){why}")
+    place = (ctx.case.location.lat, ctx.case.location.lon)
+    s = calc.tvs_summary([h.get("lat") if h.get("lat") is not None else np.nan for h in hits],
+                         [h.get("lon") if h.get("lon") is not None else np.nan for h in hits],
+                         [h.get("max_shear") if h.get("max_shear") is not None else np.nan for h in hits],
+                         [h.get("low_level_delta_velocity") if h.get("low_level_delta_velocity") is not None
+                          else np.nan for h in hits], place)
+    for h, d in zip(hits, s["distance_km"]):
+        h["distance_km"] = _f(d, 1)
+    ids = sorted({h.get("storm_id", "") for h in hits if h.get("storm_id")})
+    values: dict[str, Value] = {
+        "tvs_count": Value(value=len(hits), units="1"),
+        "tvs_storm_ids": Value(value=", ".join(ids)),
+        "products_checked": Value(value=len(set(checked)), units="1"),
+        "products_failed": Value(value=", ".join(failed), note="roles whose product could not be read")}
+    if hits:
+        near, strong = hits[s["nearest"]], hits[s["strongest"]]
+        values.update({
+            "first_tvs_lat": Value(value=hits[0].get("lat"), units="degree_north"),
+            "first_tvs_lon": Value(value=hits[0].get("lon"), units="degree_east"),
+            "nearest_tvs_storm_id": Value(value=near.get("storm_id", "")),
+            "nearest_tvs_distance": Value(value=near.get("distance_km"), units="km", note="from the case's place"),
+            "nearest_tvs_azimuth": Value(value=near.get("azimuth"), units="degree", note="from the radar"),
+            "nearest_tvs_range": Value(value=near.get("range_nm"), units="nautical_mile", note="from the radar"),
+            "strongest_tvs_storm_id": Value(value=strong.get("storm_id", "")),
+            "strongest_tvs_max_shear": Value(value=strong.get("max_shear"), units="1/s"),
+            "strongest_tvs_max_shear_height": Value(value=strong.get("max_shear_height_kft"), units="kft"),
+            "strongest_tvs_low_level_delta_velocity": Value(value=strong.get("low_level_delta_velocity"),
+                                                            units="knot")})
+    _none(values, _TVS_OUT)
+    summary = (f"{ctx.case.id}: {len(hits)} TVS detection(s)/flag(s) in {len(set(checked))} product(s)"
+               + (f" (storms {', '.join(ids)}; nearest {values['nearest_tvs_distance'].value} km from the place)"
+                  if hits else "")
+               + (f"; could not read {', '.join(failed)}" if failed else ""))
+    return ToolOutput(values=values, summary=summary, table=hits, warnings=warnings)
 
 
+# ----------------------------------------------------------------------------- storm structure
+@tool(category="level3", outputs={"storm_count": "1", "tallest_storm_id": "", "max_top": "kft",
+                                  "max_vil_storm_id": "", "max_vil": "kg/m^2", "max_reflectivity_storm_id": "",
+                                  "max_reflectivity": "dBZ", "max_reflectivity_height": "kft"},
+      example=EX, needs=("level3_storm_structure", "level3_composite_reflectivity"))
+def get_storm_structure(args: StructureInput, ctx: ToolContext) -> ToolOutput:
+    """Storm structure per cell: top, cell-based VIL, maximum reflectivity and its height.
+
+    Reads the storm structure (NSS) product or the storm-attributes table of the composite
+    reflectivity product. Returns the number of cells, the tallest (top in kft), the one
+    with the largest cell VIL (kg/m2) and the one with the strongest maximum reflectivity
+    (dBZ, with its height in kft); the table lists every cell.
+    """
+    role = _role(args, ctx, "get_storm_structure")
+    ds = ctx.load(role)
+    if ds.attrs.get("table") == "storm_structure":
+        dim, pre = "row", ""
+    elif "storm_vil" in ds.variables:
+        dim, pre = "storm", "storm_"
+    else:
+        raise VariableMissing(ds.attrs.get("source_file"),
+                              f"role {role!r} ({ds.attrs.get('product_name', '?')}) holds no storm structure: not "
+                              "the storm structure product nor the composite reflectivity's storm-attributes table")
+    names = ["storm_id", "azimuth", "range_nm", "base_kft", "top_kft", "vil", "max_reflectivity",
+             "max_reflectivity_height_kft", "lat", "lon"]
+    rows = _rows(ds, dim, [n if n == "storm_id" else pre + n for n in names], strip=pre)
+    col = (lambda n: ds[pre + n].values if pre + n in ds else np.full(len(rows), np.nan))
+    s = calc.storm_structure_summary(col("top_kft"), col("vil"), col("max_reflectivity"))
+    pick = (lambda key: rows[s[key]] if s[key] is not None else {})
+    tall, vil, ref = pick("tallest"), pick("max_vil"), pick("max_reflectivity")
+    values = {"storm_count": Value(value=len(rows), units="1"),
+              "tallest_storm_id": Value(value=tall.get("storm_id")),
+              "max_top": Value(value=tall.get("top_kft"), units="kft"),
+              "max_vil_storm_id": Value(value=vil.get("storm_id")),
+              "max_vil": Value(value=vil.get("vil"), units="kg/m^2"),
+              "max_reflectivity_storm_id": Value(value=ref.get("storm_id")),
+              "max_reflectivity": Value(value=ref.get("max_reflectivity"), units="dBZ"),
+              "max_reflectivity_height": Value(value=ref.get("max_reflectivity_height_kft"), units="kft")}
+    summary = (f"{_when(ds)}: {len(rows)} cell(s)"
+               + (f"; tallest {tall.get('storm_id')} ({tall.get('top_kft')} kft)" if tall else "")
+               + (f"; largest VIL {vil.get('storm_id')} ({vil.get('vil')} kg/m2)" if vil else "")
+               + (f"; strongest {ref.get('storm_id')} ({ref.get('max_reflectivity')} dBZ at "
+                  f"{ref.get('max_reflectivity_height_kft')} kft)" if ref else ""))
+    return ToolOutput(values=values, summary=summary, table=rows, warnings=_decode_warnings(ds))
+
+
+# ----------------------------------------------------------------------------- fields
 @tool(category="level3", outputs={"max_value": "", "max_lat": "degree_north", "max_lon": "degree_east",
                                   "max_range": "km", "max_azimuth": "degree", "mean_value": "",
                                   "coverage_fraction": "1", "product_name": ""},
@@ -284,45 +470,36 @@ def get_tvs_detections(args: TvsInput, ctx: ToolContext) -> ToolOutput:
 def summarize_level3_field(args: FieldInput, ctx: ToolContext) -> ToolOutput:
     """Maximum of a Level III field product (VIL, echo tops, reflectivity...) and where.
 
-    Works on raster products (``(y, x)`` km grid) and radial ones (``(azimuth, range)``).
-    Returns the maximum and the mean over bins with data, in the product's own units
-    (kg/m2 for VIL, kft for echo tops, dBZ for reflectivity, ...: given with each value),
-    the maximum's latitude, longitude, range (km) and azimuth, and the share of bins with
-    data.
+    Works on raster products (``(y, x)`` km grid) and radial ones (``(azimuth, range)``),
+    of any product code. Returns the maximum and the mean over bins with data, in the
+    product's own units (kg/m2 for VIL, kft for echo tops, dBZ for reflectivity, ...:
+    given with each value), the maximum's latitude, longitude, range (km) and azimuth,
+    and the share of bins with data.
     """
-    ds = ctx.load(args.role)
-    _require(ds, args.role, "data")
+    role = _role(args, ctx, "summarize_level3_field")
+    ds = ctx.load(role)
+    _require(ds, role, "data")
     da = ds["data"]
     units = da.attrs.get("units", "")
-    vals = da.values.astype(float)
-    ok = np.isfinite(vals)
-    warnings: list[str] = []
-    if not ok.any():
-        vmax, where, mean = float("nan"), {}, float("nan")
+    m = calc.field_maximum(da)
+    warnings = _decode_warnings(ds)
+    if m["index"] is None:
         warnings.append("the field has no data")
-    else:
-        idx = np.unravel_index(int(np.nanargmax(vals)), vals.shape)
-        vmax, mean = float(vals[idx]), float(np.nanmean(vals))
-        if da.dims == ("y", "x"):
-            x, y = float(ds["x"].values[idx[1]]), float(ds["y"].values[idx[0]])
-            rng, az = math.hypot(x, y) / 1000.0, math.degrees(math.atan2(x, y)) % 360.0
-        else:
-            rng, az = float(ds["range"].values[idx[1]]) / 1000.0, float(ds["azimuth"].values[idx[0]])
-            if float(ds["range"].values[-1]) < 10000.0:
-                end = float(ds["range"].values[-1])
-                warnings.append(f"the product's range axis ends at {end:.0f} m: its gate spacing looks "
-                                "mis-decoded, so the range and position of the maximum are unreliable")
-        where = {"lat": float(ds["lat"].values[idx]), "lon": float(ds["lon"].values[idx]), "range": rng, "az": az}
-    name = ds.attrs.get("product_name", args.role)
-    values = {"max_value": Value(value=_f(vmax, 2), units=units),
-              "max_lat": Value(value=_f(where.get("lat"), 4), units="degree_north"),
-              "max_lon": Value(value=_f(where.get("lon"), 4), units="degree_east"),
-              "max_range": Value(value=_f(where.get("range"), 1), units="km"),
-              "max_azimuth": Value(value=_f(where.get("az"), 1), units="degree"),
-              "mean_value": Value(value=_f(mean, 3), units=units),
-              "coverage_fraction": Value(value=round(float(ok.mean()), 4), units="1"),
+    elif da.dims == ("azimuth", "range") and float(ds["range"].values[-1]) < 10000.0:
+        warnings.append(f"the product's range axis ends at {float(ds['range'].values[-1]):.0f} m: its gate spacing "
+                        "looks mis-decoded, so the range and position of the maximum are unreliable")
+    if "flag_meanings" in da.attrs:
+        warnings.append("the product's values are classes, not a quantity: its maximum is a class code")
+    name = ds.attrs.get("product_name", role)
+    values = {"max_value": Value(value=_f(m["max"], 2), units=units),
+              "max_lat": Value(value=_f(m["lat"], 4), units="degree_north"),
+              "max_lon": Value(value=_f(m["lon"], 4), units="degree_east"),
+              "max_range": Value(value=_f(m["range_km"], 1), units="km"),
+              "max_azimuth": Value(value=_f(m["azimuth"], 1), units="degree"),
+              "mean_value": Value(value=_f(m["mean"], 3), units=units),
+              "coverage_fraction": Value(value=round(m["coverage"], 4), units="1"),
               "product_name": Value(value=name)}
-    summary = (f"{_when(ds)} {name}: max {vmax:.4g} {units}"
-               + (f" at {where['range']:.0f} km, {where['az']:.0f} deg ({where['lat']:.3f}, {where['lon']:.3f})"
-                  if where else ""))
+    summary = (f"{_when(ds)} {name}: max {m['max']:.4g} {units}"
+               + (f" at {m['range_km']:.0f} km, {m['azimuth']:.0f} deg ({m['lat']:.3f}, {m['lon']:.3f})"
+                  if m["index"] is not None else ""))
     return ToolOutput(values=values, summary=summary, warnings=warnings)
