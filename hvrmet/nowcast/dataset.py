@@ -4,7 +4,7 @@ Every composite importer's unit ends in one physical quantity, reflectivity in d
 
 * ``to_dbz`` -- rain rate (mm/h) or accumulation (mm over ``accutime_min``) becomes rain
   rate with pysteps' :func:`~pysteps.utils.conversion.to_rainrate` (through
-  :func:`hvrmet.tools.precip_calc.to_rain_rate`), then reflectivity with pysteps'
+  :func:`hvrmet.calc.precipitation.to_rain_rate`), then reflectivity with pysteps'
   :func:`~pysteps.utils.conversion.to_reflectivity` and the Marshall-Palmer relation
   Z = 200 R^1.6 (Marshall and Palmer 1948, J. Meteor. 5, 165-166), i.e.
   dBZ = 10 log10(200) + 16 log10(R): 1 mm/h is 23.0 dBZ. Reflectivity (``dBZ``, FMI) is
@@ -45,7 +45,7 @@ FLOOR_DBZ = 0.0
 #: Marshall-Palmer coefficients (Z = a R^b, Z in mm^6 m^-3, R in mm/h).
 ZR_A, ZR_B = 200.0, 1.6
 #: Reflectivity of 0.1 mm/h (7.0 dBZ): a pixel at or above it counts as an echo (the
-#: wet threshold of :mod:`hvrmet.tools.precip_calc`).
+#: wet threshold of :mod:`hvrmet.calc.precipitation`).
 WET_DBZ = float(10.0 * np.log10(ZR_A * 0.1 ** ZR_B))
 #: Scale of the learned models' inputs: dBZ / 70, clipped to [0, 1].
 DBZ_SCALE = 70.0

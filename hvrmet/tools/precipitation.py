@@ -2,7 +2,7 @@
 
 Every tool reads a decoded radar composite sequence (role ``composite_sequence``: ``precip``
 on ``(time, y, x)``) and converts it once to rain rate in mm/h with
-:func:`hvrmet.tools.precip_calc.to_rain_rate` (pysteps' unit conversion; reflectivity with
+:func:`hvrmet.calc.precipitation.to_rain_rate` (pysteps' unit conversion; reflectivity with
 the Marshall-Palmer Z-R relation). Accumulations integrate the rain rate over the minutes
 each frame stands for; areas use the pixel area in km2 (cos(lat) on latitude-longitude
 grids). Statistics use only pixels inside the radar coverage (finite values).
@@ -81,7 +81,7 @@ def compute_rain_rate_stats(args: RateStatsInput, ctx: ToolContext) -> ToolOutpu
 
     The maximum rain rate and where and when it occurs, the mean rate over wet pixels
     (> 0.1 mm/h), the wet fraction of the radar coverage and the 99th percentile of the wet
-    pixels' rates. Rates come from :func:`~hvrmet.tools.precip_calc.to_rain_rate`
+    pixels' rates. Rates come from :func:`~hvrmet.calc.precipitation.to_rain_rate`
     (accumulations divided by their duration; reflectivity by Marshall-Palmer).
     """
     ds, rate, _, notes = _load(args, ctx)
