@@ -1,12 +1,15 @@
 """Gridded-analysis tools: kinematic and thermodynamic diagnostics of an isobaric analysis.
 
-Each tool reads the case's ``analysis`` role (or another role named by ``role``), finds
-its variables by CF standard name, units and known GFS/ERA names
-(:func:`hvrmet.tools.gridded_calc.resolve`), takes one level and one time, computes with
-``metpy.calc`` on the MetPy xarray accessor (grid spacing and map factors from the grid's
-CRS) and reports extremes with their latitude (degree_north) and longitude (degree_east,
--180..180). An optional lat/lon box limits where extremes are searched. Extremes of
-derivative fields poleward of 88 degrees are ignored (the grid spacing vanishes there).
+Each tool reads the case's ``analysis`` role (or another role named by ``role``), takes its
+fields from the field resolver (:func:`hvrmet.data.fields.fields_of`: CF standard names,
+GRIB keys, MetPy's coordinate identification and the alias table, so any naming works),
+takes one level and one time, computes with the functions of :mod:`hvrmet.calc.gridded`
+(``metpy.calc`` with grid spacing and map factors from the grid's CRS) and reports extremes
+with their latitude (degree_north) and longitude (degree_east, -180..180). An optional
+lat/lon box limits where extremes are searched. Extremes of derivative fields poleward of
+88 degrees are ignored (the grid spacing vanishes there).
+
+:func:`gridded_tools_for` says which of these tools can run on a file's fields.
 """
 
 from __future__ import annotations
@@ -18,18 +21,38 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
+from hvrmet.calc import gridded as gc
+from hvrmet.calc.gridded import Box, extremum, valid_time
+from hvrmet.data.fields import FieldSet, fields_of
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.gridded_calc import (Box, BoxInput, extremum, field, grid_calc, lat_lon_2d, level_values, pressure_dim,
-                                       resolve, select_time, time_dim, valid_time, wrap_lon)
-from hvrmet.tools.inputs import quantity
+from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 
-__all__: list[str] = []
+__all__ = ["BoxInput", "REQUIREMENTS", "gridded_tools_for", "gridded_summary"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
-POLE = 88.0
+POLE = gc.POLE_LAT
+U, V, T = "eastward_wind", "northward_wind", "air_temperature"
+RH, Q = "relative_humidity", "specific_humidity"
+
+
+class BoxInput(CaseInput):
+    """A case and an optional lat/lon search box (the gridded and station tools share it)."""
+
+    lat_min: float | None = quantity(None, units="degree_north", description="southern edge of the search box",
+                                     ge=-90, le=90)
+    lat_max: float | None = quantity(None, units="degree_north", description="northern edge of the search box",
+                                     ge=-90, le=90)
+    lon_min: float | None = quantity(None, units="degree_east", description="western edge of the search box "
+                                     "(-180..360; west > east crosses the date line)", ge=-180, le=360)
+    lon_max: float | None = quantity(None, units="degree_east", description="eastern edge of the search box",
+                                     ge=-180, le=360)
+
+    def box(self) -> Box:
+        """The search box."""
+        return Box(self.lat_min, self.lat_max, self.lon_min, self.lon_max)
 
 
 class GriddedInput(BoxInput):
@@ -81,6 +104,134 @@ class AnomalyInput(LevelInput):
     climatology_role: str = Field("climatology", description="case role of the monthly climatology")
 
 
+# ------------------------------------------------------------------------------- which tools
+#: What each gridded tool needs: alternatives, each a list of (field, minimum number of
+#: pressure levels, 0 for a single-level field); the fields of one alternative on
+#: pressure levels must share that many levels.
+REQUIREMENTS: dict[str, list[list[tuple[str, int]]]] = {
+    "compute_vorticity": [[(U, 1), (V, 1)]],
+    "compute_divergence": [[(U, 1), (V, 1)]],
+    "compute_temperature_advection": [[(U, 1), (V, 1), (T, 1)]],
+    "compute_moisture_advection": [[(U, 1), (V, 1), (T, 1), (Q, 1)], [(U, 1), (V, 1), (T, 1), (RH, 1)]],
+    "compute_frontogenesis": [[(U, 1), (V, 1), (T, 1)]],
+    "compute_qvector_convergence": [[(U, 1), (V, 1), (T, 2)]],
+    "compute_moisture_flux_convergence": [[(U, 2), (V, 2), (T, 1), (Q, 2)], [(U, 2), (V, 2), (T, 2), (RH, 2)]],
+    "compute_gridded_precipitable_water": [[(Q, 2)], [(T, 2), (RH, 2)]],
+    "find_pressure_minimum": [[("mslp", 0)]],
+    "find_jet_maxima": [[(U, 1), (V, 1)]],
+    "compute_field_anomaly": [[("geopotential_height", 1)]],
+    "plot_field_map": [[(f, 0)] for f in ("mslp", "geopotential_height", T, RH, U, "temperature_2m", "dew_point_2m",
+                                          "surface_pressure", "precipitation_rate", "precipitation_amount", "cape",
+                                          "cin", "precipitable_water", Q, "dew_point", "wind_speed")],
+}
+_NOTES = {"compute_field_anomaly": "also needs a climatology role with geopotential (height) of the same month",
+          "compute_moisture_advection": "uses specific humidity when present, else RH and T",
+          "compute_gridded_precipitable_water": "uses specific humidity when present, else RH and T",
+          "plot_field_map": "draws any field found (by its field name) or any variable of the file"}
+
+
+def gridded_tools_for(fs: FieldSet) -> list[dict]:
+    """Which gridded tools can run on the fields of one file, and why not.
+
+    Parameters
+    ----------
+    fs
+        The file's fields (:func:`hvrmet.data.fields.fields_of`).
+
+    Returns
+    -------
+    list of dict
+        One per tool of :data:`REQUIREMENTS`: ``tool``, ``can_run``, ``fields`` (those it
+        would use), ``missing`` (why not, '' when it can run) and ``note``.
+    """
+    out = []
+    for name, alternatives in REQUIREMENTS.items():
+        reasons, use = [], None
+        for alt in alternatives:
+            lacks = [f for f, n in alt if not fs.has(f, min_levels=n)]
+            if lacks:
+                reasons.append("no " + " and ".join(f"{f}{f' on {n}+ levels' if n > 1 else ''}" for f in lacks
+                                                    for n in [dict(alt)[f]]))
+                continue
+            lv = [set(np.round(fs.found[f].levels, 3)) for f, n in alt if n > 0]
+            need = max([n for _, n in alt] + [0])
+            common = set.intersection(*lv) if lv else set()
+            if lv and len(common) < need:
+                reasons.append(f"{', '.join(f for f, n in alt if n)} share only {len(common)} level(s)")
+                continue
+            use = [f for f, _ in alt]
+            break
+        out.append({"tool": name, "can_run": use is not None, "fields": use or [],
+                    "missing": "" if use is not None else "; or ".join(dict.fromkeys(reasons)),
+                    "note": _NOTES.get(name, "")})
+    return out
+
+
+def gridded_summary(ds) -> dict | None:
+    """What ``hvrmet cases show`` prints for a gridded file (``None`` for other data).
+
+    Returns
+    -------
+    dict or None
+        ``found`` (one dict per field: field, variable, rule, units, levels, warnings),
+        ``missing`` (field -> reason), ``unused`` (variable -> reason) and ``tools``
+        (:func:`gridded_tools_for`), for a dataset read by the ``netcdf`` or ``grib`` reader.
+    """
+    if not isinstance(ds, xr.Dataset) or (ds.attrs.get("hvrmet_reader") not in ("netcdf", "grib")
+                                          and "hvrmet_fields" not in ds.attrs):
+        return None
+    fs = fields_of(ds)
+    found = [{**m.as_dict(), "levels": m.levels_text()} for m in fs.found.values()]
+    return {"found": found, "missing": dict(fs.missing), "unused": dict(fs.unused), "tools": gridded_tools_for(fs)}
+
+
+# ---------------------------------------------------------------------------------- adapters
+def _fields(ctx: ToolContext, role: str) -> FieldSet:
+    return fields_of(ctx.load(role))
+
+
+def _level(fs: FieldSet, name: str, args: LevelInput | GriddedInput, units: str | None,
+           level: float | None = None) -> tuple[xr.DataArray, list[str]]:
+    lev = level if level is not None else getattr(args, "level", None)
+    return gc.at_level(fs.get(name), lev, args.time, units_out=units, path=fs.source)
+
+
+def _wind(fs: FieldSet, args: LevelInput) -> tuple[xr.DataArray, xr.DataArray, list[str]]:
+    u, notes = _level(fs, U, args, "m/s")
+    v, _ = _level(fs, V, args, "m/s")
+    return u, v, notes + [w for f in (U, V) for w in fs.found[f].warnings]
+
+
+def _moisture_at(fs: FieldSet, args: LevelInput, t: xr.DataArray) -> tuple[xr.DataArray, str]:
+    if fs.has(Q):
+        try:
+            q, _ = _level(fs, Q, args, "kg/kg")
+            return gc.moisture(args.level, specific_humidity=q)
+        except VariableMissing:
+            if not fs.has(RH):
+                raise
+    rh, _ = _level(fs, RH, args, "percent")
+    return gc.moisture(args.level, t, rh)
+
+
+def _ground(fs: FieldSet, when: str | None, proto: xr.DataArray) -> tuple[np.ndarray | None, list[str]]:
+    """Ground pressure (hPa) for column integrals: surface pressure, else MSLP, else none."""
+    dims = [d for d in proto.dims if d != "pressure"]
+    for name, note in (("surface_pressure", "levels with pressure above the surface pressure (below the ground) "
+                                            "are left out of the integral"),
+                       ("mslp", "levels with pressure above the mean-sea-level pressure (below the ground) are left "
+                                "out of the integral; over high terrain, levels below the ground (extrapolated by "
+                                "the model) still count, since the analysis has no surface pressure")):
+        if fs.has(name):
+            try:
+                p, _ = gc.at_level(fs.get(name), None, when, units_out="hPa", path=fs.source)
+            except VariableMissing:
+                continue
+            return p.transpose(*dims).metpy.unit_array.m, [note]
+    return None, ["the analysis has no surface or sea-level pressure: levels below the ground "
+                  "(extrapolated by the model) are included in the integral"]
+
+
 def _sig(x: float | None, digits: int = 4) -> float | None:
     return None if x is None or not np.isfinite(x) else float(f"{x:.{digits}g}")
 
@@ -122,18 +273,6 @@ def _edge_note(name: str, ext: tuple) -> list[str]:
             "outside it"] if ext[3] else []
 
 
-def _wind(ds: xr.Dataset, args: LevelInput) -> tuple[xr.DataArray, xr.DataArray, list[str]]:
-    u, notes = field(ds, "u", level=args.level, when=args.time, units_out="m/s")
-    v, _ = field(ds, "v", level=args.level, when=args.time, units_out="m/s")
-    return u, v, notes
-
-
-def _pressure(level: float):
-    from metpy.units import units
-
-    return level * units.hPa
-
-
 # ---------------------------------------------------------------------------------------------
 @tool(category="gridded",
       outputs={**_outs("max_relative_vorticity", "1/s"), **_outs("min_relative_vorticity", "1/s"),
@@ -147,14 +286,9 @@ def compute_vorticity(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     vorticity (what ``metpy.calc.absolute_vorticity`` does). In the northern
     hemisphere the maximum is cyclonic; in the southern hemisphere the minimum is.
     """
-    import metpy.calc as mpcalc
-    from metpy.units import units
-
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    rel = grid_calc(mpcalc.vorticity, u, v)
-    lat2d, _ = lat_lon_2d(rel)
-    ab = rel + mpcalc.coriolis_parameter(units.Quantity(lat2d, "degree"))  # as absolute_vorticity
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    rel, ab = gc.vorticity(u, v)
     box = args.box()
     e_max = extremum(rel, "max", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
     e_min = extremum(rel, "min", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
@@ -180,11 +314,9 @@ def compute_divergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     ``metpy.calc.divergence`` of the level's wind. ``max_convergence`` is the most negative
     divergence (reported as a negative number).
     """
-    import metpy.calc as mpcalc
-
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    div = grid_calc(mpcalc.divergence, u, v)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    div = gc.divergence(u, v)
     box = args.box()
     values: dict[str, Value] = {}
     e_hi, e_lo = _level_extremes(values, div, args, box, "1/s", "max_divergence", "max_convergence", u)
@@ -203,31 +335,16 @@ def compute_temperature_advection(args: LowLevelInput, ctx: ToolContext) -> Tool
     ``metpy.calc.advection`` of temperature by the level's wind (-V . grad T).
     ``max_cold_advection`` is the most negative value.
     """
-    import metpy.calc as mpcalc
-
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    t, _ = field(ds, "temperature", level=args.level, when=args.time, units_out="K")
-    adv = grid_calc(mpcalc.advection, t, u, v)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    t, _ = _level(fs, T, args, "K")
+    adv = gc.advection(t, u, v)
     box = args.box()
     values: dict[str, Value] = {}
     e_w, e_c = _level_extremes(values, adv, args, box, "K/h", "max_warm_advection", "max_cold_advection", t)
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: warm advection max "
                               f"{_at(e_w, '.2f', 'K/h')}; cold advection max {_at(e_c, '.2f', 'K/h')}")
-
-
-def _moisture(ds: xr.Dataset, level: float, when: str | None, t: xr.DataArray) -> tuple[xr.DataArray, str]:
-    """Specific humidity if the analysis has it, else mixing ratio from RH and T (kg/kg)."""
-    import metpy.calc as mpcalc
-
-    try:
-        q, _ = field(ds, "specific_humidity", level=level, when=when, units_out="kg/kg")
-        return q, "specific humidity"
-    except VariableMissing:
-        rh, _ = field(ds, "relative_humidity", level=level, when=when, units_out="percent")
-        w = mpcalc.mixing_ratio_from_relative_humidity(_pressure(level), t, rh)
-        return w.metpy.convert_units("kg/kg"), "mixing ratio (from relative humidity and temperature)"
 
 
 @tool(category="gridded",
@@ -241,13 +358,11 @@ def compute_moisture_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOut
     mixing ratio from ``metpy.calc.mixing_ratio_from_relative_humidity`` (RH and T at the
     level); ``moisture_variable`` says which. ``max_drying`` is the most negative value.
     """
-    import metpy.calc as mpcalc
-
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    t, _ = field(ds, "temperature", level=args.level, when=args.time, units_out="K")
-    q, which = _moisture(ds, args.level, args.time, t)
-    adv = grid_calc(mpcalc.advection, q, u, v)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    t, _ = _level(fs, T, args, "K")
+    q, which = _moisture_at(fs, args, t)
+    adv = gc.advection(q, u, v)
     box = args.box()
     values: dict[str, Value] = {}
     e_m, e_d = _level_extremes(values, adv, args, box, "g/kg/h", "max_moistening", "max_drying", t)
@@ -268,13 +383,10 @@ def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     wind. Multiply by 1.08e9 for the customary K/100 km/3 h. ``max_frontolysis`` is the most
     negative value.
     """
-    import metpy.calc as mpcalc
-
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    t, _ = field(ds, "temperature", level=args.level, when=args.time, units_out="K")
-    theta = mpcalc.potential_temperature(_pressure(args.level), t)
-    fg = grid_calc(mpcalc.frontogenesis, theta, u, v)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    t, _ = _level(fs, T, args, "K")
+    fg = gc.frontogenesis(t, u, v, args.level)
     box = args.box()
     values: dict[str, Value] = {}
     e_g, _ = _level_extremes(values, fg, args, box, "K/m/s", "max_frontogenesis", "max_frontolysis", t)
@@ -282,76 +394,6 @@ def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     return ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: frontogenesis max "
                               f"{_at(e_g, '.3g', 'K/m/s')}{conv}")
-
-
-def _p3(da: xr.DataArray) -> xr.DataArray:
-    """The ``isobaric`` coordinate of ``da`` as a quantified DataArray (broadcasts by name)."""
-    from metpy.units import units
-
-    c = da["isobaric"]
-    return xr.DataArray(units.Quantity(np.asarray(c.values, float), c.attrs["units"]), dims=["isobaric"],
-                        coords={"isobaric": c})
-
-
-def _column(ds: xr.Dataset, kinds: list[str], when: str | None, bottom: float,
-            top: float) -> tuple[dict[str, xr.DataArray], list[str]]:
-    """3-D fields of ``kinds`` on their common pressure levels within [top, bottom] hPa.
-
-    Every field is put on the pressure coordinate of the first one (dim ``isobaric``).
-    """
-    fields, levs, notes = {}, None, []
-    for k in kinds:
-        name = resolve(ds, k, levels=True)
-        da, n = select_time(ds.metpy.parse_cf(name), when)
-        notes += [x for x in n if x not in notes]
-        fields[k] = da
-        lv = {round(x, 3) for x in level_values(da)}
-        levs = lv if levs is None else levs & lv
-    chosen = sorted((x for x in levs if top - 0.01 <= x <= bottom + 0.01), reverse=True)
-    if len(chosen) < 2:
-        raise VariableMissing(ds.attrs.get("source_file"),
-                              f"fewer than two common pressure levels of {', '.join(kinds)} between "
-                              f"{bottom:g} and {top:g} hPa (common levels: {sorted(levs or [], reverse=True)})")
-    out = {}
-    ref = None
-    for k, da in fields.items():
-        dim = pressure_dim(da)
-        lv = np.round(level_values(da), 3)
-        idx = [int(np.flatnonzero(lv == x)[0]) for x in chosen]
-        sub = da.isel({dim: idx}).rename({dim: "isobaric"})
-        if ref is None:
-            ref = sub["isobaric"]
-        out[k] = sub.assign_coords(isobaric=ref).squeeze(drop=False).metpy.quantify()
-    return out, notes
-
-
-def _integrate(ds: xr.Dataset, f: np.ndarray, p_hpa: np.ndarray, axis: int, proto: xr.DataArray,
-               when: str | None) -> tuple[np.ndarray, list[str]]:
-    """Pressure integral of ``f`` (per Pa) over the column, trapezoid, in f*Pa.
-
-    ``p_hpa`` is descending (bottom first). The analysis has no surface pressure, so a
-    level whose pressure exceeds the mean-sea-level pressure (certainly below the ground)
-    is left out when the analysis has MSLP: the integral then starts at the lowest level
-    above it. Over high terrain some levels still lie below the ground.
-    """
-    f = np.moveaxis(np.asarray(f, float), axis, 0)
-    valid = np.ones(f.shape, bool)
-    notes = []
-    try:
-        mslp, _ = field(ds, "mslp", level=None, when=when, units_out="hPa")
-        ps = mslp.transpose(*[d for d in proto.dims if d != "isobaric"]).metpy.unit_array.m
-        valid = p_hpa[:, None, None] <= ps[None, :, :]
-        notes.append("levels with pressure above the mean-sea-level pressure (below the ground) are left "
-                     "out of the integral; over high terrain, levels below the ground (extrapolated by the "
-                     "model) still count, since the analysis has no surface pressure")
-    except VariableMissing:
-        notes.append("the analysis has no surface or sea-level pressure: levels below the ground "
-                     "(extrapolated by the model) are included in the integral")
-    dp = -np.diff(p_hpa * 100.0)[:, None, None]  # Pa, positive going up
-    both = valid[:-1] & valid[1:]
-    return np.sum(0.5 * (f[:-1] + f[1:]) * dp * both, axis=0), notes
-
-
 
 
 @tool(category="gridded",
@@ -366,20 +408,11 @@ def compute_qvector_convergence(args: LevelInput, ctx: ToolContext) -> ToolOutpu
     ``metpy.calc.divergence`` of Q. Positive -2 div Q forces ascent (quasi-geostrophic
     omega equation; Hoskins, Draghici and Davies 1978). Units Pa/m2/s.
     """
-    import metpy.calc as mpcalc
-
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    t, _ = field(ds, "temperature", level=args.level, when=args.time, units_out="K")
-    col, _ = _column(ds, ["temperature"], args.time, 1100.0, 1.0)
-    tcol = col["temperature"]
-    p3 = _p3(tcol)
-    sigma = mpcalc.static_stability(p3, tcol, vertical_dim=tcol.dims.index("isobaric"))
-    lv = np.array(level_values(tcol))
-    sig = sigma.isel(isobaric=int(np.argmin(np.abs(lv - args.level))))
-    qx, qy = grid_calc(mpcalc.q_vector, u, v, t, _pressure(args.level), 
-                     static_stability=sig.transpose(*t.dims).metpy.unit_array)
-    conv = -2 * grid_calc(mpcalc.divergence, qx, qy)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    t, _ = _level(fs, T, args, "K")
+    col, _ = gc.common_levels({T: fs.get(T)}, 1100.0, 1.0, args.time, path=fs.source)
+    conv = gc.qvector_convergence(u, v, t, args.level, col[T])
     box = args.box()
     values: dict[str, Value] = {}
     e_hi, e_lo = _level_extremes(values, conv, args, box, "Pa/m^2/s", "max_qvector_convergence",
@@ -401,42 +434,32 @@ def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext)
     Column: -(1/g) times the pressure integral (trapezoid) of div(q V) from ``bottom`` to
     ``top``, in mm/day (kg/m2/day), on the levels where both wind and humidity exist;
     ``column_bottom``/``column_top`` are the levels used (levels whose pressure exceeds the
-    mean-sea-level pressure, below the ground, are left out). q is specific humidity if
-    the analysis has it, else the mixing ratio from RH and T.
+    surface pressure, or the mean-sea-level pressure when the analysis has no surface
+    pressure, are left out). q is specific humidity if the analysis has it, else the
+    mixing ratio from RH and T.
     """
     import metpy.calc as mpcalc
-    from metpy.constants import g
-    from metpy.units import units
 
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    t, _ = field(ds, "temperature", level=args.level, when=args.time, units_out="K")
-    q, which = _moisture(ds, args.level, args.time, t)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    t, _ = _level(fs, T, args, "K")
+    q, which = _moisture_at(fs, args, t)
     box = args.box()
-    mfc = -grid_calc(mpcalc.divergence, q * u, q * v)
+    mfc = gc.moisture_flux_convergence(q, u, v)
     e_lvl = extremum(mfc, "max", box=box, units_out="g/kg/h", max_abs_lat=POLE, skip_border=True)
 
-    has_q = True
-    try:
-        resolve(ds, "specific_humidity", levels=True)
-    except VariableMissing:
-        has_q = False
-    kinds = ["u", "v"] + (["specific_humidity"] if has_q else ["temperature", "relative_humidity"])
-    col, _ = _column(ds, kinds, args.time, args.bottom, args.top)
-    p3 = _p3(col["u"])
+    has_q = which == "specific humidity"
+    kinds = [U, V] + ([Q] if has_q else [T, RH])
+    col, _ = gc.common_levels({k: fs.get(k) for k in kinds}, args.bottom, args.top, args.time, path=fs.source)
     if has_q:
-        q3 = col["specific_humidity"].metpy.convert_units("kg/kg")
+        q3, _ = gc.moisture(None, specific_humidity=col[Q])
     else:
-        q3 = mpcalc.mixing_ratio_from_relative_humidity(p3, col["temperature"], col["relative_humidity"])
-    div3 = grid_calc(mpcalc.divergence, q3 * col["u"], q3 * col["v"])
-    integral, n_int = _integrate(ds, div3.metpy.unit_array.m_as("1/s"), p3.metpy.unit_array.m_as("hPa"),
-                                 div3.dims.index("isobaric"), div3, args.time)
-    colq = (-integral * units("Pa/s") / g).to("kg/m^2/day")  # -(1/g) int_top^bottom div(qV) dp
-    col2d = div3.isel(isobaric=0).copy(data=colq.m)
-    col2d.attrs["units"] = "mm/day"
+        q3 = mpcalc.mixing_ratio_from_relative_humidity(gc.pressure_array(col[U]), col[T], col[RH])
+    ground, n_int = _ground(fs, args.time, col[U])
+    col2d = gc.column_moisture_flux_convergence(q3, col[U], col[V], ground)
     e_cc = extremum(col2d, "max", box=box, max_abs_lat=POLE, skip_border=True)
     e_cd = extremum(col2d, "min", box=box, max_abs_lat=POLE, skip_border=True)
-    lv = level_values(col["u"])
+    lv = gc.level_values(col[U])
     values: dict[str, Value] = {}
     _located(values, "level_max_convergence", e_lvl, "g/kg/h")
     _located(values, "column_max_convergence", e_cc, "mm/day")
@@ -455,34 +478,34 @@ def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext)
                "column_top": "hPa", "valid_time": ""},
       example={"case": "cyclone2010"}, needs=("analysis",))
 def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> ToolOutput:
-    """Column precipitable water of the analysis from RH and T on levels: maximum and where (mm).
+    """Column precipitable water of the analysis from humidity on levels: maximum and where (mm).
 
-    The mixing ratio of ``metpy.calc.mixing_ratio_from_relative_humidity`` integrated over
+    The mixing ratio (from specific humidity with
+    ``metpy.calc.mixing_ratio_from_specific_humidity`` when the analysis has it, else from
+    RH and T with ``metpy.calc.mixing_ratio_from_relative_humidity``) integrated over
     pressure as in ``metpy.calc.precipitable_water``: PW = (1/(rho_w g)) int w dp
     (trapezoid), vectorised over the grid, from ``bottom`` to ``top``, leaving out levels
-    whose pressure exceeds the mean-sea-level pressure (below the ground).
+    whose pressure exceeds the surface pressure (or the mean-sea-level pressure).
     ``mean_precipitable_water`` is the cos(latitude)-weighted mean over the box.
     """
     import metpy.calc as mpcalc
-    from metpy.constants import g, rho_l
-    from metpy.units import units
 
-    ds = ctx.load(args.role)
-    col, notes = _column(ds, ["temperature", "relative_humidity"], args.time, args.bottom, args.top)
-    p3 = _p3(col["temperature"])
-    w = mpcalc.mixing_ratio_from_relative_humidity(p3, col["temperature"], col["relative_humidity"])
-    integral, n_int = _integrate(ds, w.metpy.unit_array.m_as("kg/kg"), p3.metpy.unit_array.m_as("hPa"),
-                                 w.dims.index("isobaric"), w, args.time)
-    pw = integral * units.Pa / (g * rho_l)
-    pw2d = w.isel(isobaric=0).copy(data=pw.to("mm").m)
-    pw2d.attrs["units"] = "mm"
+    fs = _fields(ctx, args.role)
+    if fs.has(Q, min_levels=2):
+        col, notes = gc.common_levels({Q: fs.get(Q)}, args.bottom, args.top, args.time, path=fs.source)
+        w = mpcalc.mixing_ratio_from_specific_humidity(col[Q])
+        ref = col[Q]
+    else:
+        col, notes = gc.common_levels({T: fs.get(T), RH: fs.get(RH)}, args.bottom, args.top, args.time,
+                                      path=fs.source)
+        w = mpcalc.mixing_ratio_from_relative_humidity(gc.pressure_array(col[T]), col[T], col[RH])
+        ref = col[T]
+    ground, n_int = _ground(fs, args.time, w)
+    pw2d = gc.precipitable_water(w, ground)
     box = args.box()
     e = extremum(pw2d, "max", box=box)
-    lat, lon = lat_lon_2d(pw2d)
-    m = box.mask(lat, lon) & np.isfinite(pw2d.values)
-    wts = np.cos(np.deg2rad(lat))[m]
-    mean = float(np.sum(pw2d.values[m] * wts) / np.sum(wts)) if m.any() else None
-    lv = level_values(col["temperature"])
+    mean = gc.weighted_mean(pw2d, box)
+    lv = gc.level_values(ref)
     values: dict[str, Value] = {}
     _located(values, "max_precipitable_water", e, "mm")
     values.update(mean_precipitable_water=Value(value=_sig(mean), units="mm"),
@@ -502,8 +525,9 @@ def find_pressure_minimum(args: GriddedInput, ctx: ToolContext) -> ToolOutput:
     The grid-point minimum of the MSLP field (no sub-grid fitting); ``on_edge`` is true
     when it lies on the border of the grid or box, where it may not be a closed low.
     """
-    ds = ctx.load(args.role)
-    p, notes = field(ds, "mslp", level=None, when=args.time, units_out="hPa")
+    fs = _fields(ctx, args.role)
+    p, notes = _level(fs, "mslp", args, "hPa", level=None)
+    notes = notes + list(fs.found["mslp"].warnings)
     box = args.box()
     e = extremum(p, "min", box=box)
     values: dict[str, Value] = {}
@@ -524,12 +548,11 @@ def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
 
     ``metpy.calc.wind_speed`` of the level's u and v; the grid-point maximum.
     """
-    import metpy.calc as mpcalc
     from metpy.units import units
 
-    ds = ctx.load(args.role)
-    u, v, notes = _wind(ds, args)
-    spd = mpcalc.wind_speed(u, v)
+    fs = _fields(ctx, args.role)
+    u, v, notes = _wind(fs, args)
+    spd = gc.wind_speed(u, v)
     box = args.box()
     e = extremum(spd, "max", box=box, units_out="m/s")
     values: dict[str, Value] = {}
@@ -542,53 +565,6 @@ def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
     return ToolOutput(values=values, warnings=notes + _edge_note("wind maximum", e),
                       summary=f"{args.level:g} hPa {valid_time(u)}{box.describe()}: strongest wind "
                               f"{_at(e, '.1f', 'm/s')} ({kt} kt)")
-
-
-# ---------------------------------------------------------------------------------------------
-def _climatology_month(clim: xr.DataArray, month: int, path: str | None) -> xr.DataArray:
-    """The climatology of one calendar month (a ``month`` dim 1..12, or a datetime dim)."""
-    if "month" in clim.dims:
-        months = [int(m) for m in clim["month"].values]
-        if month not in months:
-            raise VariableMissing(path, f"the climatology has no month {month}; months available: "
-                                        + ", ".join(pd.Timestamp(2000, m, 1).strftime("%B") for m in months))
-        return clim.sel(month=month)
-    dim = time_dim(clim)
-    if dim is None:
-        raise VariableMissing(path, "the climatology has neither a 'month' nor a time dimension")
-    times = pd.DatetimeIndex(clim[dim].values)
-    sel = times.month == month
-    if not sel.any():
-        raise VariableMissing(path, f"the climatology has no month {month}; months available: "
-                                    + ", ".join(sorted({t.strftime('%B') for t in times})))
-    return clim.isel({dim: np.flatnonzero(sel)}).mean(dim)
-
-
-def _climatology_level(clim: xr.DataArray, level: float, path: str | None) -> tuple[xr.DataArray, list[str]]:
-    """Climatological height (m) at ``level``; between two levels, interpolated in ln p on the
-    departures from the US Standard Atmosphere (``metpy.calc.pressure_to_height_std``)."""
-    import metpy.calc as mpcalc
-    from metpy.units import units
-
-    dim = pressure_dim(clim)
-    levs = np.array(level_values(clim))
-    hit = np.flatnonzero(np.abs(levs - level) <= 0.5)
-    if hit.size:
-        return clim.isel({dim: int(hit[0])}), []
-    above, below = levs[levs < level], levs[levs > level]
-    if not above.size or not below.size:
-        raise VariableMissing(path, f"the climatology has no {level:g} hPa level and does not bracket it; "
-                                    f"levels (hPa): {', '.join(f'{x:g}' for x in sorted(levs))}")
-    pa, pb = float(above.max()), float(below.min())
-    ia, ib = int(np.flatnonzero(levs == pa)[0]), int(np.flatnonzero(levs == pb)[0])
-    std = {p: float(mpcalc.pressure_to_height_std(p * units.hPa).m_as("m")) for p in (pa, pb, level)}
-    wgt = np.log(level / pa) / np.log(pb / pa)
-    za, zb = clim.isel({dim: ia}) - std[pa], clim.isel({dim: ib}) - std[pb]
-    out = za + wgt * (zb - za) + std[level]
-    return out, [f"the climatology has no {level:g} hPa level: interpolated between {pa:g} and {pb:g} hPa in "
-                 "ln p on departures from the US Standard Atmosphere (this method reproduces the GFS "
-                 "300 hPa height of 2010-10-26 from its 200 and 500 hPa heights with RMS error 47 m, "
-                 "max 126 m): treat anomalies below ~50 m as within the error"]
 
 
 @tool(category="gridded",
@@ -604,41 +580,22 @@ def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
     a level it lacks but brackets is interpolated (see the warning). Reports the largest
     positive and negative anomalies, where, and the cos(latitude)-weighted mean in the box.
     """
-    from metpy.units import units
-
-    ds = ctx.load(args.role)
-    ana, notes = field(ds, args.field, level=args.level, when=args.time, units_out="m")
+    fs = _fields(ctx, args.role)
+    ana, notes = _level(fs, args.field, args, "m")
     when = valid_time(ana)
     if not when:
-        raise VariableMissing(ds.attrs.get("source_file"), "the analysis has no valid time, so its "
-                                                           "calendar month is unknown")
+        raise VariableMissing(fs.source, "the analysis has no valid time, so its calendar month is unknown")
     month = pd.Timestamp(when).month
-    cds = ctx.load(args.climatology_role)
-    cpath = cds.attrs.get("source_file")
-    cname = resolve(cds, args.field, levels=True)
-    clim = cds.metpy.parse_cf(cname).metpy.quantify()
-    if clim.metpy.units.dimensionality != units("m").dimensionality:
-        from metpy.constants import g
-
-        clim = clim / g
-    clim = clim.metpy.convert_units("m").metpy.dequantify()
-    clim = _climatology_month(clim, month, cpath)
-    clim, n2 = _climatology_level(clim, args.level, cpath)
+    cfs = _fields(ctx, args.climatology_role)
+    clim = cfs.get(args.field).metpy.quantify().metpy.convert_units("m").metpy.dequantify()
+    clim = gc.climatology_month(clim, month, path=cfs.source)
+    clim, n2 = gc.climatology_level(clim, args.level, path=cfs.source)
     notes += n2
-    ydim, xdim = clim.metpy.y.name, clim.metpy.x.name
-    clim = clim.assign_coords({xdim: wrap_lon(clim[xdim].values)}).sortby(xdim).sortby(ydim)
-    ring = clim.isel({xdim: 0}).assign_coords({xdim: clim[xdim].values[0] + 360.0})
-    clim = xr.concat([clim, ring], dim=xdim)
-    lat, lon = lat_lon_2d(ana)
-    lon360 = np.where(lon < clim[xdim].values[0], lon + 360.0, lon)
-    on_grid = clim.interp({ydim: xr.DataArray(lat, dims=ana.dims), xdim: xr.DataArray(lon360, dims=ana.dims)})
-    anom = ana.metpy.dequantify().copy(data=ana.metpy.unit_array.m_as("m") - on_grid.values)
+    anom = ana.metpy.dequantify().copy(data=ana.metpy.unit_array.m_as("m") - gc.to_grid(clim, ana))
     anom.attrs["units"] = "m"
     box = args.box()
     e_hi, e_lo = extremum(anom, "max", box=box), extremum(anom, "min", box=box)
-    m = box.mask(lat, lon) & np.isfinite(anom.values)
-    wts = np.cos(np.deg2rad(lat))[m]
-    mean = float(np.sum(anom.values[m] * wts) / np.sum(wts)) if m.any() else None
+    mean = gc.weighted_mean(anom, box)
     values: dict[str, Value] = {}
     _located(values, "max_anomaly", e_hi, "m")
     _located(values, "min_anomaly", e_lo, "m")
@@ -648,7 +605,8 @@ def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
                   climatology_month=Value(value=month, units="1"),
                   climatology_interpolated=Value(value=bool(n2)),
                   level=Value(value=args.level, units="hPa"), valid_time=Value(value=when))
-    return ToolOutput(values=values, warnings=notes + _edge_note("largest anomaly", e_hi if abs(e_hi[0] or 0) >= abs(
-                          e_lo[0] or 0) else e_lo), summary=f"{args.level:g} hPa height anomaly {when} vs {pd.Timestamp(2000, month, 1):%B} "
+    big = e_hi if abs(e_hi[0] or 0) >= abs(e_lo[0] or 0) else e_lo
+    return ToolOutput(values=values, warnings=notes + _edge_note("largest anomaly", big),
+                      summary=f"{args.level:g} hPa height anomaly {when} vs {pd.Timestamp(2000, month, 1):%B} "
                               f"climatology{box.describe()}: max {_at(e_hi, '+.0f', 'm')}, "
                               f"min {_at(e_lo, '+.0f', 'm')}")

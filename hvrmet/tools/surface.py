@@ -15,9 +15,10 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
+from hvrmet.calc.gridded import wrap_lon
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.gridded_calc import BoxInput, wrap_lon
+from hvrmet.tools.gridded import BoxInput
 from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
