@@ -11,7 +11,7 @@ import pytest
 from hvrmet.agents.accounting import ledger, logistic, logit, number_key
 from hvrmet.agents.state import Evidence, Hypothesis, Verdict
 from hvrmet.knowledge import default_store
-from hvrmet.knowledge.conditions import convert, evaluate_condition
+from hvrmet.knowledge.conditions import convert, evaluate_condition, evaluate_conditions
 from hvrmet.knowledge.model import Condition
 from hvrmet.tools.results import ToolResult, Value
 
@@ -217,3 +217,370 @@ def test_logit_logistic_round_trip():
     for p in (0.01, 0.2, 0.5, 0.9):
         assert logistic(logit(p)) == pytest.approx(p)
     assert logit(0.0) == pytest.approx(math.log(1e-3 / (1 - 1e-3)))
+
+
+# -- added after a mutation run (tools/mutation.sh): each test below kills mutants that the ones
+# above let through; the expected values are hand calculations, weights.yaml read by eye, or pint.
+def _res(values=None, warnings=None, ok=True, error=None):
+    return ToolResult(tool="t", arguments={}, ok=ok, values=values or {}, warnings=warnings or [], error=error)
+
+
+def _cond(op=">=", value=10.0, units="m/s", field="shear_0_6km", **kw):
+    return Condition(tool="t", field=field, op=op, value=value, units=units, meaning="supports", hazard="x", **kw)
+
+
+def test_conversion_of_dimensionless_and_percent_and_incompatible_units():
+    import pint
+
+    assert convert(50.0, "percent", "") == pytest.approx(0.5)    # 50 % is 0.5
+    assert convert(50.0, "percent", "1") == pytest.approx(0.5)
+    assert convert(0.5, "", "percent") == pytest.approx(50.0)
+    assert convert(0.5, "1", "percent") == pytest.approx(50.0)
+    assert convert(3.0, "", "1") == 3.0 and convert(3.0, "", "") == 3.0
+    with pytest.raises(pint.DimensionalityError):
+        convert(5.0, "m", "")                                   # a length is not a number
+    with pytest.raises(pint.DimensionalityError):
+        convert(1.0, "", "km")
+
+
+def test_a_bad_unit_string_names_its_side():
+    from hvrmet.errors import UnitsError
+
+    with pytest.raises(UnitsError) as tool_side:
+        convert(1.0, "furlongz", "m")
+    assert tool_side.value.name == "tool units" and str(tool_side.value).startswith("tool units: ")
+    with pytest.raises(UnitsError) as cond_side:
+        convert(1.0, "m", "furlongz")
+    assert cond_side.value.name == "condition units" and str(cond_side.value).startswith("condition units: ")
+
+
+def test_outcome_carries_the_card_the_condition_and_the_converted_value():
+    cond = _cond(op=">=", value=25.0, units="m/s")
+    out = evaluate_condition("idx-card", cond, _res({"shear_0_6km": Value(value=50.0, units="knot")}))
+    assert (out.card, out.condition, out.met, out.units, out.reason) == ("idx-card", cond, True, "m/s", "")
+    assert out.value == pytest.approx(50 * 1852 / 3600)        # the value in the condition's units
+    assert out.describe() == "t.shear_0_6km = 25.72 m/s >= 25.0 m/s: met"
+    low = evaluate_condition("idx-card", cond, _res({"shear_0_6km": Value(value=48.0, units="knot")}))
+    assert low.describe() == "t.shear_0_6km = 24.69 m/s >= 25.0 m/s: not met"   # 48 kt = 24.69 m/s
+
+
+def test_tool_error_outcome():
+    cond = _cond()
+    out = evaluate_condition("idx-card", cond, _res(ok=False, error="no sounding"))
+    assert (out.card, out.condition, out.met, out.value, out.units) == ("idx-card", cond, None, None, "m/s")
+    assert out.reason == "tool error: no sounding"
+    assert out.describe() == "t.shear_0_6km: not evaluable (tool error: no sounding)"
+
+
+@pytest.mark.parametrize("values, warnings, reason", [
+    # the field absent: the first warning that names the field or says "not computable"
+    ({}, ["sounding has 40 levels", "deep-layer shear not computable: winds end at 5.6 km"],
+     "not computable: deep-layer shear not computable: winds end at 5.6 km"),
+    # the value missing without a note: a warning that names the field
+    ({"shear_0_6km": Value(value=None, units="m/s")}, ["sounding has 40 levels", "shear_0_6km: winds end at 5.6 km"],
+     "not computable: shear_0_6km: winds end at 5.6 km"),
+    # the value's own note comes first
+    ({"shear_0_6km": Value(value=None, units="m/s", note="winds end at 5.6 km")}, ["shear_0_6km: other"],
+     "not computable: winds end at 5.6 km"),
+    # nothing says why
+    ({}, ["sounding has 40 levels"], "shear_0_6km not computed"),
+    ({"shear_0_6km": Value(value=None, units="m/s")}, [], "shear_0_6km not computed"),
+])
+def test_not_computable_reasons(values, warnings, reason):
+    cond = _cond()
+    out = evaluate_condition("idx-card", cond, _res(values, warnings))
+    assert (out.card, out.condition, out.met, out.value, out.units) == ("idx-card", cond, None, None, "m/s")
+    assert out.reason == reason
+
+
+@pytest.mark.parametrize("got, op, threshold, met", [
+    (True, "==", True, True),
+    (False, "==", True, False),
+    (False, "!=", True, True),
+    ("north", "==", "north", True),
+    ("south", "==", "north", False),
+    ("north", "==", 1.0, False),     # text against a number: compared as it is, never converted
+])
+def test_flags_and_text_are_compared_as_they_are(got, op, threshold, met):
+    cond = _cond(op=op, value=threshold, units="", field="flag")
+    out = evaluate_condition("idx-card", cond, _res({"flag": Value(value=got)}))
+    assert (out.card, out.condition, out.met, out.value, out.units, out.reason) == ("idx-card", cond, met, got, "", "")
+
+
+def test_incompatible_units_are_reported_in_the_tools_units():
+    from metpy.units import units
+
+    cond = _cond(op=">=", value=1.0, units="m/s")
+    out = evaluate_condition("idx-card", cond, _res({"shear_0_6km": Value(value=5.0, units="m")}))
+    try:
+        units.Quantity(5.0, "m").to("m/s")
+    except Exception as exc:  # noqa: BLE001 - pint's own message, to compare with
+        expected = f"units: {exc}"
+    assert (out.card, out.condition, out.met, out.value, out.units) == ("idx-card", cond, None, 5.0, "m")
+    assert out.reason == expected
+
+
+def test_evaluate_conditions_calls_each_tool_call_once(monkeypatch):
+    import hvrmet.tools
+
+    calls = []
+
+    def fake_call_tool(name, args):
+        calls.append((name, dict(args)))
+        lvl = args.get("level", 0)
+        return ToolResult(tool=name, arguments=args, ok=True,
+                          values={"a": Value(value=2.0 + lvl, units="km"), "b": Value(value=500.0, units="m")})
+
+    monkeypatch.setattr(hvrmet.tools, "call_tool", fake_call_tool)
+    base = default_store().cards[0]
+    c1 = base.model_copy(update={"id": "card-one", "conditions": [
+        Condition(tool="t", field="a", op=">=", value=2000.0, units="m", meaning="supports", hazard="x"),
+        Condition(tool="t", field="b", op="<", value=0.4, units="km", meaning="refutes", hazard="x")]})
+    c2 = base.model_copy(update={"id": "card-two", "conditions": [
+        Condition(tool="t", field="a", op=">", value=2.5, units="km", meaning="supports", hazard="x", args={"level": 1})]})
+    results: dict = {}
+    out = evaluate_conditions([c1, c2], "case-x", results)
+    assert calls == [("t", {"case": "case-x"}), ("t", {"case": "case-x", "level": 1})]
+    assert [(o.card, o.condition.field, o.met) for o in out] == [
+        ("card-one", "a", True),      # 2 km >= 2000 m
+        ("card-one", "b", False),     # 500 m < 0.4 km is false
+        ("card-two", "a", True)]      # 3 km > 2.5 km
+    assert out[0].value == pytest.approx(2000.0) and out[1].value == pytest.approx(0.5)
+    assert set(results) == {("t", ()), ("t", (("level", 1),))}
+    # results given in are used, not called again
+    calls.clear()
+    again = evaluate_conditions([c1, c2], "case-x", results)
+    assert calls == [] and [o.met for o in again] == [True, False, True]
+    # without a results dict every call is made once per evaluation
+    evaluate_conditions([c1], "case-x")
+    assert calls == [("t", {"case": "case-x"})]
+
+
+def test_logit_clips_at_one():
+    assert logit(1.0) == pytest.approx(math.log(0.999 / 0.001))
+    assert logit(1.5) == pytest.approx(math.log(0.999 / 0.001))
+
+
+def test_aspect_of_by_category_and_by_tool():
+    from hvrmet.agents.accounting import aspect_of
+
+    assert aspect_of("compute_sbcape", W) == "environment"             # category sounding
+    assert aspect_of("detect_rotation", W) == "storm_scale_radar"      # category radar
+    assert aspect_of("compute_divergence", W) == "synoptic_pattern"    # category gridded ...
+    assert aspect_of("compute_gridded_precipitable_water", W) == "environment"  # ... but this tool is listed
+    assert aspect_of("no_such_tool", W) == ""                          # unregistered: no category
+
+
+def test_a_conditions_own_weight_counts_and_the_sum_is_rounded_as_printed():
+    ev = _ev("E1", "compute_sbcape", [_v("sbcape", "supports", True, weight=0.1234567)])
+    led = ledger(H, [ev], W)
+    # by hand: ln(0.4/0.6) = -0.405465; -0.405465 + 0.1234567 = -0.2820083 -> -0.282008;
+    # 1/(1+exp(0.282008)) = 0.42996 -> 0.43
+    assert led.logit_prior == -0.405465
+    assert [c.weight for c in led.counted()] == [0.1234567]
+    assert led.total == -0.282008
+    assert led.posterior == 0.43
+    # an own weight larger than a refutation's chooses the counted condition and is its weight
+    ev = _ev("E1", "compute_sbcape", [_v("sbcape", "supports", True, card="a", weight=3.0),
+                                      _v("sbcape", "refutes", True, card="b")])
+    led = ledger(H, [ev], W)
+    assert [(c.card, c.weight) for c in led.counted()] == [("a", 3.0)]
+    assert led.total == 2.594535 and led.posterior == 0.9305    # -0.405465 + 3; 1/(1+exp(-2.594535))
+
+
+def test_a_tie_in_weight_goes_to_the_refutation():
+    ev = _ev("E1", "compute_sbcape", [_v("sbcape", "supports", True, card="z", weight=2.5),
+                                      _v("sbcape", "refutes", True, card="a")])
+    led = ledger(H, [ev], W)
+    assert [(c.card, c.meaning, c.weight) for c in led.counted()] == [("a", "refutes", -2.5)]
+    assert led.refuting == ["E1"]
+
+
+def test_two_fields_of_one_call_are_two_numbers():
+    ev = _ev("E1", "compute_helicity", [_v("srh_0_1km", "supports", True), _v("srh_0_3km", "supports", True)])
+    led = ledger(H, [ev], W)
+    assert sorted(c.field for c in led.counted()) == ["srh_0_1km", "srh_0_3km"]
+    assert led.pieces == 2 and led.total == pytest.approx(-0.405465 + 2 * 1.0)
+
+
+def test_a_contribution_carries_the_verdicts_number_and_threshold():
+    files = [{"path": "s.txt", "sha256": "abc", "role": "sounding"}, {"path": "t.txt", "role": "sounding"}]
+    v = _v("srh_0_1km", "supports", True, card="idx-srh", value=250.0, units="m**2/s**2", threshold=150.0,
+           threshold_units="m**2/s**2")
+    led = ledger(H, [_ev("E1", "compute_helicity", [v], files=files)], W)
+    (c,) = led.contributions
+    assert (c.evidence_id, c.tool, c.field, c.value, c.units) == ("E1", "compute_helicity", "srh_0_1km", 250.0, "m**2/s**2")
+    assert (c.card, c.condition, c.op, c.threshold, c.threshold_units) == (
+        "idx-srh", "srh_0_1km supports", ">=", 150.0, "m**2/s**2")
+    assert (c.meaning, c.met, c.weight, c.counted, c.aspect, c.note) == ("supports", True, 1.0, True, "environment", "")
+    assert c.sources == ["abc"]                  # a file without a checksum is no source
+    assert led.refuting == [] and led.strong_pieces == 1
+
+
+def test_tested_counts_every_number_that_was_judged():
+    ev = [_ev("E1", "compute_sbcape", [_v("sbcape", "supports", True)]),
+          _ev("E2", "compute_mlcape", [_v("mlcape", "supports", True)]),
+          _ev("E3", "compute_helicity", [_v("srh_0_1km", "supports", False)]),
+          _ev("E4", "compute_tornado_parameter", [_v("stp", "refutes", False)]),
+          _ev("E5", "compute_bulk_shear", [_v("shear_0_6km", "supports", None)])]
+    assert ledger(H, ev, W).tested == 4           # two met, two unmet, one not computable
+    null = Hypothesis(id="H2", hazard="no_severe_hazard", statement="s", prior=0.3, posterior=0.3)
+    sup = [Hypothesis(id=f"H{i}", hazard="large_hail", statement="s", prior=0.5, posterior=0.9, status="supported",
+                      evidence_ids=[f"E{i}"]) for i in (3, 4)]
+    led = ledger(null, [], W, competing=sup)
+    assert led.tested == 2 and led.refuting == ["E3", "E4"]
+    assert led.total == pytest.approx(round(math.log(0.3 / 0.7), 6) - 6.0)   # two terms of -3.0
+
+
+def test_met_and_unmet_on_one_number_are_both_listed():
+    ev = _ev("E1", "compute_sbcape", [_v("sbcape", "supports", True, card="a"),
+                                      _v("sbcape", "supports", False, card="b")])
+    led = ledger(H, [ev], W)
+    assert [(c.card, c.met, c.weight, c.counted, c.note) for c in led.contributions] == [
+        ("a", True, 1.0, True, ""), ("b", False, 0.0, False, "not met")]
+    assert all(c.evidence_id == "E1" and c.field == "sbcape" for c in led.contributions)
+
+
+def test_unmet_support_counts_the_first_unmet_supporting_condition_once():
+    ev = _ev("E1", "compute_helicity", [
+        _v("srh_0_1km", "supports", None, card="a", reason="units: condition units: cannot read 'm2s'"),
+        _v("srh_0_1km", "supports", None, card="b"),
+        _v("srh_0_1km", "refutes", False, card="c"),
+        _v("srh_0_1km", "supports", False, card="d"),
+        _v("srh_0_1km", "weakly_supports", False, card="e"),
+        _v("srh_0_1km", "supports", False, card="f")])
+    led = ledger(H, [ev], W)
+    assert [(c.card, c.weight, c.counted, c.note) for c in led.contributions] == [
+        ("a", 0.0, False, "units: condition units: cannot read 'm2s'"),
+        ("b", 0.0, False, "not computable"),
+        ("c", 0.0, False, "not met"),
+        ("d", W.unmet_support, True, "supporting condition not met"),
+        ("e", 0.0, False, "not met"),
+        ("f", 0.0, False, "not met")]
+    assert led.total == pytest.approx(-0.405465 - 0.3)
+    # an unmet supporting condition is no supporting piece, and an unmet refutation refutes nothing
+    assert (led.pieces, led.strong_pieces, led.aspects, led.sources, led.refuting) == (0, 0, [], [], [])
+    assert led.not_computable == [] and led.tested == 1
+
+
+def test_not_computable_without_a_reason():
+    ev = _ev("E1", "compute_bulk_shear", [_v("shear_0_6km", "supports", None, card="a"),
+                                          _v("shear_0_6km", "refutes", None, card="b")])
+    led = ledger(H, [ev], W)
+    assert led.not_computable == ["compute_bulk_shear.shear_0_6km: not computable"]
+    assert [c.note for c in led.contributions] == ["not computable", "not computable"]
+    ev = _ev("E1", "compute_bulk_shear", [_v("shear_0_6km", "supports", None, card="a"),
+                                          _v("shear_0_6km", "refutes", None, card="b", reason="winds end at 5.6 km")])
+    assert ledger(H, [ev], W).not_computable == ["compute_bulk_shear.shear_0_6km: winds end at 5.6 km"]
+
+
+def test_the_competing_term_says_what_it_is():
+    null = Hypothesis(id="H2", hazard="no_severe_hazard", statement="s", prior=0.3, posterior=0.3)
+    sup = Hypothesis(id="H1", hazard="tornadic_supercell", statement="s", prior=0.5, posterior=0.99,
+                     status="supported", evidence_ids=[f"E{i}" for i in range(1, 8)])
+    (c,) = ledger(null, [], W, competing=[sup]).contributions
+    assert (c.evidence_id, c.tool, c.field, c.value, c.card) == (
+        "E1,E2,E3,E4,E5,E6", "(hypothesis)", "tornadic_supercell", "supported", "")   # the first six
+    assert (c.condition, c.meaning, c.met, c.weight, c.counted, c.aspect) == (
+        "H1 tornadic_supercell is supported", "refutes", True, -3.0, True, "competing hypothesis")
+    assert c.note == "a warning-level hazard is supported, so 'no severe hazard' is contradicted"
+
+
+# -- the status rules on ledgers written by hand (weights.yaml: supported_at 0.75, min_pieces 3,
+# min_aspects 2, refuted_below 0.5; a sounding and a radar volume give the environment and the
+# storm-scale radar aspects)
+def _ledger(**kw):
+    from hvrmet.agents.accounting import Ledger
+
+    return Ledger(**{"hypothesis_id": "H1", "prior": 0.4, "logit_prior": -0.405465, "tested": 1, **kw})
+
+
+def _policy_ctx():
+    from hvrmet.agents.brain import BrainContext
+    from hvrmet.agents.expert import ExpertPolicy
+
+    return ExpertPolicy(), BrainContext(case="x", roles=["sounding", "radar_volume"], time="", location={}, loop=1)
+
+
+def test_status_refuted_only_below_the_threshold_and_says_so():
+    pol, ctx = _policy_ctx()
+    nc = ["compute_bulk_shear.shear_0_6km: not computable: winds end at 5.6 km", "compute_helicity.srh_0_1km: x"]
+    assert pol._status(H, _ledger(posterior=0.3, refuting=["E1", "E2"], not_computable=nc), ctx, []) == (
+        "refuted", "a refuting condition is met (E1, E2); posterior 0.30; not computable: "
+                   "compute_bulk_shear.shear_0_6km: not computable: winds end at 5.6 km; compute_helicity.srh_0_1km: x")
+    # at exactly refuted_below it is not refuted
+    assert pol._status(H, _ledger(posterior=0.5, refuting=["E1"]), ctx, [])[0] == "inconclusive"
+    assert pol._status(H, _ledger(posterior=0.4999, refuting=["E1"]), ctx, [])[0] == "refuted"
+
+
+def test_status_not_assessed_and_proposed_rationales():
+    from hvrmet.agents.state import PlannedCheck
+
+    pol, ctx = _policy_ctx()
+    assert pol._status(H, _ledger(posterior=0.4, tested=0), ctx, []) == (
+        "not_assessed", "no check could test it with the data of this case")
+    assert pol._status(H, _ledger(posterior=0.6), ctx, [PlannedCheck(tool="detect_rotation")]) == (
+        "proposed", "posterior 0.60; 1 check(s) still to run")
+    # nothing tested yet but a check pending: proposed, not not_assessed
+    assert pol._status(H, _ledger(posterior=0.4, tested=0), ctx, [PlannedCheck(tool="detect_rotation")])[0] == "proposed"
+
+
+def test_status_supported_exactly_at_every_threshold():
+    pol, ctx = _policy_ctx()
+    led = _ledger(posterior=0.75, pieces=3.0, strong_pieces=1, aspects=["environment", "storm_scale_radar"])
+    assert pol._status(H, led, ctx, []) == (
+        "supported", "posterior 0.75 from 3 supporting pieces from 2 aspects (environment, storm_scale_radar)")
+
+
+def test_status_inconclusive_lists_exactly_what_is_short():
+    pol, ctx = _policy_ctx()
+    two = ["environment", "storm_scale_radar"]
+    head = "no check left that could settle it: "
+    assert pol._status(H, _ledger(posterior=0.75, pieces=3.0, strong_pieces=1, aspects=["environment"]), ctx, []) == (
+        "inconclusive", f"posterior 0.75; {head}support from 1 aspect(s) (environment) of the 2 the case has "
+                        "(environment, storm_scale_radar)")
+    assert pol._status(H, _ledger(posterior=0.7, pieces=3.0, strong_pieces=1, aspects=two), ctx, []) == (
+        "inconclusive", f"posterior 0.70; {head}posterior 0.70 below 0.75")
+    assert pol._status(H, _ledger(posterior=0.8, pieces=2.5, strong_pieces=1, aspects=two), ctx, []) == (
+        "inconclusive", f"posterior 0.80; {head}2.5 supporting pieces of the 3 needed")
+    assert pol._status(H, _ledger(posterior=0.8, pieces=3.0, strong_pieces=0, aspects=two), ctx, []) == (
+        "inconclusive", f"posterior 0.80; {head}no full supporting condition met")
+    assert pol._status(H, _ledger(posterior=0.2, pieces=0.5, strong_pieces=0), ctx, []) == (
+        "inconclusive", f"posterior 0.20; {head}posterior 0.20 below 0.75; 0.5 supporting pieces of the 3 needed; "
+                        "no full supporting condition met; support from 0 aspect(s) (none) of the 2 the case has "
+                        "(environment, storm_scale_radar)")
+
+
+def test_relevant_aspects_and_runnable_follow_the_cases_data():
+    from hvrmet.agents.brain import BrainContext
+
+    pol, ctx = _policy_ctx()
+    assert pol.tokens_used == 0
+    assert pol.relevant_aspects("tornadic_supercell", ctx) == {"environment", "storm_scale_radar"}
+    only = BrainContext(case="x", roles=["sounding"], time="", location={}, loop=1)
+    assert pol.relevant_aspects("tornadic_supercell", only) == {"environment"}
+    assert pol.runnable("compute_sbcape", ctx) and pol.runnable("describe_case_setting", ctx)   # no data needed
+    assert not pol.runnable("get_hail_index", ctx)       # a Level III product the case lacks
+    assert not pol.runnable("plot_skewt", ctx)           # figures are no checks
+    assert not pol.runnable("no_such_tool", ctx)
+
+
+def test_describe_a_flag_prints_it_as_it_is():
+    cond = _cond(op="==", value=True, units="", field="debris_signature_flag")
+    out = evaluate_condition("idx-card", cond, _res({"debris_signature_flag": Value(value=True)}))
+    # no units: no double space; a flag is not formatted as a number (True, not 1)
+    assert out.describe().startswith("t.debris_signature_flag = True == True") and out.describe().endswith(": met")
+
+
+def test_status_names_every_aspect_short_when_more_are_needed():
+    from hvrmet.agents.brain import BrainContext
+
+    pol, _ = _policy_ctx()
+    # weights are data: with min_aspects 3 and a case with Level III too, two aspects are short of three
+    pol.store = type("Store", (), {"weights": W.model_copy(update={"min_aspects": 3}), "cards": pol.store.cards})()
+    ctx = BrainContext(case="x", roles=["sounding", "radar_volume", "level3_mesocyclone"], time="", location={}, loop=1)
+    assert pol.relevant_aspects("tornadic_supercell", ctx) == {"environment", "storm_scale_radar", "detection_product"}
+    led = _ledger(posterior=0.9, pieces=4.0, strong_pieces=2, aspects=["environment", "storm_scale_radar"])
+    assert pol._status(H, led, ctx, []) == (
+        "inconclusive", "posterior 0.90; no check left that could settle it: support from 2 aspect(s) (environment, "
+                        "storm_scale_radar) of the 3 the case has (detection_product, environment, storm_scale_radar)")

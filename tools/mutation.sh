@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Mutation run (mutmut 3, config in pyproject.toml [tool.mutmut]) over the condition evaluation
+# (hvrmet/knowledge/conditions.py), the evidence accounting (hvrmet/agents/accounting.py) and the
+# status rules of hvrmet/agents/expert.py, against tests/test_accounting.py only.
+#
+# It runs in a throw-away copy (HEAD, plus the working-tree versions of the files under test), so
+# mutmut's mutants/ folder never lands in the repository. Prints the kill rate per module and the
+# surviving mutants; exits 1 when a module kills fewer than FAIL_UNDER % (default 80).
+#
+#   tools/mutation.sh [WORKDIR]        (default: a new /tmp/hvrmet-mutation.XXXXXX)
+#   MAX_CHILDREN=2 FAIL_UNDER=80 PYTHON=.venv/bin/python   (environment, optional)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && git rev-parse --show-toplevel)
+work=${1:-$(mktemp -d /tmp/hvrmet-mutation.XXXXXX)}
+py=${PYTHON:-$repo/.venv/bin/python}
+mkdir -p "$work"
+git -C "$repo" archive HEAD | tar x -C "$work"
+for f in pyproject.toml tests/conftest.py tests/test_accounting.py \
+         hvrmet/knowledge/conditions.py hvrmet/agents/accounting.py hvrmet/agents/expert.py; do
+    cp "$repo/$f" "$work/$f"
+done
+if [ -z "${HVRMET_DATA_DIR:-}" ] && [ -f "$repo/../shared/data/MANIFEST.tsv" ]; then
+    export HVRMET_DATA_DIR=$(cd "$repo/../shared/data" && pwd)
+fi
+export MPLBACKEND=Agg PATH="$(dirname "$py"):$PATH"
+cd "$work"
+echo "mutation run in $work"
+"$py" -m mutmut run --max-children "${MAX_CHILDREN:-2}" > mutmut-run.log 2>&1 || { tail -c 2000 mutmut-run.log; exit 2; }
+"$py" -m mutmut results --all true > results.txt 2>/dev/null
+"$py" - "${FAIL_UNDER:-80}" <<'PY'
+import collections, re, subprocess, sys
+
+fail_under = float(sys.argv[1])
+# expert.py: only the status rules are under test here; its other functions are reported apart
+scope = {"hvrmet.agents.expert": {"ǁExpertPolicyǁ_status", "ǁExpertPolicyǁrelevant_aspects"}}
+per_module, per_function, survivors = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter), []
+for line in open("results.txt", encoding="utf-8"):
+    if ": " not in line:
+        continue
+    name, status = line.strip().rsplit(": ", 1)
+    module, _, rest = name.partition(".x")
+    function = re.sub(r"__mutmut_\d+$", "", rest).lstrip("_")
+    per_function[(module, function)][status] += 1
+    if module in scope and function.lstrip("_") not in {f.lstrip("_") for f in scope[module]}:
+        continue
+    per_module[module][status] += 1
+    if status != "killed":
+        survivors.append((name, status))
+print("\nper function (generated: killed / survived / no tests / other)")
+for (module, function), c in sorted(per_function.items()):
+    n = sum(c.values())
+    print(f"  {module}.{function}: {n}: {c['killed']} / {c['survived']} / {c['no tests']} / "
+          f"{n - c['killed'] - c['survived'] - c['no tests']}")
+print("\nper module (expert.py: _status and relevant_aspects); every mutant not killed counts against it")
+ok = True
+for module, c in sorted(per_module.items()):
+    n = sum(c.values())
+    rate = 100.0 * c["killed"] / n if n else 0.0
+    ok &= rate >= fail_under
+    print(f"  {module}: {n} generated, {c['killed']} killed, {n - c['killed']} not killed ({dict(c)}): {rate:.1f} %")
+print(f"\n{len(survivors)} mutants not killed (mutmut show NAME in this folder for the diff)")
+for name, status in survivors:
+    diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True, text=True).stdout
+    changed = [l for l in diff.splitlines() if l[:1] in "+-" and l[:3] not in ("+++", "---")]
+    print(f"  {name} [{status}]")
+    for l in changed:
+        print(f"      {l.strip()[:150]}")
+sys.exit(0 if ok else 1)
+PY
