@@ -125,6 +125,10 @@ def test_gfs_cyclone_minimum_pressure(load):
     assert pmin == pytest.approx(967.6, abs=0.1)
     assert (lat, lon) == (47.0, -94.0)
     assert ds["Geopotential_height_isobaric"].attrs["units"] == "m"  # 'gpm' normalised
+    # the field resolver ran: which physical field came from which variable
+    assert ds.attrs["hvrmet_fields"].startswith("mslp<-Pressure_reduced_to_MSL_msl; "
+                                                "temperature_2m<-Temperature_height_above_ground")
+    assert "air_temperature<-Temperature_isobaric" in ds.attrs["hvrmet_fields"]
 
 
 def test_grib_and_climatology(load):
@@ -135,6 +139,9 @@ def test_grib_and_climatology(load):
     assert list(clim.month.values) == [1, 7]
     assert list(clim.level.values) == [200, 500, 850]
     assert clim.z.attrs["units"] == "m^2/s^2"
+    assert clim.level.attrs["units"] == "hPa" and clim.level.attrs["units_original"] == "millibars"
+    assert era5.attrs["hvrmet_fields"] == "temperature_2m<-t2m"
+    assert clim.attrs["hvrmet_fields"].startswith("geopotential_height<-z; eastward_wind<-u; northward_wind<-v")
 
 
 @pytest.mark.parametrize("case,frames,step,unit,vmax", [

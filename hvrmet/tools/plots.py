@@ -371,31 +371,40 @@ class FieldMapInput(CaseInput):
     lat_max: float | None = quantity(None, units="degree_north", description="north edge of the map", ge=-90, le=90)
 
 
-def _find_var(ds, name: str, level: float | None) -> str:
+def _find_var(ds, name: str, level: float | None):
+    """The DataArray to draw for ``name``: a field found by the resolver (normalised:
+    ``pressure`` in hPa, longitudes -180..180 sorted) or a variable of the dataset."""
+    from hvrmet.data.fields import field_specs, fields_of
+
+    fs = fields_of(ds)
+    key = _MAP_FIELDS.get(name, name if name in field_specs() else None)
+    if key is not None and (key in fs or name not in ds.data_vars):
+        return fs.get(key)
     if name in ds.data_vars:
-        return name
-    cands = _ALIASES.get(name, [])
-    for c in cands:
-        if c in ds.data_vars:
-            return c
-    raise VariableMissing(ds.attrs.get("source_file"), f"no {name!r} in this dataset; its variables: "
-                          + ", ".join(v for v in ds.data_vars if ds[v].ndim >= 2))
+        var = ds[name]
+        if "lon" in var.dims and var["lon"].ndim == 1:
+            var = var.assign_coords(lon=("lon", ((var["lon"].values.astype(float) + 180.0) % 360.0) - 180.0,
+                                         var["lon"].attrs)).sortby("lon")
+        return var
+    raise VariableMissing(ds.attrs.get("source_file"), f"no {name!r} in this dataset; fields found: "
+                          + (", ".join(f"{k} ({m.variable})" for k, m in fs.found.items()) or "none")
+                          + "; its variables: " + ", ".join(v for v in ds.data_vars if ds[v].ndim >= 2))
 
 
 def _field2d(ds, name: str, level: float | None, tindex: int):
     """A 2-D field ``(lat, lon)`` at a level (hPa) and time index, as a pint quantity array."""
     from metpy.units import units
 
-    var = ds[_find_var(ds, name, level)]
+    var = _find_var(ds, name, level)
     for d in list(var.dims):
         if d.startswith("time") or d in ("month", "step"):
             if tindex >= var.sizes[d]:
                 raise VariableMissing(ds.attrs.get("source_file"), f"time index {tindex} is beyond the "
                                       f"{var.sizes[d]} times of {var.name}")
             var = var.isel({d: tindex})
-        elif d.startswith("isobaric") or d in ("level", "pressure", "plev"):
-            lev_units = str(ds[d].attrs.get("units", "hPa"))
-            levs = (ds[d].values * units(lev_units)).to("hPa").m
+        elif d == "pressure" or d.startswith("isobaric") or d in ("level", "plev"):
+            lev_units = str(var[d].attrs.get("units", "hPa"))
+            levs = (var[d].values * units(lev_units)).to("hPa").m
             if level is None:
                 if var.sizes[d] == 1:
                     level = float(levs[0])
@@ -467,8 +476,8 @@ def plot_field_map(args: FieldMapInput, ctx: ToolContext) -> ToolOutput:
     fvar, fq, flev = get(args.variable, args.level)
     latn = next(c for c in ("lat", "latitude") if c in fvar.coords)
     lonn = next(c for c in ("lon", "longitude") if c in fvar.coords)
-    lat = ds[latn].values.astype(float)
-    lon = ((ds[lonn].values.astype(float) + 180.0) % 360.0) - 180.0
+    lat = fvar[latn].values.astype(float)
+    lon = ((fvar[lonn].values.astype(float) + 180.0) % 360.0) - 180.0
     order = np.argsort(lon)
     lon = lon[order]
     box = [args.lon_min, args.lon_max, args.lat_min, args.lat_max]
