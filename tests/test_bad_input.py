@@ -29,6 +29,8 @@ SAMPLES = [
     ("netcdf", ["metpy/staticdata/GFS_test.nc"], {}),
     ("netcdf", ["xarray-data/eraint_uvz.nc"], {}),
     ("grib", ["xarray-data/era5-2mt-2019-03-uk.grib"], {}),
+    ("netcdf", ["metpy/staticdata/GFS_global.nc"], {}),  # global grid, 3 times, one level
+    ("grib", ["pysteps-data/mrms/2019/06/10/PrecipRate_00.00_20190610-000000.grib2"], {}),  # one GRIB2 message
     ("surface_csv", ["metpy/staticdata/SFC_obs.csv"], {}),
     ("metar", ["metpy/staticdata/metar_20190701_1200.txt"], {}),
     ("wpc_fronts", ["metpy/staticdata/WPC_sfc_fronts_20210628_1800.txt"], {}),
