@@ -584,3 +584,9 @@ def test_status_names_every_aspect_short_when_more_are_needed():
     assert pol._status(H, led, ctx, []) == (
         "inconclusive", "posterior 0.90; no check left that could settle it: support from 2 aspect(s) (environment, "
                         "storm_scale_radar) of the 3 the case has (detection_product, environment, storm_scale_radar)")
+
+
+def test_text_against_a_number_is_reported_not_raised():
+    cond = Condition(tool="t", field="f", op=">=", value=3.0, units="1", meaning="supports", hazard="x")
+    out = evaluate_condition("card", cond, ToolResult(tool="t", arguments={}, ok=True, values={"f": Value(value="high")}))
+    assert out.met is None and "cannot be compared with >= 3.0" in out.reason

@@ -63,7 +63,11 @@ def evaluate_condition(card_id: str, cond: Condition, result: ToolResult) -> Out
                        f"not computable: {why}" if why else f"{cond.field} not computed")
     if isinstance(cond.value, (bool, str)) or isinstance(val.value, (bool, str)):
         got = val.value
-        return Outcome(card_id, cond, bool(_OPS[cond.op](got, cond.value)), got, cond.units)
+        try:
+            return Outcome(card_id, cond, bool(_OPS[cond.op](got, cond.value)), got, cond.units)
+        except TypeError:  # text against a number with an ordering: reported, not raised
+            return Outcome(card_id, cond, None, got, val.units,
+                           f"{cond.field} is {got!r}, which cannot be compared with {cond.op} {cond.value!r}")
     try:
         got = convert(float(val.value), val.units, cond.units)
     except Exception as exc:  # noqa: BLE001 - incompatible units are reported, not raised
