@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from hvrmet.cases.model import CONTEXT_ONLY_ROLES, NUMBERED_ROLES, ROLES, Case, CaseFile, Location
+from hvrmet.cases.model import CONTEXT_ONLY_ROLES, NUMBERED_ROLES, Case, CaseFile, Location
 from hvrmet.data.registry import default_registry, file_sha256, resolve
 from hvrmet.data.sniff import SHAPEFILE_COMPANIONS, Sniffed, sniff
 from hvrmet.errors import CaseError, DataError, DataFileMissing, FormatError, VariableMissing
@@ -88,6 +88,7 @@ class FileInfo:
     time_from: str = ""
     place_from: str = ""
     product_code: int | None = None
+    product_role: str | None = None
     climatology: bool = False
 
     @property
@@ -332,6 +333,7 @@ def _describe(info: FileInfo, ds: xr.Dataset) -> None:
         info.place = _site_place(info.site) if info.site else info.sniffed.detail
         if kind == "level3":
             info.product_code = int(a.get("product_code", 0)) or None
+            info.product_role = str(a.get("product_role") or "") or None  # the reader's role for the product
         return
     if kind == "sounding":
         info.site = str(a.get("station") or a.get("station_id") or "") or None
@@ -449,6 +451,16 @@ def level3_role(code: int | None) -> str | None:
     return LEVEL3_ROLES.get(int(code)) if code else None
 
 
+def _role_ok(role: str) -> bool:
+    """Whether the case model accepts ``role`` (the hand-written roles and any the readers
+    generate, e.g. numbered Level III roles)."""
+    try:
+        CaseFile(role=role, format="x", path="x")
+    except ValueError:
+        return False
+    return True
+
+
 def _numbered(family: str, n: int) -> str:
     return family if n == 0 else f"{family}_{n + 1}"
 
@@ -507,13 +519,18 @@ def _assign(infos: list[FileInfo], ref_time: dt.datetime | None, warnings: list[
     l3 = sorted(by_kind.get("level3", []), key=_sort_key)
     used: dict[str, FileInfo] = {}
     for f in l3:
-        role = level3_role(f.product_code)
-        if role is None or role not in ROLES:
+        role = next((r for r in (level3_role(f.product_code), f.product_role) if r and _role_ok(r)), None)
+        if role is None:
             warnings.append(f"{f.path}: left out: no case role for Level III product {f.product_code}")
             continue
-        if role in used:
-            warnings.append(f"{f.path}: left out: the case already has a {role} ({used[role].path.name})")
-            continue
+        if role in used:  # a second product of the kind: its numbered role, where the model has one
+            n = 2
+            while f"{role}_{n}" in used:
+                n += 1
+            if not _role_ok(f"{role}_{n}"):
+                warnings.append(f"{f.path}: left out: the case already has a {role} ({used[role].path.name})")
+                continue
+            role = f"{role}_{n}"
         used[role] = f
         entries.append((role, [f], f.format, f.options))
     for f in sorted(by_kind.get("storm_reports", []), key=_sort_key):
@@ -618,8 +635,13 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
         ref_time = t_src.time
         notes.append(f"time {ref_time:%Y-%m-%d %H:%M} UTC read from the data: {t_src.path.name} "
                      f"({t_src.time_from})")
+    elif (known := _catalogue_case_of(infos)) is not None:
+        ref_time = known.time
+        notes.append(f"time {ref_time:%Y-%m-%d %H:%M} UTC from catalogue case {known.id}, which names the same "
+                     "registered file (the data carry no time)")
     else:
-        raise CaseError(where, "no file gives a time (an untitled sounding?): give the case time (--time)")
+        raise CaseError(where, "no file gives a time (a climatology, an untitled sounding?): "
+                               "give the case time (--time)")
     if lat is not None and lon is not None:
         pos = (float(lat), float(lon))
         notes.append("place given by the user")
@@ -667,6 +689,16 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
     except Exception as exc:  # noqa: BLE001 - a pydantic error naming the field, as one line
         raise CaseError(where, f"the assembled case is not valid: {str(exc).splitlines()[0]}") from None
     return Assembly(case=case, files=used, warnings=warnings)
+
+
+def _catalogue_case_of(infos: list[FileInfo]) -> Case | None:
+    """The catalogue case naming one of these registered files (for the time of data that
+    carry none, e.g. a climatology)."""
+    from hvrmet.cases.catalogue import list_cases
+
+    reg = default_registry()
+    keys = {k for k in (_key_of(f.path, reg) for f in infos) if k} if reg.data_dir is not None else set()
+    return next((c for c in list_cases() if any(f.path in keys for f in c.files)), None)
 
 
 def _key_of(path: Path, reg) -> str | None:

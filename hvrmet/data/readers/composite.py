@@ -37,6 +37,8 @@ _TIME_PATTERNS = [
     (re.compile(r"RAP_5min_(\d{12})"), "%Y%m%d%H%M"),
     (re.compile(r"_(\d{8}_\d{6})\.prcp"), "%Y%m%d_%H%M%S"),
     (re.compile(r"_(\d{8}-\d{6})\.grib2"), "%Y%m%d-%H%M%S"),
+    # WMO file naming (OPERA's ODIM_H5 composites): T_PAAH21_C_EUOC_YYYYMMDDhhmmss.hdf
+    (re.compile(r"^T_[A-Z0-9]+_C_[A-Z0-9]{4}_(\d{14})\."), "%Y%m%d%H%M%S"),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
@@ -41,7 +42,10 @@ def read_wpc_fronts(path: str | Path, *, sha256: str = "", year: int | None = No
             lon0.append(coords[0, 0]); lat0.append(coords[0, 1])
         ds = xr.Dataset(
             {"feature_type": ("feature", df["feature"].astype(str).to_numpy()),
-             "strength": ("feature", df["strength"].to_numpy(np.float64), {"units": "hPa"}),
+             # pressure centres give hPa; fronts a coded strength (WK, MDT, STG), kept as text
+             "strength": ("feature", pd.to_numeric(df["strength"], errors="coerce").to_numpy(np.float64),
+                          {"units": "hPa"}),
+             "strength_code": ("feature", df["strength"].fillna("").astype(str).to_numpy()),
              "geometry_wkt": ("feature", np.array([g.wkt for g in df["geometry"]])),
              "vertex_lat": ("vertex", np.array(vlat), {"units": "degree_north"}),
              "vertex_lon": ("vertex", np.array(vlon), {"units": "degree_east"}),
