@@ -495,3 +495,24 @@ def test_grib2_truncation_is_detected(data_dir, tmp_path):
     with pytest.raises(FormatError, match=f"mrms.grib2: GRIB message 1 at byte 0 declares {len(raw)} bytes but "
                                           f"only {len(raw) // 2} are present"):
         get_reader("grib")(cut)
+
+
+def test_calc_arguments_are_checked(load):
+    from hvrmet.calc import gridded as gc
+
+    fs = fields_of(load("cyclone2010", "analysis"))
+    t, _ = gc.at_level(fs.get("air_temperature"), 500.0)
+    with pytest.raises(ValueError, match="how must be 'max' or 'min'"):
+        gc.extremum(t, "middle")
+    with pytest.raises(TypeError, match="u must be an xarray.DataArray"):
+        gc.divergence(t.values, t)
+    with pytest.raises(ValueError, match="v must be on the grid of u"):
+        gc.divergence(t, t.isel(lat=slice(1, None)))
+    with pytest.raises(ValueError, match="level must be a positive pressure"):
+        gc.at_level(fs.get("air_temperature"), -5)
+    with pytest.raises(ValueError, match="bottom must exceed top"):
+        gc.common_levels({"t": fs.get("air_temperature")}, 300, 500)
+    with pytest.raises(TypeError, match="ds must be an xarray.Dataset"):
+        identify_fields(t)
+    with pytest.raises(ValueError, match="fields: unknown field 'vorticity'"):
+        identify_fields(load("cyclone2010", "analysis"), ["vorticity"])

@@ -127,7 +127,8 @@ def field_specs() -> dict[str, FieldSpec]:
 
     from hvrmet._resources import package_path
 
-    raw = yaml.safe_load(package_path("hvrmet.data", "field_aliases.yaml").read_text())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load(package_path("hvrmet.data", "field_aliases.yaml").read_text(), Loader=loader)  # noqa: S506
     out = {}
     for name, d in raw["fields"].items():
         out[name] = FieldSpec(
@@ -205,8 +206,13 @@ class _Vertical:
     note: str = ""
 
 
-def _pressure_levels(c: xr.DataArray, name: str) -> tuple[tuple[float, ...], str] | None:
-    """The hPa values of coordinate ``c`` if it is a pressure axis, with a note on how told."""
+def _pressure_levels(c: xr.DataArray, name: str, metpy_vertical: bool = False
+                     ) -> tuple[tuple[float, ...], str] | None:
+    """The hPa values of coordinate ``c`` if it is a pressure axis, with a note on how told.
+
+    Its units decide; without units, its name, its CF attributes or MetPy's identification
+    of it as the vertical axis (``metpy_vertical``) say it is pressure, and its values
+    whether in Pa or hPa."""
     from metpy.units import units
 
     if _NOT_LEVELS.search(name) or _NOT_LEVELS.search(str(c.attrs.get("long_name", ""))):
@@ -223,7 +229,7 @@ def _pressure_levels(c: xr.DataArray, name: str) -> tuple[tuple[float, ...], str
             return None
         return tuple(float(x) for x in units.Quantity(vals, _u(u)).to("hPa").m), ""
     named = bool(_PRESSURE_NAMES.match(name)) or c.attrs.get("_CoordinateAxisType") == "Pressure" \
-        or c.attrs.get("standard_name") == "air_pressure" or c.attrs.get("positive") == "down"
+        or c.attrs.get("standard_name") == "air_pressure" or c.attrs.get("positive") == "down" or metpy_vertical
     if not named or not np.isfinite(vals).all():
         return None
     if vals.min() >= 1 and vals.max() <= 1100 and (vals.size == 1 or vals.max() >= 200):
@@ -254,7 +260,25 @@ def _is_height(c: xr.DataArray, name: str) -> float | None:
     return float((float(np.asarray(c.values).ravel()[0]) * _u(u)).to("m").m)
 
 
+def _metpy_vertical(da: xr.DataArray) -> str | None:
+    """The dimension MetPy identifies as the vertical axis of ``da`` (``da.metpy.vertical``)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = da.metpy.vertical
+    except Exception:  # noqa: BLE001 - MetPy finds none (AttributeError) or cannot parse the attributes
+        return None
+    return str(v.dims[0]) if v.ndim == 1 and v.dims[0] in da.dims else None
+
+
 def _vertical(da: xr.DataArray, horizontal: set[str]) -> _Vertical:
+    mv = _metpy_vertical(da)
+    if mv is not None and mv not in horizontal and mv in da.coords:
+        p = _pressure_levels(da[mv], mv, metpy_vertical=True)
+        if p is not None:
+            return _Vertical("pressure", dim=mv, coord=mv, levels=p[0], note=p[1])
     for d in da.dims:
         if d in horizontal or d not in da.coords or da[d].ndim != 1:
             continue
