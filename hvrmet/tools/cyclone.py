@@ -79,10 +79,9 @@ def compute_deepening_rate(args: DeepeningInput, ctx: ToolContext) -> ToolOutput
                       "(a station network undersamples the centre)"],
             summary=f"lowest station MSLP fell from {pmin[0]:.1f} to {pmin[-1]:.1f} hPa in {hours:.0f} h "
                     f"({rate:.1f} hPa/24 h, {b:.2f} Bergeron)")
-    name = next((v for v in ds.data_vars if "MSL" in v or ds[v].attrs.get("standard_name") == "air_pressure_at_mean_sea_level"), None)
-    if name is None:
-        raise VariableMissing(ds.attrs.get("source_file"), "no mean-sea-level pressure in the analysis")
-    p = ds[name]
+    from hvrmet.data.fields import fields_of
+
+    p = fields_of(ds).get("mslp")  # any naming (the field resolver); VariableMissing says what the file holds
     tdim = next((d for d in p.dims if d.startswith("time")), None)
     if tdim is None or p.sizes[tdim] < 2:
         raise VariableMissing(ds.attrs.get("source_file"),
