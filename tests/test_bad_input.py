@@ -25,6 +25,8 @@ SAMPLES = [
     ("nexrad_level3", ["metpy/staticdata/nids/KLZK_H0C_20200814_0417"], {}),  # no WMO trailer, bz2 inside
     ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NVW_20160526_2154.nids"], {}),  # VAD wind profile
     ("uwyo_sounding", ["metpy/staticdata/may4_sounding.txt"], {}),
+    ("uwyo_sounding", ["metpy/staticdata/20110522_OUN_12Z.txt"], {}),  # title line, 71 levels
+    ("uwyo_sounding", ["metpy/staticdata/dec9_sounding.txt"], {}),  # gaps, repeated levels, top 7.5 hPa
     ("upper_air_csv", ["metpy/staticdata/UPA_obs.csv"], {}),
     ("netcdf", ["metpy/staticdata/GFS_test.nc"], {}),
     ("netcdf", ["xarray-data/eraint_uvz.nc"], {}),

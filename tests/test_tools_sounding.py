@@ -124,7 +124,7 @@ def test_lapse_rate_and_freezing_level(load, case):
 
 
 def test_ship_follows_spc_formula():
-    from hvrmet.tools.sounding_calc import ship
+    from hvrmet.calc.sounding import ship
 
     # all terms inside their limits: plain product / 42e6
     assert ship(3000, 12, 7.5, -15, 20, 3500) == pytest.approx(3000 * 12 * 7.5 * 15 * 20 / 42e6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hvrmet.tools.sounding_calc import Profile
+from hvrmet.calc.sounding import Profile
 
 __all__ = ["skewt_figure", "hodograph_figure"]
 
@@ -58,9 +58,9 @@ def skewt_figure(prof: Profile, diag: dict, title: str):
     Parameters
     ----------
     prof
-        Cleaned sounding (:func:`hvrmet.tools.sounding_calc.profile_from_dataset`).
+        Cleaned sounding (:func:`hvrmet.calc.sounding.profile_from_dataset`).
     diag
-        Its diagnostics (:func:`hvrmet.tools.sounding_calc.diagnostics`), for the labels.
+        Its diagnostics (:func:`hvrmet.calc.sounding.diagnostics`), for the labels.
     title
         Figure title (station and time).
     """

@@ -1,8 +1,9 @@
 """Sounding tools: thermodynamic and kinematic indices of an upper-air sounding (MetPy).
 
-Each tool reads the case's ``sounding`` role (or another role named by ``role``) and
-returns its quantities with units; all share one computation per sounding
-(:mod:`hvrmet.tools.sounding_calc`).
+A thin adapter: each tool reads the case's ``sounding`` role (or another role named by
+``role``) and returns quantities with units from the science in
+:mod:`hvrmet.calc.sounding`, which computes everything once per sounding. The reader's
+notes (levels left out, a sounding that may be cut short) come back as warnings.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import math
 
 from pydantic import Field
 
+from hvrmet.calc.sounding import diagnostics, profile_from_dataset
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
-from hvrmet.tools.sounding_calc import diagnostics, profile_from_dataset
 
 __all__: list[str] = []
 

@@ -37,6 +37,8 @@ READERS: dict[str, str] = {
     "furuno": "radar:read_furuno",
     "nexrad_level3": "nexrad_level3:read_nexrad_level3",
     "uwyo_sounding": "sounding:read_uwyo_sounding",
+    "igra2": "igra2:read_igra2",
+    "sharppy": "sharppy:read_sharppy",
     "upper_air_csv": "upper_air_csv:read_upper_air_csv",
     "netcdf": "gridded:read_netcdf",
     "grib": "gridded:read_grib",

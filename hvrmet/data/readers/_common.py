@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,14 @@ import xarray as xr
 
 from hvrmet.errors import DataError, DataFileMissing, FormatError
 
-__all__ = ["check_file", "check_ending", "reading", "add_provenance", "to_utc64", "gate_lat_lon",
-           "EARTH_RADIUS_M"]
+__all__ = ["check_file", "check_ending", "reading", "plain_reason", "ReaderWarning", "add_provenance",
+           "to_utc64", "gate_lat_lon", "EARTH_RADIUS_M"]
+
+
+class ReaderWarning(UserWarning):
+    """A file was read, but not all of it: reports or levels were skipped (the message
+    says how many and why; the dataset's ``reader_notes`` attribute holds the same)."""
+
 
 #: Mean earth radius (m) used by the 4/3-earth beam-height model.
 EARTH_RADIUS_M = 6371008.8
@@ -52,9 +59,12 @@ def check_ending(path: Path, endings: tuple[bytes, ...], strip: bytes = b"") -> 
 def reading(path: str | Path, what: str) -> Iterator[None]:
     """Turn any failure while decoding ``path`` into a :class:`FormatError`.
 
-    The readers decode with MetPy, pysteps, pandas, netCDF4, eccodes and others, each
-    with its own exceptions for a truncated or corrupted file; at this boundary they all
-    become one typed error naming the file and the format it was read as.
+    The readers decode with MetPy, pysteps, pandas, netCDF4, h5py, eccodes and others,
+    each with its own exceptions for a truncated or corrupted file; at this boundary they
+    all become one typed error naming the file, the format it was read as, and what is
+    wrong in plain words (:func:`plain_reason`), with the technical detail last, in
+    parentheses: ``cannot be read as NetCDF: not HDF5/NetCDF data, or a corrupted copy
+    (OSError: [Errno -51] NetCDF: Unknown file format)``.
     """
     try:
         yield
@@ -64,9 +74,115 @@ def reading(path: str | Path, what: str) -> Iterator[None]:
         raise FormatError(path, f"cannot be read as {what}: decoding ran out of memory "
                                 "(the file is probably corrupted)") from None
     except Exception as exc:  # noqa: BLE001 - translated, with its message, at the boundary
-        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise FormatError(path, f"cannot be read as {what}: {type(exc).__name__}"
-                                f"{': ' + msg if msg else ''}") from exc
+        raise FormatError(path, f"cannot be read as {what}: {plain_reason(exc)}") from exc
+
+
+_TRUNCATED = "the file ends early (truncated?)"
+_CORRUPT = "the file is corrupted or not in this format"
+
+#: (exception class names, regex on the message or None, plain words). First match wins;
+#: ``{0}`` in the words is the regex's first group. Class names, not classes, so that the
+#: libraries need not be imported here.
+_RULES: list[tuple[tuple[str, ...], str | None, str]] = [
+    # compressed streams
+    (("EOFError",), r"compressed file ended|end-of-stream|ran out of input", _TRUNCATED),
+    (("EOFError",), None, _TRUNCATED),
+    (("BadGzipFile",), r"crc check failed|incorrect length", "the gzip data are corrupted (check sum wrong)"),
+    (("BadGzipFile",), None, "not gzip data (the file does not start like a gzip file)"),
+    (("error",), r"incomplete or truncated|truncated", _TRUNCATED),  # zlib.error
+    (("error",), r"invalid (?:stored )?block|invalid distance|incorrect header check|"
+                 r"invalid code|unknown compression method", "the compressed data are corrupted"),
+    (("error",), r"unpack|requires a buffer|buffer of", "a record is shorter than its header says: "
+                                                       "the file is truncated or corrupted"),  # struct.error
+    (("LZMAError",), r"input format", "not xz/lzma data"),
+    (("LZMAError",), None, "the compressed (xz/lzma) data are corrupted"),
+    (("BadZipFile", "BadZipfile"), r"not a zip", "not a zip archive"),
+    (("BadZipFile", "BadZipfile"), None, "the zip archive is corrupted"),
+    (("OSError",), r"invalid data stream", "not bzip2 data, or the bzip2 data are corrupted"),
+    # HDF5 / NetCDF / GRIB / images
+    (("OSError", "RuntimeError"), r"truncated file|end of file|unexpected end|"
+                                  r"end of resource reached|premature end|eof", _TRUNCATED),
+    (("OSError", "RuntimeError"), r"file signature not found|unknown file format|not a valid id|"
+                                  r"not a netcdf|not an hdf5|unable to (?:synchronously )?open file",
+     "not HDF5/NetCDF data, or a corrupted copy"),
+    (("OSError", "RuntimeError"), r"hdf error|netcdf: ", "the HDF5/NetCDF structure is corrupted "
+                                                       "(or the file is truncated)"),
+    (("OSError", "RuntimeError"), r"image file is truncated", _TRUNCATED),
+    (("OSError", "RuntimeError"), r"not that many messages|wrong message length|grib",
+     "the GRIB messages are incomplete or corrupted (truncated?)"),
+    (("UnidentifiedImageError",), None, "not an image in the expected format"),
+    (("DecompressionBombError",), None, "the image is implausibly large (corrupted header?)"),
+    (("PermissionError",), None, "permission denied: the file cannot be opened"),
+    (("IsADirectoryError",), None, "a folder, not a file"),
+    (("FileNotFoundError",), None, "file not found"),
+    (("OSError", "IOError"), r"errno 5\b|input/output error", "the disk or share reported a read error"),
+    (("OSError", "IOError"), None, "the file cannot be read: it is corrupted, truncated or not in this format"),
+    # text
+    (("UnicodeDecodeError",), r"can't decode byte (0x[0-9a-f]{2}) in position (\d+)",
+     "not text in the expected encoding (byte {0} where text was expected): "
+     "the file is binary or corrupted"),
+    (("UnicodeDecodeError", "UnicodeError"), None, "not text in the expected encoding"),
+    (("EmptyDataError",), None, "no data in the file"),
+    (("ParserError",), None, "the rows of the table do not have the expected columns "
+                             "(corrupted, truncated or not this format)"),
+    (("KeyError",), r"^['\"]?(.+?)['\"]?$", "a field expected in this format is missing: {0}"),
+    (("IndexError",), None, "a record is shorter than expected (truncated or corrupted?)"),
+    (("ValueError",), r"cannot reshape array of size|buffer size must be a multiple|"
+                      r"buffer is smaller than requested|not enough values|"
+                      r"array is too big|negative dimensions", "the data block does not have the size "
+                                                             "its header gives (truncated or corrupted?)"),
+    (("ValueError",), r"did not find a match in any of xarray|no match in any of xarray",
+     "not a NetCDF, HDF5 or GRIB file that can be opened"),
+    (("ValueError", "OverflowError"), r"month must be|day is out of range|hour must be|minute must be|"
+                                      r"second must be|year \d+ is out of range|out of bounds nanosecond|"
+                                      r"date value out of range",
+     "a date or time in the file is impossible (corrupted header?)"),
+    (("ValueError",), r"could not convert string to float: (.{1,40})|invalid literal for int\(\) "
+                      r"with base \d+: (.{1,40})", "a number in the file cannot be read ({0})"),
+    (("ValueError",), r"unable to parse string \"(.{1,40})\"", "a number in the file cannot be read ({0})"),
+    (("ValueError",), None, "a value in the file is invalid (corrupted or not this format)"),
+    (("TypeError",), r"data type .* not understood", "a header field has an impossible value (corrupted?)"),
+    (("TypeError", "AttributeError"), None, "the file's content is not what this format requires "
+                                            "(corrupted or another format)"),
+    (("AssertionError",), None, "the file's internal structure is inconsistent (corrupted?)"),
+    (("ZeroDivisionError", "FloatingPointError"), None, "a header field is zero or impossible (corrupted?)"),
+    (("RecursionError",), None, "the file's structure nests impossibly deep (corrupted?)"),
+]
+
+
+def plain_reason(exc: BaseException) -> str:
+    """What a low-level decoding exception means, in words a forecaster understands.
+
+    The plain words come first; the exception's class and first line of its message
+    follow in parentheses for whoever debugs the reader::
+
+        the file ends early (truncated?) (EOFError: Compressed file ended before ...)
+
+    Known classes (``OSError``, ``EOFError``, ``zlib.error``, gzip/bz2/lzma/zip errors,
+    h5py and netCDF4 ``OSError``/``RuntimeError``, ``ValueError``, ``KeyError``,
+    ``struct.error``, ``UnicodeDecodeError``, pandas parser errors, PIL errors) are matched
+    by class name and message; anything else still gets a plain sentence.
+    """
+    msg = str(exc).strip()
+    first = msg.splitlines()[0][:200] if msg else ""
+    names = {c.__name__ for c in type(exc).__mro__}
+    words = _CORRUPT
+    for classes, pattern, text in _RULES:
+        if not names.intersection(classes):
+            continue
+        if pattern is None:
+            words = text
+            break
+        m = re.search(pattern, first, flags=re.IGNORECASE)
+        if m:
+            groups = [g for g in m.groups() if g] if m.groups() else []
+            words = text.format(groups[0].strip() if groups else first)
+            break
+    name = type(exc).__name__
+    if name == "error":  # zlib.error, struct.error: say which
+        name = f"{type(exc).__module__}.error"
+    detail = f"{name}: {first}" if first else name
+    return f"{words} ({detail})"
 
 
 def add_provenance(ds: xr.Dataset, paths: list[Path] | Path, sha256: list[str] | str,

@@ -1,8 +1,17 @@
 """Upper-air observations in CSV (one row per station and mandatory level), as in
-MetPy's ``UPA_obs.csv``: pressure, height, temperature, dew point, wind."""
+MetPy's ``UPA_obs.csv``: pressure, height, temperature, dew point, wind.
+
+The columns are in hPa, m, °C, degree and knot unless the header names other units in
+brackets (``temperature (K)``, ``speed [m/s]``, ``height (ft)``, ``pressure [Pa]``);
+those are honoured and converted. Every value is checked as in the sounding readers
+(:func:`hvrmet.data.readers.sounding.check_values`), and at each station the heights must
+rise as the pressure falls, and agree with the standard atmosphere: a file in the wrong
+units is refused with the reason, never decoded into nonsense.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +19,8 @@ import pandas as pd
 import xarray as xr
 
 from hvrmet.data.readers._common import add_provenance, check_ending, check_file, reading
+from hvrmet.data.readers.sounding import (CANONICAL_UNITS, Column, check_standard_atmosphere, check_values,
+                                          file_units, to_column)
 from hvrmet.errors import FormatError
 
 __all__ = ["read_upper_air_csv"]
@@ -17,7 +28,27 @@ __all__ = ["read_upper_air_csv"]
 _UNITS = {"pressure": "hPa", "height": "m", "temperature": "degC", "dewpoint": "degC",
           "direction": "degree", "speed": "knot", "u_wind": "knot", "v_wind": "knot",
           "latitude": "degree_north", "longitude": "degree_east"}
+#: CSV column -> sounding variable whose units and plausible range it shares.
+_KIND = {"pressure": "pressure", "height": "height", "temperature": "temperature",
+         "dewpoint": "dewpoint", "direction": "wind_direction", "speed": "wind_speed",
+         "u_wind": "wind_speed", "v_wind": "wind_speed"}
 _REQUIRED = {"pressure", "height", "temperature", "station", "time"}
+_HEADER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[\(\[]\s*([^\)\]]*?)\s*[\)\]])?\s*$")
+
+
+def _columns(p: Path, names: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Header cell -> plain column name, and plain name -> pint units in the file."""
+    rename, units = {}, {}
+    for cell in names:
+        m = _HEADER.match(str(cell))
+        if not m:
+            raise FormatError(p, f"header cell {str(cell)[:40]!r} is not a column name: not an upper-air CSV")
+        name, given = m.group(1).lower(), m.group(2)
+        rename[cell] = name
+        if name in _KIND:
+            units[name] = file_units(p, given, _KIND[name], name) if given else \
+                CANONICAL_UNITS[_KIND[name]]
+    return rename, units
 
 
 def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
@@ -27,22 +58,77 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     -------
     xarray.Dataset
         On dim ``obs``: ``station``, ``time`` (UTC) and the measured quantities with units
-        (pressure hPa, height m, temperature/dewpoint degC, direction degree, speed knot).
+        (pressure hPa, height m, temperature/dewpoint degC, direction degree, speed and
+        u/v wind knot), whatever units the header gives.
+
+    Raises
+    ------
+    hvrmet.errors.FormatError
+        Missing columns, units it does not know, values not plausible in the units given
+        (naming column, value and line), a file cut mid-line.
     """
     p = check_file(path)
     with reading(p, "upper-air CSV"):
         check_ending(p, (b"\n",))
         df = pd.read_csv(p)
+        rename, units = _columns(p, list(df.columns))
+        df = df.rename(columns=rename)
         missing = _REQUIRED - set(df.columns)
         if missing:
             raise FormatError(p, f"missing columns {sorted(missing)}: not an upper-air CSV")
         df["time"] = pd.to_datetime(df["time"], format="mixed")
+        where = [f"line {i + 2}" for i in range(len(df))]
+        cols: dict[str, Column] = {}
+        values: dict[str, np.ndarray] = {}
+        for col in _UNITS:
+            if col not in df:
+                continue
+            try:
+                raw = pd.to_numeric(df[col], errors="raise").to_numpy(np.float64)
+            except (ValueError, TypeError):
+                bad = df[col][pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()]
+                i = int(bad.index[0])
+                raise FormatError(p, f"column {col}: {str(bad.iloc[0])[:30]!r} ({where[i]}) is not a number: "
+                                     "the file is corrupted") from None
+            if col in _KIND:
+                c = to_column(p, _KIND[col], col, raw, units[col])
+                if col in ("u_wind", "v_wind"):  # components: a signed speed
+                    check_values(p, {"wind_speed": Column("wind_speed", col, np.abs(c.values),
+                                                          c.units_in_file)}, where)
+                else:
+                    cols[_KIND[col]] = c
+                values[col] = c.values
+            else:
+                values[col] = raw
+        check_values(p, cols, where)
+        _check_stations(p, df, values, units, where)
         ds = xr.Dataset(coords={"obs": np.arange(len(df))})
         ds.coords["station"] = ("obs", df["station"].astype(str).to_numpy())
         ds.coords["time"] = ("obs", df["time"].to_numpy("datetime64[ns]"))
-        for col, units in _UNITS.items():
-            if col in df:
-                ds[col] = ("obs", pd.to_numeric(df[col], errors="raise").to_numpy(np.float64),
-                           {"units": units})
+        for col, unit in _UNITS.items():
+            if col in values:
+                ds[col] = ("obs", values[col], {"units": unit})
+                if col in units:
+                    ds[col].attrs["file_units"] = units[col]
         ds.attrs["title"] = f"Upper-air observations, {df['station'].nunique()} stations"
     return add_provenance(ds, p, sha256, "upper_air_csv")
+
+
+def _check_stations(p: Path, df: pd.DataFrame, values: dict[str, np.ndarray], units: dict[str, str],
+                    where: list[str]) -> None:
+    """At each station and time, height rises as pressure falls, and both agree with the
+    standard atmosphere."""
+    pres, hgt = values["pressure"], values["height"]
+    cols = {"pressure": Column("pressure", "pressure", pres, units["pressure"]),
+            "height": Column("height", "height", hgt, units["height"])}
+    check_standard_atmosphere(p, cols, where)
+    key = df["station"].astype(str) + "|" + df["time"].astype(str)
+    order = np.lexsort((-np.nan_to_num(pres, nan=-1.0), key.to_numpy()))
+    k, pp, zz = key.to_numpy()[order], pres[order], hgt[order]
+    same = (k[1:] == k[:-1]) & np.isfinite(zz[1:]) & np.isfinite(zz[:-1]) & (pp[1:] < pp[:-1])
+    bad = np.flatnonzero(same & (zz[1:] <= zz[:-1]))
+    if bad.size:
+        a, b = order[bad[0]], order[bad[0] + 1]
+        raise FormatError(p, f"station {df['station'].iloc[a]}: {pres[b]:g} hPa at {hgt[b]:g} m is not above "
+                             f"{pres[a]:g} hPa at {hgt[a]:g} m ({where[a]}, {where[b]}): heights must rise as "
+                             "pressure falls (corrupted, or columns in the wrong units)")
