@@ -18,6 +18,15 @@ pytestmark = pytest.mark.usefixtures("data_dir")
 SAMPLES = [
     ("nexrad_level2", ["metpy/staticdata/KTLX19990503_235621.gz"], {"site": "KTLX"}),
     ("nexrad_level2", ["open-radar-data/data/KLBB20160601_150025_V06"], {}),
+    ("nexrad_level2", ["open-radar-data/data/nexrad_level2_chunks_KLOT.tar.gz"], {}),  # real-time chunks
+    ("odim_h5", ["open-radar-data/data/T_PAGZ35_C_ENMI_20170421090837.hdf"], {}),  # polar volume
+    ("odim_h5", ["open-radar-data/data/T_PAZA63_C_LFPW_20230420065041.h5"], {}),  # single scan
+    ("iris", ["open-radar-data/data/SUR210819000227.RAWKPJV"], {}),  # 2-byte moments
+    ("iris", ["open-radar-data/data/cor-main131125105503.RAW2049"], {}),  # 1-byte moments, 10 sweeps
+    ("rainbow", ["open-radar-data/data/2013051000000600dBZ.vol"], {}),
+    ("rainbow", ["open-radar-data/data/sample_rainbow_5_59.vol"], {}),
+    ("cfradial1", ["open-radar-data/data/MLL2217907250U.003.nc"], {}),
+    ("cfradial1", ["open-radar-data/data/cfrad.20211011_223602.712_to_20211011_223612.091_DOW8_RHI.nc"], {}),  # RHI
     ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NST_20160526_2154.nids"], {}),
     ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_TZL_20160526_2154.nids"], {}),
     ("nexrad_level3", ["metpy/staticdata/nids/Level3_MCI_NMD_20160526_2154.nids"], {}),  # MetPy hangs on its cuts

@@ -82,6 +82,7 @@ def read_nexrad_level2(path: str | Path, *, sha256: str = "", site: str | None =
     p = check_file(path)
     with reading(p, "NEXRAD Level II"), _quiet():
         chunks = _chunks(p) if _is_tar(p) else None
+        _check_header(p, chunks)
         source: Any = chunks if chunks is not None else str(p)
         try:
             tree = _read_xradar(p, source, site, allow_incomplete, chunks is not None)
@@ -94,6 +95,32 @@ def read_nexrad_level2(path: str | Path, *, sha256: str = "", site: str | None =
     if chunks is not None:
         tree.attrs["chunks"] = True
     return _provenance(tree, p, sha256, "nexrad_level2")
+
+
+def _check_header(p: Path, chunks: bytes | None) -> None:
+    """Refuse a file that does not start like a Level II volume (``AR2V`` or ``ARCHIVE2``,
+    after gzip or bzip2 decompression of the whole file)."""
+    import bz2
+    import gzip
+
+    if chunks is not None:
+        head = chunks[:8]
+    else:
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+        try:
+            if head[:2] == b"\x1f\x8b":
+                with gzip.open(p) as fh:
+                    head = fh.read(8)
+            elif head[:3] == b"BZh":
+                with bz2.open(p) as fh:
+                    head = fh.read(8)
+        except (OSError, EOFError, ValueError):
+            raise FormatError(p, "the compressed file is corrupted or truncated: not a readable Level II volume") from None
+    if head[:4] not in (b"AR2V", b"ARCH"):
+        what = "the chunks do not" if chunks is not None else "the file does not"
+        raise FormatError(p, f"not a NEXRAD Level II volume: {what} start with a Level II volume header "
+                             "('AR2V' or 'ARCHIVE2')")
 
 
 # --------------------------------------------------------------------------- chunks
@@ -120,7 +147,7 @@ def _chunks(p: Path) -> bytes:
                 data = fh.read() if fh is not None else b""
                 items.append((Path(m.name).name, data))
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        raise FormatError(p, f"cannot be read as a tar of Level II chunks: {exc}") from None
+        raise FormatError(p, f"cannot be read as a tar of Level II chunks (truncated or corrupted): {exc}") from None
     if not items:
         raise FormatError(p, "the tar holds no chunk files")
     named = [(n, d) for n, d in items if _CHUNK_NAME.search(n)]
@@ -150,6 +177,11 @@ def _read_xradar(p: Path, source: Any, site: str | None, allow_incomplete: bool,
     extra: dict[str, Any] = {}
     with NEXRADLevel2File(src, loaddata=False) as nex:
         incomplete = sorted(nex.incomplete_sweeps)
+        # a complete volume's last radial says "end of volume" (status 4): a file cut at a
+        # sweep boundary (or chunks of a volume still being scanned) ends without it
+        headers = nex.msg_31_header or []
+        ended = any(h and h[-1].get("radial_status") == 4 for h in headers)
+        expected = int((nex.msg_5 or {}).get("number_elevation_cuts", 0) or 0)
         for i, sw in nex.data.items():
             hdr = sw.get("msg_31_data_header") or {}
             rad = hdr.get("RAD") or {}
@@ -159,10 +191,14 @@ def _read_xradar(p: Path, source: Any, site: str | None, allow_incomplete: bool,
             if "vcp" in vol and "vcp" not in extra:
                 extra["vcp"] = int(vol["vcp"])
             extra.setdefault("message_type", str(sw.get("msg_type", "31")))
+    what = "the chunks end mid-volume" if chunked else "the volume is truncated"
     if incomplete and not allow_incomplete:
-        what = "the chunks end mid-volume" if chunked else "the volume is truncated"
         raise FormatError(p, f"{what}: sweep(s) {', '.join(map(str, incomplete))} incomplete "
                              "(pass allow_incomplete=True to keep the complete sweeps)")
+    if headers and not ended and not allow_incomplete:
+        raise FormatError(p, f"{what}: it ends after {len(headers)} of the {expected or '?'} elevation cuts of its "
+                             "scan pattern, with no end-of-volume radial (pass allow_incomplete=True to keep "
+                             "the complete sweeps)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # the moments come back as raw codes: hvrmet decodes them, 0 (below threshold) and
@@ -173,6 +209,8 @@ def _read_xradar(p: Path, source: Any, site: str | None, allow_incomplete: bool,
         raise FormatError(p, "no complete sweep decoded: the volume is truncated")
     if incomplete:
         extra["incomplete_sweeps_dropped"] = incomplete
+    if headers and not ended:
+        extra["volume_complete"] = False
     try:
         out = normalise_tree(tree, p, "nexrad_level2", site=site, nyquist=nyquist, attrs=extra,
                              decoder=f"xradar {xradar.__version__} open_nexradlevel2_datatree")
@@ -212,12 +250,8 @@ def _read_metpy(p: Path, source: Any, site: str | None, first_error: str) -> xr.
     from metpy.io import Level2File
 
     logging.getLogger("metpy.io.nexrad").setLevel(logging.ERROR)
-    try:
-        f = Level2File(str(source) if isinstance(source, str) else io.BytesIO(source))
-    except Exception as exc:  # noqa: BLE001 - neither decoder reads it
-        msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        raise FormatError(p, f"cannot be read as NEXRAD Level II: xradar: {first_error}; MetPy: "
-                             f"{type(exc).__name__}{': ' + msg if msg else ''}") from None
+    # a MetPy failure goes to the reading() boundary, which words it plainly
+    f = Level2File(str(source) if isinstance(source, str) else io.BytesIO(source))
     if not f.sweeps:
         raise FormatError(p, "no radials decoded: not a Level II volume or truncated")
     stid = _name(f.stid).strip("\x00 ").strip()

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -508,6 +509,8 @@ def normalise_tree(tree: xr.DataTree, p: Path, fmt: str, *, site: str | None = N
         out = sweep_dataset(ds, label=f"sweep {k}", p=p, fmt=fmt, notes=notes, nyquist=nyq)
         if out is not None:
             sweeps.append(out)
+    if fmt in ("cfradial1", "cfradial2"):
+        _fix_cf_times(p, sweeps, notes)
     site_id = _site_id(tree, p, fmt) or (site or "").upper()
     lat, lon, alt = (_float(_scalar(root, c)) for c in ("latitude", "longitude", "altitude"))
     source = "file"
@@ -593,6 +596,69 @@ def _iris_nodata(p: Path, nsweeps: int) -> dict[int, dict[str, np.ndarray]]:
                 masks[iris_mapping.get(name, name)] = bad[order]
         out[k] = masks
     return out
+
+
+_CF_TIME = re.compile(r"^\s*(seconds?|s|milliseconds?|ms|minutes?|hours?|days?)\s+since\s+(\d{4}-\d{1,2}-\d{1,2})"
+                      r"(?:[T ](\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?))?\s*(Z|UTC|GMT|[+-]?\d{1,2}(?::?\d{2})?)?\s*$",
+                      re.IGNORECASE)
+_CF_UNIT_S = {"s": 1.0, "second": 1.0, "seconds": 1.0, "ms": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
+              "minute": 60.0, "minutes": 60.0, "hour": 3600.0, "hours": 3600.0, "day": 86400.0, "days": 86400.0}
+
+
+def cf_time_reference(units: str) -> tuple[float, np.datetime64] | None:
+    """Seconds per unit and the UTC reference time of CF time units
+    (``seconds since 2021-09-22 15:00:06 0:00``), the time-zone offset applied."""
+    m = _CF_TIME.match(units or "")
+    if not m:
+        return None
+    unit, date, clock, tz = m.groups()
+    y, mo, d = (int(x) for x in date.split("-"))
+    ref = np.datetime64(f"{y:04d}-{mo:02d}-{d:02d}T00:00:00", "ms")
+    if clock:
+        parts = clock.split(":")
+        secs = int(parts[0]) * 3600 + int(parts[1]) * 60 + (float(parts[2]) if len(parts) > 2 else 0.0)
+        ref = ref + np.timedelta64(int(round(secs * 1000)), "ms")
+    if tz and tz.upper() not in ("Z", "UTC", "GMT"):
+        sign = -1 if tz.startswith("-") else 1
+        hh, _, mm = tz.lstrip("+-").partition(":")
+        if not mm and len(hh) > 2:
+            hh, mm = hh[:-2], hh[-2:]
+        off = sign * (int(hh) * 60 + int(mm or 0))
+        ref = ref - np.timedelta64(off, "m")  # local time minus its offset is UTC
+    return _CF_UNIT_S[unit.lower()], ref
+
+
+def _fix_cf_times(p: Path, sweeps: list[xr.Dataset], notes: list[str]) -> None:
+    """Correct ray times xarray decoded against a wrong reference: it drops the clock time
+    of units such as ``seconds since 2021-09-22 15:00:06 0:00`` (ARM files). The file's
+    own units, read here, decide; every ray is shifted by the same amount."""
+    try:
+        import netCDF4
+
+        with netCDF4.Dataset(p) as nc:
+            var = nc.variables.get("time")
+            if var is None:
+                return
+            units = str(getattr(var, "units", ""))
+            raw = np.ma.filled(np.ma.masked_invalid(np.asarray(var[:], np.float64)), np.nan)
+        ref = cf_time_reference(units)
+        if ref is None or not np.isfinite(raw).any():
+            return
+        first = float(np.nanmin(raw))
+        per, t_ref = ref
+        want = t_ref + np.timedelta64(int(round(first * per * 1000)), "ms")
+        # what xarray made of the same number: the two differ by one constant
+        have = np.asarray(xr.coding.times.decode_cf_datetime(np.array([first]), units)).astype("datetime64[ns]")[0]
+    except Exception:  # noqa: BLE001 - no readable time variable: keep xarray's times
+        return
+    delta = want.astype("datetime64[ns]") - have
+    if abs(delta) <= np.timedelta64(1, "s"):
+        return
+    for ds in sweeps:
+        if "time" in ds.coords and ds["time"].dtype.kind == "M":
+            ds.coords["time"] = ds["time"] + delta
+    notes.append(f"ray times shifted by {delta / np.timedelta64(1, 's'):.0f} s to the file's time units "
+                 f"({units!r}: xarray drops their clock time)")
 
 
 def _site_id(tree: xr.DataTree, p: Path, fmt: str) -> str:
