@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             reader = get_reader(fmt)
             row["hvrmet_s"], note_h = _time(lambda: reader(path), args.n)
-            row["library_s"], note_l = _time(lambda: lib(path), args.n) if lib else (None, "")
+            row["library_s"], note_l = _time(lambda: lib(path), args.n) if lib else \
+                (None, "no library call reads the chunks tar as one volume (xradar and MetPy take the chunk files)")
             row["note"] = "; ".join(x for x in (f"hvrmet: {note_h}" if note_h else "",
                                                  f"library: {note_l}" if note_l else "") if x)
         rows.append(row)
