@@ -48,6 +48,8 @@ READERS: dict[str, str] = {
     "wpc_fronts": "wpc_fronts:read_wpc_fronts",
     "nhc_windprob": "nhc_windprob:read_nhc_windprob",
     "gini": "gini:read_gini",
+    "spc_outlook": "spc_outlook:read_spc_outlook",
+    "storm_reports": "storm_reports:read_storm_reports",
 }
 
 
