@@ -346,9 +346,12 @@ def _case(tmp_path, data_dir, fmt, key, tree, site=None) -> Path:
 
 def _tools(tmp_path, data_dir, fmt, key, tree, site=None):
     case = str(_case(tmp_path, data_dir, fmt, key, tree, site))
-    names = ["compute_composite_reflectivity", "find_max_reflectivity", "detect_storm_cells"]
+    names = ["compute_composite_reflectivity", "find_max_reflectivity", "detect_storm_cells", "compute_echo_tops",
+             "compute_vil"]
     if any("radial_velocity" in tree[n].ds.data_vars for n in rc.sweep_names(tree)):
-        names.append("detect_rotation")
+        names += ["detect_rotation", "summarize_radial_velocity"]
+    if any("cross_correlation_ratio" in tree[n].ds.data_vars for n in rc.sweep_names(tree)):
+        names.append("detect_debris_signature")
     return {n: call_tool(n, {"case": case, "threshold": 20} if n == "detect_storm_cells" else {"case": case})
             for n in names}
 
@@ -382,6 +385,36 @@ def test_radar_tools_run_on_written_formats(data_dir, made, tmp_path, fid):
     res = _tools(tmp_path, data_dir, fmt, path, get_reader(fmt)(path))
     for name, r in res.items():
         assert r.ok, (fid, name, r.error)
+
+
+@pytest.mark.parametrize("fid,field", [("odim_volume_norway", "reflectivity"), ("iris_corozal", "velocity"),
+                                       ("rainbow_wideumont", "reflectivity")])
+def test_ppi_plot_on_other_formats(data_dir, tmp_path, fid, field):
+    import json
+
+    fmt, key, _, opts = spec = FILES[fid]
+    tree = _hv(data_dir, fid, spec)
+    case = str(_case(tmp_path, data_dir, fmt, key, tree))
+    res = call_tool("plot_radar_ppi", {"case": case, "field": field}, out_dir=str(tmp_path))
+    assert res.ok, res.error
+    meta = json.loads(Path(res.figures[0].sidecar).read_text())
+    assert meta["format"] == fmt and meta["sweep_index"] == 0
+    sw = tree["sweep_0"].ds[field if field == "reflectivity" else "radial_velocity"].values
+    got = res.value("max_reflectivity") if field == "reflectivity" else res.value("max_abs_velocity")
+    assert got == pytest.approx(float(np.nanmax(np.abs(sw) if field == "velocity" else sw)), abs=0.05)
+    comp = call_tool("plot_composite_reflectivity", {"case": case}, out_dir=str(tmp_path))
+    assert comp.ok, comp.error
+
+
+def test_readers_without_a_real_file_refuse_other_files(data_dir, tmp_path):
+    """GAMIC and Furuno: no real file in the data folder, so only this: another format's
+    file is a DataError naming it, never another exception."""
+    from hvrmet.errors import DataError
+
+    for fmt in ("gamic", "furuno", "cfradial2", "uf"):
+        for key in (FILES["odim_volume_norway"][1], FILES["rainbow_dex"][1], "metpy/staticdata/GFS_test.nc"):
+            with pytest.raises(DataError, match=re.escape(str(data_dir / key))):
+                get_reader(fmt)(data_dir / key)
 
 
 def test_tools_say_which_need_ppis(data_dir, tmp_path):

@@ -365,7 +365,8 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
               "mesocyclone_flag": Value(value=bool(top and _is_meso(top, args)), units=""),
               "mesocyclone_count": Value(value=int(nmeso), units="1")}
     nyq = ", ".join(f"{v:.1f}" for v in res["nyquist"] if math.isfinite(v))
-    warnings = [f"velocities not dealiased (Nyquist {nyq} m/s): rotation stronger than the Nyquist "
+    nyq_text = f"Nyquist {nyq} m/s" if nyq else "Nyquist velocity unknown: the file gives none, so no folding edge is masked"
+    warnings = [f"velocities not dealiased ({nyq_text}): rotation stronger than the Nyquist "
                 f"velocity is folded and underestimated; {res['masked_fraction'] * 100:.1f}% of gates masked "
                 f"(Nyquist edge or spectrum width > {args.max_spectrum_width:g} m/s)"]
     if res["alias_pairs"]:

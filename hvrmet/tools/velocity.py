@@ -60,7 +60,8 @@ def summarize_radial_velocity(args: VelocityInput, ctx: ToolContext) -> ToolOutp
         "elevation": Value(value=round(res["elevation"], 2), units="degree"),
     }
     nyq, s, el, height = res["nyquist"], res["sweep"], res["elevation"], res["vad_height_m"]
-    warnings = [f"velocities are not dealiased (Nyquist {nyq:.1f} m/s)"] if math.isfinite(nyq) and nyq > 0 else []
+    warnings = ([f"velocities are not dealiased (Nyquist {nyq:.1f} m/s)"] if math.isfinite(nyq) and nyq > 0 else
+                ["velocities are not dealiased (the file gives no Nyquist velocity)"])
     if res["vad_gates"] < 30:
         warnings.append(f"VAD ring has only {res['vad_gates']} usable gates: no wind estimate")
     return ToolOutput(values=out, warnings=warnings, summary=(

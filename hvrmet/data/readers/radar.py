@@ -147,7 +147,9 @@ def _xradar_reader(fmt: str) -> Callable[..., xr.DataTree]:
             kwargs = {"mask_and_scale": False} if fmt in _RAW_CODED else {}
             tree = getattr(xradar.io, opener)(str(p), **kwargs)
             try:
-                out = normalise_tree(tree, p, fmt, site=site, decoder=f"xradar {xradar.__version__} {opener}")
+                nyq = _odim_nyquist(p) if fmt == "odim_h5" else None
+                out = normalise_tree(tree, p, fmt, site=site, nyquist=nyq,
+                                     decoder=f"xradar {xradar.__version__} {opener}")
             finally:
                 tree.close()
         return _provenance(out, p, sha256, fmt)
@@ -693,6 +695,26 @@ def _odim_source(p: Path) -> str:
         if fields.get(key, "").strip():
             return fields[key].strip()
     return ""
+
+
+def _odim_nyquist(p: Path) -> dict[int, float]:
+    """Nyquist velocity (m/s) of each ODIM_H5 dataset (sweep): ``/datasetN/how/NI``, else
+    the file's ``/how/NI`` (xradar does not carry it)."""
+    out: dict[int, float] = {}
+    try:
+        import h5py
+
+        with h5py.File(p, "r") as h:
+            top = h["how"].attrs.get("NI") if "how" in h else None
+            names = sorted((k for k in h if k.startswith("dataset") and k[7:].isdigit()), key=lambda k: int(k[7:]))
+            for i, k in enumerate(names):
+                ni = h[k]["how"].attrs.get("NI") if "how" in h[k] else None
+                ni = top if ni is None else ni
+                if ni is not None and np.isfinite(float(ni)) and float(ni) > 0:
+                    out[i] = float(ni)
+    except Exception:  # noqa: BLE001 - no NI: the Nyquist velocity stays unknown
+        return {}
+    return out
 
 
 def _rainbow_sensor(p: Path) -> str:
