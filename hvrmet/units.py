@@ -188,11 +188,73 @@ def parse_quantity(text: str, *, name: str):
     return _registry().Quantity(mag, unit)
 
 
+#: pint's short spellings that forecasters write otherwise: a temperature difference is
+#: a kelvin, knots are kt, latitudes and longitudes are degrees north and east.
+_FOR_PEOPLE = {"Δ°C": "K", "kn": "kt", "degrees_N": "°N", "degrees_E": "°E", "d": "day", "°": "°"}
+
+
 def format_units(u: Any) -> str:
-    """Short units for people (``'m/s'``, ``'J/kg'``, ``'m²/s²'``); ``''`` when dimensionless."""
+    """Short units for people: ``'m/s'``, ``'J/kg'``, ``'m²/s²'``, ``'K'`` for a
+    temperature difference, ``'kt'``; ``''`` when dimensionless. Text that is not units
+    (a label) comes back as it is."""
+    if u is None:
+        return ""
     if isinstance(u, str):
-        u = parse_units(u, name="units")
+        if u.strip() in ("", "1", "dimensionless"):
+            return ""
+        try:
+            u = parse_units(u, name="units")
+        except ValueError:
+            return u
     u = getattr(u, "units", u)
     if u.dimensionless and str(u) in ("dimensionless", ""):
         return ""
-    return f"{u:~P}"
+    text = f"{u:~P}"
+    parts = []
+    for token in _split_units(text):
+        parts.append(_FOR_PEOPLE.get(token, token))
+    return "".join(parts)
+
+
+def _split_units(text: str) -> list[str]:
+    """``'Δ°C/km'`` -> ``['Δ°C', '/', 'km']`` (unit names apart from their operators and powers)."""
+    out, cur = [], ""
+    for ch in text:
+        if ch in "/·* " or ch in "⁰¹²³⁴⁵⁶⁷⁸⁹⁻":
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(ch)
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+_NUMBER_UNITS = re.compile(r"(?P<num>(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?) "
+                           r"(?P<units>[A-Za-z_°%][A-Za-z0-9_°%^*/.\-]*)")
+
+
+def units_in_text(text: str) -> str:
+    """Text with the units after each number written for people (``227.6 m^2/s^2`` ->
+    ``227.6 m²/s²``, ``-8.85 delta_degC`` -> ``-8.85 K``, ``2.668 1`` -> ``2.668``);
+    words that are not units stay as they are."""
+    if not text:
+        return text
+
+    def repl(m: re.Match) -> str:
+        token = m.group("units").rstrip(".,;:)")
+        tail = m.group("units")[len(token):]
+        try:
+            parse_units(token, name="units")
+        except ValueError:
+            return m.group(0)
+        human = format_units(token)
+        return f"{m.group('num')} {human}{tail}" if human else f"{m.group('num')}{tail}"
+
+    return _BARE_ONE.sub(r"\1", _NUMBER_UNITS.sub(repl, text))
+
+
+# pint's "1" (dimensionless) after a number, before punctuation or the end
+_BARE_ONE = re.compile(r"(\d) 1(?=[,;)\]]|$)")

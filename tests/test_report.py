@@ -160,7 +160,7 @@ def test_markdown_html_and_chat_show_the_same_hypotheses(two_runs):
     assert [r[0] for r in ev_chat.rows] == [re.sub(r"<[^>]+>", "", r[0]) for r in _md_table(md, "Evidence")]
     assert [r[0] for r in ev_chat.rows] == [r[0] for r in _html_table(page, "evidence")]
     stp = next(e for e in model.evidence if e.tool == "compute_tornado_parameter")
-    assert "stp = 2.668 1" in stp.result() and f"| {stp.result()} |" in md
+    assert stp.result() == "stp = 2.668" and f"| {stp.result()} |" in md  # dimensionless: no "1" as a unit
     assert f"{state['tool_calls']} tool calls" in md  # the report's own figure calls counted
 
 

@@ -12,6 +12,7 @@ from hvrmet.agents.evidence import run_check
 from hvrmet.agents.signals import find_signals, screening_plan
 from hvrmet.agents.state import DiagnosisState, PlannedCheck
 from hvrmet.cases import get_case
+from hvrmet.units import format_units
 
 __all__ = ["screen"]
 
@@ -29,7 +30,7 @@ def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
     msgs = [message("screen", ev.summary if ev.ok else f"{ev.tool}: error: {ev.error}", evidence=ev.id)
             for ev in evidence]
     msgs += [message("signal", f"{s['id']}: {s['description']} ({s['tool']}.{s['field']} = "
-                               f"{s['value'] if not isinstance(s['value'], float) else round(s['value'], 3)} {s['units']})",
+                               f"{s['value'] if not isinstance(s['value'], float) else round(s['value'], 3)} {format_units(s['units'])}".rstrip() + ")",
                      evidence=s["evidence_id"]) for s in signals]
     return {"evidence": [e.model_dump() for e in evidence], "signals": signals, "messages": msgs,
             "tool_calls": len(evidence), "loop": 0, "screen_done": 1,

@@ -23,7 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hvrmet.agents.report import format_value, key_values
+from hvrmet.agents.report import format_value
+from hvrmet.agents.report.model import human_condition
+from hvrmet.units import format_units
 from hvrmet.agents.state import Evidence, Hypothesis
 from hvrmet.chat.reply import Reply, Table
 from hvrmet.chat.session import ChatSession, OnUpdate
@@ -187,7 +189,7 @@ def evidence_table(evidence: list[Evidence]) -> Table:
 
 def _values_table(title: str, ev: Evidence) -> Table:
     return Table(title=title, columns=["output", "value", "units"],
-                 rows=[[k, format_value(v.get("value")), v.get("units", "")] for k, v in ev.values.items()])
+                 rows=[[k, format_value(v.get("value")), format_units(v.get("units", ""))] for k, v in ev.values.items()])
 
 
 @command("/help", ("help", "commands", "what can"))
@@ -247,7 +249,7 @@ def _evidence(session, args, on_update) -> Reply:
         return Reply.fail(f"no evidence {args[0]!r}; see /evidence")
     vals = _values_table(f"{ev.id} {ev.tool}({', '.join(f'{k}={v}' for k, v in ev.arguments.items() if k != 'case')})", ev)
     verdicts = Table(title="what it says about each hypothesis", columns=["hypothesis", "condition", "value", "outcome", "card"],
-                     rows=[[v.hypothesis_id, v.condition, f"{format_value(v.value)} {v.units}".strip(),
+                     rows=[[v.hypothesis_id, human_condition(v.condition), f"{format_value(v.value)} {format_units(v.units)}".strip(),
                             "n/a" if v.met is None else "met" if v.met else "not met", v.card] for v in ev.verdicts])
     files = "\n".join(f"read {f['path']} (sha256 {f['sha256']})" for f in ev.files)
     text = (ev.summary if ev.ok else f"ERROR: {ev.error}") + (f"\n{files}" if files else "")
@@ -267,7 +269,7 @@ def _why(session, args, on_update) -> Reply:
         for v in (ev.verdicts if ev else []):
             if v.hypothesis_id == h.id and v.met is not None:
                 data = ", ".join(f"{Path(f['path']).name} ({f['sha256'][:12]})" for f in ev.files[:2])
-                rows.append([eid, ev.tool, f"{format_value(v.value)} {v.units}".strip(), v.condition,
+                rows.append([eid, ev.tool, f"{format_value(v.value)} {format_units(v.units)}".strip(), human_condition(v.condition),
                              "met" if v.met else "not met", v.card, data])
     text = (f"{h.id} {h.hazard}: {h.status}, posterior {h.posterior:.2f} (prior {h.prior:.2f}). {h.statement}\n"
             f"Why: {h.rationale}" + (f"\nForecaster: {h.signoff}" if h.signoff else ""))

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hvrmet.units import units_in_text
 from hvrmet.errors import HvrmetError
 from hvrmet.tools.inputs import CaseInput, field_units
 from hvrmet.tools.results import ToolOutput, ToolResult, Value
@@ -217,7 +218,7 @@ def call_tool(name: str, arguments: dict[str, Any], *, out_dir: str | None = Non
         declared = t.outputs[k]
         values[k] = v if v.units or not declared else Value(value=v.value, units=declared, note=v.note)
     return ToolResult(tool=name, arguments=args.model_dump(exclude_defaults=False), ok=True,
-                      values=values, summary=out.summary, files=_dedupe(ctx.files_read),
+                      values=values, summary=units_in_text(out.summary), files=_dedupe(ctx.files_read),
                       figures=out.figures, warnings=out.warnings, table=out.table,
                       seconds=time.perf_counter() - t0, cache_hits=ctx.cache_hits)
 

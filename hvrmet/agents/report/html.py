@@ -64,7 +64,7 @@ def render_html(rep: Report) -> str:
         table = ""
         b = h.breakdown
         if b is not None:
-            rows = "".join(
+            brows = "".join(
                 f"<tr><td><a href='#{esc(t.anchor)}'>{esc(t.evidence_id)}</a></td><td>{esc(t.number)}</td>"
                 f"<td>{esc(t.value)}</td><td>{esc(t.condition)}</td><td>{esc(t.card)}</td><td>{esc(t.meaning)}</td>"
                 f"<td>{'n/a' if t.met is None else ('met' if t.met else 'not met')}</td><td>{esc(t.weight_text)}</td></tr>"
@@ -72,7 +72,7 @@ def render_html(rep: Report) -> str:
             nc = "".join(f"<li>not computable: {esc(x)}</li>" for x in b.not_computable)
             table = (f"<p>Posterior as a sum: {esc(b.sum_text)}</p><table><tr><th>evidence</th><th>number</th>"
                      f"<th>value</th><th>condition</th><th>card</th><th>meaning</th><th>met</th><th>weight</th></tr>"
-                     f"{rows}</table>" + (f"<ul>{nc}</ul>" if nc else ""))
+                     f"{brows}</table>" + (f"<ul>{nc}</ul>" if nc else ""))
         chain.append(f"<h3>{esc(h.id)} {esc(h.hazard)} ({esc(h.status)}, {h.posterior_text})</h3>"
                      f"<p>{esc(h.rationale)}</p>{signoff}<ul>{items}</ul>{table}")
     ev_rows = []

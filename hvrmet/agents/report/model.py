@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from hvrmet.units import format_units
 from hvrmet.agents.state import DiagnosisState, Evidence, Hypothesis
 
 __all__ = ["Report", "HypothesisEntry", "ChainItem", "EvidenceEntry", "KeyValue", "FileRead", "FigureEntry",
@@ -34,6 +36,15 @@ def format_value(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def human_condition(text: str) -> str:
+    """A card condition as written in the cards (``tool.field op value units -> meaning
+    hazard``) with its units for people (``m^2/s^2`` -> ``m²/s²``, ``delta_degC`` -> ``K``)."""
+    m = re.match(r"^(\S+ \S+ \S+)(?: (\S+))?( -> .*)?$", text)
+    if not m or not m.group(2):
+        return text
+    return f"{m.group(1)} {format_units(m.group(2))}".rstrip() + (m.group(3) or "")
 
 
 def key_values(ev: Evidence, n: int = 6) -> str:
@@ -206,9 +217,10 @@ def breakdown_of(ledger: dict | None) -> Breakdown | None:
     terms = []
     for c in ledger.get("contributions", []):
         thr = c.get("threshold")
-        cond = (f"{c.get('op', '')} {format_value(thr)} {c.get('threshold_units', '')}".strip()
-                if thr is not None else c.get("condition", ""))
-        val = f"{format_value(c['value'])} {c.get('units', '')}".strip() if c.get("value") is not None else "n/a"
+        cond = (f"{c.get('op', '')} {format_value(thr)} {format_units(c.get('threshold_units', ''))}".strip()
+                if thr is not None else human_condition(c.get("condition", "")))
+        val = (f"{format_value(c['value'])} {format_units(c.get('units', ''))}".strip()
+               if c.get("value") is not None else "n/a")
         terms.append(Term(evidence_id=c["evidence_id"], number=f"{c['tool']}.{c['field']}", value=val, condition=cond,
                           card=c.get("card", ""), meaning=c.get("meaning", ""), met=c.get("met"),
                           weight=c.get("weight", 0.0), counted=c.get("counted", False), aspect=c.get("aspect", ""),
@@ -360,7 +372,7 @@ class Report(BaseModel):
 # --------------------------------------------------------------------------- the builder
 def _key_value(name: str, v: dict) -> KeyValue:
     val = v.get("value")
-    return KeyValue(name=name, value=format_value(val), units=str(v.get("units", "") or ""),
+    return KeyValue(name=name, value=format_value(val), units=format_units(str(v.get("units", "") or "")),
                     scalar=not (val is None or isinstance(val, list)))
 
 
@@ -369,8 +381,8 @@ def _join_key_values(values: list[KeyValue], n: int) -> str:
 
 
 def _verdict(v) -> VerdictEntry:
-    return VerdictEntry(hypothesis_id=v.hypothesis_id, card=v.card, condition=v.condition, meaning=v.meaning,
-                        met=v.met, value=format_value(v.value) if v.value is not None else "n/a", units=v.units)
+    return VerdictEntry(hypothesis_id=v.hypothesis_id, card=v.card, condition=human_condition(v.condition), meaning=v.meaning,
+                        met=v.met, value=format_value(v.value) if v.value is not None else "n/a", units=format_units(v.units))
 
 
 def evidence_entries(evidence: Iterable[Evidence], folder: str | os.PathLike | None = None) -> list[EvidenceEntry]:
@@ -397,8 +409,8 @@ def _chain(h: Hypothesis, by_id: dict[str, Evidence]) -> list[ChainItem]:
         ev = by_id.get(eid)
         for v in (ev.verdicts if ev else []):
             if v.hypothesis_id == h.id and v.met is not None:
-                items.append(ChainItem(evidence_id=ev.id, tool=ev.tool, condition=v.condition, met=v.met, card=v.card,
-                                       value=format_value(v.value) if v.value is not None else "n/a", units=v.units))
+                items.append(ChainItem(evidence_id=ev.id, tool=ev.tool, condition=human_condition(v.condition), met=v.met, card=v.card,
+                                       value=format_value(v.value) if v.value is not None else "n/a", units=format_units(v.units)))
     return items
 
 
