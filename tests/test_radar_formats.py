@@ -392,7 +392,7 @@ def test_radar_tools_run_on_written_formats(data_dir, made, tmp_path, fid):
 def test_ppi_plot_on_other_formats(data_dir, tmp_path, fid, field):
     import json
 
-    fmt, key, _, opts = spec = FILES[fid]
+    fmt, key, _, _ = spec = FILES[fid]
     tree = _hv(data_dir, fid, spec)
     case = str(_case(tmp_path, data_dir, fmt, key, tree))
     res = call_tool("plot_radar_ppi", {"case": case, "field": field}, out_dir=str(tmp_path))
@@ -448,3 +448,14 @@ def test_truncated_sweeps_are_refused(data_dir, tmp_path):
         get_reader("nexrad_level2")(cut)
     part = get_reader("nexrad_level2")(cut, allow_incomplete=True)
     assert len(rc.sweep_names(part)) == 4 and part.attrs["volume_complete"] is False
+
+
+def test_cf_time_units_keep_their_clock_time():
+    from hvrmet.data.readers.radar import cf_time_reference
+
+    assert cf_time_reference("seconds since 2021-09-22 15:00:06 0:00") == (1.0, np.datetime64("2021-09-22T15:00:06.000"))
+    assert cf_time_reference("seconds since 2021-09-22T15:00:06Z")[1] == np.datetime64("2021-09-22T15:00:06.000")
+    # local time minus its offset is UTC
+    assert cf_time_reference("hours since 2021-09-22 09:00 -6:00") == (3600.0, np.datetime64("2021-09-22T15:00:00.000"))
+    assert cf_time_reference("days since 2020-03-12")[1] == np.datetime64("2020-03-12T00:00:00.000")
+    assert cf_time_reference("furlongs per fortnight") is None

@@ -50,7 +50,8 @@ from hvrmet.data.readers._common import add_provenance, check_file, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_cfradial1", "read_cfradial2", "read_odim_h5", "read_iris", "read_rainbow", "read_gamic",
-           "read_uf", "read_furuno", "normalise_tree", "build_tree", "sweep_dataset", "MOMENTS",
+           "read_uf", "read_furuno", "normalise_tree", "build_tree", "sweep_dataset", "decode_codes",
+           "cf_time_reference", "MOMENTS",
            "MIN_SWEEP_COVERAGE_DEG", "PPI_MODES", "XRADAR_OPENERS"]
 
 #: hvrmet moment name -> units, CF standard name, long name, names in files (in order of
