@@ -498,7 +498,10 @@ def bench_run(tasks: Annotated[Path, typer.Option("--tasks", help="task file (JS
               workers: Annotated[int, typer.Option(help="tasks run at once")] = 1,
               out: Annotated[Path, typer.Option(help="results folder (an existing one is resumed)")] = Path("out/bench"),
               base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint")] = None,
-              model: Annotated[Optional[str], typer.Option(help="model at the endpoint")] = None) -> None:
+              model: Annotated[Optional[str], typer.Option(help="model at the endpoint")] = None,
+              answerer: Annotated[str, typer.Option(help="system (hvrmet answers), oracle (the gold answers: every "
+                                                         "task satisfiable) or random (the chance level)")] = "system",
+              seed: Annotated[int, typer.Option(help="seed of the random answerer")] = 0) -> None:
     """Run every task, score it, write results.jsonl and summary.json; print the pass rates."""
     import os
 
@@ -508,9 +511,10 @@ def bench_run(tasks: Annotated[Path, typer.Option("--tasks", help="task file (JS
     if data_dir and (Path(data_dir) / "metpy" / "staticdata").is_dir():
         os.environ["HVRMET_DATA_DIR"] = str(Path(data_dir).resolve())  # a registry-shaped data folder
     summary = run_benchmark(tasks, llm=llm, data_dir=str(data_dir) if data_dir else None, workers=workers, out=out,
-                            base_url=base_url, model=model)
+                            base_url=base_url, model=model, answerer=answerer, seed=seed)
     console.print(markdown(summary))
-    console.print(f"{summary['tasks']} tasks in {summary['seconds']:.0f} s of task time; results in {out}")
+    console.print(f"{summary['tasks']} tasks in {summary['seconds']:.0f} s of task time "
+                  f"({summary['wall_seconds']:.0f} s wall); results in {out}")
 
 
 @bench_app.command("report")
@@ -521,6 +525,20 @@ def bench_report(results: Annotated[Path, typer.Argument(help="results folder or
     summary, out = write_report(results)
     console.print(markdown(summary))
     console.print(f"wrote {out / 'report.md'} and {out / 'pass_rates.png'}")
+
+
+@bench_app.command("compare")
+def bench_compare(results_a: Annotated[Path, typer.Argument(help="results folder or results.jsonl (A)")],
+                  results_b: Annotated[Path, typer.Argument(help="results folder or results.jsonl (B)")],
+                  as_json: JsonOpt = False) -> None:
+    """Per-category and per-loop differences of two results (B minus A) in one table."""
+    from hvrmet.benchmark.report import compare, compare_markdown
+
+    cmp = compare(results_a, results_b)
+    if as_json:
+        print(json.dumps(cmp, indent=1))
+        return
+    console.print(compare_markdown(cmp, "A", "B"))
 
 
 @bench_app.command("calibration")
@@ -557,12 +575,13 @@ def bench_calibration(out: Annotated[Path, typer.Option("--out", help="output fo
 @bench_app.command("vocab")
 def bench_vocab(as_json: JsonOpt = False) -> None:
     """The vocabularies task targets use: quantities (with tool and units), hazards, figure kinds."""
-    from hvrmet.benchmark.tasks import CATEGORIES, figure_kinds, quantity_vocabulary
+    from hvrmet.benchmark.scorers import REASON_CLASSES
+    from hvrmet.benchmark.tasks import ANSWER_TYPES, CATEGORIES, figure_kinds, quantity_vocabulary
     from hvrmet.knowledge import default_store
 
     vocab = {"categories": list(CATEGORIES), "quantities": quantity_vocabulary(),
              "hazards": sorted(default_store().hazards), "figure_kinds": figure_kinds(),
-             "answer_types": ["number", "location", "label", "set", "figure", "checklist"]}
+             "answer_types": list(ANSWER_TYPES), "reason_classes": list(REASON_CLASSES)}
     if as_json:
         print(json.dumps(vocab, indent=1))
         return
@@ -746,14 +765,6 @@ def _run_config(*, llm: str | None, out: Path | None, base_url: str | None = Non
 
     return Configuration.resolve(config_file, brain=llm, out_dir=str(out) if out is not None else None,
                                  base_url=base_url, model=model, figures=False if no_figures else None, **budgets)
-
-
-@app.command()
-def demo(out: Annotated[Path, typer.Option(help="output folder")] = Path("out")) -> None:
-    """Load the may1999 case (KTLX volume and OUN sounding) and print a summary."""
-    from hvrmet.demo import run_demo
-
-    run_demo(out, console)
 
 
 def _print_version(value: bool) -> None:

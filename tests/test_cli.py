@@ -55,9 +55,3 @@ def test_errors_are_one_line_without_traceback(tmp_path, data_dir):
     assert res.returncode == 2 and "not a UWyo sounding" in res.stdout
 
 
-def test_demo_summarises_may1999(tmp_path, data_dir):
-    res = hvrmet("demo", "--out", str(tmp_path))
-    assert res.returncode == 0, res.stderr
-    out = json.loads((tmp_path / "may1999_summary.json").read_text())
-    assert out["radar_volume"]["max_reflectivity_dBZ"] == 62.5
-    assert out["sounding"]["surface_pressure_hPa"] == 959.0
