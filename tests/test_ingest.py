@@ -335,7 +335,7 @@ def _write_outlook(folder: Path) -> dict[str, Path]:
 def test_spc_outlook_geojson_layers(tmp_path):
     """SPC's published GeoJSON layers (written here: no real outlook is in the data folder)."""
     from hvrmet.data.readers.spc_outlook import read_spc_outlook
-    from hvrmet.tools.spc import outlook_at
+    from hvrmet.data.readers.spc_outlook import outlook_at
 
     layers = _write_outlook(tmp_path)
     for p in layers.values():
@@ -475,3 +475,26 @@ def test_case_yaml_round_trip(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CaseError, match="no data file"):
         assemble_case([tmp_path / "empty"])
+
+
+def test_igra2_file_becomes_a_case(tmp_path):
+    """An IGRA2 sounding written in NCEI's fixed-width layout (no IGRA2 file is in the data
+    folder): station, time and position come from its header line."""
+    if "igra2" not in READERS:
+        pytest.skip("reader igra2 has not landed yet")
+
+    def rec(t, et, p, pf, z, zf, tt, tf, rh, dpd, wd, ws):
+        return f"{t} {et:>5} {p:>6}{pf}{z:>5}{zf}{tt:>5}{tf}{rh:>5} {dpd:>5} {wd:>5} {ws:>5}"
+
+    rows = [rec("21", -9999, 95900, "B", 345, "B", 222, "B", -9999, 32, 160, 93),
+            rec("10", -9999, 85000, " ", 1457, " ", 160, "B", -9999, 40, 190, 150),
+            rec("10", -9999, 70000, " ", 3100, " ", 40, "B", -9999, 50, 220, 200),
+            rec("10", -9999, 50000, " ", 5800, " ", -120, "B", -9999, 80, 240, 250)]
+    f = tmp_path / "USM00072357-data.txt"
+    f.write_text("#USM00072357 1999 05 04 00 2315    4 ncdc-gts ncdc-gts  352333  -974408\n" + "\n".join(rows) + "\n")
+    asm = assemble_case([f])
+    assert asm.case.roles == ["sounding"] and asm.case.files[0].format == "igra2"
+    assert asm.case.time.strftime("%Y-%m-%d %H") == "1999-05-04 00"
+    assert asm.case.location.lat == pytest.approx(35.2333) and asm.case.location.lon == pytest.approx(-97.4408)
+    ds = load_role(get_case(str(write_case(asm.case, tmp_path / "c.yaml"))), "sounding")
+    assert ds.sizes["level"] == 4

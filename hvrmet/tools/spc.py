@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hvrmet.data.readers.spc_outlook import outlook_at
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 
-__all__ = ["outlook_at"]
+__all__: list[str] = []
 
 _HAZARDS = ("tornado", "wind", "hail")
-_CATEGORICAL = ["TSTM", "MRGL", "SLGT", "ENH", "MDT", "HIGH"]
 
 
 class OutlookInput(CaseInput):
@@ -23,51 +23,6 @@ class OutlookInput(CaseInput):
                                                  "(spc_outlook_2, ...) are read with it")
     lat: float | None = quantity(None, units="degree_north", description="latitude of the point (default: the case location)", ge=-90, le=90)
     lon: float | None = quantity(None, units="degree_east", description="longitude of the point (default: the case location)", ge=-360, le=360)
-
-
-def outlook_at(datasets: list, lat: float, lon: float) -> dict:
-    """The outlook at a point from the polygons of one or more outlook datasets.
-
-    Returns a dict: ``categorical`` (highest categorical LABEL covering the point, ``NONE``
-    outside every categorical polygon, ``None`` when no categorical layer was read),
-    ``rank`` (0-6), per hazard the highest probability covering the point (0 outside,
-    ``None`` when the hazard's layer was not read) and whether a significant (hatched) area
-    covers it, the highest categorical risk anywhere, and the covering polygons as
-    ``LABEL/LABEL2`` strings.
-    """
-    from shapely import wkt
-    from shapely.geometry import Point
-
-    pt = Point(((lon + 180.0) % 360.0) - 180.0, lat)
-    cover, read = [], set()
-    best_cat, best_any = (0, "NONE"), (0, "NONE")
-    prob: dict[str, float] = {}
-    sig: dict[str, bool] = {}
-    for ds in datasets:
-        for i in range(ds.sizes.get("polygon", 0)):
-            hazard = str(ds.hazard.values[i])
-            read.add(hazard)
-            label, label2 = str(ds.label.values[i]), str(ds.label2.values[i])
-            rank = int(ds.risk_rank.values[i])
-            if hazard == "categorical" and rank > best_any[0]:
-                best_any = (rank, label)
-            if not wkt.loads(str(ds.wkt.values[i])).covers(pt):
-                continue
-            cover.append(f"{label}/{label2}" if label2 else label)
-            if hazard == "categorical":
-                best_cat = max(best_cat, (rank, label))
-            elif bool(ds.significant.values[i]):
-                sig[hazard] = True
-            else:
-                prob[hazard] = max(prob.get(hazard, 0.0), float(ds.probability.values[i]))
-    out = {"categorical": best_cat[1] if "categorical" in read else None,
-           "rank": best_cat[0] if "categorical" in read else None,
-           "highest_anywhere": best_any[1] if "categorical" in read else None,
-           "covering": cover}
-    for h in _HAZARDS + ("any_severe",):
-        out[f"{h}_probability"] = prob.get(h, 0.0) if h in read else None
-        out[f"{h}_significant"] = sig.get(h, False) if h in read else None
-    return out
 
 
 def _outlook_roles(ctx: ToolContext, role: str) -> list[str]:

@@ -28,7 +28,7 @@ import xarray as xr
 from hvrmet.data.readers._common import add_provenance, check_file, reading
 from hvrmet.errors import FormatError
 
-__all__ = ["read_spc_outlook", "CATEGORICAL", "HAZARDS"]
+__all__ = ["read_spc_outlook", "outlook_at", "CATEGORICAL", "HAZARDS"]
 
 #: Categorical risk labels in increasing order (rank 1 ... 6) and SPC's DN for each.
 CATEGORICAL = {"TSTM": (1, 2), "MRGL": (2, 3), "SLGT": (3, 4), "ENH": (4, 5), "MDT": (5, 6), "HIGH": (6, 8)}
@@ -224,3 +224,48 @@ def _dataset(rows: list[dict]) -> xr.Dataset:
     ds["vertex_lon"] = ("vertex", np.asarray(vlon, np.float64), {"units": "degree_east"})
     ds["vertex_polygon"] = ("vertex", np.asarray(vpoly, np.int64))
     return ds
+
+
+def outlook_at(datasets: list, lat: float, lon: float) -> dict:
+    """The outlook at a point from the polygons of one or more outlook datasets.
+
+    Returns a dict: ``categorical`` (highest categorical LABEL covering the point, ``NONE``
+    outside every categorical polygon, ``None`` when no categorical layer was read),
+    ``rank`` (0-6), per hazard the highest probability covering the point (0 outside,
+    ``None`` when the hazard's layer was not read) and whether a significant (hatched) area
+    covers it, the highest categorical risk anywhere, and the covering polygons as
+    ``LABEL/LABEL2`` strings.
+    """
+    from shapely import wkt
+    from shapely.geometry import Point
+
+    pt = Point(((lon + 180.0) % 360.0) - 180.0, lat)
+    cover, read = [], set()
+    best_cat, best_any = (0, "NONE"), (0, "NONE")
+    prob: dict[str, float] = {}
+    sig: dict[str, bool] = {}
+    for ds in datasets:
+        for i in range(ds.sizes.get("polygon", 0)):
+            hazard = str(ds.hazard.values[i])
+            read.add(hazard)
+            label, label2 = str(ds.label.values[i]), str(ds.label2.values[i])
+            rank = int(ds.risk_rank.values[i])
+            if hazard == "categorical" and rank > best_any[0]:
+                best_any = (rank, label)
+            if not wkt.loads(str(ds.wkt.values[i])).covers(pt):
+                continue
+            cover.append(f"{label}/{label2}" if label2 else label)
+            if hazard == "categorical":
+                best_cat = max(best_cat, (rank, label))
+            elif bool(ds.significant.values[i]):
+                sig[hazard] = True
+            else:
+                prob[hazard] = max(prob.get(hazard, 0.0), float(ds.probability.values[i]))
+    out = {"categorical": best_cat[1] if "categorical" in read else None,
+           "rank": best_cat[0] if "categorical" in read else None,
+           "highest_anywhere": best_any[1] if "categorical" in read else None,
+           "covering": cover}
+    for h in HAZARDS:
+        out[f"{h}_probability"] = prob.get(h, 0.0) if h in read else None
+        out[f"{h}_significant"] = sig.get(h, False) if h in read else None
+    return out
