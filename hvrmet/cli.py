@@ -297,7 +297,7 @@ def _parse_arg(text: str) -> tuple[str, object]:
 @tools_app.command("run")
 def tools_run(name: Annotated[str, typer.Argument(help="tool name")],
               case: Annotated[str, typer.Option("--case", help="case id or case YAML path")],
-              arg: Annotated[Optional[list[str]], typer.Option("--arg", help="KEY=VALUE (repeatable); values may carry units, e.g. depth='3 km'")] = None,
+              arg: Annotated[Optional[list[str]], typer.Option("--arg", help="KEY=VALUE (repeatable); values may carry units, e.g. --arg 'resolution=2 km' --arg 'max_range=150 km' for compute_composite_reflectivity")] = None,
               data_dir: DataDirOpt = None, out: Annotated[Path, typer.Option(help="output folder for figures")] = Path("out"),
               as_json: JsonOpt = False) -> None:
     """Run one tool on a case and print its result; exits 2 if the tool reports an error."""
@@ -446,8 +446,12 @@ def nowcast_train(model: Annotated[str, typer.Argument(help="pa_net, metok or im
     cmd = "hvrmet nowcast train " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train") + 1:]) \
         if "train" in sys.argv else f"hvrmet nowcast train {model}"
     meta = train(cfg, target, command=cmd)
-    console.print(f"wrote {target} ({meta['parameters']} parameters, {meta['seconds']} s on {meta['device']}); "
-                  f"validation MAE by epoch: " + ", ".join(f"{h['val_mae_dbz']:.2f} dBZ" for h in meta["history"]))
+    sel = meta["selected"]
+    console.print(f"wrote {target} ({meta['parameters']} parameters, {meta['seconds']} s on {meta['device']}, "
+                  f"{meta['steps']} steps); selected step {sel['step']}"
+                  f"{' (the zero-residual start: extrapolation)' if meta['selected_is_zero_residual_start'] else ''}: "
+                  f"validation CSI35 {sel['CSI35']:.3f}, HSS45 {sel['HSS45']:.3f}, RAPSD ratio {sel['RAPSD_ratio']:.3f} "
+                  f"(start: CSI35 {meta['candidates'][0]['CSI35']:.3f}, HSS45 {meta['candidates'][0]['HSS45']:.3f})")
 
 
 @nowcast_app.command("run")
@@ -479,14 +483,29 @@ def nowcast_run(method: Annotated[str, typer.Argument(help="nowcasting method")]
 def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", help="case ids or case files (default: the test split)")] = None,
                  methods: Annotated[Optional[list[str]], typer.Option("--methods", help="methods (default: all six)")] = None,
                  data_dir: DataDirOpt = None, out: Annotated[Path, typer.Option(help="output folder")] = Path("out/nowcast"),
-                 max_times: Annotated[int, typer.Option(help="analysis times per event")] = 4,
+                 every: Annotated[float, typer.Option("--every", help="minutes between analysis times (native frames only)")] = 30.0,
+                 starts: Annotated[Optional[int], typer.Option("--starts", help="analysis times per event (default: all)")] = None,
+                 max_times: Annotated[Optional[int], typer.Option("--max-times", help="same as --starts (older name)")] = None,
+                 full_domain: Annotated[bool, typer.Option("--full-domain/--no-full-domain", help="verify on each event's whole grid (the default)")] = True,
+                 crop: Annotated[Optional[int], typer.Option("--crop", help="verify on the N x N window with the most pixel-times >= 35 dBZ")] = None,
+                 lead_max: Annotated[float, typer.Option("--lead-max", help="longest lead time, minutes (5-min steps)")] = 60.0,
                  as_json: JsonOpt = False) -> None:
-    """Verify every method on the same held-out events: CSI/POD/FAR/HSS, FSS, RAPSD ratio."""
+    """Verify every method on the same held-out events: CSI/POD/FAR/HSS, FSS, RAPSD ratio,
+    only against observations at native data times, per lead time in scores.json."""
     from hvrmet.nowcast import METHODS
     from hvrmet.nowcast.report import evaluate_and_report
 
+    if crop is not None and crop < 16:
+        raise typer.BadParameter("--crop must be at least 16 pixels")
+    if not full_domain and crop is None:
+        raise typer.BadParameter("--no-full-domain needs --crop N")
+    if lead_max < 5:
+        raise typer.BadParameter("--lead-max must be at least 5 minutes")
+    if every <= 0:
+        raise typer.BadParameter("--every must be a positive number of minutes")
     res = evaluate_and_report(list(methods or METHODS), cases, data_dir=str(data_dir) if data_dir else None,
-                              out=out, max_times=max_times, console=None if as_json else console)
+                              out=out, every_min=every, starts=starts if starts is not None else max_times,
+                              crop=crop, lead_max_min=lead_max, console=None if as_json else console)
     if as_json:
         print(json.dumps(res, indent=1, default=float))
 

@@ -19,6 +19,7 @@ __all__ = ["screen"]
 
 def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
     """Screen the case: one evidence item per screening tool call, then the signals."""
+    started = state.get("started") or time.time()  # the run's clock starts before screening
     cfg = config_of(config)
     case = get_case(state["case"], state.get("data_dir"))
     evidence = []
@@ -34,4 +35,4 @@ def screen(state: DiagnosisState, config: RunnableConfig) -> dict:
                      evidence=s["evidence_id"]) for s in signals]
     return {"evidence": [e.model_dump() for e in evidence], "signals": signals, "messages": msgs,
             "tool_calls": len(evidence), "loop": 0, "screen_done": 1,
-            "started": state.get("started") or time.time(), "run_id": run_id_of(state, config)}
+            "started": started, "run_id": run_id_of(state, config)}
