@@ -83,19 +83,41 @@ def cases_show(case: CaseArg, data_dir: DataDirOpt = None) -> None:
         console.print(f"event [cyan]{e.type}[/cyan]: {e.source}")
     for f in c.files:
         files = case_files(c, f.role)
-        ds = load_role(c, f.role)
+        with console.status(f"decoding {f.role} ({len(files)} file{'s' if len(files) > 1 else ''})"):
+            ds = load_role(c, f.role)
         table = Table(title=f"{f.role} ({f.format}, {len(files)} file{'s' if len(files) > 1 else ''})",
                       title_justify="left")
         table.add_column("variable")
         table.add_column("dims")
         table.add_column("units")
-        for name, var in ds.data_vars.items():
-            table.add_row(str(name), " × ".join(f"{d}={ds.sizes[d]}" for d in var.dims),
-                          str(var.attrs.get("units", "")))
+        for name, dims, units in _variables(ds):
+            table.add_row(name, dims, units)
         console.print(table)
         console.print(f"  files: {files[0][0]}" + (f" … {files[-1][0].name}" if len(files) > 1 else ""))
         console.print(f"  sha256: {files[0][1][:16]}…   time span: {_time_span(ds)}")
         _print_gridded_fields(f.role, ds)
+
+
+def _variables(ds) -> list[tuple[str, str, str]]:
+    """``(name, dims, units)`` of a dataset's variables; for a radar sweep tree each moment
+    once, with the sweeps that hold it and their sizes."""
+    import xarray as xr
+
+    if not isinstance(ds, xr.DataTree):
+        return [(str(n), " × ".join(f"{d}={ds.sizes[d]}" for d in v.dims), str(v.attrs.get("units", "")))
+                for n, v in ds.data_vars.items()]
+    sweeps = [node for name, node in ds.children.items() if name.startswith("sweep_")]
+    seen: dict[str, list] = {}
+    for node in sweeps:
+        for n, v in node.ds.data_vars.items():
+            if {"azimuth", "range"} <= set(v.dims) or {"elevation", "range"} <= set(v.dims):
+                seen.setdefault(str(n), []).append((node.ds, v))
+    rows = []
+    for n, items in seen.items():
+        gates = sorted({d.sizes.get("range", 0) for d, _ in items})
+        rows.append((n, f"{len(items)} of {len(sweeps)} sweeps; rays × gates up to "
+                        f"{max(v.shape[0] for _, v in items)} × {max(gates)}", str(items[0][1].attrs.get("units", ""))))
+    return rows
 
 
 def _print_gridded_fields(role: str, ds) -> None:
