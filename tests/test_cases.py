@@ -44,8 +44,9 @@ def test_every_case_loads(data_dir, load, case_id):
         ds = load(case_id, role)
         assert ds.data_vars, f"{case_id}/{role} decoded no variable"
         assert ds.attrs["source_sha256"] and all(len(s) == 64 for s in ds.attrs["source_sha256"])
-        assert "lat" in ds.coords or "vertex_lat" in ds or "latitude" in ds.attrs \
-            or role in ("upper_air",), f"{case_id}/{role} has no position"
+        # gridded data carry lat/lon coordinates; a radar sweep tree its site's latitude at the root
+        assert "lat" in ds.coords or "vertex_lat" in ds or "latitude" in ds.attrs or "latitude" in ds.coords \
+            or "site_latitude" in ds.attrs or role in ("upper_air",), f"{case_id}/{role} has no position"
 
 
 def test_unknown_case_and_role():
