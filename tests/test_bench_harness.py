@@ -85,10 +85,12 @@ def test_llm_brain_runs_the_same_tasks(tmp_path, data_dir):
 
 
 def test_dev_task_set_is_complete_and_scores(tmp_path, data_dir):
-    """The shipped dev set (hvrmet/benchmark/data/dev.jsonl): >= 150 tasks, >= 15 per category,
-    known cases; a slice runs."""
+    """The shipped dev set (hvrmet/benchmark/data/dev.jsonl): >= 400 tasks, >= 30 per category,
+    development cases only; a slice runs."""
     from collections import Counter
     from pathlib import Path
+
+    import yaml
 
     import hvrmet.benchmark
     from hvrmet.benchmark.tasks import CATEGORIES, load_tasks, task_set_path
@@ -98,12 +100,68 @@ def test_dev_task_set_is_complete_and_scores(tmp_path, data_dir):
     assert f.parent == Path(hvrmet.benchmark.__file__).parent / "data"
     tasks = load_tasks(f)
     counts = Counter(t.category for t in tasks)
-    assert len(tasks) >= 150 and all(counts[c] >= 15 for c in CATEGORIES), counts
+    assert len(tasks) >= 400 and all(counts[c] >= 30 for c in CATEGORIES), counts
     ids = {c.id for c in list_cases()}
-    assert all(t.case in ids for t in tasks if t.case)
+    dev = set(yaml.safe_load((f.parent / "events.yaml").read_text())["dev_cases"])
+    assert all(t.case in ids and t.case in dev for t in tasks)
     assert all(t.source for t in tasks)
     subset = [t for t in tasks if t.category in ("index", "signal")][:12]
     sub = tmp_path / "sub.jsonl"
     sub.write_text("\n".join(t.model_dump_json() for t in subset) + "\n")
     summary = run_benchmark(sub, out=tmp_path / "o", progress=False)
     assert summary["pass_rate"] >= 0.75
+
+
+def test_test_split_is_apart_from_the_development_cases():
+    """test.jsonl uses no development case and no file of one."""
+    import yaml
+
+    from hvrmet.benchmark.tasks import load_tasks, task_set_path
+    from hvrmet.cases import get_case
+
+    f = task_set_path("test")
+    dev = set(yaml.safe_load((f.parent / "events.yaml").read_text())["dev_cases"])
+    dev_files = {fl.path or fl.glob for c in dev for fl in get_case(c).files}
+    tasks = load_tasks(f)
+    assert len(tasks) >= 150
+    for t in tasks:
+        assert (t.case is None) != (t.files is None)
+        if t.case:
+            assert t.case not in dev, t.id
+        else:
+            paths = {v if isinstance(v, str) else v["path"] for v in t.files.values()}
+            assert not paths & dev_files, t.id
+
+
+def test_oracle_satisfies_every_task_and_random_stays_near_chance(tmp_path):
+    """The oracle (the gold written as the system answers) passes every task of both splits:
+    each is satisfiable. The random answerer stays far below."""
+    for split in ("dev", "test"):
+        oracle = run_benchmark(split, out=tmp_path / f"{split}-oracle", progress=False, answerer="oracle")
+        assert oracle["pass_rate"] == 1.0, [r for r in (tmp_path / f"{split}-oracle" / "results.jsonl").read_text()
+                                            .splitlines() if '"passed": false' in r][:3]
+        rnd = run_benchmark(split, out=tmp_path / f"{split}-random", progress=False, answerer="random", seed=1)
+        assert rnd["pass_rate"] < 0.45, rnd["by_category"]
+    dev_random = run_benchmark("dev", out=tmp_path / "dev-random", progress=False, answerer="random")
+    assert dev_random["by_category"]["index"]["pass_rate"] < 0.05
+
+
+def test_single_data_type_case_and_files_case(tmp_path, data_dir):
+    """A task's ``roles`` keep a catalogue case to those roles; tasks naming one case_id share
+    one case file; files are relative to the data folder by default."""
+    from hvrmet.benchmark.runner import BenchContext
+    from hvrmet.benchmark.tasks import Task
+    from hvrmet.cases import get_case
+
+    ctx = BenchContext(out=tmp_path)
+    t = Task.model_validate({"id": "x", "category": "loop", "case": "may1999", "roles": ["sounding"],
+                             "question": "?", "target": {}, "answer": {"type": "loop"}})
+    c = get_case(ctx.case_of(t))
+    assert c.roles() == ["sounding"] and c.id == "may1999-only-sounding" and not c.events
+    f = {"radar_volume": "open-radar-data/data/sample_rainbow_5_59.vol"}
+    a = Task.model_validate({"id": "a", "category": "abstention", "files": f, "case_id": "t1", "question": "?",
+                             "target": {"hazard": "x"}, "answer": {"type": "abstain"}})
+    b = Task.model_validate({"id": "b", "category": "abstention", "files": f, "case_id": "t1", "question": "?",
+                             "target": {"hazard": "x"}, "answer": {"type": "abstain"}})
+    assert ctx.case_of(a) == ctx.case_of(b)
+    assert get_case(ctx.case_of(a)).file("radar_volume").format == "rainbow"

@@ -71,17 +71,20 @@ warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "hvrmet" / "cases" / "catalogue"
 DEFAULT_OUT = ROOT / "hvrmet" / "benchmark" / "data" / "dev.jsonl"  # shipped in the package (package data)
-CATEGORIES = ("index", "signal", "plot", "hypothesis", "verification", "replanning", "report")
+CATEGORIES = ("index", "signal", "plot", "abstention", "hypothesis", "verification", "replanning", "report",
+              "loop")
 
 # Published WSR-88D site coordinates (NWS/ROC NEXRAD site list); message-1 files carry none.
 SITES = {"KTLX": (35.3331, -97.2778), "KLIX": (30.3367, -89.8256), "KVWX": (38.2603, -87.7246),
-         "KLBB": (33.6541, -101.8142)}
+         "KLBB": (33.6541, -101.8142), "KFTG": (39.7866, -104.5458)}
 
 
 def data_dir() -> Path:
     d = os.environ.get("HVRMET_DATA_DIR")
     if not d:
         sys.exit("set HVRMET_DATA_DIR to the data folder")
+    # MetPy's station table (METAR positions) from the data folder, never downloaded
+    os.environ.setdefault("TEST_DATA_DIR", str(Path(d) / "metpy" / "staticdata"))
     return Path(d)
 
 
@@ -429,7 +432,7 @@ COMPOSITES = OrderedDict([
     ("fmi", ("pysteps-data/radar/fmi/pgm/20160928/*.pgm.gz", "fmi_pgm", (60.17, 24.94), "Helsinki")),
 ])
 KW = {"mch_gif": {"product": "AQC", "unit": "mm", "accutime": 5.0}, "fmi_pgm": {"gzipped": True},
-      "knmi_hdf5": {"accutime": 5, "qty": "ACRR", "pixelsize": 1000.0}, "bom_rf3": {}}
+      "knmi_hdf5": {"accutime": 5, "qty": "ACRR", "pixelsize": 1000.0}, "bom_rf3": {}, "opera_hdf5": {}}
 
 
 def _file_time(name: str, importer: str) -> datetime:
@@ -469,14 +472,55 @@ def composite_summary(dd: Path, pattern: str, importer: str) -> dict:
     return out
 
 
+def composite_max_1h(dd: Path, pattern: str, importer: str) -> dict | None:
+    """The largest 1-h sum of a composite sequence in mm (sliding windows of frames) and its
+    pixel centre (pyproj on the importer's projection metadata); ``None`` for dBZ composites."""
+    from pyproj import Proj
+    from pysteps.io import get_method
+
+    files = sorted(glob.glob(str(dd / pattern)))
+    imp = get_method(importer, "importer")
+    frames, md = [], None
+    for f in files:
+        R, _q, md = imp(f, **KW[importer])
+        frames.append(np.asarray(R, float))
+    if md["unit"] != "mm":
+        return None
+    A = np.nan_to_num(np.stack(frames))
+    times = [_file_time(f, importer) for f in files]
+    step = (times[1] - times[0]).total_seconds() / 60.0
+    k = max(1, int(round(60.0 / step)))
+    c = np.cumsum(A, axis=0)
+    win = c[k - 1:] - np.concatenate([np.zeros_like(c[:1]), c[:-k]], axis=0)
+    best = win.max(axis=0)
+    vmax = float(best.max())
+    idx = np.argwhere(best == vmax)
+    proj = Proj(md["projection"])
+    ny, nx = best.shape
+    pts = []
+    for i, j in idx:
+        x = md["x1"] + (j + 0.5) * md["xpixelsize"]
+        y = (md["y2"] - (i + 0.5) * md["ypixelsize"]) if md.get("yorigin", "upper") == "upper" else \
+            (md["y1"] + (i + 0.5) * md["ypixelsize"])
+        lo, la = proj(x, y, inverse=True)
+        pts.append((la, lo))
+    spread = max((_dist_km(a[0], a[1], b[0], b[1]) for a in pts for b in pts), default=0.0)
+    return {"max": vmax, "lat": pts[0][0], "lon": pts[0][1], "spread_km": spread, "k": k}
+
+
 # =========================================================================== task writers
 class Tasks:
     def __init__(self) -> None:
         self.rows: list[dict] = []
 
-    def add(self, category: str, tid: str, case: str, question: str, target: dict, answer: dict, source: str) -> None:
-        self.rows.append({"id": f"{category}-{tid}", "category": category, "case": case, "question": question,
-                          "target": target, "answer": answer, "source": source})
+    def add(self, category: str, tid: str, case: str | None, question: str, target: dict, answer: dict, source: str,
+            **extra) -> None:
+        row = {"id": f"{category}-{tid}", "category": category, "case": case, "question": question,
+               "target": target, "answer": answer, "source": source}
+        if case is None:
+            row.pop("case")
+        row.update({k: v for k, v in extra.items() if v is not None})
+        self.rows.append(row)
 
 
 def num(value: float, units: str, rtol: float, atol: float) -> dict:
@@ -489,6 +533,18 @@ def loc(lat: float, lon: float, radius: float) -> dict:
 
 def label(value: str, synonyms: list[str] | None = None) -> dict:
     return {"type": "label", "value": value, "synonyms": synonyms or []}
+
+
+def ranked(hazard: str, max_rank: int | None = 1, min_rank: int = 1, absent_ok: bool = False) -> dict:
+    """A hypothesis at a rank (hypotheses ranked by status, then posterior)."""
+    out = {"type": "ranked", "value": hazard, "synonyms": [], "min_rank": min_rank, "max_rank": max_rank}
+    if absent_ok:
+        out["absent_ok"] = True
+    return out
+
+
+def abstain(*reasons: str) -> dict:
+    return {"type": "abstain", "reason": list(reasons)}
 
 
 STATUS_SYN = {"supported": ["confirmed", "verified"], "refuted": ["rejected", "ruled out"],
@@ -792,10 +848,11 @@ def build(dd: Path) -> list[dict]:
         ("henri2021", "tropical_cyclone_wind", 2, 1, "Is tropical-storm or hurricane-force wind among your hypotheses for the NHC probabilities of 20 August 2021?"),
         ("bom20180616", "no_severe_hazard", 1, 1, "Rank the hazard hypotheses for Melbourne's radar rain on 16 June 2018."),
     ]
-    for case, hz, rank, atol, q in hyp:
+    for case, hz, rank, _atol, q in hyp:
         T.add("hypothesis", f"{case}-{hz}", case, q, {"hazard": hz},
-              {"type": "number", "value": rank, "units": "1", "rtol": 0.0, "atol": atol},
-              f"expected rank {rank} (+-{atol}) of {hz}: {why(case)}")
+              ranked(hz, max_rank=rank),
+              f"{hz} at rank {'1' if rank == 1 else f'1..{rank}'} (hypotheses ranked by status, then posterior): "
+              f"{why(case)}")
 
     ver = [
         ("may1999", "tornadic_supercell", "supported"), ("may1999", "no_severe_hazard", "refuted"),
@@ -867,8 +924,8 @@ def build(dd: Path) -> list[dict]:
         members = list(dict.fromkeys(tools))
         T.add("replanning", f"{case}-{hz}", case,
               f"After the first loop, which tools would you run next to settle {hz.replace('_', ' ')}?",
-              {"hazard": hz, "loop": 1}, {"type": "set", "members": members, "min": min(2, len(members)),
-                                          "max": len(members)},
+              {"hazard": hz, "loop": 1}, {"type": "replan", "loop": 1, "members": members, "vocabulary": "tool",
+                                          "min": min(2, len(members)), "max": len(members)},
               "meteorological judgement: diagnostics a forecaster would check for this hazard among the tools "
               f"applicable to the case's data roles ({why(case)})")
 
@@ -899,45 +956,851 @@ def build(dd: Path) -> list[dict]:
               {"type": "checklist", "must_name": name, "must_not_accept": notacc, "must_cite": cite},
               f"gold hazards: {why(case)}; hazards listed in must_not_accept are contradicted by the data or "
               "cannot be supported by this case's data")
+    extend_dev(T, dd, why=why, snd=snd, rad=rad, comp=comp, g=g)
     return T.rows
 
 
-def validate(rows: list[dict]) -> Counter:
+# =========================================================================== wider task sets
+# The catalogue's development split (the cases the cards and the expert policy's weights were
+# written beside) and everything else, which only the test split uses.
+def dev_cases() -> set[str]:
     import yaml
 
-    cases = {yaml.safe_load(p.read_text())["id"] for p in CATALOGUE.glob("*.yaml")}
+    return set(yaml.safe_load((ROOT / "hvrmet" / "benchmark" / "data" / "events.yaml").read_text())["dev_cases"])
+
+
+NOT_SUPPORTED = ["inconclusive", "not_assessed", "not proposed", "proposed"]
+
+
+def not_supported() -> dict:
+    """A hazard the data cannot support: refuted, left open, untested or never proposed."""
+    return {"type": "label", "value": "refuted", "synonyms": list(NOT_SUPPORTED)}
+
+
+XRADAR_OPEN = {"odim_h5": "open_odim_datatree", "iris": "open_iris_datatree", "rainbow": "open_rainbow_datatree",
+               "cfradial1": "open_cfradial1_datatree", "nexrad_level2": "open_nexradlevel2_datatree"}
+REF_NAMES = ("DBZH", "DBZ", "reflectivity", "TH", "DBZ_TOT")
+VEL_NAMES = ("VRADH", "VRAD", "VEL", "velocity", "mean_doppler_velocity")
+
+
+def volume_summary(path: Path, fmt: str) -> dict:
+    """An xradar reading of a radar volume: site, the reflectivity maximum over every PPI sweep
+    and its gates (4/3-earth beam model, WGS84 geodesic), the lowest sweep's first ray time,
+    moments present, the largest range."""
+    import xradar as xd
+
+    dt = getattr(xd.io, XRADAR_OPEN[fmt])(str(path))
+    root = dt.ds
+    lat0, lon0 = float(root["latitude"].values), float(root["longitude"].values)
+    best, gates, lowest, moments, rmax = -np.inf, [], None, set(), 0.0
+    for name in sorted((k for k in dt.children if k.startswith("sweep")), key=lambda k: int(k.split("_")[1])):
+        ds = dt[name].ds
+        moments |= set(map(str, ds.data_vars))
+        mode = str(ds["sweep_mode"].values) if "sweep_mode" in ds else "azimuth_surveillance"
+        if "azimuth" not in mode:
+            continue
+        ref = next((v for v in REF_NAMES if v in ds), None)
+        if ref is None:
+            continue
+        el = float(ds["sweep_fixed_angle"].values)
+        t = np.asarray(ds["time"].values)
+        if lowest is None or el < lowest[0]:
+            lowest = (el, np.nanmin(t).astype("datetime64[s]").item())
+        rng = np.asarray(ds["range"].values, float) / 1000.0
+        rmax = max(rmax, float(rng.max()))
+        d = np.asarray(ds[ref].values, float)
+        if not np.isfinite(d).any():
+            continue
+        m = float(np.nanmax(d))
+        if m > best + 1e-9:
+            best, gates = m, []
+        if abs(m - best) <= 1e-9:
+            az = np.asarray(ds["azimuth"].values, float)
+            els = np.asarray(ds["elevation"].values, float) if "elevation" in ds else np.full(len(az), el)
+            for i, j in np.argwhere(d == m):
+                gates.append((float(az[i]), float(rng[j]), float(els[i])))
+    locs = []
+    for az, rg, el in gates:
+        s_, _h = beam_ground_range_km(rg, el)
+        locs.append((*geod_fwd(lat0, lon0, az, s_), az, rg, el))
+    spread = max((_dist_km(a[0], a[1], b[0], b[1]) for a in locs for b in locs), default=0.0)
+    return {"site": (lat0, lon0), "max": best, "locs": locs, "spread_km": spread, "lowest": lowest,
+            "velocity": any(v in moments for v in VEL_NAMES), "rhohv": any(v.startswith("RHOHV") or
+                                                                           v == "cross_correlation_ratio"
+                                                                           for v in moments),
+            "max_range_km": rmax}
+
+
+L3_UNITS = {"N0Q": "dBZ", "N0B": "dBZ", "TZ0": "dBZ", "TZ1": "dBZ", "TZ2": "dBZ", "TR0": "dBZ", "TR1": "dBZ",
+            "TR2": "dBZ", "TZL": "dBZ", "DHR": "dBZ", "NVL": "kg/m^2", "NET": "kft"}
+L3_ROLE = {"N0Q": "level3_base_reflectivity", "N0B": "level3_base_reflectivity", "TZ0": "level3_base_reflectivity",
+           "TZ1": "level3_base_reflectivity", "TZ2": "level3_base_reflectivity", "TR0": "level3_base_reflectivity",
+           "TR1": "level3_base_reflectivity", "TR2": "level3_base_reflectivity", "TZL": "level3_base_reflectivity",
+           "DHR": "level3_hybrid_reflectivity", "NVL": "level3_vil", "NET": "level3_echo_tops"}
+
+
+def level3_field(path: Path) -> dict:
+    """metpy.io.Level3File: the product's maximum (map_data of its first data packet), the
+    radar position and the volume time."""
+    from metpy.io import Level3File
+
+    f = Level3File(str(path))
+    packet = f.sym_block[0][0]
+    data = np.asarray(f.map_data(packet["data"]), float)
+    return {"max": float(np.nanmax(data)), "lat": float(f.lat), "lon": float(f.lon),
+            "time": f.metadata["vol_time"], "product": f.product_name}
+
+
+SND_MORE = OrderedDict([
+    ("lcl_height", ("m", 0.05, 50.0, "How high above ground is the surface parcel's LCL on the {st} {tm} UTC sounding?")),
+    ("mlcin", ("J/kg", 0.1, 10.0, "What is the 100 hPa mixed-layer CIN of the {st} {tm} UTC sounding?")),
+    ("shear_0_3km", ("m/s", 0.05, 1.0, "What is the 0-3 km bulk shear at {st}, {tm} UTC?")),
+    ("t500", ("degC", 0.0, 0.5, "What is the 500 hPa temperature over {st} at {tm} UTC?")),
+    ("bunkers_right_speed", ("m/s", 0.05, 1.0, "How fast does a Bunkers right-moving supercell move on the {st} {tm} "
+                                               "UTC hodograph?")),
+])
+
+
+def sounding_more(path: Path) -> dict[str, float]:
+    """More MetPy quantities on the same reading as :func:`sounding_indices`."""
+    import metpy.calc as mpcalc
+    from metpy.units import units
+
+    df = read_uwyo(path)
+    p_all, t_all, td_all, z_all = (df[c].to_numpy(float) for c in ("pressure", "temperature", "dewpoint", "height"))
+    ok = np.isfinite(p_all) & np.isfinite(t_all) & np.isfinite(z_all) & np.isfinite(td_all)
+    _, uniq = np.unique(-p_all[ok], return_index=True)
+    sel = np.flatnonzero(ok)[np.sort(uniq)]
+    p, t, td, z = p_all[sel], t_all[sel], td_all[sel], z_all[sel]
+    out = {}
+    lcl_p, _ = mpcalc.lcl(p[0] * units.hPa, t[0] * units.degC, td[0] * units.degC)
+    out["lcl_height"] = float(np.interp(np.log(lcl_p.m_as("hPa")), np.log(p[::-1]), (z - z[0])[::-1]))
+    _, mlcin = mpcalc.mixed_layer_cape_cin(p * units.hPa, t * units.degC, td * units.degC, depth=100 * units.hPa)
+    out["mlcin"] = mlcin.m_as("J/kg")
+    out["t500"] = float(np.interp(np.log(500.0), np.log(p[::-1]), t[::-1]))
+    wd, ws = df["direction"].to_numpy(float), df["speed"].to_numpy(float)
+    okw = np.isfinite(p_all) & np.isfinite(wd) & np.isfinite(ws) & np.isfinite(z_all)
+    _, uw = np.unique(-p_all[okw], return_index=True)
+    sw = np.flatnonzero(okw)[np.sort(uw)]
+    u, v = mpcalc.wind_components(ws[sw] * units.knot, wd[sw] * units.degree)
+    u, v = u.to("m/s"), v.to("m/s")
+    pw, zw = p_all[sw] * units.hPa, (z_all[sw] - z_all[np.isfinite(z_all)][0]) * units.m
+    su, sv = mpcalc.bulk_shear(pw, u, v, height=zw, depth=3 * units.km)
+    out["shear_0_3km"] = float(np.hypot(su, sv).m_as("m/s"))
+    rm, _lm, _mean = mpcalc.bunkers_storm_motion(pw, u, v, zw)
+    out["bunkers_right_speed"] = float(np.hypot(rm[0], rm[1]).m_as("m/s"))
+    return out
+
+
+def extend_dev(T: "Tasks", dd: Path, *, why, snd, rad, comp, g) -> None:
+    """The development set's wider tasks: more indices, Level III fields, more signals and
+    plots, abstentions, single-data-type cases, loop tasks."""
+    import pandas as pd
+
+    # ------------------------------------------------------------------ more sounding indices
+    for case, meta in SOUNDINGS.items():
+        vals = sounding_more(dd / meta["file"])
+        for q, (units, rtol, atol, question) in SND_MORE.items():
+            if q == "bunkers_right_speed" and case == "null-dec9":
+                pass
+            T.add("index", f"{case}-{q}", case, question.format(st=meta["station"], tm=meta["time"].replace("T", " ")),
+                  {"quantity": q, "args": {}}, num(vals[q], units, rtol, atol),
+                  SRC_SOUNDING.format(file=meta["file"], fn={"lcl_height": "lcl (height log-p interpolated)",
+                                                             "mlcin": "mixed_layer_cape_cin", "shear_0_3km": "bulk_shear",
+                                                             "t500": "(log-p interpolated T at 500 hPa)",
+                                                             "bunkers_right_speed": "bunkers_storm_motion"}[q],
+                                      val=vals[q], units=units))
+    # ------------------------------------------------------------------ KFTG (dual-pol Level II)
+    s = level2_summary(dd / "metpy/staticdata/Level2_KFTG_20150430_1419.ar2v", "KFTG")
+    T.add("index", "kftg20150430-max_reflectivity", "kftg20150430",
+          "What is the highest reflectivity in the Denver (KFTG) volume of 30 April 2015?",
+          {"quantity": "max_reflectivity", "args": {}}, num(s["max"], "dBZ", 0.0, 0.5),
+          f"independent: metpy.io.Level2File on Level2_KFTG_20150430_1419.ar2v, maximum of REF over all sweeps "
+          f"({s['max']:.1f} dBZ)")
+    if s["spread_km"] <= 10.0:
+        la, lo, az, rng, el, sw = s["locs"][0]
+        T.add("signal", "kftg20150430-max_reflectivity-location", "kftg20150430",
+              "Where is the strongest echo of the KFTG volume?", {"quantity": "max_reflectivity", "what": "location"},
+              loc(la, lo, 15.0), f"independent: Level2File REF maximum at azimuth {az:.1f} deg, slant range {rng:.2f} km, "
+              f"elevation {el:.2f} deg; 4/3-earth beam model and a geodesic from KFTG (NEXRAD site list)")
+    lat0, lon0 = s["site"]
+    i, t_ref, el_ref = s["first_ref"]
+    T.add("plot", "kftg20150430-radar_ppi-reflectivity", "kftg20150430", "Show the lowest-tilt KFTG reflectivity PPI.",
+          {"kind": "radar_ppi", "args": {"field": "reflectivity"}},
+          {"type": "figure", "kind": "radar_ppi", "variables": ["reflectivity"], "units": "dBZ",
+           "valid_time": t_ref.strftime("%Y-%m-%dT%H:%M"), "contains": [r(lat0, 4), r(lon0, 4)]},
+          f"independent: Level2File first ray time of the lowest sweep with REF (sweep {i}, {el_ref:.2f} deg)")
+    T.add("plot", "kftg20150430-composite_reflectivity", "kftg20150430", "Composite reflectivity map of the KFTG volume.",
+          {"kind": "composite_reflectivity", "args": {}},
+          {"type": "figure", "kind": "composite_reflectivity", "units": "dBZ",
+           "valid_time": s["volume_time"].strftime("%Y-%m-%dT%H:%M"), "contains": [r(lat0, 4), r(lon0, 4)]},
+          "independent: Level2File volume start time; the map must contain the radar site")
+
+    # ------------------------------------------------------------------ Level III fields of the mci case
+    for code, fname in (("NVL", "Level3_MCI_NVL_20160526_2154.nids"), ("NET", "Level3_MCI_NET_20160526_2154.nids"),
+                        ("TZL", "Level3_MCI_TZL_20160526_2154.nids"), ("DHR", "Level3_MCI_DHR_20160526_2154.nids")):
+        f3 = level3_field(dd / "metpy/staticdata/nids" / fname)
+        role = L3_ROLE[code]
+        T.add("index", f"mci20160526-max_value-{code}", "mci20160526",
+              f"What is the maximum of the TMCI {f3['product']} product at 21:54 UTC?",
+              {"quantity": "max_value", "args": {"role": role}}, num(f3["max"], L3_UNITS[code], 0.0, 0.6),
+              f"radar's own product: metpy.io.Level3File {fname}, maximum of map_data over the first data packet "
+              f"({f3['max']:.2f} {L3_UNITS[code]})")
+
+    # ------------------------------------------------------------------ surface stations
+    sfc = pd.read_csv(dd / "metpy/staticdata/SFC_obs.csv")
+    row = sfc.loc[sfc["mslp"].idxmin()]
+    T.add("signal", "superstorm1993-min_pressure_station", "superstorm1993",
+          "Which station reported the lowest sea-level pressure?", {"quantity": "min_pressure_station", "what": "label"},
+          label(str(row["station"])), f"independent: pandas.read_csv SFC_obs.csv, min of mslp = {row['mslp']:.1f} hPa "
+          f"at {row['station']} {row['valid']}")
+    T.add("signal", "superstorm1993-min_pressure_station-location", "superstorm1993",
+          "Where was the lowest sea-level pressure reported?", {"quantity": "min_pressure_station", "what": "location"},
+          loc(row["lat"], row["lon"], 5.0), f"independent: SFC_obs.csv position of station {row['station']}")
+    # METAR gusts read with a plain regular expression over the bulletins (reports end with '=')
+    text = (dd / "metpy/staticdata/metar_20190701_1200.txt").read_text(errors="replace")
+    gusts = []
+    for rep in re.sub(r"\s+", " ", text).split("="):
+        m = re.search(r"\b([A-Z][A-Z0-9]{3}) (\d{6})Z\b", rep)
+        g_ = re.search(r"\b(?:\d{3}|VRB)(\d{2,3})G(\d{2,3})(KT|MPS)\b", rep)
+        if m and g_:
+            gusts.append((float(g_.group(2)) * (1.943844 if g_.group(3) == "MPS" else 1.0), m.group(1)))
+    top = max(gusts)[0]
+    who = sorted({st for v, st in gusts if v == top})
+    if len(who) == 1:
+        T.add("signal", "metar20190701-max_wind_gust_station", "metar20190701",
+              "Which METAR station reported the strongest gust?", {"quantity": "max_wind_gust_station", "what": "label"},
+              label(who[0]), f"independent: the gust groups (dddffGggKT/MPS) of metar_20190701_1200.txt read with a "
+              f"regular expression, {len(gusts)} reports with a gust; the strongest {top:.0f} kt at {who[0]}")
+        T.add("index", "metar20190701-max_wind_gust", "metar20190701", "What was the strongest METAR gust?",
+              {"quantity": "max_wind_gust", "args": {}}, num(top, "knot", 0.0, 0.5),
+              "independent: the gust groups of metar_20190701_1200.txt read with a regular expression")
+
+    # ------------------------------------------------------------------ GFS vorticity maxima
+    import netCDF4
+    import metpy.calc as mpcalc
+    from metpy.units import units as U
+
+    ds = netCDF4.Dataset(str(dd / "metpy/staticdata/GFS_test.nc"))
+    lat = np.asarray(ds["lat"][:], float)
+    lon = np.asarray(ds["lon"][:], float)
+    lon = np.where(lon > 180, lon - 360, lon)
+    lev = np.asarray(ds["isobaric3"][:], float) / 100.0
+    for L in (500, 850):
+        k = int(np.argmin(np.abs(lev - L)))
+        u = np.asarray(ds["u-component_of_wind_isobaric"][0, k], float) * U("m/s")
+        v = np.asarray(ds["v-component_of_wind_isobaric"][0, k], float) * U("m/s")
+        dx, dy = mpcalc.lat_lon_grid_deltas(lon, lat)
+        vor = mpcalc.vorticity(u, v, dx=dx, dy=dy[:], latitude=lat[:, None] * U.degree).m_as("1/s")
+        vor[[0, -1], :] = np.nan
+        vor[:, [0, -1]] = np.nan
+        a, b = np.unravel_index(np.nanargmax(vor), vor.shape)
+        near = np.argwhere(vor >= 0.9 * vor[a, b])
+        spread = max(_dist_km(lat[a], lon[b], lat[x], lon[y]) for x, y in near)
+        if spread <= 400:
+            T.add("signal", f"cyclone2010-max_relative_vorticity-{L}-location", "cyclone2010",
+                  f"Where is the strongest cyclonic relative vorticity at {L} hPa?",
+                  {"quantity": "max_relative_vorticity", "what": "location", "args": {"level": L}},
+                  loc(lat[a], lon[b], max(150.0, round(spread + 100.0))),
+                  f"independent: netCDF4 + metpy.calc.vorticity on GFS_test.nc {L} hPa (border rows left out); "
+                  f"maximum {vor[a, b]:.2e} 1/s at {lat[a]:.1f} N {lon[b]:.1f} E; radius covers points within 10 % "
+                  f"of it ({spread:.0f} km)")
+        if L == 500:
+            av = mpcalc.absolute_vorticity(u, v, dx=dx, dy=dy, latitude=lat[:, None] * U.degree).m_as("1/s")
+            av[[0, -1], :] = np.nan
+            av[:, [0, -1]] = np.nan
+            e_, f_ = np.unravel_index(np.nanargmax(av), av.shape)
+            near = np.argwhere(av >= 0.95 * av[e_, f_])
+            spread_abs = max(_dist_km(lat[e_], lon[f_], lat[x], lon[y]) for x, y in near)
+            if spread_abs <= 400:
+                T.add("signal", "cyclone2010-max_absolute_vorticity-500-location", "cyclone2010",
+                      "Where is the 500 hPa absolute vorticity maximum?",
+                      {"quantity": "max_absolute_vorticity", "what": "location", "args": {"level": 500}},
+                      loc(lat[e_], lon[f_], max(150.0, round(spread_abs + 100.0))),
+                      f"independent: metpy.calc.absolute_vorticity on GFS_test.nc 500 hPa (border rows left out); "
+                      f"maximum {av[e_, f_]:.2e} 1/s at {lat[e_]:.1f} N {lon[f_]:.1f} E; radius covers points within "
+                      f"5 % of it ({spread_abs:.0f} km)")
+        c_, d_ = np.unravel_index(np.nanargmin(vor), vor.shape)
+        near = np.argwhere(vor <= 0.9 * vor[c_, d_])
+        spread_min = max(_dist_km(lat[c_], lon[d_], lat[x], lon[y]) for x, y in near)
+        if spread_min <= 400:
+            T.add("signal", f"cyclone2010-min_relative_vorticity-{L}-location", "cyclone2010",
+                  f"Where is the strongest anticyclonic relative vorticity at {L} hPa?",
+                  {"quantity": "min_relative_vorticity", "what": "location", "args": {"level": L}},
+                  loc(lat[c_], lon[d_], max(150.0, round(spread_min + 100.0))),
+                  f"independent: netCDF4 + metpy.calc.vorticity on GFS_test.nc {L} hPa (border rows left out); "
+                  f"minimum {vor[c_, d_]:.2e} 1/s at {lat[c_]:.1f} N {lon[d_]:.1f} E; radius covers points within "
+                  f"10 % of it ({spread_min:.0f} km)")
+        T.add("index", f"cyclone2010-max_relative_vorticity-{L}", "cyclone2010",
+              f"What is the maximum relative vorticity at {L} hPa in the analysis?",
+              {"quantity": "max_relative_vorticity", "args": {"level": L}}, num(float(vor[a, b]), "1/s", 0.1, 0.0),
+              "independent: netCDF4 + metpy.calc.vorticity on GFS_test.nc (border rows left out); rtol 10 % for "
+              "the differencing scheme")
+    ds.close()
+
+
+    # ------------------------------------------------------------------ more signals: composites, divergence, VIL
+    for case in ("mch20150515", "mch20170131", "knmi20100826", "bom20180616"):
+        pattern, importer, _c, place = COMPOSITES[case]
+        m = composite_max_1h(dd, pattern, importer)
+        if m and m["spread_km"] <= 10.0:
+            T.add("signal", f"{case}-max_accumulation_1h-location", case,
+                  f"Where does the composite sequence near {place} hold its largest 1-hour rain total?",
+                  {"quantity": "max_accumulation_1h", "what": "location"}, loc(m["lat"], m["lon"], 10.0),
+                  f"independent: pysteps importer {importer}; sliding 1-h sums of the frames ({m['k']} frames), the "
+                  f"pixel of the largest ({m['max']:.1f} mm) located with pyproj from the importer's projection "
+                  "metadata (pixel centre)")
+    ds = netCDF4.Dataset(str(dd / "metpy/staticdata/GFS_test.nc"))
+    for L in (250, 300):
+        k = int(np.argmin(np.abs(lev - L)))
+        u = np.asarray(ds["u-component_of_wind_isobaric"][0, k], float) * U("m/s")
+        v = np.asarray(ds["v-component_of_wind_isobaric"][0, k], float) * U("m/s")
+        dx, dy = mpcalc.lat_lon_grid_deltas(lon, lat)
+        div = mpcalc.divergence(u, v, dx=dx, dy=dy).m_as("1/s")
+        div[[0, -1], :] = np.nan
+        div[:, [0, -1]] = np.nan
+        a, b = np.unravel_index(np.nanargmax(div), div.shape)
+        near = np.argwhere(div >= 0.9 * div[a, b])
+        spread = max(_dist_km(lat[a], lon[b], lat[x], lon[y]) for x, y in near)
+        T.add("index", f"cyclone2010-max_divergence-{L}", "cyclone2010",
+              f"What is the strongest divergence at {L} hPa in the analysis?",
+              {"quantity": "max_divergence", "args": {"level": L}}, num(float(div[a, b]), "1/s", 0.1, 0.0),
+              "independent: netCDF4 + metpy.calc.divergence on GFS_test.nc (border rows left out); rtol 10 %")
+        if spread <= 400:
+            T.add("signal", f"cyclone2010-max_divergence-{L}-location", "cyclone2010",
+                  f"Where is the strongest upper-level divergence at {L} hPa?",
+                  {"quantity": "max_divergence", "what": "location", "args": {"level": L}},
+                  loc(lat[a], lon[b], max(150.0, round(spread + 100.0))),
+                  f"independent: metpy.calc.divergence on GFS_test.nc {L} hPa, maximum at {lat[a]:.1f} N "
+                  f"{lon[b]:.1f} E; radius covers points within 10 % of it ({spread:.0f} km)")
+    ds.close()
+    from metpy.io import Level3File as _L3
+
+    ncr = _L3(str(dd / "metpy/staticdata/nids/Level3_MCI_NCR_20160526_2154.nids"))
+    vil_rows = []
+    for page in ncr.graph_pages:
+        for item in page:
+            mm = re.match(r"^\s+([A-Z]\d)\s+(\d+)/\s*(\d+)\s+(\S+)\s+(\S+)\s+(\d+)/\s*(\d+)/\s*(<?[\d.]+)\s+(\d+)\s+(\d+)",
+                          item.get("text", ""))
+            if mm:
+                vil_rows.append((mm.group(1), float(mm.group(9))))
+    top = max(v for _, v in vil_rows)
+    ids = [i for i, v in vil_rows if v == top]
+    if len(ids) == 1:
+        T.add("signal", "mci20160526-max_vil_storm_id", "mci20160526", "Which storm has the highest cell VIL in the "
+              "TMCI storm table?", {"quantity": "max_vil_storm_id", "what": "label"}, label(ids[0]),
+              f"radar's own product: NCR storm-attributes table, largest VIL {top:.0f} kg/m2 (storm {ids[0]})")
+    if s["first_vel"] is not None:
+        i, t_vel, el_vel = s["first_vel"]
+        T.add("plot", "kftg20150430-radar_ppi-velocity", "kftg20150430", "Plot the KFTG low-level radial velocity.",
+              {"kind": "radar_ppi", "args": {"field": "velocity"}},
+              {"type": "figure", "kind": "radar_ppi", "variables": ["velocity"], "units": "m/s",
+               "valid_time": t_vel.strftime("%Y-%m-%dT%H:%M"), "contains": [r(lat0, 4), r(lon0, 4)]},
+              f"independent: Level2File first ray time of the lowest sweep with VEL (sweep {i}, {el_vel:.2f} deg)")
+    for case, q, args, reasons, why_not in (
+            ("kftg20150430", "max_accumulation", {}, ["missing_variable"], "a Level II volume only: no composite"),
+            ("mrms20190610", "max_reflectivity", {}, ["missing_variable"], "a rain-rate mosaic only: no radar volume"),
+            ("fmi20170509", "sbcape", {}, ["missing_variable"], "a radar composite only: no sounding"),
+            ("goes20151208", "mesocyclone_count", {}, ["missing_variable"], "a satellite image only"),
+            ("heatdome2021", "sbcape", {}, ["missing_variable"], "a WPC front analysis only: no sounding"),
+            ("era5uk201903", "max_divergence", {}, ["missing_variable"], "2 m temperature only: no winds"),
+            ("gfs20210130", "max_divergence", {}, ["missing_variable"], "GFS_global.nc: heights only, no winds")):
+        T.add("abstention", f"{case}-{q}", case, f"What is {q.replace('_', ' ')} for this case? Say so if the data "
+              "cannot give it, and why.", {"quantity": q, "args": args}, abstain(*reasons),
+              f"independent reading of the case's files: {why_not}")
+
+    # ------------------------------------------------------------------ more plots
+    import netCDF4 as nc4
+
+    gg = nc4.Dataset(str(dd / "metpy/staticdata/GFS_global.nc"))
+    tv = [v for v in gg.variables if v.startswith("time")][0]
+    t0 = nc4.num2date(gg[tv][:], gg[tv].units)[0]
+    gg.close()
+    T.add("plot", "gfs20210130-field_map-geopotential_height", "gfs20210130", "Map the 500 hPa heights of the GFS analysis.",
+          {"kind": "field_map", "args": {"variable": "geopotential_height", "level": 500}},
+          {"type": "figure", "kind": "field_map", "units": "dam", "valid_time": f"{t0:%Y-%m-%dT%H:%M}",
+           "contains": [40.0, -80.0]},
+          f"independent: netCDF4 on GFS_global.nc, first time {t0:%Y-%m-%d %H:%M}; display units as the plot tool "
+          "documents")
+    for case, pattern, importer, (cla, clo), place in (
+            ("fmi20170509", "pysteps-data/radar/fmi/pgm/20170509/*.pgm.gz", "fmi_pgm", (60.17, 24.94), "Helsinki"),):
+        c = composite_summary(dd, pattern, importer)
+        T.add("plot", f"{case}-composite_sequence", case,
+              f"Show the radar composite sequence as a panel plot (the map should include {place}).",
+              {"kind": "composite_sequence", "args": {}},
+              {"type": "figure", "kind": "composite_sequence", "units": c["fig_units"], "valid_time": c["first"],
+               "contains": [cla, clo]},
+              f"independent: pysteps importer {importer}, first frame time from the file name ({c['first']})")
+
+    # ------------------------------------------------------------------ abstention (the data cannot answer)
+    AB = [
+        ("may1999", "debris_signature_flag", {}, ["missing_variable"],
+         "KTLX 1999 is a legacy message-1 volume (REF/VEL/SW, Level2File): no correlation coefficient"),
+        ("katrina2005", "debris_signature_flag", {}, ["missing_variable"], "KLIX 2005 message-1 volume: no dual-pol"),
+        ("kvwx20050626", "debris_signature_flag", {}, ["missing_variable"], "KVWX 2005 message-1 volume: no dual-pol"),
+        ("katrina2005", "sbcape", {}, ["missing_variable"], "the case holds only a radar volume: no sounding"),
+        ("kvwx20050626", "shear_0_6km", {}, ["missing_variable"], "the case holds only a radar volume: no sounding"),
+        ("klbb20160601", "mlcape", {}, ["missing_variable"], "the case holds only a radar volume: no sounding"),
+        ("kftg20150430", "srh_0_1km", {}, ["missing_variable"], "the case holds only a radar volume: no sounding"),
+        ("mci20160526", "sbcape", {}, ["missing_variable"], "Level III products only: no sounding"),
+        ("era5uk201903", "max_relative_vorticity", {}, ["missing_variable"],
+         "the ERA5 GRIB holds only 2 m temperature (no winds)"),
+        ("era5uk201903", "max_frontogenesis", {}, ["missing_variable"], "2 m temperature only: no winds aloft"),
+        ("era5uk201903", "min_pressure", {}, ["missing_variable"], "2 m temperature only: no sea-level pressure"),
+        ("era5uk201903", "max_wind_speed", {"level": 250}, ["missing_variable", "missing_layer"],
+         "2 m temperature only: no winds, no pressure levels"),
+        ("gfs20210130", "max_warm_advection", {}, ["missing_variable"],
+         "GFS_global.nc holds geopotential height only (no winds, no temperature)"),
+        ("gfs20210130", "max_relative_vorticity", {}, ["missing_variable"], "GFS_global.nc: heights only, no winds"),
+        ("gfs20210130", "max_moistening", {}, ["missing_variable"], "GFS_global.nc: heights only"),
+        ("cyclone2010", "deepening_rate", {}, ["missing_time"], "GFS_test.nc holds one analysis time"),
+        ("cyclone2010", "min_pressure", {"lat_min": -40, "lat_max": -10, "lon_min": 120, "lon_max": 150},
+         ["out_of_domain"], "GFS_test.nc covers North America; the box lies over Australia"),
+        ("cyclone2010", "max_wind_speed", {"level": 250, "lat_min": -40, "lat_max": -10, "lon_min": 120,
+                                           "lon_max": 150}, ["out_of_domain"], "the box lies outside the grid"),
+        ("cyclone2010", "max_relative_vorticity", {"lat_min": -40, "lat_max": -10, "lon_min": 120, "lon_max": 150},
+         ["out_of_domain"], "the box lies outside the grid"),
+        ("may1999", "max_reflectivity", {"min_range": 400}, ["out_of_domain"],
+         "KTLX legacy gates end near 460 km for REF at 1 km spacing? no: checked below against the volume"),
+        ("null-dec9", "dcape", {}, ["missing_variable", "missing_layer"],
+         "dec9_sounding.txt has no dew point above 606 hPa: the lowest 400 hPa lack moisture"),
+        ("katrina2005", "max_accumulation", {}, ["missing_variable"], "a radar volume, no composite sequence"),
+        ("may1999", "max_rain_rate", {}, ["missing_variable"], "no composite sequence in the case"),
+        ("mch20150515", "max_reflectivity", {}, ["missing_variable"], "composites only: no radar volume"),
+        ("mch20170131", "mesocyclone_count", {}, ["missing_variable"], "composites only: no Level III"),
+        ("kftg20150430", "mesocyclone_count", {}, ["missing_variable"], "a Level II volume, no NMD product"),
+        ("henri2021", "sbcape", {}, ["missing_variable"], "NHC wind probabilities only"),
+        ("heatdome2021", "min_pressure", {}, ["missing_variable"], "a WPC front analysis only: no gridded pressure"),
+        ("superstorm1993", "max_reflectivity", {}, ["missing_variable"], "station observations only: no radar"),
+        ("bom20180616", "max_wind_speed", {"level": 250}, ["missing_variable"], "a rain composite only"),
+        ("knmi20100826", "shear_0_6km", {}, ["missing_variable"], "a rain composite only: no sounding"),
+        ("goes20151208", "max_reflectivity", {}, ["missing_variable"], "a satellite image only"),
+        ("metar20190701", "srh_0_1km", {}, ["missing_variable"], "surface METARs only"),
+        ("fmi", "mucape", {}, ["missing_variable"], "a radar composite only"),
+    ]
+    # radar range: out of domain only where the volume's gates truly end before min_range
+    ktlx_range = None
+    try:
+        from metpy.io import Level2File
+        import logging
+
+        logging.disable(logging.WARNING)
+        f2 = Level2File(str(dd / "metpy/staticdata/KTLX19990503_235621.gz"))
+        logging.disable(logging.NOTSET)
+        ktlx_range = max(ray[-1][k][0].first_gate + ray[-1][k][0].gate_width * (len(ray[-1][k][1]) - 1)
+                         for sw in f2.sweeps for ray in sw[:1] for k in ray[-1] if (k.decode() if isinstance(k, bytes) else k) == "REF")
+    except Exception:  # noqa: BLE001
+        ktlx_range = None
+    for case, q, args, reasons, why_not in AB:
+        if q == "max_reflectivity" and case == "may1999":
+            if ktlx_range is None or ktlx_range >= args["min_range"]:
+                continue
+            why_not = f"KTLX 1999 REF gates end at {ktlx_range:.0f} km (Level2File): nothing beyond {args['min_range']} km"
+        tid = f"{case}-{q}" + ("-box" if "lat_min" in args else "") + ("-range" if "min_range" in args else "")
+        T.add("abstention", tid, case,
+              f"What is {q.replace('_', ' ')} for this case" + (" inside the given box" if "lat_min" in args else "")
+              + "? Say so if the data cannot give it, and why.", {"quantity": q, "args": args}, abstain(*reasons),
+              f"independent reading of the case's files: {why_not}")
+    # the diagnosis records it too
+    for case, hz, q, reasons, why_not in (
+            ("cyclone2010", "explosive_cyclogenesis", "deepening_rate", ["missing_time"], "one analysis time"),
+            ("null-dec9", "damaging_wind", "dcape", ["missing_variable", "missing_layer"],
+             "no dew point above 606 hPa (the file)")):
+        T.add("abstention", f"{case}-{hz}-{q}", case,
+              f"While checking {hz.replace('_', ' ')}, could {q.replace('_', ' ')} be computed? If not, why?",
+              {"hazard": hz, "quantity": q}, abstain(*reasons),
+              f"independent reading of the case's files: {why_not}; the diagnosis must record 'not computable' with why")
+
+    # ------------------------------------------------------------------ single-data-type cases and more hazards
+    SUB = {"may1999-snd": ("may1999", ["sounding"]), "may1999-rad": ("may1999", ["radar_volume"]),
+           "mci-ncr": ("mci20160526", ["level3_composite_reflectivity"]),
+           "mci-nmd": ("mci20160526", ["level3_mesocyclone", "level3_storm_tracks"]),
+           "superstorm-sfc": ("superstorm1993", ["surface_obs"])}
+    recs = {"may1999-snd": why("may1999") + "; the sounding alone (MetPy: large CAPE, SRH and STP)",
+            "may1999-rad": why("may1999") + "; the KTLX volume alone",
+            "mci-ncr": why("mci20160526") + "; the NCR storm-attributes table alone (POSH, hail size)",
+            "mci-nmd": why("mci20160526") + "; the NMD and NST products alone",
+            "superstorm-sfc": why("superstorm1993") + "; the surface reports alone"}
+
+    def add(cat, tid, key, q, target, answer, src):
+        if key in SUB:
+            case, roles = SUB[key]
+            T.add(cat, tid, case, q, target, answer, src, roles=roles)
+        else:
+            T.add(cat, tid, key, q, target, answer, src)
+
+    def rec(key):
+        return recs.get(key) or why(key)
+
+    extra_rec = {
+        "kftg20150430": "catalogue events 'none' (MetPy test data: no notable event recorded)",
+        "klbb20160601": f"catalogue events (thunderstorm; the volume itself reaches {rad['klbb20160601']['max']:.1f} dBZ "
+                        "by Level2File); NHC archive: no tropical cyclone over west Texas on 1 June 2016",
+        "mrms20190610": "catalogue events (heavy rain: the MRMS PrecipRate product itself, peak 145 mm/h)",
+        "fmi20170509": "catalogue events (heavy rain: the FMI composite itself, maximum 51 dBZ); NHC archive: no "
+                       "tropical cyclone over Finland",
+        "goes20151208": "physics: a December water-vapour image of the Pacific Northwest (no warm-season hazard)",
+        "era5uk201903": "physics: March 2 m temperatures over the UK (no heat wave)",
+        "metar20190701": "physics: routine METARs",
+    }
+    recs.update(extra_rec)
+    hyp2 = [
+        ("may1999-snd", "tornadic_supercell", dict(max_rank=1), "Given only the Norman sounding of 4 May 1999 00 UTC, what leads?"),
+        ("may1999-rad", "tornadic_supercell", dict(max_rank=2), "Given only the KTLX volume, is a tornadic supercell among the top two?"),
+        ("mci-ncr", "supercell_large_hail", dict(max_rank=2), "From the storm-attributes table alone, is large hail among the top two?"),
+        ("superstorm-sfc", "extratropical_cyclone", dict(max_rank=1), "From the surface reports alone, what leads?"),
+        ("mrms20190610", "extreme_short_duration_rain", dict(max_rank=2), "Does the MRMS rain-rate sequence put extreme short-duration rain in the top two?"),
+        ("null-jan20", "tornadic_supercell", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a tornado lead for the Norman sounding of 20 January 2013?"),
+        ("null-dec9", "tornadic_supercell", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a tornado lead for Boise, 9 December 2010?"),
+        ("mch20170131", "extreme_short_duration_rain", dict(min_rank=2, max_rank=None, absent_ok=True), "Should extreme rain lead on 31 January 2017?"),
+        ("bom20180616", "tornadic_supercell", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a tornado lead for Melbourne's winter rain?"),
+        ("heatdome2021", "winter_storm", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a winter storm lead on 28 June 2021?"),
+        ("katrina2005", "no_severe_hazard", dict(min_rank=2, max_rank=None, absent_ok=True), "Should 'no severe hazard' lead for Katrina's landfall volume?"),
+        ("may1999", "no_severe_hazard", dict(min_rank=2, max_rank=None, absent_ok=True), "Should 'no severe hazard' lead on 3 May 1999?"),
+        ("cyclone2010", "tropical_cyclone", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a tropical cyclone lead for the October 2010 Minnesota low?"),
+        ("kftg20150430", "tornadic_supercell", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a tornado lead for the Denver volume of 30 April 2015?"),
+        ("superstorm1993", "tropical_cyclone", dict(min_rank=2, max_rank=None, absent_ok=True), "Should a tropical cyclone lead for March 1993?"),
+        ("mci20160526", "no_severe_hazard", dict(min_rank=2, max_rank=None, absent_ok=True), "Should 'no severe hazard' lead for the Kansas City products?"),
+        ("oun20110522", "no_severe_hazard", dict(min_rank=2, max_rank=None, absent_ok=True), "Should 'no severe hazard' lead on 22 May 2011?"),
+        ("henri2021", "no_severe_hazard", dict(min_rank=2, max_rank=None, absent_ok=True), "Should 'no severe hazard' lead given Henri's wind probabilities?"),
+        ("may1999", "tornadic_supercell", dict(max_rank=1, loop=1), "After the first loop, what leads for 3 May 1999?"),
+        ("null-jan20", "no_severe_hazard", dict(max_rank=1, loop=1), "After the first loop, what leads for 20 January 2013?"),
+    ]
+    for key, hz, kw, q in hyp2:
+        loop_ = kw.pop("loop", None)
+        target = {"hazard": hz} | ({"loop": loop_} if loop_ else {})
+        add("hypothesis", f"{key}-{hz}" + ("-rank" if kw.get("min_rank", 1) > 1 else "") + (f"-loop{loop_}" if loop_ else ""),
+            key, q, target, ranked(hz, **kw),
+            ("must not lead (rank 2 or lower, or not proposed)" if kw.get("min_rank", 1) > 1 else
+             f"{hz} at rank 1..{kw.get('max_rank')}") + f" (ranked by status, then posterior): {rec(key)}")
+
+    ver2 = [
+        ("may1999-snd", "tornadic_supercell", "supported"), ("may1999-snd", "no_severe_hazard", "refuted"),
+        ("may1999-rad", "tornadic_supercell", "supported"), ("may1999-rad", "no_severe_hazard", "refuted"),
+        ("mci-ncr", "supercell_large_hail", "supported"), ("superstorm-sfc", "extratropical_cyclone", "supported"),
+        ("mrms20190610", "extreme_short_duration_rain", "supported"),
+        ("kftg20150430", "tornadic_supercell", None), ("kftg20150430", "large_hail", None),
+        ("klbb20160601", "tropical_cyclone", None), ("fmi20170509", "tropical_cyclone", None),
+        ("knmi20100826", "tropical_cyclone", None), ("mch20170131", "tornadic_supercell", None),
+        ("heatdome2021", "winter_storm", None), ("katrina2005", "winter_storm", None),
+        ("goes20151208", "heat_wave", None), ("era5uk201903", "heat_wave", None),
+    ]
+    for key, hz, status in ver2:
+        add("verification", f"{key}-{hz}", key, f"Is {hz.replace('_', ' ')} supported by this case's data?",
+            {"hazard": hz}, label(status, STATUS_SYN[status]) if status else not_supported(),
+            (f"{status}: " if status else "cannot be supported (refuted, open, untested or not proposed): ") + rec(key))
+
+    sounding_tor = ["compute_helicity", "compute_tornado_parameter", "compute_bulk_shear", "compute_sbcape",
+                    "compute_mlcape", "compute_supercell_composite", "compute_storm_motion", "summarize_sounding"]
+    radar_conv = ["find_max_reflectivity", "detect_rotation", "detect_debris_signature", "compute_composite_reflectivity",
+                  "detect_storm_cells", "summarize_radial_velocity", "compute_echo_tops", "compute_vil", "estimate_hail_proxy"]
+    rain = ["classify_heavy_rain", "compute_accumulation", "compute_rain_rate_stats", "compute_training_index",
+            "compute_area_over_threshold", "compute_motion_field", "run_nowcast"]
+    rep2 = [
+        ("may1999-snd", "tornadic_supercell", sounding_tor), ("may1999-rad", "tornadic_supercell", radar_conv),
+        ("mci-ncr", "supercell_large_hail", ["get_hail_index", "summarize_level3_field", "get_storm_structure"]),
+        ("mci-nmd", "tornadic_supercell", ["get_mesocyclones", "get_tvs_detections", "get_storm_tracks"]),
+        ("superstorm-sfc", "extratropical_cyclone", ["find_pressure_minimum_station", "compute_pressure_tendency",
+                                                     "find_strongest_winds"]),
+        ("mrms20190610", "extreme_short_duration_rain", rain), ("fmi20170509", "extreme_short_duration_rain", rain),
+        ("klbb20160601", "supercell_large_hail", radar_conv), ("kftg20150430", "tornadic_supercell", radar_conv),
+        ("katrina2005", "tropical_cyclone_rain", ["find_max_reflectivity", "compute_composite_reflectivity",
+                                                  "detect_storm_cells", "compute_echo_tops", "compute_vil"]),
+        ("kvwx20050626", "damaging_wind", ["summarize_radial_velocity", "find_max_reflectivity", "detect_storm_cells",
+                                          "compute_composite_reflectivity", "compute_vil", "compute_echo_tops"]),
+        ("henri2021", "tropical_cyclone_wind", ["summarize_wind_probability", "describe_case_setting"]),
+        ("oun20110522", "supercell_large_hail", ["compute_mucape", "compute_lapse_rate", "compute_freezing_level",
+                                                 "compute_hail_parameter", "compute_bulk_shear"]),
+        ("null-dec9", "winter_storm", ["compute_freezing_level", "compute_precipitable_water", "summarize_sounding",
+                                       "compute_lapse_rate"]),
+    ]
+    for key, hz, tools in rep2:
+        members = list(dict.fromkeys(tools))
+        add("replanning", f"{key}-{hz}", key, f"After the first loop, which tools would you run next to settle "
+            f"{hz.replace('_', ' ')}?", {"hazard": hz, "loop": 1},
+            {"type": "replan", "loop": 1, "members": members, "vocabulary": "tool", "min": min(2, len(members)),
+             "max": len(members)},
+            "meteorological judgement: diagnostics a forecaster would check for this hazard among the tools "
+            f"applicable to the case's data roles ({rec(key)})")
+
+    chk2 = [
+        ("may1999-snd", ["tornadic_supercell"], [], ["no_severe_hazard"], ["compute_helicity"]),
+        ("may1999-rad", ["tornadic_supercell"], [], ["no_severe_hazard"], ["find_max_reflectivity"]),
+        ("mci-ncr", ["supercell_large_hail"], [], ["no_severe_hazard"], ["get_hail_index"]),
+        ("superstorm-sfc", ["extratropical_cyclone"], [], ["tropical_cyclone"], ["find_pressure_minimum_station"]),
+        ("mrms20190610", ["extreme_short_duration_rain"], [], ["tropical_cyclone", "winter_storm"], ["classify_heavy_rain"]),
+        ("fmi20170509", [], [], ["tropical_cyclone", "heat_wave"], []),
+        ("klbb20160601", [], [], ["tropical_cyclone", "winter_storm", "heat_wave"], []),
+        ("kftg20150430", [], [], ["tornadic_supercell", "tropical_cyclone"], []),
+        ("may1999-refute", ["tornadic_supercell"], ["no_severe_hazard"], [], []),
+        ("null-jan20-refute", ["no_severe_hazard"], ["tornadic_supercell"], [], []),
+        ("null-dec9-refute", ["no_severe_hazard"], ["tornadic_supercell"], [], []),
+        ("katrina2005-refute", ["tropical_cyclone"], ["no_severe_hazard"], [], []),
+        ("mch20170131-refute", [], ["extreme_short_duration_rain"], [], []),
+        ("kvwx20050626-refute", [], ["tropical_cyclone"], [], []),
+        ("cyclone2010-refute", ["extratropical_cyclone"], ["no_severe_hazard"], [], []),
+        ("henri2021-refute", ["tropical_cyclone"], ["no_severe_hazard"], [], []),
+        ("superstorm1993-refute", ["extratropical_cyclone"], ["no_severe_hazard"], [], []),
+    ]
+    for key, name, refute, notacc, cite in chk2:
+        base = key.removesuffix("-refute")
+        ask = " Say which hazards the data rule out." if refute else ""
+        add("report", key, base, f"Write the diagnosis report for this case: what happened and on what evidence?{ask}",
+            {}, {"type": "checklist", "must_name": name, "must_refute": refute, "must_not_accept": notacc,
+                 "must_cite": cite},
+            f"gold hazards: {rec(base)}; must_name are accepted (status supported), must_refute refuted, "
+            "must_not_accept contradicted by the data or not supportable from them")
+
+    # ------------------------------------------------------------------ loop tasks: did replanning help?
+    loop_gold = [
+        ("may1999", "tornadic_supercell", "supported"), ("may1999", "no_severe_hazard", "refuted"),
+        ("oun20110522", "tornadic_supercell", "supported"), ("oun20110522", "no_severe_hazard", "refuted"),
+        ("null-jan20", "no_severe_hazard", "supported"), ("null-jan20", "tornadic_supercell", "refuted"),
+        ("null-dec9", "no_severe_hazard", "supported"), ("null-dec9", "tornadic_supercell", "refuted"),
+        ("katrina2005", "tropical_cyclone", "supported"), ("katrina2005", "no_severe_hazard", "refuted"),
+        ("cyclone2010", "extratropical_cyclone", "supported"), ("henri2021", "tropical_cyclone", "supported"),
+        ("henri2021", "no_severe_hazard", "refuted"),
+        ("mci20160526", "supercell_large_hail", "supported"), ("mci20160526", "no_severe_hazard", "refuted"),
+        ("mch20150515", "extreme_short_duration_rain", "supported"),
+        ("mch20170131", "extreme_short_duration_rain", "refuted"), ("heatdome2021", "heat_wave", "supported"),
+        ("superstorm1993", "extratropical_cyclone", "supported"), ("superstorm1993", "winter_storm", "supported"),
+        ("kvwx20050626", "tropical_cyclone", "refuted"), ("mrms20190610", "extreme_short_duration_rain", "supported"),
+        ("may1999-snd", "tornadic_supercell", "supported"), ("may1999-rad", "tornadic_supercell", "supported"),
+        ("mci-ncr", "supercell_large_hail", "supported"), ("superstorm-sfc", "extratropical_cyclone", "supported"),
+        ("kftg20150430", "tornadic_supercell", "not_supported"), ("klbb20160601", "tropical_cyclone", "not_supported"),
+        ("fmi20170509", "tropical_cyclone", "not_supported"), ("knmi20100826", "tropical_cyclone", "not_supported"),
+        ("bom20180616", "tornadic_supercell", "not_supported"), ("heatdome2021", "winter_storm", "not_supported"),
+    ]
+    for key, hz, status in loop_gold:
+        add("loop", f"{key}-{hz}", key, f"Did replanning bring the diagnosis of {hz.replace('_', ' ')} to the right "
+            f"status ({status.replace('_', ' ')}), or keep it there, where the data allowed?", {"hazard": hz},
+            {"type": "loop", "hazard": hz, "status": status, "max_rank": 1, "min_gain": 0.1},
+            f"gold status {status}: {rec(key)}")
+
+
+# =========================================================================== the test split
+# Radar volumes of the catalogue cases added for the new readers (none in the development split).
+TEST_VOLUMES = OrderedDict([
+    ("norst20170421", ("open-radar-data/data/T_PAGZ35_C_ENMI_20170421090837.hdf", "odim_h5", "Røst")),
+    ("surgavere20210819", ("open-radar-data/data/SUR210819000227.RAWKPJV", "iris", "Sürgavere")),
+    ("corozal20131125", ("open-radar-data/data/cor-main131125105503.RAW2049", "iris", "Corozal")),
+    ("bewid20230112", ("open-radar-data/data/sample_rainbow_5_59.vol", "rainbow", "Wideumont")),
+    ("mll20220628", ("open-radar-data/data/MLL2217907250U.003.nc", "cfradial1", "Monte Lema")),
+    ("frave20230420", ("open-radar-data/data/T_PAZA63_C_LFPW_20230420065041.h5", "odim_h5", "Avesnes")),
+])
+# Files in no catalogue case: tasks give them as files (relative to the data folder).
+TEST_FILES = [
+    (f"open-radar-data/data/{n}", "odim_h5", "Avesnes") for n in (
+        "T_PAZB63_C_LFPW_20230420065125.h5", "T_PAZB63_C_LFPW_20230420065624.h5", "T_PAZC63_C_LFPW_20230420065228.h5",
+        "T_PAZC63_C_LFPW_20230420065727.h5", "T_PAZD63_C_LFPW_20230420065331.h5", "T_PAZD63_C_LFPW_20230420065831.h5",
+        "T_PAZE63_C_LFPW_20230420065446.h5", "T_PAZE63_C_LFPW_20230420065946.h5")
+] + [("open-radar-data/data/2013051000000600dBZ.vol", "rainbow", "the Rainbow radar"),
+     ("open-radar-data/data/houkasacrcfrM1.a1.20210922.150006.nc", "cfradial1", "the Houston KaSACR")]
+TEST_L3 = ["KDDC_N0Q_20200817_0501.nids", "KDDC_N0Q_20200817_0503.nids", "KEAX_N0Q_20200817_0401.nids",
+           "KEAX_N0Q_20200817_0405.nids", "Level3_FFC_N0Q_20140407_1805.nids", "Level3_FTG_N0B_20220304_1820.nids",
+           "Level3_DEN_TZ0_20200804_2226.nids", "Level3_DEN_TZ1_20200804_2226.nids", "Level3_DEN_TZ2_20200804_2227.nids",
+           "Level3_MCI_TR0_20160526_2154.nids", "Level3_MCI_TR1_20160526_2154.nids", "Level3_MCI_TR2_20160526_2154.nids"]
+
+
+def _iso(t) -> str:
+    return f"{t:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def build_test(dd: Path) -> list[dict]:
+    """The test split: the new catalogue cases and files no catalogue case holds."""
+    T = Tasks()
+    vols = {}
+    for case, (path, fmt, place) in TEST_VOLUMES.items():
+        vols[case] = (volume_summary(dd / path, fmt), path, fmt, place, None)
+    for path, fmt, place in TEST_FILES:
+        s = volume_summary(dd / path, fmt)
+        vols[Path(path).stem.replace(".", "-")] = (s, path, fmt, place, {"radar_volume": path})
+    for key, (s, path, fmt, place, files) in vols.items():
+        lat0, lon0 = s["site"]
+        extra = {}
+        case = key
+        if files:
+            case = None
+            extra = {"files": files, "time": _iso(s["lowest"][1]), "location": {"lat": r(lat0, 4), "lon": r(lon0, 4)},
+                     "case_id": f"test-{key}"}
+        src = f"independent: xradar.io.{XRADAR_OPEN[fmt]} on {path}"
+        if np.isfinite(s["max"]):
+            T.add("index", f"{key}-max_reflectivity", case, f"What is the highest reflectivity in the {place} volume?",
+                  {"quantity": "max_reflectivity", "args": {}}, num(s["max"], "dBZ", 0.0, 0.5),
+                  f"{src}: maximum of the reflectivity moment ({'/'.join(REF_NAMES)}, first present) over every PPI "
+                  f"sweep, {s['max']:.1f} dBZ ({len(s['locs'])} gate(s))", **extra)
+            if s["spread_km"] <= 10.0 and s["locs"]:
+                la, lo, az, rg, el = s["locs"][0]
+                T.add("signal", f"{key}-max_reflectivity-location", case, f"Where is the strongest echo of the {place} "
+                      "volume?", {"quantity": "max_reflectivity", "what": "location"}, loc(la, lo, 15.0),
+                      f"{src}: maximum at azimuth {az:.1f} deg, range {rg:.2f} km, elevation {el:.2f} deg; 4/3-earth "
+                      f"beam model and a WGS84 geodesic from the site in the file ({lat0:.4f}, {lon0:.4f})", **extra)
+        if s["lowest"] is not None:
+            T.add("plot", f"{key}-radar_ppi-reflectivity", case, f"Show the lowest-tilt reflectivity PPI of the {place} "
+                  "volume.", {"kind": "radar_ppi", "args": {"field": "reflectivity"}},
+                  {"type": "figure", "kind": "radar_ppi", "variables": ["reflectivity"], "units": "dBZ",
+                   "valid_time": f"{s['lowest'][1]:%Y-%m-%dT%H:%M}", "contains": [r(lat0, 4), r(lon0, 4)]},
+                  f"{src}: first ray time of the lowest PPI sweep ({s['lowest'][0]:.2f} deg); the map must contain the "
+                  "site", **extra)
+        if not s["velocity"]:
+            T.add("abstention", f"{key}-max_rotational_velocity", case, f"How strong is the strongest rotation in the "
+                  f"{place} volume? Say so if the data cannot tell, and why.",
+                  {"quantity": "max_rotational_velocity", "args": {}}, abstain("missing_variable"),
+                  f"{src}: the volume has no radial velocity moment", **extra)
+        if not s["rhohv"]:
+            T.add("abstention", f"{key}-debris_signature_flag", case, f"Is there a tornado debris signature in the "
+                  f"{place} volume? Say so if the data cannot tell, and why.",
+                  {"quantity": "debris_signature_flag", "args": {}}, abstain("missing_variable"),
+                  f"{src}: the volume has no correlation coefficient", **extra)
+        beyond = int(math.ceil(s["max_range_km"] / 10.0) * 10 + 10)
+        if beyond <= 400:
+            T.add("abstention", f"{key}-max_reflectivity-range", case, f"What is the strongest echo beyond {beyond} km "
+                  f"of the {place} radar?", {"quantity": "max_reflectivity", "args": {"min_range": beyond}},
+                  abstain("out_of_domain"), f"{src}: the gates end at {s['max_range_km']:.1f} km", **extra)
+        T.add("abstention", f"{key}-sbcape", case, "What is the surface-based CAPE? Say so if the data cannot give it.",
+              {"quantity": "sbcape", "args": {}}, abstain("missing_variable"),
+              "the case holds a radar volume only: no sounding", **extra)
+
+    # Level III products beyond the old ones
+    for fname in TEST_L3:
+        f3 = level3_field(dd / "metpy/staticdata/nids" / fname)
+        code = re.search(r"_(N0Q|N0B|TZ\d|TR\d)_", fname).group(1)
+        role = L3_ROLE[code]
+        files = {role: f"metpy/staticdata/nids/{fname}"}
+        extra = {"files": files, "time": _iso(f3["time"]), "location": {"lat": r(f3["lat"], 4), "lon": r(f3["lon"], 4)}}
+        T.add("index", f"{Path(fname).stem}-max_value", None, f"What is the maximum of the {f3['product']} product "
+              f"({fname})?", {"quantity": "max_value", "args": {"role": role}}, num(f3["max"], L3_UNITS[code], 0.0, 0.6),
+              f"radar's own product: metpy.io.Level3File {fname}, maximum of map_data over the first data packet "
+              f"({f3['max']:.2f} {L3_UNITS[code]})", **extra)
+        T.add("abstention", f"{Path(fname).stem}-mesocyclone_count", None,
+              "How many mesocyclones does the radar detect? Say so if these data cannot tell.",
+              {"quantity": "mesocyclone_count", "args": {}}, abstain("missing_variable"),
+              f"{fname} is a single base product: no mesocyclone detection (NMD) product", **extra)
+
+    # the OPERA composite
+    c = composite_summary(dd, "pysteps-data/radar/OPERA/20180824/T_PAAH21_C_EUOC_20180824*.hdf", "opera_hdf5")
+    T.add("plot", "opera20180824-composite_sequence", "opera20180824",
+          "Show the OPERA composite sequence as a panel plot (the map should include Germany).",
+          {"kind": "composite_sequence", "args": {}},
+          {"type": "figure", "kind": "composite_sequence", "units": c["fig_units"], "valid_time": c["first"],
+           "contains": [51.0, 10.0]},
+          f"independent: pysteps importer opera_hdf5 (unit {c['unit']}), first frame time from the file names "
+          f"({c['first']}, {c['n']} frames)")
+    T.add("abstention", "opera20180824-max_rotational_velocity", "opera20180824",
+          "How strong is the strongest rotation? Say so if the data cannot tell.",
+          {"quantity": "max_rotational_velocity", "args": {}}, abstain("missing_variable"),
+          "a reflectivity composite: no radar volume, no radial velocity")
+    T.add("abstention", "opera20180824-sbcape", "opera20180824", "What is the surface-based CAPE?",
+          {"quantity": "sbcape", "args": {}}, abstain("missing_variable"), "a radar composite only: no sounding")
+
+    # hazard-level tasks on the new cases: what the data cannot support (independent readings above)
+    weak = [k for k in TEST_VOLUMES if vols[k][0]["max"] < 40.0]
+    season = {  # (case, hazard, why): physically impossible or ruled out by the record at that place and time
+        "norst20170421": [("tropical_cyclone", "67.5 N in April: no tropical cyclone (NHC/JTWC archives)"),
+                          ("heat_wave", "Arctic Norway in April")],
+        "surgavere20210819": [("tropical_cyclone", "Estonia: outside every tropical-cyclone basin"),
+                              ("winter_storm", "August in Estonia")],
+        "bewid20230112": [("heat_wave", "Belgium in January"), ("tropical_cyclone", "Belgium: outside every basin")],
+        "mll20220628": [("winter_storm", "southern Switzerland at the end of June"),
+                        ("tropical_cyclone", "the Alps: outside every basin")],
+        "frave20230420": [("tropical_cyclone", "northern France: outside every basin"),
+                          ("heat_wave", "April in northern France")],
+        "klot20260328": [("tropical_cyclone", "Chicago: outside every basin"), ("heat_wave", "March in Chicago")],
+        "opera20180824": [("heat_wave", "not a hazard a reflectivity composite can support")],
+        "corozal20131125": [("winter_storm", "9 N in the Colombian lowlands"), ("heat_wave",
+                                                                               "no temperature data in a radar volume")],
+    }
+    for case, items in season.items():
+        for hz, why_ in items:
+            T.add("verification", f"{case}-{hz}", case, f"Is {hz.replace('_', ' ')} supported by this case's data?",
+                  {"hazard": hz}, not_supported(), f"cannot be supported: {why_}")
+            T.add("hypothesis", f"{case}-{hz}-rank", case, f"Should {hz.replace('_', ' ')} lead the hypotheses here?",
+                  {"hazard": hz}, ranked(hz, min_rank=2, max_rank=None, absent_ok=True),
+                  f"must not lead (rank 2 or lower, or not proposed): {why_}")
+            T.add("loop", f"{case}-{hz}", case, f"Did the loops keep {hz.replace('_', ' ')} from being accepted?",
+                  {"hazard": hz}, {"type": "loop", "hazard": hz, "status": "not_supported", "max_rank": 1,
+                                   "min_gain": 0.1}, f"cannot be supported: {why_}")
+        notacc = [hz for hz, _ in items]
+        if case in weak:
+            notacc += ["tornadic_supercell", "large_hail", "supercell_large_hail"]
+        T.add("report", case, case, "Write the diagnosis report for this case: what happened and on what evidence?", {},
+              {"type": "checklist", "must_name": [], "must_refute": [], "must_not_accept": notacc, "must_cite": []},
+              "hazards the data cannot support: " + "; ".join(w for _, w in items)
+              + (f"; the volume's maximum is {vols[case][0]['max']:.1f} dBZ (xradar): no deep convection"
+                 if case in weak else ""))
+    for case in weak:
+        for hz in ("tornadic_supercell", "large_hail"):
+            T.add("verification", f"{case}-{hz}", case, f"Is {hz.replace('_', ' ')} supported by this case's data?",
+                  {"hazard": hz}, not_supported(),
+                  f"cannot be supported: the volume's maximum is {vols[case][0]['max']:.1f} dBZ (xradar reading)")
+            T.add("loop", f"{case}-{hz}", case, f"Did the loops keep {hz.replace('_', ' ')} from being accepted?",
+                  {"hazard": hz}, {"type": "loop", "hazard": hz, "status": "not_supported", "max_rank": 1,
+                                   "min_gain": 0.1},
+                  f"cannot be supported: maximum {vols[case][0]['max']:.1f} dBZ (xradar reading)")
+    for case, hz, tools in (("mll20220628", "supercell_large_hail", ["find_max_reflectivity", "compute_vil",
+                                                                     "compute_echo_tops", "estimate_hail_proxy",
+                                                                     "detect_rotation", "detect_storm_cells"]),
+                            ("corozal20131125", "supercell_large_hail", ["find_max_reflectivity", "compute_vil",
+                                                                         "compute_echo_tops", "estimate_hail_proxy",
+                                                                         "detect_storm_cells"]),
+                            ("bewid20230112", "supercell_large_hail", ["find_max_reflectivity", "compute_vil",
+                                                                       "compute_echo_tops", "detect_storm_cells"])):
+        T.add("replanning", f"{case}-{hz}", case, f"After the first loop, which tools would you run next to settle "
+              f"{hz.replace('_', ' ')}?", {"hazard": hz, "loop": 1},
+              {"type": "replan", "loop": 1, "members": tools, "vocabulary": "tool", "min": 2, "max": len(tools)},
+              f"meteorological judgement over the radar tools (the volume reaches {vols[case][0]['max']:.1f} dBZ by "
+              "xradar: strong echo, hail not settled by one moment)")
+    return T.rows
+
+
+def validate(rows: list[dict], split: str = "dev") -> Counter:
+    import yaml
+
+    cases = {yaml.safe_load(p.read_text())["id"]: yaml.safe_load(p.read_text()) for p in CATALOGUE.glob("*.yaml")}
+    dev = dev_cases()
+    dev_files = {f.get("path") or f.get("glob") for c in dev for f in cases[c]["files"]}
     ids = [t["id"] for t in rows]
     dup = [k for k, n in Counter(ids).items() if n > 1]
     assert not dup, f"duplicate ids: {dup}"
     counts = Counter(t["category"] for t in rows)
-    for c in CATEGORIES:
-        assert counts[c] >= 15, f"category {c} has {counts[c]} tasks"
+    if split == "dev":
+        assert len(rows) >= 400, len(rows)
+        for c in CATEGORIES:
+            assert counts[c] >= 30, f"category {c} has {counts[c]} tasks"
     for t in rows:
-        assert t["case"] in cases, f"{t['id']}: unknown case {t['case']}"
-        assert set(t) == {"id", "category", "case", "question", "target", "answer", "source"}, t["id"]
+        assert ("case" in t) != ("files" in t), t["id"]
+        if "case" in t:
+            assert t["case"] in cases, f"{t['id']}: unknown case {t['case']}"
+            assert (t["case"] in dev) == (split == "dev"), f"{t['id']}: case {t['case']} is not of the {split} split"
+            for role in t.get("roles", []):
+                assert role in {f["role"] for f in cases[t["case"]]["files"]}, (t["id"], role)
+        else:
+            assert split == "test", t["id"]
+            assert not set(t["files"].values()) & dev_files, f"{t['id']}: a development file"
+        assert t["source"], t["id"]
         a = t["answer"]
         if a["type"] == "number":
             assert np.isfinite(a["value"]), t["id"]
     return counts
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--out", type=Path, default=None, help="output file (default: the shipped split's file)")
+    ap.add_argument("--split", choices=("dev", "test", "both"), default="both")
     args = ap.parse_args(argv)
-    rows = build(data_dir())
     order = {c: i for i, c in enumerate(CATEGORIES)}
-    rows.sort(key=lambda t: (order[t["category"]], t["id"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as fh:
-        for t in rows:
-            fh.write(json.dumps(t, ensure_ascii=False, sort_keys=False) + "\n")
-    # re-read the file and validate what was written
-    back = [json.loads(ln) for ln in args.out.read_text().splitlines()]
-    counts = validate(back)
-    print(f"wrote {len(back)} tasks to {args.out}")
-    for c in CATEGORIES:
-        print(f"  {c:13s} {counts[c]}")
+    for split in (("dev", "test") if args.split == "both" else (args.split,)):
+        rows = build(data_dir()) if split == "dev" else build_test(data_dir())
+        rows.sort(key=lambda t: (order[t["category"]], t["id"]))
+        out = args.out or DEFAULT_OUT.with_name(f"{split}.jsonl")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w") as fh:
+            for t in rows:
+                fh.write(json.dumps(t, ensure_ascii=False, sort_keys=False) + "\n")
+        back = [json.loads(ln) for ln in out.read_text().splitlines()]  # re-read and validate what was written
+        counts = validate(back, split)
+        print(f"wrote {len(back)} {split} tasks to {out}")
+        for c in CATEGORIES:
+            print(f"  {c:13s} {counts[c]}")
     return 0
 
 

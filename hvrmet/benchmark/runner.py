@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from hvrmet.benchmark.scorers import score
+from hvrmet.benchmark.scorers import _rank_of, canonical_hazard, entropy, hazard_lineage, rank_hypotheses, score
 from hvrmet.benchmark.tasks import LOOP_CATEGORIES, PLOT_TOOL, Task, load_tasks, tool_for_quantity
 
-__all__ = ["run_benchmark", "run_task", "summarize", "BenchContext"]
+__all__ = ["run_benchmark", "run_task", "summarize", "BenchContext", "per_loop", "loop_table", "hypotheses_at"]
 
 
 class BenchContext:
@@ -42,20 +42,54 @@ class BenchContext:
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def case_of(self, task: Task) -> str:
-        """The case a task runs on (a case file is built for tasks that give files)."""
-        if task.case:
-            return task.case
-        from hvrmet.data.readers import sniff_format
+        """The case a task runs on: a catalogue case (or case file) as it is, the same case
+        kept to some of its roles (the task's ``roles``: a single-data-type case), or a case
+        file built for a task that gives ``files`` (relative to ``data_dir``, default the
+        data registry's folder; tasks naming the same ``case_id`` or the same files share
+        one case and one diagnosis)."""
+        import hashlib
+        import os
 
-        root = Path(self.data_dir or ".")
         extra = task.model_extra or {}
-        data = {"id": task.id.lower().replace(".", "-").replace("_", "-"), "title": task.id,
-                "time": extra.get("time", "2000-01-01T00:00:00Z"),
-                "location": extra.get("location", {"lat": 0.0, "lon": 0.0}), "data_dir": str(root.resolve()),
-                "files": [{"role": role, "format": sniff_format(root / p), "path": p} for role, p in task.files.items()]}
+        if task.case and not extra.get("roles"):
+            return task.case
+        if task.case:
+            from hvrmet.cases import get_case
+
+            base = get_case(task.case)
+            roles = list(extra["roles"])
+            data = base.model_dump(mode="json", exclude_none=True)
+            data["files"] = [f for f in data["files"] if f["role"] in roles]
+            missing = set(roles) - {f["role"] for f in data["files"]}
+            if missing:
+                raise ValueError(f"case {task.case} has no role(s) {sorted(missing)}")
+            data["id"] = f"{base.id}-only-{'-'.join(r.replace('_', '-') for r in roles)}"
+            data["data_dir"] = str(base.resolved_data_dir() or Path(os.environ.get("HVRMET_DATA_DIR", ".")).resolve())
+            data["events"] = []  # the diagnosis never sees the record
+        else:
+            from hvrmet.data.readers import sniff_format
+
+            root = Path(self.data_dir or os.environ.get("HVRMET_DATA_DIR") or ".")
+            files = []
+            for role, spec in task.files.items():
+                spec = spec if isinstance(spec, dict) else {"path": spec}
+                entry = {"role": role, "format": spec.get("format") or sniff_format(root / spec["path"]),
+                         "path": spec["path"]}
+                if spec.get("options"):
+                    entry["options"] = spec["options"]
+                files.append(entry)
+            key = extra.get("case_id") or ("files-" + hashlib.sha1(json.dumps(
+                [task.files, extra.get("time"), extra.get("location")], sort_keys=True).encode()).hexdigest()[:10])
+            if not extra.get("case_id") and task.category not in LOOP_CATEGORIES and task.category != "abstention":
+                key = task.id
+            data = {"id": str(key).lower().replace(".", "-").replace("_", "-"), "title": extra.get("title", task.id),
+                    "time": extra.get("time", "2000-01-01T00:00:00Z"),
+                    "location": extra.get("location", {"lat": 0.0, "lon": 0.0}), "data_dir": str(root.resolve()),
+                    "files": files}
         path = self.out / "cases" / f"{data['id']}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(data))
+        with self._locks["case-file:" + str(path)]:
+            path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
         return str(path)
 
     def diagnosis(self, case: str) -> dict:
@@ -70,9 +104,16 @@ class BenchContext:
 
 # -- atomic tasks --------------------------------------------------------------------------
 def _latlon(values: dict, q: str) -> dict | None:
+    """The position a tool gives with quantity ``q``: ``<q>_lat``/``<q>_lon`` and the usual
+    variants, else the ``*_lat`` pair sharing the most words with ``q``."""
     base = q.rsplit("_", 1)[0] if q.endswith(("_id", "_station")) else q
-    for lat, lon in ((f"{q}_lat", f"{q}_lon"), (f"{base}_lat", f"{base}_lon"), ("strongest_lat", "strongest_lon"),
-                     ("couplet_lat", "couplet_lon"), ("max_lat", "max_lon")):
+    pairs = [(f"{q}_lat", f"{q}_lon"), (f"{base}_lat", f"{base}_lon"), ("strongest_lat", "strongest_lon"),
+             ("couplet_lat", "couplet_lon"), ("max_lat", "max_lon")]
+    words = set(base.split("_"))
+    near = sorted((k[:-4] for k in values if k.endswith("_lat") and f"{k[:-4]}_lon" in values),
+                  key=lambda k: -len(words & set(k.split("_"))))
+    pairs += [(f"{k}_lat", f"{k}_lon") for k in near if len(words & set(k.split("_"))) >= 2]
+    for lat, lon in pairs:
         if lat in values and values[lat].value is not None:
             return {"lat": values[lat].value, "lon": values[lon].value}
     return None
@@ -96,6 +137,9 @@ def _offline_atomic(task: Task, case: str, ctx: BenchContext) -> tuple[Any, int]
     v = res.values.get(q)
     if v is None:
         return None, 1
+    if v.value is None:  # not computable: the tool's note, else its warnings and summary
+        why = v.note or "; ".join([*res.warnings, res.summary]).strip("; ")
+        return {"value": None, "note": why}, 1
     return ({"value": v.value} if task.target.get("what") == "label" else {"value": v.value, "units": v.units}), 1
 
 
@@ -117,6 +161,8 @@ def _llm_atomic(task: Task, case: str, ctx: BenchContext) -> tuple[Any, int, int
 
     form = {"location": '{"lat": number, "lon": number}', "label": '{"value": "text"}'}.get(
         task.target.get("what", ""), '{"value": number, "units": "pint units"}')
+    form += (' (or, when the data cannot give it, {"value": null, "not_computable": "missing_layer | '
+             'missing_variable | out_of_domain | missing_time", "note": "why"})')
     bctx = BrainContext(case=case, roles=[], time="", location={}, loop=0,
                         tools=[t.name for t in list_tools() if (t.category == "plot") == plot])
     ans = brain.answer(f"{task.question}\nCall one tool, then answer with JSON only: {form}", bctx, run_tool)
@@ -130,105 +176,247 @@ def _llm_atomic(task: Task, case: str, ctx: BenchContext) -> tuple[Any, int, int
 
 
 # -- loop tasks ----------------------------------------------------------------------------
-def _posteriors_by_loop(state: dict) -> dict[int, dict[str, float]]:
-    out: dict[int, dict[str, float]] = {}
-    prev = {h["id"]: h["prior"] for h in state.get("hypotheses", [])}
-    for d in state.get("decisions", []):
-        prev = {**prev, **d.get("posteriors", {})}
-        out[d["loop"]] = dict(prev)
-    return out
+def _proposed_at(h: dict) -> int:
+    return max(1, int(h.get("loop_proposed") or 1))
 
 
-def per_loop(state: dict, gold_hazards: list[str], gold_status: str | None = None) -> list[dict]:
-    """Scores of every loop: gold hazard present and its rank, verdict against gold, the
-    share of valid tool calls, repeated calls, tool calls, seconds; and each replanning
-    step's gain (change of the gold hazard's posterior)."""
+def hypotheses_at(state: dict, loop: int | None = None) -> list[dict]:
+    """The hypotheses as they stood after ``loop`` (``None``: the final state), each as
+    ``{"id", "hazard", "status", "posterior"}``, in rank order (status, then posterior:
+    :func:`hvrmet.benchmark.scorers.rank_hypotheses`)."""
     hyps = state.get("hypotheses", [])
-    posts = _posteriors_by_loop(state)
-    statuses: dict[str, str] = {h["id"]: "proposed" for h in hyps}
-    rows, seen, last_post = [], set(), None
+    if loop is None:
+        items = [{"id": h["id"], "hazard": h["hazard"], "status": h.get("status", "proposed"),
+                  "posterior": h.get("posterior")} for h in hyps]
+        return rank_hypotheses(items)
+    status = {h["id"]: "proposed" for h in hyps}
+    post = {h["id"]: h.get("prior") for h in hyps}
     for d in state.get("decisions", []):
-        loop = d["loop"]
+        if d["loop"] > loop:
+            break
         for hid, change in d.get("status_changes", {}).items():
-            statuses[hid] = change.split("->")[-1]
-        present = [h for h in hyps if h.get("loop_proposed", 1) <= loop]
-        ranked = sorted(present, key=lambda h: -posts[loop].get(h["id"], h["prior"]))
-        rank = next((i + 1 for i, h in enumerate(ranked) if h["hazard"] in gold_hazards), None)
-        gold_h = next((h for h in ranked if h["hazard"] in gold_hazards), None)
-        post = posts[loop].get(gold_h["id"]) if gold_h else None
-        evs = [e for e in state.get("evidence", []) if e["loop"] in ((0, 1) if loop == 1 else (loop,))]
-        keys = [(e["tool"], json.dumps({k: v for k, v in e["arguments"].items() if k != "case"}, sort_keys=True)) for e in evs]
+            status[hid] = change.split("->")[-1]
+        post.update(d.get("posteriors", {}))
+    items = [{"id": h["id"], "hazard": h["hazard"], "status": status[h["id"]], "posterior": post[h["id"]]}
+             for h in hyps if _proposed_at(h) <= loop]
+    return rank_hypotheses(items)
+
+
+def _find(hyps: list[dict], hazard: str | None) -> dict | None:
+    if hazard is None:
+        return None
+    want = canonical_hazard(hazard)
+    return next((h for h in hyps if canonical_hazard(h["hazard"]) == want), None)
+
+
+def _loops_run(state: dict) -> list[int]:
+    return sorted({d["loop"] for d in state.get("decisions", [])})
+
+
+def _valid(e: dict) -> bool:
+    return bool(e.get("ok")) and any(v.get("value") is not None for v in (e.get("values") or {}).values())
+
+
+def per_loop(state: dict, gold: dict[str, str] | list[str] | None = None, gold_status: str | None = None) -> list[dict]:
+    """Every loop of a run scored against the task's gold statuses (``{hazard: status}``,
+    status ``supported``, ``refuted`` or ``not_supported``; a list of hazards means
+    ``supported``).
+
+    Per loop: whether it carries the hypotheses the data support (``hypotheses_ok``: every
+    gold-supported hazard present, no gold-refuted one accepted), whether each planned
+    check ran and returned valid evidence (``checks_planned``/``checks_valid``,
+    ``checks_ok``), whether statuses moved the right way (``right_changes``,
+    ``wrong_changes``, ``direction_ok``), and the information gained: the gold hazard's
+    rank and posterior and their change from the loop before, the entropy (bits) over the
+    hypotheses' posteriors and its change. ``passed`` is all three checks. Also the old
+    accounting: tool calls, valid-call share, repeated calls, seconds."""
+    if isinstance(gold, list):
+        gold = {h: "supported" for h in gold}
+    gold = {canonical_hazard(k): v for k, v in (gold or {}).items()}
+    if gold_status is not None:
+        gold = {k: gold_status for k in gold}
+    lead = next((h for h, s in gold.items() if s == "supported"), next(iter(gold), None))
+    hyps_by_id = {h["id"]: h for h in state.get("hypotheses", [])}
+    evidence = state.get("evidence", [])
+    rows, seen, prev = [], set(), None
+    decisions = state.get("decisions", [])
+    for i, d in enumerate(decisions):
+        loop = d["loop"]
+        ranked = hypotheses_at(state, loop)
+        names = [canonical_hazard(h["hazard"]) for h in ranked]
+        rank = next((j + 1 for j, n in enumerate(names) if lead and n == lead), None)
+        gh = ranked[rank - 1] if rank else None
+        accepted = {a for h in ranked if h["status"] == "supported" for a in hazard_lineage(h["hazard"])}
+        hyps_ok = (all(h in names for h, s in gold.items() if s == "supported")
+                   and not any(h in accepted for h, s in gold.items() if s in ("refuted", "not_supported")))
+        # planned checks: the ones run in this loop (the decision's trace) and the ones the
+        # previous decision planned for this loop
+        planned = {(c.get("hypothesis"), c.get("tool")) for c in d.get("checks", [])}
+        if i > 0:
+            planned |= {(hid, t) for hid, tools in decisions[i - 1].get("new_checks", {}).items() for t in tools}
+        evs = [e for e in evidence if e["loop"] == loop or (loop == 1 and e["loop"] == 0)]
+        valid = sum(1 for hid, t in planned
+                    if any(e["tool"] == t and e.get("for_hypothesis") == hid and e["loop"] == loop and _valid(e)
+                           for e in evs))
+        right = wrong = 0
+        for hid, change in d.get("status_changes", {}).items():
+            old, _, new = change.partition("->")
+            h = hyps_by_id.get(hid)
+            want = gold.get(canonical_hazard(h["hazard"])) if h else None
+            if want is None:
+                continue
+            if want == "not_supported":
+                right += new == "refuted"
+                wrong += new == "supported"
+            elif new == want:
+                right += 1
+            elif old == want or new in ("supported", "refuted"):
+                wrong += 1
+        ent = entropy([h["posterior"] for h in ranked])
+        keys = [(e["tool"], json.dumps({k: v for k, v in e["arguments"].items() if k != "case"}, sort_keys=True,
+                                       default=str)) for e in evs]
         repeated = sum(1 for k in keys if k in seen)
         seen.update(keys)
-        rows.append({"loop": loop, "gold_present": rank is not None, "gold_rank": rank, "gold_posterior": post,
-                     "verdict_correct": (statuses.get(gold_h["id"]) == gold_status) if gold_h and gold_status else None,
-                     "tool_calls": len(evs), "valid_call_share": (sum(e["ok"] for e in evs) / len(evs)) if evs else None,
-                     "repeated_calls": repeated, "seconds": round(sum(e.get("seconds", 0.0) for e in evs), 3),
-                     "gain": None if post is None or last_post is None else round(post - last_post, 4)})
-        last_post = post if post is not None else last_post
+        post = gh["posterior"] if gh else None
+        row = {"loop": loop, "gold_hazard": lead, "gold_present": rank is not None, "gold_rank": rank,
+               "gold_posterior": post, "gold_status": gh["status"] if gh else None,
+               "verdict_correct": (gh["status"] == gold[lead]) if gh and lead in gold else None,
+               "hypotheses_ok": hyps_ok, "checks_planned": len(planned), "checks_valid": valid,
+               "checks_ok": valid == len(planned), "right_changes": right, "wrong_changes": wrong,
+               "direction_ok": wrong == 0, "entropy": None if ent is None else round(ent, 4),
+               "delta_entropy": None if ent is None or prev is None or prev["entropy"] is None
+               else round(ent - prev["entropy"], 4),
+               "gain": None if post is None or prev is None or prev["gold_posterior"] is None
+               else round(post - prev["gold_posterior"], 4),
+               "delta_rank": None if rank is None or prev is None or prev["gold_rank"] is None
+               else prev["gold_rank"] - rank,
+               "tool_calls": len(evs), "valid_call_share": (sum(bool(e["ok"]) for e in evs) / len(evs)) if evs else None,
+               "repeated_calls": repeated, "seconds": round(sum(e.get("seconds", 0.0) for e in evs), 3),
+               "action": d.get("action")}
+        row["passed"] = bool(hyps_ok and row["checks_ok"] and row["direction_ok"])
+        rows.append(row)
+        prev = row
     return rows
 
 
-def _loop_answer(task: Task, state: dict) -> Any:
+def _replan_answer(task: Task, state: dict) -> dict:
+    k = int(task.target.get("loop", 1))
+    decisions = {d["loop"]: d for d in state.get("decisions", [])}
+    h = _find(state.get("hypotheses", []), task.target.get("hazard"))
+    d = decisions.get(k)
+    if d is None:
+        return {"loop": k, "replanned": False, "members": [], "why": f"loop {k} did not happen (loops run: "
+                f"{_loops_run(state) or 'none'})"}
+    nxt = k + 1 in decisions or any(e["loop"] == k + 1 for e in state.get("evidence", []))
+    if d.get("action") != "continue" or not nxt:
+        return {"loop": k, "replanned": False, "members": [],
+                "why": f"the run stopped after loop {k} ({d.get('action')}: {d.get('reason', '')})"}
+    tools = list(d.get("new_checks", {}).get(h["id"], [])) if h else []
+    if h:
+        tools += [e["tool"] for e in state.get("evidence", []) if e["loop"] == k + 1 and e.get("for_hypothesis") == h["id"]]
+    return {"loop": k, "replanned": True, "members": sorted(set(tools)),
+            "hypothesis": h["id"] if h else None}
+
+
+def _report_answer(state: dict) -> dict:
     hyps = state.get("hypotheses", [])
+    ev = {e["id"]: e["tool"] for e in state.get("evidence", [])}
+    cited = {ev[i] for x in hyps if x.get("status") in ("supported", "refuted") for i in x.get("evidence_ids", [])
+             if i in ev}
+    return {"hypotheses": hypotheses_at(state), "cited": sorted(cited),
+            "summary": (state.get("report") or {}).get("summary", "")}
+
+
+def _diagnosis_abstention(task: Task, state: dict) -> dict | None:
+    """What the diagnosis recorded for a quantity of a hypothesis: its number, or "not
+    computable: why" (Verdict.reason, the ledger's not_computable, that call's warnings)."""
+    q = task.target.get("quantity")
+    h = _find(state.get("hypotheses", []), task.target.get("hazard"))
+    evs = [e for e in state.get("evidence", []) if not h or e.get("for_hypothesis") in (h["id"], "")]
+    notes = []
+    if h:
+        notes += [n.split(": ", 1)[-1] for n in (h.get("ledger") or {}).get("not_computable", [])
+                  if n.split(":", 1)[0].endswith(f".{q}")]
+    for e in evs:
+        for v in e.get("verdicts", []):
+            if v.get("field") == q and v.get("met") is None and v.get("reason"):
+                notes.append(v["reason"])
+                notes += list(e.get("warnings", []))
+        if q in (e.get("values") or {}) and e["values"][q].get("value") is not None and not notes:
+            return {"value": e["values"][q]["value"], "units": e["values"][q].get("units", "")}
+    if notes:
+        return {"value": None, "note": "; ".join(dict.fromkeys(notes))}
+    return None
+
+
+def _loop_answer(task: Task, state: dict) -> Any:
     hazard = task.target.get("hazard")
     if task.category == "hypothesis":
-        first = sorted((h for h in hyps if h.get("loop_proposed", 1) == 1), key=lambda h: -h["prior"])
-        return {"members": [h["hazard"] for h in first], "value": first[0]["hazard"] if first else None}
-    h = next((x for x in hyps if x["hazard"] == hazard), None)
+        ranked = hypotheses_at(state, task.target.get("loop"))
+        return {"ranking": ranked, "value": ranked[0]["hazard"] if ranked else None,
+                "members": [h["hazard"] for h in ranked]}
     if task.category == "verification":
+        h = _find(hypotheses_at(state, task.target.get("loop")), hazard)
         return {"value": h["status"] if h else "not proposed"}
     if task.category == "replanning":
-        if h is None:
-            return {"members": []}
-        tools = [c["tool"] for c in h.get("checks", [])]
-        tools += [e["tool"] for e in state.get("evidence", []) if e.get("for_hypothesis") == h["id"]]
-        for d in state.get("decisions", []):
-            tools += d.get("new_checks", {}).get(h["id"], [])
-        return {"members": sorted(set(tools))}
-    accepted = [x["hazard"] for x in hyps if x["status"] == "supported"]
-    summary = (state.get("report") or {}).get("summary", "").lower()
-    named = set(accepted) | {x["hazard"] for x in hyps if x["hazard"].replace("_", " ") in summary}
-    ev = {e["id"]: e["tool"] for e in state.get("evidence", [])}
-    cited = {ev[i] for x in hyps if x["status"] == "supported" for i in x.get("evidence_ids", []) if i in ev}
-    return {"named": sorted(named), "accepted": accepted, "cited": sorted(cited)}
+        return _replan_answer(task, state)
+    if task.category == "abstention":
+        return _diagnosis_abstention(task, state)
+    if task.category == "loop":
+        gold = {hazard: task.answer.get("status", "supported")}
+        return {"loops": per_loop(state, gold)}
+    return _report_answer(state)
+
+
+def _gold_statuses(task: Task) -> dict[str, str]:
+    """The hazards a task's gold answer settles, with their gold status."""
+    a = task.answer
+    if task.category == "verification" and task.target.get("hazard"):
+        return {task.target["hazard"]: a.get("value")}
+    if a["type"] == "loop":
+        return {a.get("hazard") or task.target.get("hazard"): a.get("status", "supported")}
+    if a["type"] == "checklist":
+        out = {h: "not_supported" for h in a.get("must_not_accept", [])}
+        out.update({h: "refuted" for h in a.get("must_refute", [])})
+        out.update({h: "supported" for h in a.get("must_name", [])})
+        return out
+    if a["type"] == "ranked" and int(a.get("min_rank", 1)) == 1:
+        return {a["value"]: "supported"}
+    if task.target.get("hazard") and a["type"] not in ("ranked",):
+        return {task.target["hazard"]: "supported"}
+    if a["type"] == "label" and task.category == "hypothesis":
+        return {a["value"]: "supported"}
+    if a["type"] == "number" and task.category == "hypothesis" and task.target.get("hazard"):
+        return {task.target["hazard"]: "supported"}
+    return {}
 
 
 def _gold_hazards(task: Task) -> list[str]:
-    a = task.answer
-    if task.target.get("hazard"):
-        return [task.target["hazard"]]
-    if a["type"] == "label":
-        return [a["value"], *a.get("synonyms", [])]
-    if a["type"] == "set":
-        return list(a["members"])
-    if a["type"] == "checklist":
-        return list(a.get("must_name", []))
-    return []
+    return [h for h, s in _gold_statuses(task).items() if s == "supported"]
+
+
+def _is_diagnosis_task(task: Task) -> bool:
+    return task.category in LOOP_CATEGORIES or (task.category == "abstention" and bool(task.target.get("hazard")))
 
 
 def run_task(task: Task, ctx: BenchContext) -> dict:
     """Run and score one task; errors are recorded as a failed task, never raised."""
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"id": task.id, "category": task.category, "brain": ctx.cfg.brain}
+    row: dict[str, Any] = {"id": task.id, "category": task.category, "brain": ctx.cfg.brain,
+                           "answer_type": task.answer.get("type"), "split_case": task.case}
     try:
         case = ctx.case_of(task)
-        if task.category in LOOP_CATEGORIES:
+        if _is_diagnosis_task(task):
             state = ctx.diagnosis(case)
             given = _loop_answer(task, state)
-            if task.category == "hypothesis" and task.answer["type"] == "number":
-                gold = _gold_hazards(task)
-                rank = next((i + 1 for i, m in enumerate(given["members"]) if m in gold), None)
+            if task.category == "hypothesis" and task.answer["type"] == "number":  # a rank with a tolerance
+                rank, _ = _rank_of({"value": task.target.get("hazard") or "", "synonyms": []}, given)
                 passed, detail = score(task.answer, {"value": rank, "units": task.answer.get("units", "1")})
                 given = {**given, "rank": rank}
-            elif task.category == "hypothesis" and task.answer["type"] == "label":
-                accepted = {task.answer["value"], *task.answer.get("synonyms", [])}
-                hit = next((m for m in given["members"] if m in accepted), given.get("value"))
-                passed, detail = score(task.answer, {"value": hit})
             else:
                 passed, detail = score(task.answer, given)
-            gold_status = task.answer.get("value") if task.category == "verification" else None
-            row["loops"] = per_loop(state, _gold_hazards(task), gold_status)
+            row["loops"] = given["loops"] if task.category == "loop" else per_loop(state, _gold_statuses(task))
+            row["loops_run"] = _loops_run(state)
             row["tool_calls"] = state.get("tool_calls", 0)
             row["tokens"] = state.get("llm_tokens", 0)
         else:
@@ -246,43 +434,76 @@ def run_task(task: Task, ctx: BenchContext) -> dict:
     return row
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Pass rates by category and the per-loop means."""
-    by_cat: dict[str, list[bool]] = defaultdict(list)
+def _mean(xs):
+    xs = [float(x) for x in xs if x is not None]
+    return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def loop_table(rows: list[dict]) -> dict[str, dict]:
+    """Per loop over the scored tasks: entries, pass rate of the loop (hypotheses, checks,
+    direction), each of the three, gold presence and rank, verdicts, information gain
+    (posterior, rank, entropy), and the tool-call accounting. Taken from the ``loop``
+    tasks when the run has any (one per case and hazard), else from every task with loops."""
+    src = [r for r in rows if r.get("category") == "loop" and r.get("loops")] or [r for r in rows if r.get("loops")]
     loops: dict[int, list[dict]] = defaultdict(list)
-    for r in rows:
-        by_cat[r["category"]].append(bool(r["passed"]))
+    for r in src:
         for lp in r.get("loops", []):
             loops[lp["loop"]].append(lp)
 
-    def mean(xs):
-        xs = [x for x in xs if x is not None]
-        return round(sum(xs) / len(xs), 4) if xs else None
+    def b(x):
+        return None if x is None else float(bool(x))
+
+    return {str(k): {"entries": len(v), "pass_rate": _mean([b(x.get("passed")) for x in v]),
+                     "hypotheses_ok": _mean([b(x.get("hypotheses_ok")) for x in v]),
+                     "checks_ok": _mean([b(x.get("checks_ok")) for x in v]),
+                     "direction_ok": _mean([b(x.get("direction_ok")) for x in v]),
+                     "gold_present": _mean([b(x.get("gold_present")) for x in v]),
+                     "mean_gold_rank": _mean([x.get("gold_rank") for x in v]),
+                     "verdict_correct": _mean([b(x.get("verdict_correct")) if x.get("verdict_correct") is not None
+                                               else None for x in v]),
+                     "gain": _mean([x.get("gain") for x in v]), "delta_rank": _mean([x.get("delta_rank") for x in v]),
+                     "entropy": _mean([x.get("entropy") for x in v]),
+                     "delta_entropy": _mean([x.get("delta_entropy") for x in v]),
+                     "valid_call_share": _mean([x.get("valid_call_share") for x in v]),
+                     "repeated_calls": _mean([x.get("repeated_calls") for x in v]),
+                     "tool_calls": _mean([x.get("tool_calls") for x in v]),
+                     "seconds": _mean([x.get("seconds") for x in v])}
+            for k, v in sorted(loops.items())}
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Pass rates by category and by answer type, and the per-loop table (:func:`loop_table`)."""
+    by_cat: dict[str, list[bool]] = defaultdict(list)
+    by_type: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        by_cat[r["category"]].append(bool(r["passed"]))
+        if r.get("answer_type"):
+            by_type[r["answer_type"]].append(bool(r["passed"]))
+
+    def rate(v):
+        return {"tasks": len(v), "passed": sum(v), "pass_rate": round(sum(v) / len(v), 4)}
 
     return {
         "tasks": len(rows), "passed": sum(r["passed"] for r in rows),
         "pass_rate": round(sum(r["passed"] for r in rows) / max(len(rows), 1), 4),
-        "by_category": {c: {"tasks": len(v), "passed": sum(v), "pass_rate": round(sum(v) / len(v), 4)}
-                        for c, v in sorted(by_cat.items())},
-        "by_loop": {str(k): {"entries": len(v), "gold_present": mean([float(x["gold_present"]) for x in v]),
-                             "mean_gold_rank": mean([x["gold_rank"] for x in v]),
-                             "verdict_correct": mean([None if x["verdict_correct"] is None else float(x["verdict_correct"]) for x in v]),
-                             "valid_call_share": mean([x["valid_call_share"] for x in v]),
-                             "repeated_calls": mean([x["repeated_calls"] for x in v]),
-                             "tool_calls": mean([x["tool_calls"] for x in v]),
-                             "seconds": mean([x["seconds"] for x in v]), "gain": mean([x["gain"] for x in v])}
-                    for k, v in sorted(loops.items())},
+        "by_category": {c: rate(v) for c, v in sorted(by_cat.items())},
+        "by_answer_type": {c: rate(v) for c, v in sorted(by_type.items())},
+        "by_loop": loop_table(rows),
         "tokens": sum(r.get("tokens", 0) or 0 for r in rows),
         "seconds": round(sum(r.get("seconds", 0.0) for r in rows), 2),
     }
 
 
 def run_benchmark(tasks_file: str | Path, *, llm: str = "offline", data_dir: str | None = None, workers: int = 1,
-                  out: str | Path = "out/bench", progress: bool = True, **llm_kw) -> dict:
+                  out: str | Path = "out/bench", progress: bool = True, answerer: str = "system", seed: int = 0,
+                  **llm_kw) -> dict:
     """Run a task file; resume from ``<out>/results.jsonl`` if it exists.
 
-    ``data_dir`` is the folder the tasks' ``files`` are relative to; catalogue cases are
-    served by the data registry (``HVRMET_DATA_DIR``).
+    ``data_dir`` is the folder the tasks' ``files`` are relative to (default: the data
+    registry's folder, ``HVRMET_DATA_DIR``); catalogue cases are served by the data
+    registry. ``answerer`` is ``system`` (hvrmet answers), ``oracle`` (the gold answer,
+    written as the system would give it: every task satisfiable) or ``random`` (random
+    answers from the task set's own pools: the chance level); the last two run no tool.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -297,24 +518,40 @@ def run_benchmark(tasks_file: str | Path, *, llm: str = "offline", data_dir: str
                 r = json.loads(line)
                 done[r["id"]] = r
     todo = [t for t in tasks if t.id not in done]
-    ctx = BenchContext(llm=llm, out=out, data_dir=data_dir, **llm_kw)
-    lock = threading.Lock()
-    # loop tasks of one case share a diagnosis: order by case so workers overlap cases
-    todo.sort(key=lambda t: (t.category not in LOOP_CATEGORIES, t.case or t.id))
-    with Progress(TextColumn("bench"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), disable=not progress) as bar, open(results_path, "a") as fh:
-        job = bar.add_task("tasks", total=len(tasks), completed=len(done))
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = {pool.submit(run_task, t, ctx): t for t in todo}
-            for fut in as_completed(futures):
-                row = fut.result()
-                with lock:
-                    fh.write(json.dumps(row, default=str) + "\n")
-                    fh.flush()
-                    done[row["id"]] = row
-                bar.advance(job)
+    t_start = time.perf_counter()
+    if answerer != "system":
+        from hvrmet.benchmark.answerers import answer_all
+
+        with open(results_path, "a") as fh:
+            for row in answer_all(todo, answerer, seed=seed, pool=tasks):
+                fh.write(json.dumps(row, default=str) + "\n")
+                done[row["id"]] = row
+    else:
+        ctx = BenchContext(llm=llm, out=out, data_dir=data_dir, **llm_kw)
+        lock = threading.Lock()
+        # loop tasks of one case share a diagnosis: order by case so workers overlap cases
+        todo.sort(key=lambda t: (not _is_diagnosis_task(t), ctx_key(t)))
+        with Progress(TextColumn("bench"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), disable=not progress) as bar, open(results_path, "a") as fh:
+            job = bar.add_task("tasks", total=len(tasks), completed=len(done))
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                futures = {pool.submit(run_task, t, ctx): t for t in todo}
+                for fut in as_completed(futures):
+                    row = fut.result()
+                    with lock:
+                        fh.write(json.dumps(row, default=str) + "\n")
+                        fh.flush()
+                        done[row["id"]] = row
+                    bar.advance(job)
     rows = [done[t.id] for t in tasks if t.id in done]
     summary = summarize(rows)
-    summary.update({"tasks_file": str(tasks_file), "brain": llm})
+    summary.update({"tasks_file": str(tasks_file), "brain": llm, "answerer": answerer,
+                    "wall_seconds": round(time.perf_counter() - t_start, 2)})
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def ctx_key(task: Task) -> str:
+    """The diagnosis a task shares: its case and the roles it keeps."""
+    extra = task.model_extra or {}
+    return f"{task.case or task.id}|{','.join(extra.get('roles') or [])}"

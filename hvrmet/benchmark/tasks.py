@@ -16,11 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hvrmet._resources import package_path
 
-__all__ = ["Task", "load_tasks", "task_sets", "task_set_path", "CATEGORIES", "LOOP_CATEGORIES",
+__all__ = ["Task", "load_tasks", "task_sets", "task_set_path", "CATEGORIES", "LOOP_CATEGORIES", "ANSWER_TYPES",
            "quantity_vocabulary", "tool_for_quantity", "figure_kinds", "PLOT_TOOL"]
 
-CATEGORIES = ("index", "signal", "plot", "hypothesis", "verification", "replanning", "report")
-LOOP_CATEGORIES = ("hypothesis", "verification", "replanning", "report")
+CATEGORIES = ("index", "signal", "plot", "abstention", "hypothesis", "verification", "replanning", "report", "loop")
+#: Categories answered from a diagnosis (an ``abstention`` task naming a ``hazard`` is too).
+LOOP_CATEGORIES = ("hypothesis", "verification", "replanning", "report", "loop")
+#: The answer types (see :mod:`hvrmet.benchmark.scorers`).
+ANSWER_TYPES = ("number", "location", "label", "ranked", "set", "replan", "figure", "checklist", "abstain", "loop")
 PLOT_TOOL = {"skewt": "plot_skewt", "hodograph": "plot_hodograph", "radar_ppi": "plot_radar_ppi",
              "composite_reflectivity": "plot_composite_reflectivity", "field_map": "plot_field_map",
              "composite_sequence": "plot_composite_sequence"}
@@ -32,9 +35,10 @@ class Task(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
-    category: Literal["index", "signal", "plot", "hypothesis", "verification", "replanning", "report"]
+    category: Literal["index", "signal", "plot", "abstention", "hypothesis", "verification", "replanning", "report",
+                      "loop"]
     case: str | None = None
-    files: dict[str, str] | None = None
+    files: dict[str, str | dict[str, Any]] | None = None
     question: str
     target: dict[str, Any] = Field(default_factory=dict)
     answer: dict[str, Any]
