@@ -511,6 +511,7 @@ def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", h
                  full_domain: Annotated[bool, typer.Option("--full-domain/--no-full-domain", help="verify on each event's whole grid (the default)")] = True,
                  crop: Annotated[Optional[int], typer.Option("--crop", help="verify on the N x N window with the most pixel-times >= 35 dBZ")] = None,
                  lead_max: Annotated[float, typer.Option("--lead-max", help="longest lead time, minutes (5-min steps)")] = 60.0,
+                 fss_scales: Annotated[Optional[list[int]], typer.Option("--fss-scale", help="FSS neighbourhood sizes, pixels (default 1, 4, 16)")] = None,
                  as_json: JsonOpt = False) -> None:
     """Verify every method on the same held-out events: CSI/POD/FAR/HSS, FSS, RAPSD ratio,
     only against observations at native data times, per lead time in scores.json."""
@@ -527,7 +528,8 @@ def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", h
         raise typer.BadParameter("--every must be a positive number of minutes")
     res = evaluate_and_report(list(methods or METHODS), cases, data_dir=str(data_dir) if data_dir else None,
                               out=out, every_min=every, starts=starts if starts is not None else max_times,
-                              crop=crop, lead_max_min=lead_max, console=None if as_json else console)
+                              crop=crop, lead_max_min=lead_max, scales=tuple(fss_scales or (1, 4, 16)),
+                              console=None if as_json else console)
     if as_json:
         print(json.dumps(res, indent=1, default=float))
 

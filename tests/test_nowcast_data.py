@@ -315,7 +315,7 @@ def test_scores_match_pysteps_directly(fmi_window):
 
 
 def test_evaluate_small_run():
-    res = evaluate(["persistence", "extrapolation"], ["fmi20170509"], every=6, max_times=1, crop=128)
+    res = evaluate(["persistence", "extrapolation"], ["fmi20170509"], every_min=30, starts=1, crop=128)
     assert set(res["methods"]) == {"persistence", "extrapolation"}
     case = res["cases"]["fmi20170509"]
     assert len(case["analysis_times"]) == 1 and case["crop"]["size"] == 128

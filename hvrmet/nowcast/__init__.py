@@ -8,6 +8,10 @@ name raises an error listing the known ones.
 Methods: ``persistence``, ``extrapolation`` (pysteps Lucas-Kanade motion and
 semi-Lagrangian advection), ``sprog`` (pysteps S-PROG), and the learned models
 ``pa_net``, ``metok`` and ``impa_net`` (PyTorch; GPU when there is one, CPU otherwise).
+The learned models predict a residual on the ``extrapolation`` forecast (pysteps
+Lucas-Kanade motion, semi-Lagrangian advection of the last frame), from a head that
+starts at zero: untrained, each returns exactly what ``extrapolation`` returns. Motion
+and extrapolation can be shared between methods (``velocity=``, ``advected=``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ Every composite importer's unit ends in one physical quantity, reflectivity in d
   time, in dBZ, of the two neighbouring native frames (no advection: a moving cell is
   blended, not moved); native frames on the grid are copied; 5-minute data come back
   unchanged.
+* ``frame_time_from_contents`` -- a frame's valid time read from the file itself where the
+  format has one: ODIM_H5 composites (``opera_hdf5``, ``odim_hdf5``) carry it in the root
+  ``/what`` group's ``date`` and ``time`` attributes (read with h5py); ``event_sequence``
+  uses it instead of the time the reader took from the file name.
 * ``event_sequence`` -- one case as ``(dbz5, times5, meta)``, cached in this process only
   (nothing is written to disk). MRMS (875 x 1750 at 0.04 degrees) is cropped to the
   512 x 512 window holding the most pixel-times >= 35 dBZ (:func:`heaviest_window`).
@@ -37,7 +41,7 @@ import numpy as np
 __all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "to_dbz", "resample_5min",
            "heaviest_window", "event_sequence", "sample_index", "make_samples", "load_split",
            "SPLITS_FILE", "NowcastDataset", "build_dataset", "training_arrays", "scale_dbz",
-           "rain_rate_to_dbz", "dbz_to_rain_rate"]
+           "rain_rate_to_dbz", "dbz_to_rain_rate", "frame_time_from_contents", "CONTENT_TIME_IMPORTERS"]
 
 #: Reflectivity given to "no rain" and to every echo weaker than it (dBZ); 0 dBZ is
 #: R = 0.036 mm/h under Marshall-Palmer.
@@ -201,13 +205,62 @@ def _pixel_km(ds) -> tuple[float, float]:
     return dy * s, dx * s
 
 
+#: Importers whose files state their own valid time (read by :func:`frame_time_from_contents`).
+CONTENT_TIME_IMPORTERS = ("opera_hdf5", "odim_hdf5")
+
+
+def frame_time_from_contents(path: str | Path, importer: str) -> np.datetime64 | None:
+    """The valid time a composite file states inside itself, or ``None`` when its format
+    has none this reads.
+
+    ODIM_H5 (``opera_hdf5``, ``odim_hdf5``): the root ``/what`` group's ``date``
+    (``YYYYMMDD``) and ``time`` (``HHMMSS``) attributes, the nominal time of the product
+    (ODIM_H5 2.x, section 3.1), read with h5py.
+    """
+    if importer not in CONTENT_TIME_IMPORTERS:
+        return None
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        if "what" not in h5:
+            return None
+        w = h5["what"].attrs
+
+        def text(v) -> str:
+            v = v[0] if isinstance(v, np.ndarray) and v.shape else v
+            return v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
+
+        if "date" not in w or "time" not in w:
+            return None
+        d, t = text(w["date"]).strip(), text(w["time"]).strip()
+    if len(d) != 8 or len(t) < 4 or not (d + t[:6]).isdigit():
+        return None
+    t = (t + "00")[:6]
+    return np.datetime64(f"{d[:4]}-{d[4:6]}-{d[6:]}T{t[:2]}:{t[2:4]}:{t[4:6]}", "ns")
+
+
+def _content_times(ds, native: np.ndarray) -> tuple[np.ndarray, str]:
+    """The frame times from the files' contents where the importer has them."""
+    importer = str(ds.attrs.get("importer", ""))
+    files = list(ds.attrs.get("source_files", []))
+    if importer not in CONTENT_TIME_IMPORTERS or len(files) != len(native):
+        return native, "reader"
+    got = [frame_time_from_contents(f, importer) for f in files]
+    if any(g is None for g in got):
+        return native, "reader"
+    return np.asarray(got, dtype="datetime64[ns]"), "file contents (ODIM /what date, time)"
+
+
 @functools.lru_cache(maxsize=None)
 def _event(case_id: str, crop: int | None):
     from hvrmet.cases import get_case, load_role
 
     ds = load_role(get_case(case_id), ROLE)
     dbz = to_dbz(ds)
-    native = ds["time"].values.astype("datetime64[ns]")
+    native, time_source = _content_times(ds, ds["time"].values.astype("datetime64[ns]"))
+    order = np.argsort(native, kind="stable")
+    if np.any(order != np.arange(len(order))):
+        dbz, native = dbz[order], native[order]
     dbz5, t5 = resample_5min(dbz, native)
     window = None
     if crop:
@@ -227,6 +280,7 @@ def _event(case_id: str, crop: int | None):
         "source_units": str(ds["precip"].attrs.get("units")),
         "native_step_min": float(ds.attrs.get("timestep_min")),
         "step_min": STEP_MIN, "interpolated": [bool(not np.any(native == t)) for t in t5],
+        "time_source": time_source, "native_times": [str(t) for t in native],
         "native_shape": tuple(int(n) for n in ds["precip"].shape), "shape": tuple(int(n) for n in dbz5.shape),
         "crop": window, "pixel_km": (round(dy, 4), round(dx, 4)),
         "lat_range": (float(np.nanmin(lat)), float(np.nanmax(lat))),

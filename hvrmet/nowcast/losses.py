@@ -7,8 +7,20 @@ count from 0; ``progress = epoch / (n_epochs - 1)`` runs from 0 to 1.
 * :func:`dynamic_loss` / :func:`dynamic_weights` -- IMPA-Net's meteorology-aware dynamic
   loss (Cui et al., arXiv 2604.24224): three-level asymmetric weighting over training
   epochs, storm intensity and lead time.
-* :func:`intensity_sample_weights` -- PA-Net's intensity-aware training (Xiao et al.,
-  arXiv 2603.13818): per-sample weights that grow for heavy-rain samples over the epochs.
+  Now normalised: divided by the expected weight of the epoch under a *fixed* intensity
+  distribution (:func:`dynamic_norm`, the training data's fractions of pixels at or
+  above each threshold), so its scale stays put over the epochs while heavy pixels keep
+  their weight relative to light ones in every batch.
+* :func:`pixel_intensity_weights` / :func:`weighted_error` -- per-*pixel* intensity
+  weights (1 + sum of gains of the thresholds that the target or the forecast reaches),
+  ramped in over training, divided by a constant (:func:`intensity_norm`) and never by
+  the batch's own weights: a batch of heavy rain costs more than the same errors on
+  light rain. (The seed's per-sample weights, :func:`intensity_sample_weights`, were
+  divided by their batch sum, which cancels them in an all-heavy batch.)
+* :func:`soft_contingency` / :func:`soft_csi` / :func:`soft_hss` / :func:`skill_loss` --
+  differentiable CSI and HSS: the event indicator ``[y > thr]`` of the forecast
+  replaced by ``sigmoid((y - thr) / tau)``, hits/misses/false alarms/correct negatives
+  summed over the batch; ``skill_loss = (1 - CSI35) + (1 - HSS45)``.
 
 Neither paper gives the exact weight values; the defaults below are choices, each a
 keyword argument.
@@ -20,8 +32,15 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["THRESHOLDS_DBZ", "DBZ_SCALE", "progress", "dynamic_weights", "dynamic_loss",
-           "intensity_sample_weights"]
+__all__ = ["THRESHOLDS_DBZ", "DBZ_SCALE", "progress", "dynamic_weights", "dynamic_loss", "dynamic_norm",
+           "intensity_sample_weights", "pixel_intensity_weights", "intensity_norm", "weighted_error",
+           "soft_contingency", "soft_csi", "soft_hss", "skill_loss", "LEVEL_FRACTIONS", "PIXEL_GAINS"]
+
+#: Default fractions of target pixels at or above 20, 35 and 45 dBZ (the constant the
+#: weighted losses are normalised by; the training loop passes the measured ones).
+LEVEL_FRACTIONS: tuple[float, ...] = (0.15, 0.02, 0.002)
+#: Default per-pixel intensity gains at 20, 35 and 45 dBZ: weights 1, 2, 5, 13.
+PIXEL_GAINS: tuple[float, ...] = (1.0, 3.0, 8.0)
 
 DBZ_SCALE = 70.0
 THRESHOLDS_DBZ: tuple[float, ...] = (20.0, 35.0, 45.0)
@@ -77,14 +96,34 @@ def dynamic_weights(pred: torch.Tensor, target: torch.Tensor, epoch: int | float
         return w_int * w_lead * w_under
 
 
+def dynamic_norm(epoch: int | float, n_epochs: int, level_fractions: Sequence[float] = LEVEL_FRACTIONS, *,
+                 intensity_gains: Sequence[float] = (1.0, 2.0, 4.0), lead_gain: float = 1.0,
+                 under_gain: float = 2.0, start_fraction: float = 0.25, under_share: float = 0.5, **_kw) -> float:
+    """Expected dynamic weight of an epoch under a fixed intensity distribution.
+
+    With ``p_i`` the fraction of pixels at or above threshold ``i`` and ``s`` the epoch
+    level of :func:`dynamic_weights`: ``E[w] = (1 + s sum_i g_i p_i) (1 + lead_gain / 2)
+    (1 + s under_gain under_share sum_i p_i / n)`` (lead index uniform over the leads,
+    ``under_share`` of the pixels under-predicted). A constant: it never looks at a batch.
+    """
+    s = start_fraction + (1.0 - start_fraction) * progress(epoch, n_epochs)
+    p = [float(v) for v in level_fractions]
+    w_int = 1.0 + s * sum(float(g) * v for g, v in zip(intensity_gains, p))
+    w_lead = 1.0 + lead_gain / 2.0
+    w_under = 1.0 + s * under_gain * under_share * sum(p) / max(len(p), 1)
+    return float(w_int * w_lead * w_under)
+
+
 def dynamic_loss(pred: torch.Tensor, target: torch.Tensor, epoch: int | float, n_epochs: int,
+                 normalise: bool = True, level_fractions: Sequence[float] = LEVEL_FRACTIONS,
                  **kw) -> torch.Tensor:
     """IMPA-Net's meteorology-aware dynamic loss (scalar).
 
-    ``mean(w * (|pred - target| + (pred - target)^2))`` with ``w`` from
-    :func:`dynamic_weights` (keyword arguments pass through). The mean is over all
-    pixels, not normalised by the weights, so weights that grow (with the epoch, the
-    intensity, the lead time, under-prediction) make the loss and its gradient grow.
+    ``mean(w * (|pred - target| + (pred - target)^2)) / dynamic_norm(epoch)`` with ``w``
+    from :func:`dynamic_weights` (keyword arguments pass through). The normaliser is a
+    constant of the epoch (:func:`dynamic_norm`), so the loss does not grow with the
+    schedule, yet in every batch an intense pixel keeps its larger weight
+    (``normalise=False``: the seed's unnormalised mean).
 
     Parameters
     ----------
@@ -97,7 +136,10 @@ def dynamic_loss(pred: torch.Tensor, target: torch.Tensor, epoch: int | float, n
         raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
     err = pred - target
     w = dynamic_weights(pred, target, epoch, n_epochs, **kw)
-    return (w * (err.abs() + err * err)).mean()
+    loss = (w * (err.abs() + err * err)).mean()
+    if normalise:
+        loss = loss / dynamic_norm(epoch, n_epochs, level_fractions, **kw)
+    return loss
 
 
 def intensity_sample_weights(targets: torch.Tensor, epoch: int | float, n_epochs: int, *,
@@ -125,3 +167,90 @@ def intensity_sample_weights(targets: torch.Tensor, epoch: int | float, n_epochs
         m = _levels(peak, thresholds_dbz).sum(-1)
         p = progress(epoch, n_epochs)
         return (1.0 + p * (base ** m - 1.0)).to(targets.dtype if targets.is_floating_point() else torch.float32)
+
+
+# --------------------------------------------------------------- per-pixel weights
+
+def pixel_intensity_weights(target: torch.Tensor, pred: torch.Tensor | None = None, epoch: int | float = 1,
+                            n_epochs: int = 1, *, thresholds_dbz: Sequence[float] = THRESHOLDS_DBZ,
+                            gains: Sequence[float] = PIXEL_GAINS, start_fraction: float = 0.25) -> torch.Tensor:
+    """Per-pixel intensity weights, ``target.shape``, without gradient.
+
+    ``w = 1 + s * sum_i gains[i] * [max(target, pred) >= thr_i]`` with ``s =
+    start_fraction + (1 - start_fraction) * progress`` (heavy-rain emphasis ramped in over
+    training, PA-Net's progressive amplification). Taking the forecast too means a false
+    alarm of heavy rain is weighted like a miss. With the defaults at the last epoch: 1
+    (< 20 dBZ), 2 (20-35), 5 (35-45), 13 (>= 45 dBZ).
+    """
+    with torch.no_grad():
+        ref = target if pred is None else torch.maximum(target, pred.detach())
+        lv = _levels(ref, thresholds_dbz)
+        g = torch.tensor([float(v) for v in gains], dtype=ref.dtype, device=ref.device)
+        if g.numel() != lv.shape[-1]:
+            raise ValueError("gains needs one gain per threshold")
+        s = start_fraction + (1.0 - start_fraction) * progress(epoch, n_epochs)
+        return 1.0 + s * (lv * g).sum(-1)
+
+
+def intensity_norm(level_fractions: Sequence[float] = LEVEL_FRACTIONS, epoch: int | float = 1, n_epochs: int = 1,
+                   *, gains: Sequence[float] = PIXEL_GAINS, start_fraction: float = 0.25) -> float:
+    """The constant :func:`pixel_intensity_weights` are divided by: their expected value,
+    ``1 + s sum_i gains[i] p_i``, under the fixed fractions ``p_i`` of pixels at or
+    above each threshold (the training data's)."""
+    s = start_fraction + (1.0 - start_fraction) * progress(epoch, n_epochs)
+    return float(1.0 + s * sum(float(g) * float(p) for g, p in zip(gains, level_fractions)))
+
+
+def weighted_error(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, norm: float) -> torch.Tensor:
+    """``mean(weights * (|e| + e^2)) / norm`` with ``e = pred - target``: the weights are
+    divided by the constant ``norm``, never by their own batch sum, so they survive it."""
+    if pred.shape != target.shape or weights.shape != target.shape:
+        raise ValueError(f"pred, target and weights must share a shape; got {tuple(pred.shape)}, "
+                         f"{tuple(target.shape)}, {tuple(weights.shape)}")
+    e = pred - target
+    return (weights * (e.abs() + e * e)).mean() / float(norm)
+
+
+# ------------------------------------------------------- differentiable CSI and HSS
+
+def soft_contingency(pred: torch.Tensor, target: torch.Tensor, threshold_dbz: float,
+                     tau_dbz: float = 2.0) -> dict[str, torch.Tensor]:
+    """Soft contingency table at ``threshold_dbz`` summed over every pixel.
+
+    The forecast event is ``sigmoid((pred - thr) / tau)`` (differentiable; the hard
+    ``[pred > thr]`` as ``tau -> 0``), the observed one ``[target > thr]`` (pysteps'
+    convention). Returns ``hits``, ``misses``, ``false_alarms``, ``correct_negatives``.
+    """
+    thr = float(threshold_dbz) / DBZ_SCALE
+    p = torch.sigmoid((pred.float() - thr) / (float(tau_dbz) / DBZ_SCALE))
+    o = (target.float() > thr).float()
+    return {"hits": (p * o).sum(), "misses": ((1 - p) * o).sum(), "false_alarms": (p * (1 - o)).sum(),
+            "correct_negatives": ((1 - p) * (1 - o)).sum()}
+
+
+def soft_csi(ct: dict[str, torch.Tensor], eps: float = 1e-6) -> torch.Tensor:
+    """CSI = H / (H + M + F) of a (soft) contingency table."""
+    return ct["hits"] / (ct["hits"] + ct["misses"] + ct["false_alarms"] + eps)
+
+
+def soft_hss(ct: dict[str, torch.Tensor], eps: float = 1e-6) -> torch.Tensor:
+    """HSS = 2 (H CN - M F) / ((H + M)(M + CN) + (H + F)(F + CN)), pysteps' formula."""
+    h, m, f, c = ct["hits"], ct["misses"], ct["false_alarms"], ct["correct_negatives"]
+    n = h + m + f + c
+    h, m, f, c = h / n, m / n, f / n, c / n  # fractions: the same score, no overflow
+    return 2.0 * (h * c - m * f) / ((h + m) * (m + c) + (h + f) * (f + c) + eps)
+
+
+def skill_loss(pred: torch.Tensor, target: torch.Tensor, csi_dbz: float = 35.0, hss_dbz: float = 45.0,
+               tau_dbz: float = 2.0, min_events: int = 16) -> torch.Tensor:
+    """``(1 - soft CSI at csi_dbz) + (1 - soft HSS at hss_dbz)`` over the batch.
+
+    A term whose threshold has fewer than ``min_events`` observed event pixels in the
+    batch is left out (its score would be noise, or undefined); 0 when both are.
+    """
+    total = pred.new_zeros((), dtype=torch.float32)
+    for thr, score in ((csi_dbz, soft_csi), (hss_dbz, soft_hss)):
+        if int((target > float(thr) / DBZ_SCALE).sum()) < min_events:
+            continue
+        total = total + (1.0 - score(soft_contingency(pred, target, thr, tau_dbz)))
+    return total

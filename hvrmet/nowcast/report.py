@@ -31,37 +31,49 @@ def _with_data_dir(case: str, data_dir: str | None, out: Path) -> str:
     return str(copy)
 
 
+def _rows(summaries: dict, methods: list[str], tag: str, extra: dict | None = None) -> list[dict]:
+    base = summaries.get(BASELINE, {})
+    b_csi = base.get(f"CSI35_mean_{tag}", float("nan"))
+    b_hss = base.get(f"HSS45_mean_{tag}", float("nan"))
+    rows = []
+    for name in methods:
+        s = summaries[name]
+        csi = s.get(f"CSI35_mean_{tag}", float("nan"))
+        hss = s.get(f"HSS45_mean_{tag}", float("nan"))
+        row = {"method": name, "CSI35": csi, "HSS45": hss,
+               "FSS35_16px": s.get(f"FSS35_16px_mean_{tag}", float("nan")),
+               "RAPSD_ratio": s.get(f"RAPSD_ratio_mean_{tag}", float("nan")),
+               "CSI35_vs_extrapolation": csi / b_csi if b_csi else float("nan"),
+               "HSS45_vs_extrapolation": hss / b_hss if b_hss else float("nan")}
+        row.update((extra or {}).get(name, {}))
+        rows.append(row)
+    return rows
+
+
 def evaluate_and_report(methods: list[str], cases: list[str] | None, *, data_dir: str | None = None,
-                        out: Path = Path("out/nowcast"), max_times: int = 4, every: int = 6, crop: int = 256,
-                        console=None) -> dict:
-    """Run :func:`hvrmet.nowcast.verification.evaluate` and write ``scores.json`` and
-    ``csi_by_lead.png`` into ``out``; print a table when a rich console is given.
+                        out: Path = Path("out/nowcast"), every_min: float = 30.0, starts: int | None = None,
+                        crop: int | None = None, lead_max_min: float = 60.0,
+                        scales: tuple[int, ...] = (1, 4, 16), console=None) -> dict:
+    """Run :func:`hvrmet.nowcast.verification.evaluate` and write ``scores.json`` (with
+    per-lead tables of every method, overall and per event) and ``csi_by_lead.png`` into
+    ``out``; print a table when a rich console is given.
 
     Ratios are each method's score over the extrapolation baseline's (mean CSI at 35
-    dBZ and mean HSS at 45 dBZ, 5-60 min).
+    dBZ and mean HSS at 45 dBZ over 5 to ``lead_max_min`` minutes), overall (``table``)
+    and per event (``table_per_case``).
     """
     from hvrmet.nowcast.dataset import load_split
     from hvrmet.nowcast.verification import evaluate
 
     cases = [_with_data_dir(c, data_dir, out) for c in (cases or load_split("test"))]
-    res = evaluate(methods, cases, every=every, max_times=max_times, crop=crop)
-    base = res["methods"].get(BASELINE, {}).get("summary", {})
-    rows = []
-    for name in methods:
-        m = res["methods"][name]
-        s = m["summary"]
-        csi = s.get("CSI35_mean_5_60min", float("nan"))
-        hss = s.get("HSS45_mean_5_60min", float("nan"))
-        b_csi = base.get("CSI35_mean_5_60min", float("nan"))
-        b_hss = base.get("HSS45_mean_5_60min", float("nan"))
-        rows.append({"method": name, "CSI35": csi, "HSS45": hss,
-                     "FSS35_16px": s.get("FSS35_16px_mean_5_60min", float("nan")),
-                     "RAPSD_ratio": s.get("RAPSD_ratio_mean_5_60min", float("nan")),
-                     "CSI35_vs_extrapolation": csi / b_csi if b_csi else float("nan"),
-                     "HSS45_vs_extrapolation": hss / b_hss if b_hss else float("nan"),
-                     "seconds_per_forecast": m.get("seconds_per_forecast", float("nan")),
-                     "forecasts": m.get("n_forecasts", 0)})
-    res["table"] = rows
+    res = evaluate(methods, cases, every_min=every_min, starts=starts, crop=crop, lead_max_min=lead_max_min,
+                   scales=scales)
+    tag = f"5_{int(lead_max_min)}min"
+    timing = {n: {"seconds_per_forecast": res["methods"][n].get("seconds_per_forecast", float("nan")),
+                  "forecasts": res["methods"][n].get("n_forecasts", 0)} for n in methods}
+    res["table"] = _rows({n: res["methods"][n]["summary"] for n in methods}, methods, tag, timing)
+    res["table_per_case"] = {c: _rows({n: res["per_case"][c][n]["summary"] for n in methods}, methods, tag)
+                             for c in res["per_case"]}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scores.json").write_text(json.dumps(res, indent=1, default=float))
@@ -69,15 +81,16 @@ def evaluate_and_report(methods: list[str], cases: list[str] | None, *, data_dir
     if console is not None:
         from rich.table import Table
 
-        t = Table(title=f"nowcast verification on {', '.join(cases)} (means over 5-60 min)")
-        for col in ("method", "CSI 35 dBZ", "HSS 45 dBZ", "FSS 35 dBZ 16 px", "RAPSD ratio", "CSI35 / extrap.",
-                    "HSS45 / extrap.", "s / forecast"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(r["method"], _fmt(r["CSI35"]), _fmt(r["HSS45"]), _fmt(r["FSS35_16px"]), _fmt(r["RAPSD_ratio"]),
-                      _fmt(r["CSI35_vs_extrapolation"]), _fmt(r["HSS45_vs_extrapolation"]),
-                      _fmt(r["seconds_per_forecast"]))
-        console.print(t)
+        dom = "full domain" if not crop else f"{crop} px crop"
+        for title, rows in [("all events", res["table"])] + list(res["table_per_case"].items()):
+            t = Table(title=f"nowcast verification, {title} ({dom}, means over 5-{int(lead_max_min)} min)")
+            for col in ("method", "CSI 35 dBZ", "HSS 45 dBZ", "FSS 35 dBZ 16 px", "RAPSD ratio", "CSI35 / extrap.",
+                        "HSS45 / extrap."):
+                t.add_column(col)
+            for r in rows:
+                t.add_row(r["method"], _fmt(r["CSI35"]), _fmt(r["HSS45"]), _fmt(r["FSS35_16px"]),
+                          _fmt(r["RAPSD_ratio"]), _fmt(r["CSI35_vs_extrapolation"]), _fmt(r["HSS45_vs_extrapolation"]))
+            console.print(t)
         console.print(f"wrote {out / 'scores.json'} and {out / 'csi_by_lead.png'}")
     return res
 

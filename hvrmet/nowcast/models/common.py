@@ -14,9 +14,19 @@ What lives here:
 * small layers: :class:`LayerNorm2d`, :class:`ConvPosEnc` (convolutional position
   encoding), :class:`FrameStem` (a strided convolutional patch embedding) and
   :class:`UpDecoder` (pixel-shuffle decoder to the 12 output frames);
-* :func:`persistence_output`, the output head all three models share: the network
-  predicts a change, in logit space, of the last observed frame, so an untrained
-  model starts as persistence and the output always stays in [0, 1].
+* the Lagrangian residual design all three models share (:func:`lagrangian_inputs`,
+  :func:`lagrangian_output`, :func:`advect`, :func:`context_channels`): every model gets,
+  beside the 6 observed frames, the advection of the last observation by a motion field
+  (``advected``, ``(B, 12, H, W)``, normally pysteps' Lucas-Kanade extrapolation computed
+  once per sample outside the network and passed in) and the motion field itself
+  (``motion``, ``(B, 2, H, W)``, pixels per 5-min step, pysteps' order ``(u, v)`` = (x, y)).
+  The forecast is ``advected + delta`` (clipped to [0, 1] with a straight-through
+  gradient), ``delta`` coming from a head whose last layer starts at zero: an untrained
+  model *is* the extrapolation nowcast, exactly, and training learns only growth, decay
+  and initiation in the frame moving with the echo. Without ``advected`` the models
+  warp the last frame themselves with :func:`advect` (a differentiable semi-Lagrangian
+  backward scheme, the one pysteps uses) by ``motion`` (zero motion: persistence).
+* :func:`persistence_output`, the former (Eulerian) output head, kept for ablations.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
@@ -32,6 +43,7 @@ __all__ = [
     "dbz_to_unit", "unit_to_dbz", "intensity_bins", "bin_labels",
     "NowcastModel", "LayerNorm2d", "ConvPosEnc", "FrameStem", "UpDecoder",
     "persistence_output", "count_parameters", "state_dict_nbytes",
+    "MOTION_SCALE", "advect", "lagrangian_inputs", "lagrangian_output", "context_channels", "CONTEXT_CHANNELS",
 ]
 
 #: Reflectivity scale: ``x = clip(dBZ, 0, 70) / 70``.
@@ -229,3 +241,85 @@ def persistence_output(x: torch.Tensor, delta: torch.Tensor, residual: bool = Tr
         return torch.sigmoid(delta)
     last = x[:, -1:].float().clamp(_EPS, 1.0 - _EPS)
     return torch.sigmoid(torch.logit(last) + delta)
+
+
+# ------------------------------------------------------------------ Lagrangian frame
+
+#: Motion (pixels per 5-min step) is fed to the networks divided by this.
+MOTION_SCALE = 10.0
+#: Channels of :func:`context_channels`: 6 observed, 12 advected, u, v.
+CONTEXT_CHANNELS = T_IN + T_OUT + 2
+
+
+def _sample(field: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Bilinear sample of ``field`` ``(B, C, H, W)`` at pixel coordinates ``px``/``py``
+    ``(B, H, W)`` (column, row); outside the grid -> 0."""
+    h, w = field.shape[-2:]
+    gx = 2.0 * px / max(w - 1, 1) - 1.0
+    gy = 2.0 * py / max(h - 1, 1) - 1.0
+    grid = torch.stack([gx, gy], dim=-1).to(field.dtype)
+    return F.grid_sample(field, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def advect(frame: torch.Tensor, motion: torch.Tensor, steps: int = T_OUT, n_iter: int = 1) -> torch.Tensor:
+    """Semi-Lagrangian extrapolation of ``frame`` ``(B, H, W)`` by ``motion`` ``(B, 2, H, W)``.
+
+    The backward scheme of pysteps' ``extrapolation.semilagrangian``: at every step the
+    displacement ``D`` of each target pixel grows by the motion interpolated at the
+    trajectory's midpoint (``n_iter`` fixed-point passes), and the frame is sampled
+    bilinearly at ``x + D``; a trajectory from outside the grid brings 0 (no echo).
+    Differentiable in ``frame`` and ``motion``. Returns ``(B, steps, H, W)``.
+    """
+    b, h, w = frame.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=frame.dtype, device=frame.device),
+                            torch.arange(w, dtype=frame.dtype, device=frame.device), indexing="ij")
+    xs, ys = xs.expand(b, h, w), ys.expand(b, h, w)
+    dx = torch.zeros_like(xs)
+    dy = torch.zeros_like(ys)
+    out = []
+    src = frame.unsqueeze(1)
+    for _ in range(steps):
+        inc = _sample(motion, xs + dx, ys + dy)
+        for _ in range(n_iter):
+            inc = _sample(motion, xs + dx - inc[:, 0] / 2.0, ys + dy - inc[:, 1] / 2.0)
+        dx = dx - inc[:, 0]
+        dy = dy - inc[:, 1]
+        out.append(_sample(src, xs + dx, ys + dy)[:, 0])
+    return torch.stack(out, dim=1)
+
+
+def lagrangian_inputs(x: torch.Tensor, advected: torch.Tensor | None, motion: torch.Tensor | None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(advected, motion)`` checked, or made: zero motion when none is given, and the
+    last frame warped by :func:`advect` when no ``advected`` is given."""
+    b, _, h, w = x.shape
+    if motion is None:
+        motion = x.new_zeros((b, 2, h, w), dtype=torch.float32)
+    if tuple(motion.shape) != (b, 2, h, w):
+        raise ValueError(f"motion must be (B, 2, H, W) = {(b, 2, h, w)}; got {tuple(motion.shape)}")
+    motion = motion.float()
+    if advected is None:
+        with torch.no_grad():
+            advected = advect(x[:, -1].float(), motion, T_OUT) if bool(motion.abs().sum() > 0) \
+                else x[:, -1:].float().expand(b, T_OUT, h, w)
+    if tuple(advected.shape) != (b, T_OUT, h, w):
+        raise ValueError(f"advected must be (B, {T_OUT}, H, W) = {(b, T_OUT, h, w)}; got {tuple(advected.shape)}")
+    return advected.float(), motion
+
+
+def context_channels(x: torch.Tensor, advected: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    """The networks' common input ``(B, 20, H, W)``: 6 observed frames, the 12 advected
+    ones, and the motion components divided by :data:`MOTION_SCALE`."""
+    return torch.cat([x.float(), advected.float(), motion.float() / MOTION_SCALE], dim=1)
+
+
+def lagrangian_output(advected: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """``advected + delta`` clipped to [0, 1] with a straight-through gradient.
+
+    The forward value is ``clamp(advected + delta, 0, 1)``; the gradient is that of
+    ``advected + delta`` (a plain clamp would give none where it clips, so a zero-
+    initialised head on a no-echo pixel could never learn initiation). With ``delta`` = 0
+    the result is ``advected`` itself, bit for bit (it is already inside [0, 1]).
+    """
+    y = advected.float() + delta.float()
+    return y + (y.clamp(0.0, 1.0) - y).detach()

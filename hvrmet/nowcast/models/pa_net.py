@@ -1,43 +1,54 @@
 """PA-Net: a Transformer whose compute follows rain intensity (Xiao et al., arXiv 2603.13818).
 
 The paper ("PA-Net: Precipitation-Adaptive Mixture-of-Experts for Long-Tail Rainfall
-Nowcasting", 2026) was published without code. It specifies three components; this module
-implements them for radar reflectivity as follows.
+Nowcasting", 2026) was published without code.
 
-*Precipitation-Adaptive MoE* (:class:`PAMoE`): the number of experts active for a token
-grows with the local precipitation magnitude, so the heavy-rain tail gets more
-capacity. Here ``k = min(k_min + #{thresholds the token's patch maximum reaches}, k_max)``
-with the thresholds 20, 35 and 45 dBZ, i.e. 1, 2, 3, 4 experts for the defaults. A linear
-router with softmax gives the gate probabilities; the top-``k`` of them are kept and
-renormalised over the chosen experts; an always-on shared expert is added (optional);
-the Switch-Transformer load-balancing loss ``E * sum_e f_e * P_e`` (``f_e`` the fraction of
-token-expert assignments that went to expert ``e``, ``P_e`` its mean router probability;
-1 when balanced) is averaged over the layers into ``aux_loss``. Tokens are dispatched to
-the experts sparsely (gather, run, weighted scatter-add), so the compute really follows
-the intensity.
+What the paper says
+-------------------
+*Precipitation-Adaptive MoE*: the number of experts active for a token grows with the
+precipitation magnitude of the token, so the heavy-rain tail gets more capacity.
+*Dual-Axis Compressed Latent Attention*: spatio-temporal attention factorised along the
+time and space axes, with keys and values compressed (strided reduction and a low-rank
+latent). *Intensity-aware training*: the learning signal of heavy-rain samples is
+amplified progressively over training.
 
-*Dual-Axis Compressed Latent Attention* (:class:`DualAxisBlock`): spatio-temporal
-attention factorised along the two axes -- temporal attention among the 6 frames at each
-place, then spatial attention among the places at each time. Keys and values are first
-reduced by a strided convolution (kernel = stride: 2x2 over space, 2 over time, so 1/4 of
-the places and 3 of the 6 frames) and compressed through a low-rank latent (``dim ->
-latent_dim``, LayerNorm, then up-projected to the heads' keys and values), as in
-multi-head latent attention; queries keep full resolution.
+What hvrmet chose
+-----------------
+*Lagrangian residual* (the change from the seed model, which started as Eulerian
+persistence and had to learn advection itself): the network gets the pysteps
+Lucas-Kanade extrapolation of the last observation (``advected``, 12 leads, computed
+once per sample outside the network) and the motion field, and predicts only a residual
+added to ``advected`` (:func:`~hvrmet.nowcast.models.common.lagrangian_output`); the last
+decoder layer starts at zero, so an untrained PA-Net *is* the extrapolation nowcast.
+Tokens are 8x8-pixel patches of each of the 12 *lead times*: the stem sees, per lead,
+the advected frame, the last observation, the last 25-min change (last minus first
+input frame) and the two motion components. So the token of lead ``j`` sits where the
+rain is expected to be at lead ``j``.
 
-*Intensity-aware training*: :func:`hvrmet.nowcast.losses.intensity_sample_weights` (re-
-exported here) gives per-sample weights that grow for heavy-rain samples over the epochs.
+*PA-MoE* (:class:`PAMoE`): ``k = min(k_min + #{thresholds reached}, k_max)`` experts with
+thresholds 20, 35, 45 dBZ (1, 2, 3, 4 experts), the routing intensity of a token being
+the maximum of the *advected* reflectivity in its patch at its lead (where the rain
+will be, not where it was); a linear router with softmax, top-``k`` gates renormalised
+over the chosen experts, an always-on shared expert; the Switch load-balancing loss
+``E * sum_e f_e * P_e`` averaged over the blocks is ``aux_loss``. Tokens are dispatched
+sparsely (gather, run, weighted scatter-add), so the compute really follows intensity.
 
-Where the paper leaves details open (or works on ERA5 fields rather than radar), the
-choices made here are: tokens are 8x8-pixel patches of each input frame (a three-stage
-stride-2 conv stem), embedding 64, 4 blocks, 4 heads, latent 32; 6 routed experts
-(two-layer GELU MLPs, hidden 128) plus a shared one; the routing intensity of a token is
-the maximum reflectivity of its patch in its own frame; spatial position enters only
-through a depthwise 3x3 convolution in each frame before each block and through the
-strided key/value convolutions (no size-dependent table), the frame's place in the
-sequence through a learned embedding of the 6 input times; the 6 frames of tokens are mapped to
-the 12 output frames by concatenating them along channels and a pixel-shuffle decoder
-that also sees the raw input frames, predicting a change of the last frame in logit
-space (:func:`~hvrmet.nowcast.models.common.persistence_output`).
+*Dual-axis latent attention* (:class:`DualAxisBlock`): temporal attention among the 12
+lead tokens at each place, then spatial attention among the places of each lead; keys
+and values reduced by a strided merge (2 over time, 2x2 over space) and compressed
+through a low-rank latent (``dim -> latent_dim``, LayerNorm, up-projections).
+
+*Intensity-aware training* (:mod:`hvrmet.nowcast.losses`): per-*pixel* intensity weights
+(not per sample) normalised by a constant taken from the training data rather than by
+the batch's own weight sum -- the seed's per-sample weights divided by their batch sum
+cancelled whenever a batch was all heavy rain -- ramped in over training, plus a
+differentiable CSI/HSS term at 35 and 45 dBZ; the per-sample weights of the seed
+(:func:`intensity_sample_weights`) are kept for reference.
+
+Sizes (chosen for CPU training in minutes): width 32, 2 blocks, 2 heads, latent 16, 4
+routed experts (GELU MLPs, hidden 64) plus a shared one; the 12 lead tokens of a place
+are concatenated and a pixel-shuffle decoder that also sees the observed frames, the
+advected frames and the motion gives the 12 residual maps.
 """
 
 from __future__ import annotations
@@ -50,8 +61,10 @@ from torch import nn
 
 from hvrmet.nowcast.losses import intensity_sample_weights
 from hvrmet.nowcast.models.common import (
+    MOTION_SCALE,
     THRESHOLDS_DBZ, T_IN, T_OUT, ConvPosEnc, FrameStem, NowcastModel, UpDecoder,
-    bin_labels, dbz_to_unit, persistence_output,
+    bin_labels, dbz_to_unit, persistence_output, CONTEXT_CHANNELS,
+    context_channels, lagrangian_inputs, lagrangian_output,
 )
 
 __all__ = ["PANet", "PAMoE", "LatentAttention", "MergeReduce", "DualAxisBlock", "experts_per_token",
@@ -250,40 +263,36 @@ class DualAxisBlock(nn.Module):
 
 
 class PANet(NowcastModel):
-    """PA-Net nowcaster: 6 frames -> 12 frames (see the module docstring).
+    """PA-Net nowcaster: 6 frames (+ advected forecast, motion) -> 12 frames.
 
     Parameters
     ----------
-    dim : int
-        Token width.
-    depth : int
-        Number of dual-axis blocks.
-    heads : int
-        Attention heads.
-    latent_dim : int
-        Width of the compressed key/value latent.
+    dim, depth, heads, latent_dim : int
+        Token width, dual-axis blocks, attention heads, key/value latent width.
     patch : int
         Token patch size in pixels (power of two, at most 16).
     spatial_reduction, temporal_reduction : int
-        Strides of the key/value reduction convolutions over space and time.
+        Strides of the key/value reduction over space and over the lead tokens.
     num_experts, expert_hidden, k_min, k_max, shared_expert, thresholds_dbz
         The PA-MoE (see :class:`PAMoE`).
     residual : bool
-        Predict a change of the last frame (persistence at initialisation).
+        Lagrangian residual on the advected forecast (``False``: the output is
+        ``sigmoid(delta)``, an ablation with no prior).
 
     Notes
     -----
-    ``aux_loss`` is the load-balancing loss averaged over the blocks (the training loop
-    weights it, e.g. by 0.01). ``stats`` holds ``k_by_bin`` (mean active experts per
-    token by the token's intensity bin, ``None`` for an empty bin), ``tokens_by_bin``,
-    ``mean_k``, ``load_balance`` and ``expert_load`` (per block).
+    ``forward(x, advected=None, motion=None)``; see
+    :func:`~hvrmet.nowcast.models.common.lagrangian_inputs`. ``aux_loss`` is the
+    load-balancing loss averaged over the blocks. ``stats``: ``k_by_bin`` (mean active
+    experts per token by the token's routing-intensity bin, ``None`` for an empty bin),
+    ``tokens_by_bin``, ``mean_k``, ``load_balance``, ``expert_load`` (per block).
     """
 
     name = "pa_net"
 
-    def __init__(self, dim: int = 64, depth: int = 4, heads: int = 4, latent_dim: int = 32, patch: int = 8,
-                 spatial_reduction: int = 2, temporal_reduction: int = 2, num_experts: int = 6,
-                 expert_hidden: int = 128, k_min: int = 1, k_max: int = 4, shared_expert: bool = True,
+    def __init__(self, dim: int = 32, depth: int = 2, heads: int = 2, latent_dim: int = 16, patch: int = 8,
+                 spatial_reduction: int = 2, temporal_reduction: int = 2, num_experts: int = 4,
+                 expert_hidden: int = 64, k_min: int = 1, k_max: int = 4, shared_expert: bool = True,
                  thresholds_dbz: Sequence[float] = THRESHOLDS_DBZ, residual: bool = True):
         thresholds_dbz = [float(t) for t in thresholds_dbz]
         super().__init__(dict(dim=dim, depth=depth, heads=heads, latent_dim=latent_dim, patch=patch,
@@ -294,25 +303,32 @@ class PANet(NowcastModel):
             raise ValueError(f"patch must divide 16; got {patch}")
         self.patch, self.residual = patch, residual
         self.thresholds_dbz = tuple(thresholds_dbz)
-        self.stem = FrameStem(1, dim, patch)
-        self.frame_embed = nn.Parameter(torch.randn(T_IN, dim) * 0.02)
+        self.stem = FrameStem(5, dim, patch)
+        self.lead_embed = nn.Parameter(torch.randn(T_OUT, dim) * 0.02)
         self.blocks = nn.ModuleList(
             DualAxisBlock(dim, heads, latent_dim, spatial_reduction, temporal_reduction,
                           PAMoE(dim, expert_hidden, num_experts, k_min, k_max, thresholds_dbz, shared_expert))
             for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
-        self.time_fuse = nn.Conv2d(T_IN * dim, 2 * dim, 1)
-        self.decoder = UpDecoder(2 * dim, patch, skip_channels=T_IN, out_frames=T_OUT)
+        self.time_fuse = nn.Conv2d(T_OUT * dim, 2 * dim, 1)
+        self.decoder = UpDecoder(2 * dim, patch, skip_channels=CONTEXT_CHANNELS, out_frames=T_OUT)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, advected: torch.Tensor | None = None,
+                motion: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
-        b, t, hh, ww = x.shape
+        x = x.float()
+        adv, motion = lagrangian_inputs(x, advected, motion)
+        b, _, hh, ww = x.shape
+        t = T_OUT
         p = self.patch
         h, w = hh // p, ww // p
-        intensity = F.max_pool2d(x.float(), p)                                   # (B, T, h, w)
-        tok = self.stem(x.reshape(b * t, 1, hh, ww).contiguous(memory_format=torch.channels_last))
+        intensity = F.max_pool2d(adv, p)                                         # (B, 12, h, w): where rain will be
+        per_lead = torch.stack([adv, x[:, -1:].expand_as(adv), (x[:, -1:] - x[:, :1]).expand_as(adv),
+                                (motion[:, :1] / MOTION_SCALE).expand_as(adv),
+                                (motion[:, 1:] / MOTION_SCALE).expand_as(adv)], dim=2)  # (B, 12, 5, H, W)
+        tok = self.stem(per_lead.reshape(b * t, 5, hh, ww).contiguous(memory_format=torch.channels_last))
         d = tok.shape[1]
-        tok = tok.view(b, t, d, h, w).permute(0, 1, 3, 4, 2) + self.frame_embed.view(1, t, 1, 1, d)
+        tok = tok.view(b, t, d, h, w).permute(0, 1, 3, 4, 2) + self.lead_embed.view(1, t, 1, 1, d)
         flat_int = intensity.reshape(-1)
         balances, ks, loads = [], [], []
         for blk in self.blocks:
@@ -322,8 +338,9 @@ class PANet(NowcastModel):
             loads.append(info["load"])
         tok = self.norm(tok)
         feat = self.time_fuse(tok.permute(0, 2, 3, 1, 4).reshape(b, h, w, t * d).permute(0, 3, 1, 2))
-        skip = x.contiguous(memory_format=torch.channels_last)
-        y = persistence_output(x, self.decoder(feat, skip), self.residual)
+        skip = context_channels(x, adv, motion).contiguous(memory_format=torch.channels_last)
+        delta = self.decoder(feat, skip)
+        y = lagrangian_output(adv, delta) if self.residual else torch.sigmoid(delta.float())
         self.aux_loss = torch.stack(balances).mean() if balances else x.new_zeros(())
         self._record_stats(flat_int, ks, loads, balances)
         return y
