@@ -157,7 +157,7 @@ def test_single_data_type_case_and_files_case(tmp_path, data_dir):
     t = Task.model_validate({"id": "x", "category": "loop", "case": "may1999", "roles": ["sounding"],
                              "question": "?", "target": {}, "answer": {"type": "loop"}})
     c = get_case(ctx.case_of(t))
-    assert c.roles() == ["sounding"] and c.id == "may1999-only-sounding" and not c.events
+    assert c.roles == ["sounding"] and c.id == "may1999-only-sounding" and not c.events
     f = {"radar_volume": "open-radar-data/data/sample_rainbow_5_59.vol"}
     a = Task.model_validate({"id": "a", "category": "abstention", "files": f, "case_id": "t1", "question": "?",
                              "target": {"hazard": "x"}, "answer": {"type": "abstain"}})

@@ -386,3 +386,95 @@ def test_random_answers_score_near_chance():
     assert passed_num / n < 0.05
     assert abs(passed_lab / n - 1 / len(hazards)) < 0.05
     assert abs(passed_rank / n - 1 / len(hazards)) < 0.05
+
+
+# -- every failure says why, in words a reader can check -----------------------------------------
+def test_failure_details_are_exact():
+    num = {"type": "number", "value": 3}
+    assert score(num, {"value": 3}) == (True, "3  vs 3 (tolerance 0)")            # no units on either side
+    assert score({**num, "units": "m/s"}, {"value": 3, "units": "m/s", "note": "rounded"})[0]   # a note is no abstention
+    long = "x" * 100
+    assert score(num, {"value": None, "note": long})[1] == f"abstained ({'x' * 80}) where a number was expected"
+    assert score(num, {"value": None, "not_computable": "missing_layer", "note": "n"})[1] == \
+        "abstained (missing_layer) where a number was expected"
+    ok, detail = score({**num, "units": "J/kg"}, {"value": 3, "units": "m/s"})
+    assert not ok and detail.startswith("units 'm/s' do not convert to 'J/kg': ")
+    ok, detail = score({**num, "units": "J/kg"}, {"value": 3, "units": "m/s^^"})
+    assert not ok and detail.startswith("units 'm/s^^' do not convert to 'J/kg': ") and "units" in detail[30:]
+    ok, detail = score({**num, "units": "J/kg^^"}, {"value": 3, "units": "J/kg"})
+    assert not ok and "gold units" in detail
+    loc = {"type": "location", "lat": 0.0, "lon": 0.0, "radius_km": 1}
+    assert score(loc, None)[1] == "no location given"
+    assert score(loc, {"lat": "n", "lon": 2})[1] == "not a position: 'n', 2"
+    assert score(loc, {"lat": 1.0, "lon": float("nan")})[1] == "not a position: non-finite latitude or longitude"
+    assert score(loc, {"lat": float("inf"), "lon": 1.0})[1] == "not a position: non-finite latitude or longitude"
+    assert score({"type": "label", "value": "a"}, None)[1] == "no label given"
+    assert score({"type": "label", "value": "a"}, {"value": "b"})[1] == "'b' vs 'a'"
+    assert score({"type": "ranked", "value": "a"}, {})[1] == "no hypotheses given"
+    assert score({"type": "ranked", "value": "a"}, {"members": ["b", "a"]})[1] == "a at rank 2 of 2 (want rank 1; first: b)"
+    assert score({"type": "replan", "members": ["a"]}, None)[1] == "no replanning answer"
+    assert score({"type": "replan", "members": ["a"]}, {"replanned": False})[1] == \
+        "no replanning after loop 1: the run did not go on"
+    assert score({"type": "checklist"}, None)[1] == "no report"
+    assert score({"type": "checklist", "must_name": ["heat_wave"], "must_not_accept": ["large_hail"]},
+                 {"accepted": ["large_hail"]})[1] == "does not accept heat_wave; accepts large_hail"
+    fig = {"type": "figure", "kind": "skewt", "units": "degC", "valid_time": "1999-05-04T00:00:00"}
+    assert score(fig, None)[1] == "no figure sidecar"
+    assert score(fig, {"kind": "skewt", "units": "degC", "valid_time": "1999-05-04T00:00Z"})[0]   # minutes compared
+    assert score(fig, {"kind": "hodograph", "units": "K"})[1] == \
+        "kind 'hodograph' != 'skewt'; units 'K' != 'degC'; valid_time '' != '1999-05-04T00:00:00'"
+    ab = {"type": "abstain", "reason": ["missing_layer", "out_of_domain"]}
+    assert score(ab, None)[1] == "no answer (an abstention with its reason was expected)"
+    assert score(ab, {"value": 17.2})[1] == "gave 17.2 where the data cannot answer"
+    assert score(ab, {"value": None})[1] == "abstained without a recognisable reason"
+    assert score(ab, {"value": None, "not_computable": "missing time"})[1] == \
+        "abstained: missing_time (want missing_layer or out_of_domain)"
+    lp = {"type": "loop"}
+    assert score(lp, None)[1] == "no loop ran" and not score(lp, "loops")[0]
+    assert score(lp, {"loops": [{"loop": 1, "gold_rank": 1, "gold_status": "supported"}]})[1] == \
+        "right at loop 1, kept"
+    assert score(lp, _loops((1, "supported", 0.9), (1, "refuted", 0.1)))[1] == "right at loop 1, lost by loop 2"
+    with pytest.raises(ValueError, match=r"known types: number, location, label, ranked, set, replan, figure"):
+        score({"type": "essay"}, "x")
+
+
+def test_defaults_and_vocabularies_of_the_scorers():
+    # loop defaults: supported, rank 1, gain 0.1; a refutation from 'not proposed' counts from half way
+    lp = {"type": "loop"}
+    assert not score(lp, _loops((2, "supported", 0.9)))[0]
+    assert score(lp, _loops((3, "inconclusive", 0.5), (3, "inconclusive", 0.75)))[0]
+    ref = {"type": "loop", "status": "refuted"}
+    assert score(ref, _loops((None, None, None), (1, "inconclusive", 0.35)))[0]
+    assert not score(ref, _loops((None, None, None), (1, "inconclusive", 0.45)))[0]
+    # a set with one member needs one hit; the hazard vocabulary maps synonyms on both sides
+    assert score({"type": "set", "members": ["a"], "min": 1}, ["a"])[0]
+    hz = {"type": "set", "members": ["tornadic_supercell", "large_hail"], "vocabulary": "hazard", "min": 2}
+    assert score(hz, ["tornado", "severe hail"])[0] and not score(hz, ["tornado", "tornadic supercell"])[0]
+    assert not score({**hz, "vocabulary": None}, ["tornado", "severe hail"])[0]
+    # gold synonyms outside hazards.yaml still count
+    assert score({"type": "label", "value": "tornadic_supercell", "synonyms": ["twister"], "vocabulary": "hazard"},
+                 {"value": "Twister"})[0]
+    assert score({"type": "ranked", "value": "tornadic_supercell", "synonyms": ["twister"]}, {"ranking": ["twister"]})[0]
+    assert not score({"type": "ranked", "value": "heat_wave", "absent_ok": False}, {"ranking": ["twister"]})[0]
+    # the tool vocabulary: case and spacing, a quantity, a figure kind
+    assert canonical_tool("Compute_SBCAPE") == "compute_sbcape" and canonical_tool("sbcape") == "compute_sbcape"
+    assert canonical_tool("Skewt") == "plot_skewt" and canonical_tool(" Unknown ") == "Unknown"
+    assert classify_reason("missing time") == "missing_time" and classify_reason("Out of domain") == "out_of_domain"
+    assert entropy([0.0, 0.5]) == 0.0
+
+
+def test_rank_keys():
+    """Unknown statuses rank with the untested ones; a missing posterior is 0; a missing id
+    sorts first; bare labels are untested."""
+    hyps = [{"id": "H9", "hazard": "x", "status": "weird", "posterior": 0.9},
+            {"id": "H8", "hazard": "y", "status": "proposed", "posterior": 0.5},
+            {"id": "H7", "hazard": "z", "status": "refuted", "posterior": 0.99},
+            {"id": "H6", "hazard": "w", "status": "inconclusive"},
+            {"hazard": "v", "status": "inconclusive"},
+            {"id": "H5", "hazard": "u", "status": "inconclusive", "posterior": 0.01},
+            {"id": "H4", "hazard": "t", "posterior": 0.7}, "s"]
+    assert [h["hazard"] for h in rank_hypotheses(hyps)] == ["u", "v", "w", "x", "t", "y", "s", "z"]
+    by_post = [{"id": f"H{i}", "hazard": h, "status": "proposed", "posterior": p}
+               for i, (h, p) in enumerate((("a", 0.1), ("b", 0.2), ("c", 0.3)), 1)]
+    assert [h["hazard"] for h in rank_hypotheses(by_post)] == ["c", "b", "a"]
+    assert [h["hazard"] for h in rank_hypotheses([{"id": "A", "hazard": "a"}, {"hazard": "b"}])] == ["b", "a"]

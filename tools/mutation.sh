@@ -9,6 +9,9 @@
 #
 #   tools/mutation.sh [WORKDIR]        (default: a new /tmp/hvrmet-mutation.XXXXXX)
 #   MAX_CHILDREN=2 FAIL_UNDER=80 PYTHON=.venv/bin/python   (environment, optional)
+#   MODE=bench tools/mutation.sh       the benchmark's scorers (hvrmet/benchmark/scorers.py) against
+#                                      tests/test_bench_scorers.py; the copy's [tool.mutmut] is rewritten
+#                                      for it (the repository's stays as it is)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && git rev-parse --show-toplevel)
 work=${1:-$(mktemp -d /tmp/hvrmet-mutation.XXXXXX)}
@@ -19,6 +22,23 @@ for f in pyproject.toml tests/conftest.py tests/test_accounting.py \
          hvrmet/knowledge/conditions.py hvrmet/agents/accounting.py hvrmet/agents/expert.py; do
     cp "$repo/$f" "$work/$f"
 done
+mode=${MODE:-accounting}
+if [ "$mode" = bench ]; then
+    for f in hvrmet/benchmark/scorers.py hvrmet/benchmark/tasks.py tests/test_bench_scorers.py; do
+        cp "$repo/$f" "$work/$f"
+    done
+    "$py" - "$work/pyproject.toml" <<'PY'
+import re, sys
+
+p = sys.argv[1]
+text = open(p, encoding="utf-8").read()
+section = ('[tool.mutmut]\nsource_paths = ["hvrmet/"]\nonly_mutate = ["hvrmet/benchmark/scorers.py"]\n'
+           'pytest_add_cli_args_test_selection = ["tests/test_bench_scorers.py"]\n'
+           'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n')
+text = re.sub(r"\[tool\.mutmut\]\n(?:[^\[].*\n|\n)*", section + "\n", text, count=1)
+open(p, "w", encoding="utf-8").write(text)
+PY
+fi
 if [ -z "${HVRMET_DATA_DIR:-}" ] && [ -f "$repo/../shared/data/MANIFEST.tsv" ]; then
     export HVRMET_DATA_DIR=$(cd "$repo/../shared/data" && pwd)
 fi
@@ -33,6 +53,8 @@ import collections, re, subprocess, sys
 fail_under = float(sys.argv[1])
 # expert.py: only the status rules are under test here; its other functions are reported apart
 scope = {"hvrmet.agents.expert": {"ǁExpertPolicyǁ_status", "ǁExpertPolicyǁrelevant_aspects"}}
+if __import__("os").environ.get("MODE") == "bench":
+    scope = {}
 per_module, per_function, survivors = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter), []
 for line in open("results.txt", encoding="utf-8"):
     if ": " not in line:

@@ -120,26 +120,25 @@ def _tool_alias() -> dict[str, str]:
 def canonical_tool(name: Any) -> str:
     """The registry tool a name stands for: a tool name, or a quantity (the tool that
     returns it, as ``hvrmet bench vocab`` lists), or a figure kind (its plot tool)."""
-    n = str(name).strip()
-    return _tool_alias().get(n, _tool_alias().get(_norm(n), n))
+    return _tool_alias().get(_norm(name), str(name).strip())
 
 
 def rank_hypotheses(hyps: list) -> list[dict]:
     """Hypotheses (dicts with ``hazard``, ``status``, ``posterior``; a bare label counts as
     an untested hypothesis) in rank order: status (:data:`STATUS_ORDER`), then posterior,
     then id."""
-    items = [h if isinstance(h, dict) else {"hazard": h, "status": "proposed", "posterior": 0.0} for h in hyps]
-    return sorted(items, key=lambda h: (STATUS_ORDER.get(str(h.get("status", "proposed")), 2),
-                                        -float(h.get("posterior") or 0.0), str(h.get("id", ""))))
+    items = [h if isinstance(h, dict) else {"hazard": h} for h in hyps]
+    return sorted(items, key=lambda h: (STATUS_ORDER.get(str(h.get("status") or "proposed"), 2),
+                                        -float(h.get("posterior") or 0.0), str(h.get("id") or "")))
 
 
 def entropy(posteriors: list[float]) -> float | None:
     """Shannon entropy (bits) of the posteriors normalised to sum to one; ``None`` when
     there is none with weight."""
     ps = [float(p) for p in posteriors if p is not None and float(p) > 0]
-    total = sum(ps)
-    if not ps or total <= 0:
+    if not ps:
         return None
+    total = sum(ps)
     return -sum(p / total * math.log2(p / total) for p in ps)
 
 
@@ -216,7 +215,7 @@ def _rank_of(gold: dict, given: Any) -> tuple[int | None, list[str]]:
             items = given.get("members") or []
     else:
         items = given or []
-    order = [canonical_hazard(h.get("hazard") if isinstance(h, dict) else h) for h in rank_hypotheses(list(items))]
+    order = [canonical_hazard(h.get("hazard")) for h in rank_hypotheses(list(items))]
     accepted = {canonical_hazard(gold["value"]), *(canonical_hazard(s) for s in gold.get("synonyms", []))}
     rank = next((i + 1 for i, h in enumerate(order) if h in accepted), None)
     return rank, order
@@ -230,7 +229,7 @@ def _ranked(gold: dict, given: Any) -> tuple[bool, str]:
     if not order:
         return False, "no hypotheses given"
     if rank is None:
-        ok = bool(gold.get("absent_ok", False))
+        ok = bool(gold.get("absent_ok"))
         return ok, f"{gold['value']} not among {len(order)} hypotheses (want {want})"
     ok = rank >= lo and (hi is None or rank <= int(hi))
     return ok, f"{gold['value']} at rank {rank} of {len(order)} (want {want}; first: {order[0]})"
@@ -339,7 +338,8 @@ def _loop(gold: dict, given: Any) -> tuple[bool, str]:
     toward the gold status by ``min_gain`` at no worse rank) at the last one. The gold
     status is ``supported`` (at rank <= ``max_rank``), ``refuted`` or ``not_supported``
     (anything but supported, not proposed included)."""
-    rows = sorted((given or {}).get("loops", []) if isinstance(given, dict) else [], key=lambda r: r["loop"])
+    loops = given.get("loops") if isinstance(given, dict) else None
+    rows = sorted(loops or [], key=lambda r: r["loop"])
     if not rows:
         return False, "no loop ran"
     status, max_rank = gold.get("status", "supported"), int(gold.get("max_rank", 1))
@@ -356,8 +356,8 @@ def _loop(gold: dict, given: Any) -> tuple[bool, str]:
         p = r.get("gold_posterior")
         if status == "supported":
             return 0.0 if p is None else float(p)
-        if p is None:
-            return 1.0 if status == "not_supported" else 0.5
+        if p is None:  # refuted: not proposed is half way (a not_supported run is right when absent)
+            return 0.5
         return 1.0 - float(p)
 
     def rank(r: dict) -> float:
