@@ -1027,11 +1027,30 @@ def volume_summary(path: Path, fmt: str) -> dict:
         s_, _h = beam_ground_range_km(rg, el)
         locs.append((*geod_fwd(lat0, lon0, az, s_), az, rg, el))
     spread = max((_dist_km(a[0], a[1], b[0], b[1]) for a in locs for b in locs), default=0.0)
+    if fmt == "cfradial1" and lowest is not None:
+        lowest = (lowest[0], _cfradial_first_ray_time(path, lowest[0]))
     return {"site": (lat0, lon0), "max": best, "locs": locs, "spread_km": spread, "lowest": lowest,
             "velocity": any(v in moments for v in VEL_NAMES), "rhohv": any(v.startswith("RHOHV") or
                                                                            v == "cross_correlation_ratio"
                                                                            for v in moments),
             "max_range_km": rmax}
+
+
+def _cfradial_first_ray_time(path: Path, elevation: float) -> datetime:
+    """The first ray time of the CfRadial sweep at ``elevation``, read with netCDF4 against the
+    file's own time units (xarray drops the clock time of units such as 'seconds since
+    2021-09-22 15:00:06 0:00')."""
+    import netCDF4
+
+    ds = netCDF4.Dataset(str(path))
+    m = re.search(r"since\s+(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)", ds["time"].units)
+    base = datetime.strptime(f"{m.group(1)} {m.group(2)}", "%Y-%m-%d %H:%M:%S")
+    angles = np.asarray(ds["fixed_angle"][:], float)
+    k = int(np.argmin(np.abs(angles - elevation)))
+    first = int(ds["sweep_start_ray_index"][k])
+    t = base + timedelta(seconds=float(ds["time"][first]))
+    ds.close()
+    return t
 
 
 L3_UNITS = {"N0Q": "dBZ", "N0B": "dBZ", "TZ0": "dBZ", "TZ1": "dBZ", "TZ2": "dBZ", "TR0": "dBZ", "TR1": "dBZ",
