@@ -309,6 +309,8 @@ def test_abstention():
     ("case 'katrina2005' has no file of role 'sounding'", "missing_variable"),
     ("downdraft CAPE not computed: dew points are missing in the lowest 400 hPa", "missing_variable"),
     ("the sounding has no wind: kinematic quantities are not computed", "missing_variable"),
+    ("geopotential_height has no 500 hPa level; levels: 300 hPa", "missing_layer"),
+    ("no mslp on a single level (no pressure axis) in this file: not in the file", "missing_variable"),
     ("missing_time", "missing_time"), ("", None), (None, None), ("it rained", None),
 ])
 def test_reason_classes(text, cls):

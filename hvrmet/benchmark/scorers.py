@@ -37,6 +37,7 @@ REASON_CLASSES = ("missing_layer", "missing_variable", "out_of_domain", "missing
 
 # The wording a system uses for each reason class, tried in this order (first match wins).
 _REASON_PATTERNS = (
+    ("missing_layer", r"no \d+(\.\d+)? ?hpa level|has no level|levels? (above|below) \d+"),  # before 'has no ...'
     ("missing_time", r"single (analysis )?time|one (analysis )?time|only one (frame|time)|single frame|"
                      r"fewer than two (times|frames)|needs? (at least )?two (times|frames)|no (earlier|later) (time|analysis)"),
     ("out_of_domain", r"out(side)? (of )?(the )?(domain|range|grid|coverage)|outside|beyond|out of range|"
