@@ -160,7 +160,7 @@ def test_storm_tracks_all_cells_against_metpy(nids):
 def test_storm_tracks_tool_counts_every_cell(data_dir):
     from hvrmet.tools import call_tool
 
-    res = call_tool("get_storm_tracks", {"case": "mci20160526"})
+    res = call_tool("get_storm_tracks", {"case": "mci20160526", "radius": "500 km"})  # the whole product
     assert res.ok, res.error
     assert res.value("storm_count") == len(res.table) == res.value("header_storm_count") == 44
     assert res.values["fastest_storm_id"].value == "K5" and res.value("fastest_storm_speed") == 65.0
@@ -220,13 +220,13 @@ def test_storm_attributes_every_row_against_metpy(nids):
 def test_hail_index_and_structure_tools(data_dir):
     from hvrmet.tools import call_tool
 
-    hail = call_tool("get_hail_index", {"case": "mci20160526", "min_posh": 50})
+    hail = call_tool("get_hail_index", {"case": "mci20160526", "min_posh": 50, "radius": "500 km"})  # the whole product
     assert hail.ok and hail.value("storms_in_table") == 32 and hail.value("storms_with_posh") == 4
     assert hail.values["max_hail_storm_id"].value == "W0" and hail.value("max_hail_size") == 1.5
     assert hail.value("max_posh") == 60.0 and hail.value("max_poh") == 100.0
     assert {r["storm_id"] for r in hail.table} == {"W0", "E5", "Q1", "R2"}
     assert all({"prob_severe_hail", "prob_hail", "max_hail_size"} <= set(r) for r in hail.table)
-    st = call_tool("get_storm_structure", {"case": "mci20160526"})
+    st = call_tool("get_storm_structure", {"case": "mci20160526", "radius": "500 km"})
     assert st.ok, st.error
     assert st.value("storm_count") == 32 and st.values["tallest_storm_id"].value == "W0"
     assert st.value("max_top") == 31.1 and st.values["max_top"].units == "kft"
@@ -340,9 +340,10 @@ def test_case_with_generated_roles(tmp_path, data_dir):
         "data_dir": str(data_dir)}))
     case = get_case(case_file)
     assert case.roles[1] == "level3_tdwr_base_velocity_2"
-    res = call_tool("summarize_level3_field", {"case": str(case_file), "role": "level3_tdwr_base_velocity_2"})
+    res = call_tool("summarize_level3_field", {"case": str(case_file), "role": "level3_tdwr_base_velocity_2",
+                                              "radius": "500 km"})  # the whole product
     assert res.ok and res.values["max_value"].units == "m/s" and res.value("max_value") == 36.5
-    tracks = call_tool("get_storm_tracks", {"case": str(case_file)})  # default role falls back on the generated one
+    tracks = call_tool("get_storm_tracks", {"case": str(case_file), "radius": "500 km"})  # default role falls back on the generated one
     assert tracks.ok and tracks.value("storm_count") == 44
     bad = tmp_path / "bad.yaml"
     bad.write_text(case_file.read_text().replace("level3_tdwr_base_velocity_2", "level3_spaghetti"))

@@ -29,7 +29,7 @@ import yaml
 from hvrmet.calc import radar as rc
 from hvrmet.data.readers import get_reader
 from hvrmet.errors import FormatError
-from hvrmet.tools import call_tool
+from hvrmet.tools import call_tool, get_tool
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 pyart = pytest.importorskip("pyart", reason="Py-ART (arm_pyart, the test extra) is the independent reader")
@@ -352,8 +352,12 @@ def _tools(tmp_path, data_dir, fmt, key, tree, site=None):
         names += ["detect_rotation", "summarize_radial_velocity"]
     if any("cross_correlation_ratio" in tree[n].ds.data_vars for n in rc.sweep_names(tree)):
         names.append("detect_debris_signature")
-    return {n: call_tool(n, {"case": case, "threshold": 20} if n == "detect_storm_cells" else {"case": case})
-            for n in names}
+    # the whole volume (a radius that takes in every gate), not the default window around the place
+    def args(n):
+        whole = {"case": case, **({"radius": "20038 km"} if "radius" in get_tool(n).input_model.model_fields else {})}
+        return {**whole, "threshold": 20} if n == "detect_storm_cells" else whole
+
+    return {n: call_tool(n, args(n)) for n in names}
 
 
 PPI_FILES = ["odim_volume_norway", "odim_scan_avesnes", "iris_surgavere", "iris_corozal", "rainbow_dex",

@@ -8,6 +8,12 @@ supporting conditions are all unmet counts ``unmet_support`` once. A number the 
 could not give is recorded as "not computable: <why>" (weight 0) and lowers the
 hypothesis's confidence instead of vanishing.
 
+A number whose data lie outside the time window around the case's time (the evidence's
+``outside_time_window``, set from the tool's window: :mod:`hvrmet.tools.window`) counts
+with its weight multiplied by ``outside_time_window`` of ``weights.yaml``; the
+contribution keeps the factor (``scale``) and its note says it was scaled and why, so the
+sum stays checkable term by term.
+
 ``posterior = logistic(logit(prior) + sum of counted weights)``; the weights and the
 status thresholds are data (``weights.yaml`` in the knowledge store). Independence is
 counted by *aspect* (environment, storm-scale radar signature, detection product,
@@ -63,6 +69,8 @@ class Contribution(BaseModel):
     meaning: str = ""
     met: bool | None = None
     weight: float = 0.0
+    scale: float = Field(1.0, description="factor already applied to the weight (outside_time_window of "
+                         "weights.yaml when the number's data lie outside the time window; 1 otherwise)")
     counted: bool = False
     aspect: str = ""
     sources: list[str] = Field(default_factory=list, description="sha256 of the files the number came from")
@@ -111,6 +119,17 @@ def aspect_of(tool: str, weights) -> str:
     return weights.aspect(tool, t.category if t is not None else "")
 
 
+def _outside_window(ev: Evidence, weight: float, note: str, weights) -> dict[str, Any]:
+    """A counted weight scaled for data outside the time window: the weight, the factor and
+    the note that says so (the weight before scaling, the factor's name, the data's offset)."""
+    factor = float(weights.outside_time_window)
+    off = getattr(ev, "data_time_offset", None)
+    when = f"{off:+.1f} h from the case's time" if isinstance(off, (int, float)) else "away from the case's time"
+    why = (f"weight {weight:+.2f} x {factor:g} (outside_time_window in weights.yaml): the data are {when}, "
+           f"outside the tool's time window")
+    return {"weight": round(weight * factor, 6), "scale": factor, "note": f"{note}; {why}" if note else why}
+
+
 def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[Hypothesis] | None = None) -> Ledger:
     """The ledger of ``h`` over ``evidence`` (see the module docstring).
 
@@ -130,6 +149,8 @@ def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[
         sources = sorted({f.get("sha256", "") for f in ev0.files if f.get("sha256")})
 
         def contrib(ev, v, **kw) -> Contribution:
+            if kw.get("counted") and getattr(ev, "outside_time_window", False):
+                kw = {**kw, **_outside_window(ev, kw.get("weight", 0.0), kw.get("note", ""), weights)}
             return Contribution(evidence_id=ev.id, tool=ev.tool, field=v.field, value=v.value, units=v.units,
                                 card=v.card, condition=v.condition, op=v.op, threshold=v.threshold,
                                 threshold_units=v.threshold_units, meaning=v.meaning, met=v.met, aspect=aspect,

@@ -11,7 +11,8 @@ from hvrmet.knowledge.model import Condition
 from hvrmet.tools import call_tool
 from hvrmet.tools.results import ToolResult, Value
 
-__all__ = ["run_check", "attach_verdicts", "rejudge", "check_key", "result_of", "threshold_key", "with_threshold"]
+__all__ = ["run_check", "attach_verdicts", "rejudge", "check_key", "result_of", "threshold_key", "with_threshold",
+           "time_window_of"]
 
 _BASE_ARGS = ("case", "data_dir", "files")
 
@@ -30,13 +31,26 @@ def run_check(check: PlannedCheck, case: str, data_dir: str | None, *, origin: O
     if data_dir:
         args["data_dir"] = data_dir
     res = call_tool(check.tool, args, out_dir=out_dir)
+    outside, offset = time_window_of(res)
     return Evidence(
         id=evidence_id(origin, loop, seq, for_hypothesis if origin == "check" else ""), loop=loop, origin=origin,
         seq=seq, tool=check.tool, arguments={k: v for k, v in args.items() if k != "data_dir"},
         ok=res.ok, values={k: v.model_dump() for k, v in res.values.items()}, summary=res.summary,
         error=res.error, warnings=list(res.warnings), files=[{"path": f.path, "sha256": f.sha256, "role": f.role} for f in res.files],
         figures=[f.model_dump() for f in res.figures], for_hypothesis=for_hypothesis,
-        seconds=round(res.seconds, 3))
+        seconds=round(res.seconds, 3), outside_time_window=outside, data_time_offset=offset)
+
+
+def time_window_of(res: ToolResult) -> tuple[bool, float | None]:
+    """Whether a result's data lie outside the time window around the case's time, and
+    the data's offset from it (hours), from the window values a windowed tool records
+    (``outside_time_window``, ``data_time_offset``: :mod:`hvrmet.tools.window`)."""
+    out = res.values.get("outside_time_window") if res.ok else None
+    off = res.values.get("data_time_offset") if res.ok else None
+    offset = None
+    if off is not None and isinstance(off.value, (int, float)) and not isinstance(off.value, bool):
+        offset = float(off.value)
+    return bool(out is not None and out.value is True), offset
 
 
 def result_of(ev: Evidence) -> ToolResult:

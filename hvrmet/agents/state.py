@@ -152,6 +152,9 @@ class Evidence(BaseModel):
     seconds: float = 0.0
     origin: Origin = "check"        # who asked for it: screening, a hypothesis's check, the report, the forecaster
     seq: int = 0                    # its number among the items of that origin (and hypothesis) in its loop
+    outside_time_window: bool = False  # its data lie outside the time window around the case's time (the
+    #                                    tool's window, hvrmet.tools.window): its numbers weigh less in the ledger
+    data_time_offset: float | None = None  # hours from the case's time to the data's valid time, when the tool says
 
 
 class Decision(BaseModel):

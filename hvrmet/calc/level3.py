@@ -5,7 +5,8 @@ tracks, mesocyclones, TVS, hail index, storm structure): nothing the radar compu
 recomputed, except the vector-mean storm motion (MetPy wind components), geodesic
 distances to a place (WGS84, pyproj) and the choice of the fastest, strongest, nearest
 or largest entry by the rules stated in each function. Missing values are NaN and never
-win a comparison.
+win a comparison. A ``keep`` mask (the features inside the search window around the
+case's place, :mod:`hvrmet.tools.window`) limits which entries may be chosen.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["geodesic_km", "mean_storm_motion", "fastest", "strongest_circulation", "hail_summary",
-           "tvs_summary", "storm_structure_summary", "field_maximum"]
+           "tvs_summary", "storm_structure_summary", "field_maximum", "nearest"]
 
 
 def _f(a) -> np.ndarray:
@@ -27,6 +28,20 @@ def _score(a) -> np.ndarray:
     """Values for ranking: NaN lowest."""
     a = _f(a)
     return np.where(np.isfinite(a), a, -np.inf)
+
+
+def _kept(n: int, keep) -> np.ndarray:
+    return np.ones(n, bool) if keep is None else np.asarray(keep, bool).reshape(n)
+
+
+def nearest(distance_km, keep=None) -> int | None:
+    """Index of the smallest finite distance among ``keep`` (first of ties); ``None`` when
+    no kept entry has a distance."""
+    d = _f(distance_km)
+    k = _kept(d.size, keep) & np.isfinite(d)
+    if not k.any():
+        return None
+    return int(np.argmin(np.where(k, d, np.inf)))
 
 
 def geodesic_km(lat0: float, lon0: float, lat, lon) -> tuple[np.ndarray, np.ndarray]:
@@ -84,23 +99,28 @@ def mean_storm_motion(speed_kt, direction_from_deg) -> tuple[float, float, int]:
             int(ok.sum()))
 
 
-def fastest(speed) -> int | None:
-    """Index of the largest finite value (first of ties), ``None`` when there is none."""
-    s = _score(speed)
-    return int(np.argmax(s)) if np.isfinite(s).any() else None
+def fastest(speed, keep=None) -> int | None:
+    """Index of the largest finite value among ``keep`` (first of ties), ``None`` when
+    there is none."""
+    s = _f(speed)
+    k = _kept(s.size, keep) & np.isfinite(s)
+    return int(np.argmax(np.where(k, s, -np.inf))) if k.any() else None
 
 
-def strongest_circulation(strength_rank, msi) -> int | None:
+def strongest_circulation(strength_rank, msi, keep=None) -> int | None:
     """The MDA circulation with the highest strength rank, ties broken by the mesocyclone
-    strength index (Stumpf et al. 1998) then table order; ``None`` for an empty table."""
-    rank, m = _score(strength_rank), _score(msi)
-    if rank.size == 0:
+    strength index (Stumpf et al. 1998) then table order, among ``keep``; ``None`` for an
+    empty table (or nothing kept)."""
+    rank = _score(strength_rank)
+    m = _score(msi) if np.size(msi) == rank.size else np.zeros(rank.size)
+    k = _kept(rank.size, keep)
+    idx = [i for i in range(rank.size) if k[i]]
+    if not idx:
         return None
-    order = sorted(range(rank.size), key=lambda i: (-rank[i], -m[i], i))
-    return order[0]
+    return sorted(idx, key=lambda i: (-rank[i], -m[i], i))[0]
 
 
-def hail_summary(posh, poh, mehs, *, min_posh: float, vil=None, mehs_qualifier=None) -> dict:
+def hail_summary(posh, poh, mehs, *, min_posh: float, vil=None, mehs_qualifier=None, keep=None) -> dict:
     """Hail index of a storm table: counts and the storm with the largest expected hail.
 
     Parameters
@@ -114,33 +134,38 @@ def hail_summary(posh, poh, mehs, *, min_posh: float, vil=None, mehs_qualifier=N
         The POSH (percent) a storm must reach to be counted.
     vil
         Cell VIL (kg/m2), the last tie-breaker.
+    keep
+        Which storms count (a mask, e.g. those inside the search window); all by default.
 
     Returns
     -------
     dict
-        ``hits`` (indices with POSH >= ``min_posh``), ``max_posh``, ``max_poh`` (percent,
-        NaN for an empty table), ``largest`` (index of the largest MEHS, ties broken by
-        POSH, POH, VIL then table order; ``None`` when no storm has hail above zero) and
-        ``max_hail_size`` (inch, 0 when none).
+        Over the kept storms: ``hits`` (indices with POSH >= ``min_posh``), ``max_posh``,
+        ``max_poh`` (percent, NaN when none), ``largest`` (index of the largest MEHS, ties
+        broken by POSH, POH, VIL then table order; ``None`` when no storm has hail above
+        zero) and ``max_hail_size`` (inch, 0 when none).
     """
     posh, poh, size = _f(posh), _f(poh), _f(mehs).copy()
     n = posh.size
+    k = _kept(n, keep)
     if mehs_qualifier is not None:
         q = np.asarray(mehs_qualifier, dtype=str)
         size[q == "<"] = 0.0
     vil_ = _f(vil) if vil is not None else np.zeros(n)
-    hits = [i for i in range(n) if np.isfinite(posh[i]) and posh[i] >= min_posh]
+    hits = [i for i in range(n) if k[i] and np.isfinite(posh[i]) and posh[i] >= min_posh]
     sz, ps, ph, vl = _score(size), _score(posh), _score(poh), _score(vil_)
-    order = sorted(range(n), key=lambda i: (-sz[i], -ps[i], -ph[i], -vl[i], i))
-    largest = order[0] if n and sz[order[0]] > 0 else None
+    order = sorted((i for i in range(n) if k[i]), key=lambda i: (-sz[i], -ps[i], -ph[i], -vl[i], i))
+    largest = order[0] if order and sz[order[0]] > 0 else None
+    pk, hk = posh[k], poh[k]
     return {"hits": hits,
-            "max_posh": float(np.nanmax(posh)) if np.isfinite(posh).any() else math.nan,
-            "max_poh": float(np.nanmax(poh)) if np.isfinite(poh).any() else math.nan,
+            "max_posh": float(np.nanmax(pk)) if np.isfinite(pk).any() else math.nan,
+            "max_poh": float(np.nanmax(hk)) if np.isfinite(hk).any() else math.nan,
             "largest": largest, "max_hail_size": float(size[largest]) if largest is not None else 0.0}
 
 
-def tvs_summary(lat, lon, max_shear, low_level_delta_velocity, place: tuple[float, float]) -> dict:
-    """Nearest and strongest tornado vortex signature.
+def tvs_summary(lat, lon, max_shear, low_level_delta_velocity, place: tuple[float, float],
+                radius_km: float | None = None) -> dict:
+    """Nearest and strongest tornado vortex signature (within ``radius_km`` of the place).
 
     Parameters
     ----------
@@ -152,32 +177,41 @@ def tvs_summary(lat, lon, max_shear, low_level_delta_velocity, place: tuple[floa
         Low-level gate-to-gate velocity difference (knot), the tie-breaker.
     place
         The case's place (lat, lon in degree).
+    radius_km
+        Only detections this close to the place (geodesic) count; all when ``None``.
 
     Returns
     -------
     dict
-        ``distance_km`` and ``azimuth_from_place`` (degree) of every detection, ``nearest``
-        (index of the smallest distance) and ``strongest`` (largest maximum shear, ties by
-        low-level delta velocity, then nearest); ``None`` for no detection.
+        ``distance_km`` and ``azimuth_from_place`` (degree) of every detection, ``inside``
+        (the mask of those within ``radius_km``), ``nearest`` (index of the smallest
+        distance among them) and ``strongest`` (largest maximum shear among them, ties by
+        low-level delta velocity, then nearest); ``None`` when no detection is inside.
     """
     n = np.atleast_1d(_f(lat)).size
     if n == 0:
-        return {"distance_km": np.zeros(0), "azimuth_from_place": np.zeros(0), "nearest": None, "strongest": None}
+        return {"distance_km": np.zeros(0), "azimuth_from_place": np.zeros(0), "inside": np.zeros(0, bool),
+                "nearest": None, "strongest": None}
     dist, az = geodesic_km(place[0], place[1], lat, lon)
     d = np.where(np.isfinite(dist), dist, np.inf)
-    nearest = int(np.argmin(d))
+    inside = np.ones(n, bool) if radius_km is None else d <= radius_km
+    near = nearest(dist, inside) if radius_km is not None else int(np.argmin(d))
     sh, dv = _score(max_shear), _score(low_level_delta_velocity)
-    strongest = sorted(range(n), key=lambda i: (-sh[i], -dv[i], d[i], i))[0]
-    return {"distance_km": dist, "azimuth_from_place": az, "nearest": nearest, "strongest": strongest}
+    kept = [i for i in range(n) if inside[i]]
+    strongest = sorted(kept, key=lambda i: (-sh[i], -dv[i], d[i], i))[0] if kept else None
+    return {"distance_km": dist, "azimuth_from_place": az, "inside": inside, "nearest": near if kept else None,
+            "strongest": strongest}
 
 
-def storm_structure_summary(top_kft, vil, max_reflectivity) -> dict:
+def storm_structure_summary(top_kft, vil, max_reflectivity, keep=None) -> dict:
     """The tallest storm, the storm with the largest cell VIL and the one with the
-    strongest maximum reflectivity (indices, first of ties; ``None`` when no value)."""
-    return {"tallest": fastest(top_kft), "max_vil": fastest(vil), "max_reflectivity": fastest(max_reflectivity)}
+    strongest maximum reflectivity, among ``keep`` (indices, first of ties; ``None`` when
+    no value)."""
+    return {"tallest": fastest(top_kft, keep), "max_vil": fastest(vil, keep),
+            "max_reflectivity": fastest(max_reflectivity, keep)}
 
 
-def field_maximum(da: xr.DataArray) -> dict:
+def field_maximum(da: xr.DataArray, mask=None) -> dict:
     """Maximum of a Level III field and where it is.
 
     Parameters
@@ -185,17 +219,29 @@ def field_maximum(da: xr.DataArray) -> dict:
     da
         A field on ``(y, x)`` (m from the radar) or ``(azimuth, range)`` (degree, m),
         with ``lat``/``lon`` coordinates.
+    mask
+        Bins to search (shaped like the field, e.g. those inside the search window);
+        every bin when ``None``.
 
     Returns
     -------
     dict
         ``max`` and ``mean`` over bins with data (the field's units), ``coverage`` (share
         of bins with data), and for the maximum ``lat``, ``lon`` (degree), ``range_km`` and
-        ``azimuth`` (degree); NaN when the field is empty.
+        ``azimuth`` (degree); NaN when the field is empty. With ``mask``, over the masked
+        bins only (``coverage`` of them).
     """
     vals = np.asarray(da.values, dtype=np.float64)
+    if mask is not None:
+        m = np.asarray(mask, bool)
+        if m.shape != vals.shape:
+            raise ValueError(f"mask shape {m.shape} is not the field's {vals.shape}")
+        vals = np.where(m, vals, np.nan)
+        n_bins = int(m.sum())
+    else:
+        n_bins = vals.size
     ok = np.isfinite(vals)
-    out = {"max": math.nan, "mean": math.nan, "coverage": float(ok.mean()) if vals.size else 0.0,
+    out = {"max": math.nan, "mean": math.nan, "coverage": float(ok.sum() / n_bins) if n_bins else 0.0,
            "lat": math.nan, "lon": math.nan, "range_km": math.nan, "azimuth": math.nan, "index": None}
     if not ok.any():
         return out

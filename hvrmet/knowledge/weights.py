@@ -1,5 +1,6 @@
 """The weights of the offline expert policy, as data (``weights.yaml`` in the knowledge
-folder): log-odds per meaning, status thresholds, and the aspect of each tool."""
+folder): log-odds per meaning, the factor for data outside the time window, status
+thresholds, and the aspect of each tool."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class Weights(BaseModel):
     meanings: MeaningWeights
     unmet_support: float = Field(le=0)
     competing_supported: float = Field(lt=0)
+    outside_time_window: float = Field(gt=0, le=1, description="factor on the weight of a number whose data lie "
+                                       "outside the time window around the case's time (hvrmet.tools.window)")
     supported_at: float = Field(gt=0.5, lt=1)
     min_pieces: float = Field(ge=1)
     min_aspects: int = Field(ge=1)

@@ -1,5 +1,6 @@
-"""What a running tool can reach: the case, its decoded data (cached per process), and
-where to write figures. The context records every file read, with its sha256."""
+"""What a running tool can reach: the case, its place and time, its decoded data (cached
+per process), and where to write figures. The context records every file read, with its
+sha256, and builds the window a tool searches (:meth:`ToolContext.window`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hvrmet.data.sniff import sniff
 from hvrmet.data.registry import file_sha256
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.results import FileRef
+from hvrmet.tools.window import Window, window_of
 
 __all__ = ["ToolContext", "DatasetCache", "CACHE"]
 
@@ -66,6 +68,32 @@ class ToolContext:
         self.out_dir = Path(out_dir or os.environ.get("HVRMET_OUT_DIR", "out")) / "figures"
         self.files_read: list[FileRef] = []
         self.cache_hits = 0
+
+    @property
+    def place(self) -> tuple[float, float, str]:
+        """The case's place: latitude, longitude (degree) and its name (from the case file,
+        or for a case built from a folder, from its data; the case's notes say which)."""
+        loc = self.case.location
+        return float(loc.lat), float(loc.lon), loc.place or ""
+
+    @property
+    def case_time(self):
+        """The case's reference time (naive UTC ``datetime``)."""
+        return self.case.time
+
+    def window(self, kind: str, args=None, *, box=None, start=None, end=None,
+               center: tuple[float, float] | None = None) -> Window:
+        """The window a tool searches: around the case's place and time, with the defaults
+        of ``kind`` (:data:`hvrmet.tools.window.DEFAULTS`) unless ``args`` (a
+        :class:`~hvrmet.tools.inputs.WindowInput`) gives ``radius`` / ``time_window``;
+        ``box``, ``start`` and ``end`` limit it further (a box given without a radius
+        replaces the default radius); ``center`` (lat, lon) moves it off the case's place."""
+        lat, lon, name = self.place
+        if center is not None:
+            lat, lon, name = float(center[0]), float(center[1]), "the point asked for"
+        return window_of(kind, lat, lon, self.case_time, radius_km=getattr(args, "radius", None),
+                         time_window_h=getattr(args, "time_window", None), box=box, start=start, end=end,
+                         place=name)
 
     def has(self, role: str) -> bool:
         """Whether the case (or the explicit files) provide ``role`` (never a context-only one)."""

@@ -9,6 +9,13 @@ with their latitude (degree_north) and longitude (degree_east, -180..180). An op
 lat/lon box limits where extremes are searched. Extremes of derivative fields poleward of
 88 degrees are ignored (the grid spacing vanishes there).
 
+Extremes are searched inside the window around the case's place and time
+(:mod:`hvrmet.tools.window`, kind ``gridded``: 1500 km and 12 h either side by default;
+``radius`` and ``time_window`` override it, a box given without a radius replaces the
+radius). Left without ``time``, a tool takes the analysis time nearest the case's time; an
+analysis valid outside the time window is used, flagged ``outside_time_window`` and
+warned about. Every tool records its window among its values.
+
 :func:`gridded_tools_for` says which of these tools can run on a file's fields.
 """
 
@@ -26,9 +33,10 @@ from hvrmet.calc.gridded import Box, extremum, valid_time
 from hvrmet.data.fields import FieldSet, fields_of
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import Window, windowed
 
 __all__ = ["BoxInput", "REQUIREMENTS", "gridded_tools_for", "gridded_summary"]
 
@@ -38,8 +46,9 @@ U, V, T = "eastward_wind", "northward_wind", "air_temperature"
 RH, Q = "relative_humidity", "specific_humidity"
 
 
-class BoxInput(CaseInput):
-    """A case and an optional lat/lon search box (the gridded and station tools share it)."""
+class BoxInput(WindowInput):
+    """A case, its search window and an optional lat/lon search box (the gridded and
+    station tools share it; a box given without a radius replaces the window's radius)."""
 
     lat_min: float | None = quantity(None, units="degree_north", description="southern edge of the search box",
                                      ge=-90, le=90)
@@ -190,6 +199,40 @@ def _fields(ctx: ToolContext, role: str) -> FieldSet:
     return fields_of(ctx.load(role))
 
 
+def _analysis_times(fs: FieldSet) -> pd.DatetimeIndex:
+    """The valid times of the analysis (of its first field with a time axis)."""
+    for da in fs.arrays.values():
+        dim = gc.time_dim(da)
+        if dim is not None:
+            return pd.DatetimeIndex(da[dim].values)
+    return pd.DatetimeIndex([])
+
+
+def _setup(ctx: ToolContext, args: GriddedInput) -> tuple[FieldSet, GriddedInput, Window]:
+    """The analysis's fields, the arguments with the valid time to use, and the window.
+
+    Left without ``time``, an analysis of several times is taken at the time nearest the
+    case's time (said in the window's warnings)."""
+    fs = _fields(ctx, args.role)
+    win = ctx.window("gridded", args, box=args.box())
+    if args.time is None and win.center_time is not None:
+        times = _analysis_times(fs)
+        if len(times) > 1:
+            i = int(np.argmin(np.abs((times - win.center_time).total_seconds())))
+            args = args.model_copy(update={"time": times[i].isoformat()})
+            win.warnings.append(f"{len(times)} times in the analysis; used the one nearest the case's time, "
+                                f"{times[i]:%Y-%m-%d %H:%M} UTC (pass 'time' to choose)")
+    return fs, args, win
+
+
+def _done(win: Window, out: ToolOutput) -> ToolOutput:
+    """Record the window (its values and warnings) in a gridded tool's output, with the
+    analysis's valid time as the data time."""
+    when = out.values.get("valid_time")
+    win.at(when.value if when is not None and when.value else None, "the analysis")
+    return win.finish(out)
+
+
 def _level(fs: FieldSet, name: str, args: LevelInput | GriddedInput, units: str | None,
            level: float | None = None) -> tuple[xr.DataArray, list[str]]:
     lev = level if level is not None else getattr(args, "level", None)
@@ -275,8 +318,8 @@ def _edge_note(name: str, ext: tuple) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 @tool(category="gridded",
-      outputs={**_outs("max_relative_vorticity", "1/s"), **_outs("min_relative_vorticity", "1/s"),
-               **_outs("max_absolute_vorticity", "1/s"), "level": "hPa", "valid_time": ""},
+      outputs=windowed({**_outs("max_relative_vorticity", "1/s"), **_outs("min_relative_vorticity", "1/s"),
+               **_outs("max_absolute_vorticity", "1/s"), "level": "hPa", "valid_time": ""}),
       example={"case": "cyclone2010", "level": 500}, needs=("analysis",))
 def compute_vorticity(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     """Relative and absolute vorticity at a pressure level: extremes and where (1/s).
@@ -286,10 +329,10 @@ def compute_vorticity(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     vorticity (what ``metpy.calc.absolute_vorticity`` does). In the northern
     hemisphere the maximum is cyclonic; in the southern hemisphere the minimum is.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     rel, ab = gc.vorticity(u, v)
-    box = args.box()
+    box = win
     e_max = extremum(rel, "max", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
     e_min = extremum(rel, "min", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
     e_abs = extremum(ab, "max", box=box, units_out="1/s", max_abs_lat=POLE, skip_border=True)
@@ -299,14 +342,14 @@ def compute_vorticity(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     _located(values, "max_absolute_vorticity", e_abs, "1/s")
     values["level"] = Value(value=args.level, units="hPa")
     values["valid_time"] = Value(value=valid_time(u))
-    return ToolOutput(values=values, warnings=notes + _edge_note("vorticity maximum", e_max),
+    return _done(win, ToolOutput(values=values, warnings=notes + _edge_note("vorticity maximum", e_max),
                       summary=f"{args.level:g} hPa {valid_time(u)}{box.describe()}: max relative "
-                              f"vorticity {_at(e_max, '.3g', '1/s')}; max absolute {_at(e_abs, '.3g', '1/s')}")
+                              f"vorticity {_at(e_max, '.3g', '1/s')}; max absolute {_at(e_abs, '.3g', '1/s')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_divergence", "1/s"), **_outs("max_convergence", "1/s"), "level": "hPa",
-               "valid_time": ""},
+      outputs=windowed({**_outs("max_divergence", "1/s"), **_outs("max_convergence", "1/s"), "level": "hPa",
+               "valid_time": ""}),
       example={"case": "cyclone2010", "level": 300}, needs=("analysis",))
 def compute_divergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     """Horizontal divergence at a pressure level: strongest divergence and convergence (1/s).
@@ -314,20 +357,20 @@ def compute_divergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     ``metpy.calc.divergence`` of the level's wind. ``max_convergence`` is the most negative
     divergence (reported as a negative number).
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     div = gc.divergence(u, v)
-    box = args.box()
+    box = win
     values: dict[str, Value] = {}
     e_hi, e_lo = _level_extremes(values, div, args, box, "1/s", "max_divergence", "max_convergence", u)
-    return ToolOutput(values=values, warnings=notes,
+    return _done(win, ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(u)}{box.describe()}: divergence max "
-                              f"{_at(e_hi, '.3g', '1/s')}; convergence max {_at(e_lo, '.3g', '1/s')}")
+                              f"{_at(e_hi, '.3g', '1/s')}; convergence max {_at(e_lo, '.3g', '1/s')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_warm_advection", "K/h"), **_outs("max_cold_advection", "K/h"), "level": "hPa",
-               "valid_time": ""},
+      outputs=windowed({**_outs("max_warm_advection", "K/h"), **_outs("max_cold_advection", "K/h"), "level": "hPa",
+               "valid_time": ""}),
       example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
 def compute_temperature_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     """Horizontal temperature advection at a level: strongest warm and cold advection (K/h).
@@ -335,21 +378,21 @@ def compute_temperature_advection(args: LowLevelInput, ctx: ToolContext) -> Tool
     ``metpy.calc.advection`` of temperature by the level's wind (-V . grad T).
     ``max_cold_advection`` is the most negative value.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     t, _ = _level(fs, T, args, "K")
     adv = gc.advection(t, u, v)
-    box = args.box()
+    box = win
     values: dict[str, Value] = {}
     e_w, e_c = _level_extremes(values, adv, args, box, "K/h", "max_warm_advection", "max_cold_advection", t)
-    return ToolOutput(values=values, warnings=notes,
+    return _done(win, ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: warm advection max "
-                              f"{_at(e_w, '.2f', 'K/h')}; cold advection max {_at(e_c, '.2f', 'K/h')}")
+                              f"{_at(e_w, '.2f', 'K/h')}; cold advection max {_at(e_c, '.2f', 'K/h')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_moistening", "g/kg/h"), **_outs("max_drying", "g/kg/h"), "moisture_variable": "",
-               "level": "hPa", "valid_time": ""},
+      outputs=windowed({**_outs("max_moistening", "g/kg/h"), **_outs("max_drying", "g/kg/h"), "moisture_variable": "",
+               "level": "hPa", "valid_time": ""}),
       example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
 def compute_moisture_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     """Horizontal moisture advection at a level: strongest moist and dry advection (g/kg/h).
@@ -358,23 +401,23 @@ def compute_moisture_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOut
     mixing ratio from ``metpy.calc.mixing_ratio_from_relative_humidity`` (RH and T at the
     level); ``moisture_variable`` says which. ``max_drying`` is the most negative value.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     t, _ = _level(fs, T, args, "K")
     q, which = _moisture_at(fs, args, t)
     adv = gc.advection(q, u, v)
-    box = args.box()
+    box = win
     values: dict[str, Value] = {}
     e_m, e_d = _level_extremes(values, adv, args, box, "g/kg/h", "max_moistening", "max_drying", t)
     values["moisture_variable"] = Value(value=which)
-    return ToolOutput(values=values, warnings=notes,
+    return _done(win, ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {which} advection{box.describe()}: moistening max "
-                              f"{_at(e_m, '.3f', 'g/kg/h')}; drying max {_at(e_d, '.3f', 'g/kg/h')}")
+                              f"{_at(e_m, '.3f', 'g/kg/h')}; drying max {_at(e_d, '.3f', 'g/kg/h')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_frontogenesis", "K/m/s"), **_outs("max_frontolysis", "K/m/s"), "level": "hPa",
-               "valid_time": ""},
+      outputs=windowed({**_outs("max_frontogenesis", "K/m/s"), **_outs("max_frontolysis", "K/m/s"), "level": "hPa",
+               "valid_time": ""}),
       example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
 def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     """Petterssen 2-D frontogenesis of potential temperature at a level (K/m/s).
@@ -383,22 +426,22 @@ def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     wind. Multiply by 1.08e9 for the customary K/100 km/3 h. ``max_frontolysis`` is the most
     negative value.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     t, _ = _level(fs, T, args, "K")
     fg = gc.frontogenesis(t, u, v, args.level)
-    box = args.box()
+    box = win
     values: dict[str, Value] = {}
     e_g, _ = _level_extremes(values, fg, args, box, "K/m/s", "max_frontogenesis", "max_frontolysis", t)
     conv = "" if e_g[0] is None else f" ({e_g[0] * 1.08e9:.2f} K/100km/3h)"
-    return ToolOutput(values=values, warnings=notes,
+    return _done(win, ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: frontogenesis max "
-                              f"{_at(e_g, '.3g', 'K/m/s')}{conv}")
+                              f"{_at(e_g, '.3g', 'K/m/s')}{conv}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_qvector_convergence", "Pa/m^2/s"), **_outs("min_qvector_convergence", "Pa/m^2/s"),
-               "level": "hPa", "valid_time": ""},
+      outputs=windowed({**_outs("max_qvector_convergence", "Pa/m^2/s"), **_outs("min_qvector_convergence", "Pa/m^2/s"),
+               "level": "hPa", "valid_time": ""}),
       example={"case": "cyclone2010", "level": 500}, needs=("analysis",))
 def compute_qvector_convergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     """Q-vector convergence, -2 div Q, at a level: strongest forcing for ascent and descent.
@@ -408,24 +451,24 @@ def compute_qvector_convergence(args: LevelInput, ctx: ToolContext) -> ToolOutpu
     ``metpy.calc.divergence`` of Q. Positive -2 div Q forces ascent (quasi-geostrophic
     omega equation; Hoskins, Draghici and Davies 1978). Units Pa/m2/s.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     t, _ = _level(fs, T, args, "K")
     col, _ = gc.common_levels({T: fs.get(T)}, 1100.0, 1.0, args.time, path=fs.source)
     conv = gc.qvector_convergence(u, v, t, args.level, col[T])
-    box = args.box()
+    box = win
     values: dict[str, Value] = {}
     e_hi, e_lo = _level_extremes(values, conv, args, box, "Pa/m^2/s", "max_qvector_convergence",
                                  "min_qvector_convergence", t)
-    return ToolOutput(values=values, warnings=notes,
+    return _done(win, ToolOutput(values=values, warnings=notes,
                       summary=f"{args.level:g} hPa {valid_time(t)}{box.describe()}: -2 div Q max (ascent) "
-                              f"{_at(e_hi, '.3g', 'Pa/m2/s')}; min (descent) {_at(e_lo, '.3g', 'Pa/m2/s')}")
+                              f"{_at(e_hi, '.3g', 'Pa/m2/s')}; min (descent) {_at(e_lo, '.3g', 'Pa/m2/s')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("level_max_convergence", "g/kg/h"), **_outs("column_max_convergence", "mm/day"),
+      outputs=windowed({**_outs("level_max_convergence", "g/kg/h"), **_outs("column_max_convergence", "mm/day"),
                **_outs("column_max_divergence", "mm/day"), "level": "hPa", "column_bottom": "hPa",
-               "column_top": "hPa", "moisture_variable": "", "valid_time": ""},
+               "column_top": "hPa", "moisture_variable": "", "valid_time": ""}),
       example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
 def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext) -> ToolOutput:
     """Moisture flux convergence, both at a level and integrated over a pressure layer.
@@ -440,11 +483,11 @@ def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext)
     """
     import metpy.calc as mpcalc
 
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     t, _ = _level(fs, T, args, "K")
     q, which = _moisture_at(fs, args, t)
-    box = args.box()
+    box = win
     mfc = gc.moisture_flux_convergence(q, u, v)
     e_lvl = extremum(mfc, "max", box=box, units_out="g/kg/h", max_abs_lat=POLE, skip_border=True)
 
@@ -467,15 +510,15 @@ def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext)
     values.update(level=Value(value=args.level, units="hPa"), column_bottom=Value(value=max(lv), units="hPa"),
                   column_top=Value(value=min(lv), units="hPa"), moisture_variable=Value(value=which),
                   valid_time=Value(value=valid_time(t)))
-    return ToolOutput(values=values, warnings=notes + n_int,
+    return _done(win, ToolOutput(values=values, warnings=notes + n_int,
                       summary=f"{valid_time(t)}{box.describe()}: {args.level:g} hPa moisture flux convergence "
                               f"max {_at(e_lvl, '.3f', 'g/kg/h')}; {max(lv):g}-{min(lv):g} hPa column max "
-                              f"{_at(e_cc, '.1f', 'mm/day')}")
+                              f"{_at(e_cc, '.1f', 'mm/day')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_precipitable_water", "mm"), "mean_precipitable_water": "mm", "column_bottom": "hPa",
-               "column_top": "hPa", "valid_time": ""},
+      outputs=windowed({**_outs("max_precipitable_water", "mm"), "mean_precipitable_water": "mm", "column_bottom": "hPa",
+               "column_top": "hPa", "valid_time": ""}),
       example={"case": "cyclone2010"}, needs=("analysis",))
 def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> ToolOutput:
     """Column precipitable water of the analysis from humidity on levels: maximum and where (mm).
@@ -490,7 +533,7 @@ def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> T
     """
     import metpy.calc as mpcalc
 
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     if fs.has(Q, min_levels=2):
         col, notes = gc.common_levels({Q: fs.get(Q)}, args.bottom, args.top, args.time, path=fs.source)
         w = mpcalc.mixing_ratio_from_specific_humidity(col[Q])
@@ -502,7 +545,7 @@ def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> T
         ref = col[T]
     ground, n_int = _ground(fs, args.time, w)
     pw2d = gc.precipitable_water(w, ground)
-    box = args.box()
+    box = win
     e = extremum(pw2d, "max", box=box)
     mean = gc.weighted_mean(pw2d, box)
     lv = gc.level_values(ref)
@@ -511,13 +554,13 @@ def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> T
     values.update(mean_precipitable_water=Value(value=_sig(mean), units="mm"),
                   column_bottom=Value(value=max(lv), units="hPa"), column_top=Value(value=min(lv), units="hPa"),
                   valid_time=Value(value=valid_time(pw2d)))
-    return ToolOutput(values=values, warnings=notes + n_int + _edge_note("precipitable-water maximum", e),
+    return _done(win, ToolOutput(values=values, warnings=notes + n_int + _edge_note("precipitable-water maximum", e),
                       summary=f"{valid_time(pw2d)}{box.describe()}: precipitable water max {_at(e, '.1f', 'mm')} "
-                              f"({max(lv):g}-{min(lv):g} hPa); mean {mean or float('nan'):.1f} mm")
+                              f"({max(lv):g}-{min(lv):g} hPa); mean {mean or float('nan'):.1f} mm"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("min_pressure", "hPa"), "on_edge": "", "valid_time": ""},
+      outputs=windowed({**_outs("min_pressure", "hPa"), "on_edge": "", "valid_time": ""}),
       example={"case": "cyclone2010"}, needs=("analysis",))
 def find_pressure_minimum(args: GriddedInput, ctx: ToolContext) -> ToolOutput:
     """Lowest mean-sea-level pressure of the analysis (hPa) and where, optionally in a box.
@@ -525,23 +568,23 @@ def find_pressure_minimum(args: GriddedInput, ctx: ToolContext) -> ToolOutput:
     The grid-point minimum of the MSLP field (no sub-grid fitting); ``on_edge`` is true
     when it lies on the border of the grid or box, where it may not be a closed low.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     p, notes = _level(fs, "mslp", args, "hPa", level=None)
     notes = notes + list(fs.found["mslp"].warnings)
-    box = args.box()
+    box = win
     e = extremum(p, "min", box=box)
     values: dict[str, Value] = {}
     _located(values, "min_pressure", e, "hPa", digits=6)
     values["min_pressure"] = Value(value=None if e[0] is None else round(e[0], 1), units="hPa")
     values["on_edge"] = Value(value=bool(e[3]))
     values["valid_time"] = Value(value=valid_time(p))
-    return ToolOutput(values=values, warnings=notes + _edge_note("pressure minimum", e),
-                      summary=f"{valid_time(p)}{box.describe()}: lowest MSLP {_at(e, '.1f', 'hPa')}")
+    return _done(win, ToolOutput(values=values, warnings=notes + _edge_note("pressure minimum", e),
+                      summary=f"{valid_time(p)}{box.describe()}: lowest MSLP {_at(e, '.1f', 'hPa')}"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_wind_speed", "m/s"), "max_wind_speed_knots": "knot", "level": "hPa",
-               "valid_time": ""},
+      outputs=windowed({**_outs("max_wind_speed", "m/s"), "max_wind_speed_knots": "knot", "level": "hPa",
+               "valid_time": ""}),
       example={"case": "cyclone2010", "level": 250}, needs=("analysis",))
 def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
     """Strongest wind at a level (jet streak), in m/s and knots, and where.
@@ -550,10 +593,10 @@ def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
     """
     from metpy.units import units
 
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     u, v, notes = _wind(fs, args)
     spd = gc.wind_speed(u, v)
-    box = args.box()
+    box = win
     e = extremum(spd, "max", box=box, units_out="m/s")
     values: dict[str, Value] = {}
     _located(values, "max_wind_speed", e, "m/s")
@@ -562,14 +605,14 @@ def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
     values["max_wind_speed_knots"] = Value(value=kt, units="knot")
     values["level"] = Value(value=args.level, units="hPa")
     values["valid_time"] = Value(value=valid_time(u))
-    return ToolOutput(values=values, warnings=notes + _edge_note("wind maximum", e),
+    return _done(win, ToolOutput(values=values, warnings=notes + _edge_note("wind maximum", e),
                       summary=f"{args.level:g} hPa {valid_time(u)}{box.describe()}: strongest wind "
-                              f"{_at(e, '.1f', 'm/s')} ({kt} kt)")
+                              f"{_at(e, '.1f', 'm/s')} ({kt} kt)"))
 
 
 @tool(category="gridded",
-      outputs={**_outs("max_anomaly", "m"), **_outs("min_anomaly", "m"), "mean_anomaly": "m",
-               "climatology_month": "1", "climatology_interpolated": "", "level": "hPa", "valid_time": ""},
+      outputs=windowed({**_outs("max_anomaly", "m"), **_outs("min_anomaly", "m"), "mean_anomaly": "m",
+               "climatology_month": "1", "climatology_interpolated": "", "level": "hPa", "valid_time": ""}),
       example={"case": "gfs20210130", "level": 300}, needs=("analysis", "climatology"))
 def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
     """Anomaly of the geopotential height at a level against the monthly climatology (m).
@@ -580,7 +623,7 @@ def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
     a level it lacks but brackets is interpolated (see the warning). Reports the largest
     positive and negative anomalies, where, and the cos(latitude)-weighted mean in the box.
     """
-    fs = _fields(ctx, args.role)
+    fs, args, win = _setup(ctx, args)
     ana, notes = _level(fs, args.field, args, "m")
     when = valid_time(ana)
     if not when:
@@ -593,7 +636,7 @@ def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
     notes += n2
     anom = ana.metpy.dequantify().copy(data=ana.metpy.unit_array.m_as("m") - gc.to_grid(clim, ana))
     anom.attrs["units"] = "m"
-    box = args.box()
+    box = win
     e_hi, e_lo = extremum(anom, "max", box=box), extremum(anom, "min", box=box)
     mean = gc.weighted_mean(anom, box)
     values: dict[str, Value] = {}
@@ -606,7 +649,7 @@ def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
                   climatology_interpolated=Value(value=bool(n2)),
                   level=Value(value=args.level, units="hPa"), valid_time=Value(value=when))
     big = e_hi if abs(e_hi[0] or 0) >= abs(e_lo[0] or 0) else e_lo
-    return ToolOutput(values=values, warnings=notes + _edge_note("largest anomaly", big),
+    return _done(win, ToolOutput(values=values, warnings=notes + _edge_note("largest anomaly", big),
                       summary=f"{args.level:g} hPa height anomaly {when} vs {pd.Timestamp(2000, month, 1):%B} "
                               f"climatology{box.describe()}: max {_at(e_hi, '+.0f', 'm')}, "
-                              f"min {_at(e_lo, '+.0f', 'm')}")
+                              f"min {_at(e_lo, '+.0f', 'm')}"))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hvrmet.units import parse_quantity, parse_units
 
-__all__ = ["quantity", "CaseInput", "field_units", "NUMERIC_TYPES"]
+__all__ = ["quantity", "CaseInput", "WindowInput", "field_units", "NUMERIC_TYPES"]
 
 NUMERIC_TYPES = (int, float)
 
@@ -68,3 +68,20 @@ class CaseInput(BaseModel):
             if not math.isfinite(out[name]):
                 raise ValueError(f"{name}: {val!r} is not finite in {target}")
         return out
+
+
+class WindowInput(CaseInput):
+    """A case, and the window around its place and time that a tool searches.
+
+    Left out, ``radius`` and ``time_window`` take the defaults of the tool's kind of data
+    (:data:`hvrmet.tools.window.DEFAULTS`: storm scale for radar volumes and Level III,
+    synoptic scale for analyses and station networks).
+    """
+
+    radius: float | None = quantity(None, units="km", description="radius of the search window around the case's "
+                                    "place (the default of the tool's kind of data when omitted: storm scale for "
+                                    "radar and Level III, synoptic scale for analyses and stations; 20038 km takes "
+                                    "in the whole globe)", ge=0.1, le=20038.0)
+    time_window: float | None = quantity(None, units="hour", description="half-width of the time window around the "
+                                         "case's time: data farther from it are left out or flagged and weigh less "
+                                         "(the default of the tool's kind of data when omitted)", ge=0.0, le=8784.0)

@@ -8,6 +8,14 @@ short adapter over :mod:`hvrmet.calc.radar`, where the science lives (memoised p
 volume, so tools called in a loop share one gridding). The column products, cells,
 couplets, hail proxy and debris signature need PPI sweeps; :func:`find_max_reflectivity`
 takes any sweep (RHIs too).
+
+Window: every tool searches only inside the window around the case's place and time
+(:mod:`hvrmet.tools.window`, kind ``radar``: 75 km and 1 h either side by default;
+``radius`` and ``time_window`` override it). Maxima, areas, cells and couplets are those
+inside the circle (a cell by its centroid, a couplet by its centre); each reported
+feature gives its distance (km) and bearing (degree from north) from the place; a volume
+whose start lies outside the time window is used, flagged ``outside_time_window`` and
+warned about. ``max_range`` still bounds the radar-centred grid.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ from pydantic import Field
 from hvrmet.errors import DataError, VariableMissing
 from hvrmet.calc import radar as rc
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import Window, windowed
 
 __all__: list[str] = []
 
@@ -32,7 +41,7 @@ EX = {"case": "may1999"}
 NEEDS = ("radar_volume",)
 
 
-class RadarInput(CaseInput):
+class RadarInput(WindowInput):
     """A case and the role of its radar volume."""
 
     role: str = Field("radar_volume", description="case role of the radar volume (any radar format)")
@@ -109,8 +118,8 @@ class DebrisInput(RotationInput):
                                           "above this", ge=0.0, le=75.0)
     max_differential_reflectivity: float = quantity(1.0, units="dB", description="debris gates have "
                                                     "|ZDR| at most this", ge=0.0, le=10.0)
-    radius: float = quantity(3.0, units="km", description="distance from the couplet within which "
-                                "debris gates count", ge=0.1, le=50.0)
+    debris_radius: float = quantity(3.0, units="km", description="distance from the couplet within which "
+                                    "debris gates count", ge=0.1, le=50.0)
     min_gates: int = quantity(5, units="1", description="debris gates needed to flag a signature", ge=1, le=1000)
 
 
@@ -136,21 +145,55 @@ def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), nd)
 
 
-def _where(prefix: str, p: dict[str, float] | None) -> dict[str, Value]:
+def _where(prefix: str, p: dict[str, float] | None, win: Window | None = None) -> dict[str, Value]:
     p = p or {}
-    return {f"{prefix}_lat": Value(value=_r(p.get("lat"), 4), units="degree_north"),
-            f"{prefix}_lon": Value(value=_r(p.get("lon"), 4), units="degree_east"),
-            f"{prefix}_range": Value(value=_r(p.get("range_km"), 1), units="km"),
-            f"{prefix}_azimuth": Value(value=_r(p.get("azimuth"), 1), units="degree")}
+    out = {f"{prefix}_lat": Value(value=_r(p.get("lat"), 4), units="degree_north"),
+           f"{prefix}_lon": Value(value=_r(p.get("lon"), 4), units="degree_east"),
+           f"{prefix}_range": Value(value=_r(p.get("range_km"), 1), units="km", note="from the radar"),
+           f"{prefix}_azimuth": Value(value=_r(p.get("azimuth"), 1), units="degree", note="from the radar")}
+    if win is not None:
+        out.update(_from_place(prefix, p, win))
+    return out
+
+
+def _from_place(prefix: str, p: dict[str, Any] | None, win: Window) -> dict[str, Value]:
+    """``prefix_distance`` (km) and ``prefix_bearing`` (degree) of a point from the case's place."""
+    d = b = None
+    if p and p.get("lat") is not None and p.get("lon") is not None:
+        dd, bb = win.locate([p["lat"]], [p["lon"]])
+        d, b = _r(float(dd[0]), 1), _r(float(bb[0]), 0)
+    return {f"{prefix}_distance": Value(value=d, units="km", note="from the case's place"),
+            f"{prefix}_bearing": Value(value=b, units="degree", note="from the case's place, clockwise from north")}
 
 
 def _where_units(prefix: str) -> dict[str, str]:
     return {f"{prefix}_lat": "degree_north", f"{prefix}_lon": "degree_east", f"{prefix}_range": "km",
-            f"{prefix}_azimuth": "degree"}
+            f"{prefix}_azimuth": "degree", **_place_units(prefix)}
 
 
-def _argmax(da) -> tuple[float, dict[str, float] | None]:
-    vals = da.values
+def _place_units(prefix: str) -> dict[str, str]:
+    return {f"{prefix}_distance": "km", f"{prefix}_bearing": "degree"}
+
+
+def _window(ctx: ToolContext, args: RadarInput, vol) -> Window:
+    """The radar window, with the volume's start as the data time."""
+    win = ctx.window("radar", args)
+    win.at(vol.attrs.get("time_coverage_start") or vol.attrs.get("volume_start_time") or None, "the radar volume")
+    return win
+
+
+def _within(win: Window) -> tuple[float, float, float] | None:
+    """The window's circle for :mod:`hvrmet.calc.radar` (``(lat, lon, radius_m)``)."""
+    return None if win.radius_km is None else (win.lat, win.lon, win.radius_km * 1000.0)
+
+
+def _grid_mask(da, win: Window) -> np.ndarray:
+    """Cells of a radar-centred grid inside the window."""
+    return win.mask(da["lat"].values, da["lon"].values)
+
+
+def _argmax(da, mask: np.ndarray | None = None) -> tuple[float, dict[str, float] | None]:
+    vals = da.values if mask is None else np.where(mask, da.values, np.nan)
     if not np.isfinite(vals).any():
         return float("nan"), None
     iy, ix = np.unravel_index(int(np.nanargmax(vals)), vals.shape)
@@ -161,9 +204,9 @@ def _site(vol) -> str:
     return f"{vol.attrs.get('instrument_name', '')} {str(vol.attrs.get('time_coverage_start', ''))[:16]}".strip()
 
 
-@tool(category="radar", outputs={"max_composite_reflectivity": "dBZ", **_where_units("max"),
-                                 "area_ge_40dbz": "km^2", "area_ge_50dbz": "km^2", "grid_resolution": "km",
-                                 "grid_nx": "1", "grid_ny": "1"},
+@tool(category="radar", outputs=windowed({"max_composite_reflectivity": "dBZ", **_where_units("max"),
+                                          "area_ge_40dbz": "km^2", "area_ge_50dbz": "km^2", "grid_resolution": "km",
+                                          "grid_nx": "1", "grid_ny": "1"}),
       example=EX, needs=NEEDS)
 def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOutput:
     """Column-maximum (composite) reflectivity of a radar volume on a regular grid.
@@ -171,60 +214,67 @@ def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOut
     Every sweep is put on an azimuthal-equidistant grid centred on the radar (spacing
     ``resolution``, radius ``max_range``) by numpy binning of every gate combined with the
     nearest gate per cell (no holes at long range); the column maximum is taken over all
-    sweeps. Returns its maximum (dBZ) with location, and the areas (km2) at or above 40 and
-    50 dBZ. The grid is :func:`hvrmet.calc.radar.composite_reflectivity` (PPI sweeps).
+    sweeps. Returns its maximum (dBZ) with location (and distance and bearing from the
+    place), and the areas (km2) at or above 40 and 50 dBZ, inside the window. The grid is
+    :func:`hvrmet.calc.radar.composite_reflectivity` (PPI sweeps).
     """
     ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
     comp = rc.composite_reflectivity(ds, args.resolution * 1000.0, args.max_range * 1000.0)
-    vmax, where = _argmax(comp)
+    inside = _grid_mask(comp, win)
+    vmax, where = _argmax(comp, inside)
     cell = args.resolution**2
     with np.errstate(invalid="ignore"):
-        a40 = float((comp.values >= 40.0).sum() * cell)
-        a50 = float((comp.values >= 50.0).sum() * cell)
+        a40 = float(((comp.values >= 40.0) & inside).sum() * cell)
+        a50 = float(((comp.values >= 50.0) & inside).sum() * cell)
     ny, nx = comp.shape
-    values = {"max_composite_reflectivity": Value(value=_r(vmax, 1), units="dBZ"), **_where("max", where),
+    values = {"max_composite_reflectivity": Value(value=_r(vmax, 1), units="dBZ"), **_where("max", where, win),
               "area_ge_40dbz": Value(value=round(a40, 1), units="km^2"),
               "area_ge_50dbz": Value(value=round(a50, 1), units="km^2"),
               "grid_resolution": Value(value=args.resolution, units="km"),
               "grid_nx": Value(value=int(nx), units="1"), "grid_ny": Value(value=int(ny), units="1")}
-    summary = (f"{_site(ds)}: composite reflectivity max {vmax:.1f} dBZ"
-               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg" if where else "")
+    summary = (f"{_site(ds)} {win.area_text()}: composite reflectivity max {vmax:.1f} dBZ"
+               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg from the radar, "
+                  f"{values['max_distance'].value:.0f} km from the place" if where else "")
                + f"; {a40:.0f} km2 >= 40 dBZ, {a50:.0f} km2 >= 50 dBZ")
-    return ToolOutput(values=values, summary=summary)
+    return win.finish(ToolOutput(values=values, summary=summary))
 
 
-@tool(category="radar", outputs={"max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
-                                 "max_reflectivity_lon": "degree_east", "max_reflectivity_range": "km",
-                                 "max_reflectivity_azimuth": "degree", "max_reflectivity_elevation": "degree",
-                                 "max_reflectivity_height": "km"},
+@tool(category="radar", outputs=windowed({"max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
+                                          "max_reflectivity_lon": "degree_east", "max_reflectivity_range": "km",
+                                          "max_reflectivity_azimuth": "degree", "max_reflectivity_elevation": "degree",
+                                          "max_reflectivity_height": "km", **_place_units("max_reflectivity")}),
       example=EX, needs=NEEDS)
 def find_max_reflectivity(args: MaxInput, ctx: ToolContext) -> ToolOutput:
     """The strongest reflectivity gate of the volume and where it is.
 
     Searches every gate at or beyond ``min_range`` (slant range, km; raise it to skip
-    ground clutter near the radar). Returns the value (dBZ), latitude, longitude, slant
-    range (km), azimuth and elevation (degree) and beam-centre height (km above MSL,
-    4/3-earth model).
+    ground clutter near the radar) inside the window. Returns the value (dBZ), latitude,
+    longitude, slant range (km), azimuth and elevation (degree), beam-centre height (km
+    above MSL, 4/3-earth model) and the distance and bearing from the place.
     """
     ds = _load(ctx, args.role, "reflectivity")
-    g = rc.max_gate(ds, "reflectivity", args.min_range * 1000.0)
+    win = _window(ctx, args, ds)
+    g = rc.max_gate(ds, "reflectivity", args.min_range * 1000.0, within=_within(win))
     if g is None:
-        raise DataError(ds.attrs.get("source_file"), f"no reflectivity beyond {args.min_range:g} km")
+        raise DataError(ds.attrs.get("source_file"), f"no reflectivity beyond {args.min_range:g} km "
+                                                     f"{win.area_text()}")
     values = {"max_reflectivity": Value(value=_r(g["value"], 1), units="dBZ"),
               "max_reflectivity_lat": Value(value=_r(g["lat"], 4), units="degree_north"),
               "max_reflectivity_lon": Value(value=_r(g["lon"], 4), units="degree_east"),
               "max_reflectivity_range": Value(value=_r(g["range_km"], 2), units="km"),
               "max_reflectivity_azimuth": Value(value=_r(g["azimuth"], 1), units="degree"),
               "max_reflectivity_elevation": Value(value=_r(g["elevation"], 2), units="degree"),
-              "max_reflectivity_height": Value(value=_r(g["height_m"] / 1000.0, 2), units="km")}
-    summary = (f"{_site(ds)}: maximum reflectivity {g['value']:.1f} dBZ at {g['range_km']:.0f} km, "
+              "max_reflectivity_height": Value(value=_r(g["height_m"] / 1000.0, 2), units="km"),
+              **_from_place("max_reflectivity", g, win)}
+    summary = (f"{_site(ds)} {win.area_text()}: maximum reflectivity {g['value']:.1f} dBZ at {g['range_km']:.0f} km, "
                f"{g['azimuth']:.0f} deg, {g['elevation']:.1f} deg tilt, {g['height_m'] / 1000:.1f} km MSL "
-               f"({g['lat']:.3f}, {g['lon']:.3f})")
-    return ToolOutput(values=values, summary=summary)
+               f"({g['lat']:.3f}, {g['lon']:.3f}), {values['max_reflectivity_distance'].value:.0f} km from the place")
+    return win.finish(ToolOutput(values=values, summary=summary))
 
 
-@tool(category="radar", outputs={"max_echo_top": "km", **_where_units("max_echo_top"),
-                                 "threshold": "dBZ", "area_top_ge_10km": "km^2"},
+@tool(category="radar", outputs=windowed({"max_echo_top": "km", **_where_units("max_echo_top"),
+                                          "threshold": "dBZ", "area_top_ge_10km": "km^2"}),
       example=EX, needs=NEEDS)
 def compute_echo_tops(args: EchoTopInput, ctx: ToolContext) -> ToolOutput:
     """Echo tops: the highest beam-centre height with reflectivity at or above a threshold.
@@ -232,29 +282,33 @@ def compute_echo_tops(args: EchoTopInput, ctx: ToolContext) -> ToolOutput:
     Gate-based (no interpolation between tilts): in each column of the radar-centred grid,
     the largest beam-centre height (km above MSL) of a gate with at least ``threshold``
     dBZ (18 dBZ by default, as the WSR-88D echo-tops product). Isolated gates are ignored
-    as speckle. Returns the maximum and where, and the area with tops at or above 10 km.
+    as speckle. Returns the maximum and where, and the area with tops at or above 10 km,
+    inside the window.
     """
     ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
     et = rc.echo_top_grid(ds, args.threshold, args.resolution * 1000.0, args.max_range * 1000.0)
-    vmax, where = _argmax(et)
+    inside = _grid_mask(et, win)
+    vmax, where = _argmax(et, inside)
     with np.errstate(invalid="ignore"):
-        a10 = float((et.values >= 10000.0).sum() * args.resolution**2)
+        a10 = float(((et.values >= 10000.0) & inside).sum() * args.resolution**2)
     warnings = ["beam-centre heights (4/3-earth model): the true top can lie up to half a "
                 "beamwidth higher, and between tilts"]
     if where is not None:
         vals, _, _ = rc.column_stack(ds, "reflectivity", args.resolution * 1000.0, args.max_range * 1000.0)
-        iy, ix = np.unravel_index(int(np.nanargmax(et.values)), et.shape)
+        iy, ix = np.unravel_index(int(np.nanargmax(np.where(inside, et.values, np.nan))), et.shape)
         if np.nan_to_num(vals[-1, iy, ix], nan=-99.0) >= args.threshold:
             warnings.append("the echo reaches the highest tilt there: the top is a lower bound")
-    values = {"max_echo_top": Value(value=_r(vmax / 1000.0, 2), units="km"), **_where("max_echo_top", where),
+    values = {"max_echo_top": Value(value=_r(vmax / 1000.0, 2), units="km"),
+              **_where("max_echo_top", where, win),
               "threshold": Value(value=args.threshold, units="dBZ"),
               "area_top_ge_10km": Value(value=round(a10, 1), units="km^2")}
-    summary = (f"{_site(ds)}: {args.threshold:g} dBZ echo top max {vmax / 1000:.1f} km MSL"
-               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg" if where else ""))
-    return ToolOutput(values=values, summary=summary, warnings=warnings)
+    summary = (f"{_site(ds)} {win.area_text()}: {args.threshold:g} dBZ echo top max {vmax / 1000:.1f} km MSL"
+               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg from the radar" if where else ""))
+    return win.finish(ToolOutput(values=values, summary=summary, warnings=warnings))
 
 
-@tool(category="radar", outputs={"max_vil": "kg/m^2", **_where_units("max_vil"), "area_vil_ge_40": "km^2"},
+@tool(category="radar", outputs=windowed({"max_vil": "kg/m^2", **_where_units("max_vil"), "area_vil_ge_40": "km^2"}),
       example=EX, needs=NEEDS)
 def compute_vil(args: GridInput, ctx: ToolContext) -> ToolOutput:
     """Vertically integrated liquid (kg/m2) of each column and its maximum.
@@ -263,72 +317,105 @@ def compute_vil(args: GridInput, ctx: ToolContext) -> ToolOutput:
     3.44e-6 [(Z_i + Z_i+1)/2]^(4/7) dh over the layers between tilts, with Z the linear
     reflectivity factor (mm6/m3, capped at 56 dBZ as the WSR-88D does) and dh (m) the
     layer depth, from the nearest gate of every tilt above each cell of the radar-centred
-    grid. Returns the maximum with location and the area with VIL at or above 40 kg/m2.
+    grid. Returns the maximum with location and the area with VIL at or above 40 kg/m2,
+    inside the window.
     """
     ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
     vil = rc.vil_grid(ds, args.resolution * 1000.0, args.max_range * 1000.0)
-    vmax, where = _argmax(vil)
+    inside = _grid_mask(vil, win)
+    vmax, where = _argmax(vil, inside)
     with np.errstate(invalid="ignore"):
-        a40 = float((vil.values >= 40.0).sum() * args.resolution**2)
-    values = {"max_vil": Value(value=_r(vmax, 1), units="kg/m^2"), **_where("max_vil", where),
+        a40 = float(((vil.values >= 40.0) & inside).sum() * args.resolution**2)
+    values = {"max_vil": Value(value=_r(vmax, 1), units="kg/m^2"), **_where("max_vil", where, win),
               "area_vil_ge_40": Value(value=round(a40, 1), units="km^2")}
-    summary = (f"{_site(ds)}: VIL max {vmax:.1f} kg/m2"
-               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg" if where else ""))
-    return ToolOutput(values=values, summary=summary,
-                      warnings=["the layer below the lowest tilt is not counted (no data there)"])
+    summary = (f"{_site(ds)} {win.area_text()}: VIL max {vmax:.1f} kg/m2"
+               + (f" at {where['range_km']:.0f} km, {where['azimuth']:.0f} deg from the radar" if where else ""))
+    return win.finish(ToolOutput(values=values, summary=summary,
+                                 warnings=["the layer below the lowest tilt is not counted (no data there)"]))
 
 
-@tool(category="radar", outputs={"cell_count": "1", "strongest_cell_max_reflectivity": "dBZ",
-                                 "strongest_cell_lat": "degree_north", "strongest_cell_lon": "degree_east",
-                                 "strongest_cell_range": "km", "strongest_cell_azimuth": "degree",
-                                 "strongest_cell_area": "km^2", "largest_cell_area": "km^2"},
+@tool(category="radar", outputs=windowed({"cell_count": "1", "strongest_cell_max_reflectivity": "dBZ",
+                                          "strongest_cell_lat": "degree_north", "strongest_cell_lon": "degree_east",
+                                          "strongest_cell_range": "km", "strongest_cell_azimuth": "degree",
+                                          "strongest_cell_area": "km^2", "largest_cell_area": "km^2",
+                                          **_place_units("strongest_cell"), "nearest_cell_max_reflectivity": "dBZ",
+                                          "nearest_cell_area": "km^2", **_place_units("nearest_cell"),
+                                          "cells_outside_window": "1"}),
       example=EX, needs=NEEDS)
 def detect_storm_cells(args: CellInput, ctx: ToolContext) -> ToolOutput:
     """Storm cells: connected areas of composite reflectivity at or above a threshold.
 
     Thresholds the composite reflectivity grid (``threshold`` dBZ, 40 by default) and
     labels 8-connected regions with scipy.ndimage.label; regions smaller than
-    ``min_area`` km2 are dropped. The table lists each cell (strongest first): area (km2),
-    centroid latitude/longitude, range (km) and azimuth (degree), maximum (dBZ) and where.
+    ``min_area`` km2 are dropped. A cell counts when its centroid lies inside the window:
+    ``cell_count``, the strongest and the largest are of those, the nearest cell is named
+    too (each with distance and bearing from the place). The table lists every cell
+    (strongest first): area (km2), centroid latitude/longitude, range (km) and azimuth
+    (degree) from the radar, distance and bearing from the place, ``in_window``, maximum
+    (dBZ) and where.
     """
     ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
     comp = rc.composite_reflectivity(ds, args.resolution * 1000.0, args.max_range * 1000.0)
-    cells = rc.label_cells(comp, args.threshold, args.min_area)
+    every = rc.label_cells(comp, args.threshold, args.min_area)
+    if every:
+        d, b = win.locate([c["lat"] for c in every], [c["lon"] for c in every])
+        ins = win.inside(d)
+        for c, di, bi, ii in zip(every, d, b, ins):
+            c.update(distance_km=_r(float(di), 1), bearing=_r(float(bi), 0), in_window=bool(ii))
+    cells = [c for c in every if c["in_window"]]
     top = cells[0] if cells else {}
-    values = {"cell_count": Value(value=len(cells), units="1"),
+    near = min(cells, key=lambda c: c["distance_km"]) if cells else {}
+    values = {"cell_count": Value(value=len(cells), units="1", note="cells whose centroid lies inside the window"),
               "strongest_cell_max_reflectivity": Value(value=top.get("max_dbz"), units="dBZ"),
               "strongest_cell_lat": Value(value=top.get("lat"), units="degree_north"),
               "strongest_cell_lon": Value(value=top.get("lon"), units="degree_east"),
               "strongest_cell_range": Value(value=top.get("range_km"), units="km"),
               "strongest_cell_azimuth": Value(value=top.get("azimuth"), units="degree"),
               "strongest_cell_area": Value(value=top.get("area_km2"), units="km^2"),
-              "largest_cell_area": Value(value=max((c["area_km2"] for c in cells), default=None), units="km^2")}
-    summary = (f"{_site(ds)}: {len(cells)} cell(s) >= {args.threshold:g} dBZ"
+              "largest_cell_area": Value(value=max((c["area_km2"] for c in cells), default=None), units="km^2"),
+              **_from_place("strongest_cell", top, win),
+              "nearest_cell_max_reflectivity": Value(value=near.get("max_dbz"), units="dBZ"),
+              "nearest_cell_area": Value(value=near.get("area_km2"), units="km^2"),
+              **_from_place("nearest_cell", near, win),
+              "cells_outside_window": Value(value=len(every) - len(cells), units="1")}
+    warnings = [] if every else [f"no echo reaches {args.threshold:g} dBZ"]
+    if len(every) > len(cells):
+        out = [c for c in every if not c["in_window"]]
+        far = min(out, key=lambda c: c["distance_km"])
+        warnings.append(f"{len(out)} of {len(every)} cells lie outside the window ({win.area_text()}) and are not "
+                        f"counted; the nearest of them at {far['distance_km']:.0f} km, the strongest "
+                        f"{out[0]['max_dbz']:.1f} dBZ at {out[0]['distance_km']:.0f} km")
+    summary = (f"{_site(ds)}: {len(cells)} cell(s) >= {args.threshold:g} dBZ {win.area_text()} (of {len(every)})"
                + (f"; strongest {top['max_dbz']:.1f} dBZ, {top['area_km2']:.0f} km2 at "
-                  f"{top['range_km']:.0f} km, {top['azimuth']:.0f} deg" if top else ""))
-    return ToolOutput(values=values, summary=summary, table=cells,
-                      warnings=[] if cells else [f"no echo reaches {args.threshold:g} dBZ"])
+                  f"{top['range_km']:.0f} km, {top['azimuth']:.0f} deg from the radar, {top['distance_km']:.0f} km "
+                  f"from the place; nearest {near['distance_km']:.0f} km at {near['bearing']:.0f} deg" if top else ""))
+    return win.finish(ToolOutput(values=values, summary=summary, table=every, warnings=warnings))
 
 
-def _couplets(ds, args: RotationInput) -> dict[str, Any]:
+def _couplets(ds, args: RotationInput, win: Window | None = None) -> dict[str, Any]:
     return rc.rotation_couplet(ds, max_elevation=args.max_elevation, max_diameter_m=args.max_diameter * 1000.0,
                                min_range_m=args.min_range * 1000.0, max_range_m=args.max_range * 1000.0,
                                max_spectrum_width=args.max_spectrum_width,
-                               min_reflectivity=args.min_reflectivity)
+                               min_reflectivity=args.min_reflectivity,
+                               within=None if win is None else _within(win))
 
 
 ROTATION_OUTPUTS = {"max_rotational_velocity": "m/s", "couplet_lat": "degree_north", "couplet_lon": "degree_east",
                     "couplet_range": "km", "couplet_azimuth": "degree", "couplet_height": "km",
                     "couplet_elevation": "degree", "couplet_diameter": "km", "azimuthal_shear": "1/s",
                     "inbound_velocity": "m/s", "outbound_velocity": "m/s", "mesocyclone_flag": "",
-                    "mesocyclone_count": "1"}
+                    "mesocyclone_count": "1", **_place_units("couplet"),
+                    "nearest_couplet_rotational_velocity": "m/s", "nearest_couplet_lat": "degree_north",
+                    "nearest_couplet_lon": "degree_east", **_place_units("nearest_couplet")}
 
 
 def _is_meso(c: dict[str, Any], args: RotationInput) -> bool:
     return c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear
 
 
-@tool(category="radar", outputs=ROTATION_OUTPUTS, example=EX, needs=NEEDS)
+@tool(category="radar", outputs=windowed(ROTATION_OUTPUTS), example=EX, needs=NEEDS)
 def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     """Cyclonic velocity couplets on the low tilts: rotational velocity, shear and where.
 
@@ -341,13 +428,21 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     0.8 Vn are skipped as possible folding. Mesocyclone-strength: Vrot >= 15 m/s (~30 kt)
     and shear >= 5e-3 1/s by default, about the moderate-mesocyclone line of the WSR-88D
     OSF rotational-velocity nomogram at short range (Andra 1997) and of the MDA strength
-    ranks (Stumpf et al. 1998, Wea. Forecasting 13, 304-326). The table lists up to ten
-    couplets at least 10 km apart, strongest first.
+    ranks (Stumpf et al. 1998, Wea. Forecasting 13, 304-326). Only couplets centred inside
+    the window count: the strongest (``max_rotational_velocity``, ``couplet_*``) and the
+    nearest (``nearest_couplet_*``), each with distance and bearing from the place. The
+    table lists up to ten couplets at least 10 km apart, strongest first.
     """
     ds = _load(ctx, args.role, "radial_velocity")
-    res = _couplets(ds, args)
-    cps = res["couplets"]
+    win = _window(ctx, args, ds)
+    res = _couplets(ds, args, win)
+    cps = [dict(c) for c in res["couplets"]]
+    if cps:
+        d, b = win.locate([c["lat"] for c in cps], [c["lon"] for c in cps])
+        for c, di, bi in zip(cps, d, b):
+            c.update(distance_km=float(di), bearing=float(bi))
     top = cps[0] if cps else None
+    near = min(cps, key=lambda c: c["distance_km"]) if cps else {}
     nmeso = sum(_is_meso(c, args) for c in cps)
     g = top or {}
     values = {"max_rotational_velocity": Value(value=_r(g.get("vrot"), 2), units="m/s"),
@@ -363,7 +458,12 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
               "inbound_velocity": Value(value=_r(g.get("v_in"), 1), units="m/s"),
               "outbound_velocity": Value(value=_r(g.get("v_out"), 1), units="m/s"),
               "mesocyclone_flag": Value(value=bool(top and _is_meso(top, args)), units=""),
-              "mesocyclone_count": Value(value=int(nmeso), units="1")}
+              "mesocyclone_count": Value(value=int(nmeso), units="1"),
+              **_from_place("couplet", top, win),
+              "nearest_couplet_rotational_velocity": Value(value=_r(near.get("vrot"), 2), units="m/s"),
+              "nearest_couplet_lat": Value(value=_r(near.get("lat"), 4), units="degree_north"),
+              "nearest_couplet_lon": Value(value=_r(near.get("lon"), 4), units="degree_east"),
+              **_from_place("nearest_couplet", near, win)}
     nyq = ", ".join(f"{v:.1f}" for v in res["nyquist"] if math.isfinite(v))
     nyq_text = f"Nyquist {nyq} m/s" if nyq else "Nyquist velocity unknown: the file gives none, so no folding edge is masked"
     warnings = [f"velocities not dealiased ({nyq_text}): rotation stronger than the Nyquist "
@@ -376,12 +476,13 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
              | {"mesocyclone": _is_meso(c, args)} for c in cps]
     if top:
         strength = "mesocyclone strength" if _is_meso(top, args) else "below mesocyclone strength"
-        summary = (f"{_site(ds)}: strongest couplet Vrot {top['vrot']:.1f} m/s at {top['range_km']:.0f} km, "
-                   f"{top['azimuth']:.0f} deg ({top['lat']:.3f}, {top['lon']:.3f}), {top['elevation']:.1f} deg "
-                   f"tilt, shear {top['shear']:.3f} 1/s; {strength}")
+        summary = (f"{_site(ds)} {win.area_text()}: strongest couplet Vrot {top['vrot']:.1f} m/s at "
+                   f"{top['range_km']:.0f} km, {top['azimuth']:.0f} deg from the radar ({top['lat']:.3f}, "
+                   f"{top['lon']:.3f}), {top['distance_km']:.1f} km at {top['bearing']:.0f} deg from the place, "
+                   f"{top['elevation']:.1f} deg tilt, shear {top['shear']:.3f} 1/s; {strength}")
     else:
-        summary = f"{_site(ds)}: no couplet found in echo >= {args.min_reflectivity:g} dBZ"
-    return ToolOutput(values=values, summary=summary, warnings=warnings, table=table)
+        summary = f"{_site(ds)}: no couplet found in echo >= {args.min_reflectivity:g} dBZ {win.area_text()}"
+    return win.finish(ToolOutput(values=values, summary=summary, warnings=warnings, table=table))
 
 
 def _freezing_level_msl(args: HailInput, ctx: ToolContext, ds) -> tuple[float, str, list[str]]:
@@ -408,8 +509,9 @@ def _freezing_level_msl(args: HailInput, ctx: ToolContext, ds) -> tuple[float, s
     return fl_agl + sfc, f"sounding {snd.attrs.get('station', '')}".strip(), notes
 
 
-@tool(category="radar", outputs={"height_50dbz": "km", "freezing_level": "km", "height_50dbz_above_freezing": "km",
-                                 "large_hail_flag": "", **_where_units("height_50dbz")},
+@tool(category="radar", outputs=windowed({"height_50dbz": "km", "freezing_level": "km",
+                                          "height_50dbz_above_freezing": "km", "large_hail_flag": "",
+                                          **_where_units("height_50dbz")}),
       example=EX, needs=NEEDS)
 def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
     """Hail proxy: height of the highest 50 dBZ echo above the environmental freezing level.
@@ -420,33 +522,39 @@ def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
     surface height) or given as ``freezing_level`` (above ground at the radar, or MSL).
     Donavon and Jungbluth (2007, Wea. Forecasting 22, 244-254) found the 50 dBZ echo
     reaching about 4 km or more above the freezing level a good discriminator of
-    large (>= 1 in) hail; the flag uses ``large_hail_depth``.
+    large (>= 1 in) hail; the flag uses ``large_hail_depth``. The 50 dBZ top is searched
+    inside the window.
     """
     ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
     fzl, source, notes = _freezing_level_msl(args, ctx, ds)
+    grid = rc.echo_top_grid(ds, 50.0, args.resolution * 1000.0, args.max_range * 1000.0)
     hp = rc.hail_proxy(ds, fzl, large_hail_depth_m=args.large_hail_depth * 1000.0,
-                       resolution_m=args.resolution * 1000.0, max_range_m=args.max_range * 1000.0)
+                       resolution_m=args.resolution * 1000.0, max_range_m=args.max_range * 1000.0,
+                       mask=_grid_mask(grid, win))
     h50, where = hp["height_50dbz_m"], hp["where"]
     diff = hp["above_freezing_m"] / 1000.0
     values = {"height_50dbz": Value(value=_r(h50 / 1000.0, 2), units="km", note="above mean sea level"),
               "freezing_level": Value(value=_r(fzl / 1000.0, 2), units="km", note=f"above mean sea level; {source}"),
               "height_50dbz_above_freezing": Value(value=_r(diff, 2), units="km"),
               "large_hail_flag": Value(value=hp["large_hail"], units=""),
-              **_where("height_50dbz", where)}
+              **_where("height_50dbz", where, win)}
     if not math.isfinite(h50):
         notes.append("no echo reaches 50 dBZ")
         summary = f"{_site(ds)}: no 50 dBZ echo; freezing level {fzl / 1000:.1f} km MSL"
     else:
         summary = (f"{_site(ds)}: 50 dBZ echo to {h50 / 1000:.1f} km MSL, {diff:.1f} km above the freezing "
                    f"level ({fzl / 1000:.1f} km MSL): "
-                   + ("large hail likely" if diff >= args.large_hail_depth else "below the large-hail guide"))
-    return ToolOutput(values=values, summary=summary, warnings=notes)
+                   + ("large hail likely" if diff >= args.large_hail_depth else "below the large-hail guide")
+                   + f" ({win.area_text()})")
+    return win.finish(ToolOutput(values=values, summary=summary, warnings=notes))
 
 
-@tool(category="radar", outputs={"debris_gate_count": "1", "debris_lat": "degree_north", "debris_lon": "degree_east",
-                                 "min_correlation": "1", "couplet_rotational_velocity": "m/s",
-                                 "couplet_lat": "degree_north", "couplet_lon": "degree_east",
-                                 "debris_signature_flag": ""},
+@tool(category="radar", outputs=windowed({"debris_gate_count": "1", "debris_lat": "degree_north",
+                                          "debris_lon": "degree_east", "min_correlation": "1",
+                                          "couplet_rotational_velocity": "m/s", "couplet_lat": "degree_north",
+                                          "couplet_lon": "degree_east", "debris_signature_flag": "",
+                                          **_place_units("debris")}),
       example={"case": "klbb20160601"}, needs=NEEDS)
 def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
     """Tornado debris signature: low correlation coefficient in echo at a velocity couplet.
@@ -454,8 +562,9 @@ def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
     Needs dual-polarisation moments. On the low tilts (<= ``max_elevation``), beyond
     ``min_range`` (ground clutter), gates with cross-correlation ratio below
     ``max_correlation`` (0.8), reflectivity above ``debris_reflectivity`` (35 dBZ) and
-    |ZDR| at most ``max_differential_reflectivity`` (1 dB) within ``radius`` km of a
-    mesocyclone-strength cyclonic couplet (as :func:`detect_rotation`) are counted
+    |ZDR| at most ``max_differential_reflectivity`` (1 dB) within ``debris_radius`` km of a
+    mesocyclone-strength cyclonic couplet inside the window (as :func:`detect_rotation`) are
+    counted
     (Ryzhkov et al. 2005, J. Appl. Meteor. 44, 557-570: rho_hv < 0.8, ZDR < 0.5 dB,
     Z > 45 dBZ at a vortex signature; Schultz et al. 2012, Wea. Forecasting 27, 1078-1094).
     The flag needs ``min_gates`` such gates (the counting is
@@ -470,12 +579,13 @@ def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
                               + (f", message type {ds.attrs['message_type']}" if "message_type" in ds.attrs else "")
                               + f", moments {', '.join(_moments(ds))})")
     _load(ctx, args.role, "reflectivity", "radial_velocity")
-    res = _couplets(ds, args)
+    win = _window(ctx, args, ds)
+    res = _couplets(ds, args, win)
     cps = [c for c in res["couplets"] if _is_meso(c, args)]
     deb = rc.debris_signature(ds, cps, max_correlation=args.max_correlation,
                               min_reflectivity=args.debris_reflectivity,
                               max_differential_reflectivity=args.max_differential_reflectivity,
-                              radius_m=args.radius * 1000.0, min_range_m=args.min_range * 1000.0,
+                              radius_m=args.debris_radius * 1000.0, min_range_m=args.min_range * 1000.0,
                               max_elevation=args.max_elevation, min_gates=args.min_gates)
     c = deb["couplet"] or {}
     values = {"debris_gate_count": Value(value=deb["gates"], units="1"),
@@ -485,14 +595,15 @@ def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
               "couplet_rotational_velocity": Value(value=_r(c.get("vrot"), 2), units="m/s"),
               "couplet_lat": Value(value=_r(c.get("lat"), 4), units="degree_north"),
               "couplet_lon": Value(value=_r(c.get("lon"), 4), units="degree_east"),
-              "debris_signature_flag": Value(value=deb["flag"], units="")}
+              "debris_signature_flag": Value(value=deb["flag"], units=""),
+              **_from_place("debris", {"lat": deb["lat"], "lon": deb["lon"]} if deb["gates"] else None, win)}
     warnings = [f"{deb['candidates']} low-correlation gates in echo on the low tilts; "
                 f"{len(cps)} mesocyclone-strength couplet(s) to match them with; velocities not dealiased"]
     if not cps:
-        summary = f"{_site(ds)}: no mesocyclone-strength couplet, so no debris signature"
+        summary = f"{_site(ds)}: no mesocyclone-strength couplet {win.area_text()}, so no debris signature"
     else:
         summary = (f"{_site(ds)}: {deb['gates']} debris-like gate(s) (CC < {args.max_correlation:g}, "
-                   f"Z > {args.debris_reflectivity:g} dBZ) within {args.radius:g} km of the couplet at "
+                   f"Z > {args.debris_reflectivity:g} dBZ) within {args.debris_radius:g} km of the couplet at "
                    f"({c['lat']:.3f}, {c['lon']:.3f}): "
                    + ("debris signature" if deb["flag"] else "no debris signature"))
-    return ToolOutput(values=values, summary=summary, warnings=warnings)
+    return win.finish(ToolOutput(values=values, summary=summary, warnings=warnings))

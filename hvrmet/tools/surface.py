@@ -2,10 +2,16 @@
 
 The station tools read the case's ``surface_obs`` role (variables on dim ``obs`` with
 ``station``, ``time``, ``lat``, ``lon`` coordinates; pressure in hPa, wind in knots); a
-station's repeated report at the same time is counted once (the first). An optional
-lat/lon box and time window limit the stations and reports searched. ``locate_fronts``
-reads the ``fronts`` role (WPC coded surface bulletin: fronts, troughs, highs and lows).
-Positions are degree_north / degree_east (-180..180); times are UTC (ISO 8601).
+station's repeated report at the same time is counted once (the first). They screen only
+the stations inside the window around the case's place and time
+(:mod:`hvrmet.tools.window`, kind ``stations``: 1500 km and 12 h either side by default;
+``radius`` and ``time_window`` override it; a lat/lon box given without a radius replaces
+the radius; ``start``/``end`` replace the time limits). Reports outside the time window
+are left out while any report is inside; when none is, every report is used, the result
+says ``outside_time_window`` and warns. Each extreme names its station, its distance (km)
+and bearing from the place. ``locate_fronts`` reads the ``fronts`` role (WPC coded surface
+bulletin: fronts, troughs, highs and lows). Positions are degree_north / degree_east
+(-180..180); times are UTC (ISO 8601).
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from hvrmet.calc.gridded import wrap_lon
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.gridded import BoxInput
-from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import Window, windowed
 
 __all__ = ["station_frame", "pressure_changes", "distance_km", "buddy_check"]
 
@@ -53,7 +60,7 @@ class TendencyInput(PressureInput):
                                  "are treated as bad reports and left out", ge=1, le=100)
 
 
-class FrontsInput(CaseInput):
+class FrontsInput(WindowInput):
     """A WPC surface analysis and a point to look for a strong high near."""
 
     role: str = Field("fronts", description="case role of the WPC surface analysis")
@@ -61,13 +68,20 @@ class FrontsInput(CaseInput):
                                  "location when omitted)", ge=-90, le=90)
     lon: float | None = quantity(None, units=DEG_E, description="longitude of the point (the case's "
                                  "location when omitted)", ge=-180, le=360)
-    radius: float = quantity(1000.0, units="km", description="search radius around the point", ge=10, le=5000)
+    radius: float | None = quantity(None, units="km", description="search radius around the point (1000 km, the "
+                                    "'surface_analysis' window, when omitted)", ge=10, le=20038)
     min_high_pressure: float = quantity(1020.0, units="hPa", description="central pressure a high needs to "
                                         "count as strong", ge=950, le=1080)
 
 
-def station_frame(ds: xr.Dataset, args: SurfaceInput, needs: tuple[str, ...]) -> pd.DataFrame:
-    """The reports as a table (station, time, lat, lon, ``needs``), limited by box and window.
+def station_frame(ds: xr.Dataset, args: SurfaceInput, needs: tuple[str, ...],
+                  win: Window | None = None) -> pd.DataFrame:
+    """The reports as a table (station, time, lat, lon, ``needs``), limited by the window.
+
+    With ``win`` (:meth:`ToolContext.window`), the stations inside its area (radius and
+    box), with their ``distance_km`` and ``bearing`` from the place, and the reports inside
+    its time window (every report when none is: ``win`` is then flagged outside the time
+    window, with a warning). Without it, the box and ``start``/``end`` of ``args`` alone.
 
     Raises
     ------
@@ -83,16 +97,33 @@ def station_frame(ds: xr.Dataset, args: SurfaceInput, needs: tuple[str, ...]) ->
                        "lat": ds["lat"].values.astype(float), "lon": wrap_lon(ds["lon"].values.astype(float)),
                        **{v: ds[v].values.astype(float) for v in needs}})
     df = df.drop_duplicates(["station", "time"], keep="first")
-    box = args.box()
-    keep = box.mask(df["lat"].to_numpy(), df["lon"].to_numpy())
-    if args.start:
-        keep &= (df["time"] >= _utc(args.start)).to_numpy()
-    if args.end:
-        keep &= (df["time"] <= _utc(args.end)).to_numpy()
-    df = df[keep].dropna(subset=list(needs), how="all")
+    if win is None:
+        box = args.box()
+        keep = box.mask(df["lat"].to_numpy(), df["lon"].to_numpy())
+        if args.start:
+            keep &= (df["time"] >= _utc(args.start)).to_numpy()
+        if args.end:
+            keep &= (df["time"] <= _utc(args.end)).to_numpy()
+        df = df[keep].dropna(subset=list(needs), how="all")
+        if df.empty:
+            raise VariableMissing(path, f"no report with {', '.join(needs)} in the box and time window asked for")
+        return df.reset_index(drop=True)
+    df = df.dropna(subset=list(needs), how="all")
+    d, b = win.locate(df["lat"].to_numpy(), df["lon"].to_numpy())
+    df = df.assign(distance_km=d, bearing=b)
+    n_all = df["station"].nunique()
+    df = df[win.mask(df["lat"].to_numpy(), df["lon"].to_numpy())]
     if df.empty:
-        raise VariableMissing(path, f"no report with {', '.join(needs)} in the box and time window asked for")
-    return df.reset_index(drop=True)
+        raise VariableMissing(path, f"no station with {', '.join(needs)} {win.area_text()} (of {n_all} stations); "
+                                    "pass a larger 'radius' to search farther")
+    n_in = df["station"].nunique()
+    if n_in < n_all:
+        win.warnings.append(f"{n_in} of {n_all} stations lie {win.area_text()} and are screened; "
+                            f"{n_all - n_in} farther ones are left out")
+    keep, note = win.select_times(df["time"].to_numpy(), what="reports")
+    if note:
+        win.warnings.append(note)
+    return df[keep].reset_index(drop=True)
 
 
 def buddy_check(df: pd.DataFrame, var: str = "air_pressure_at_sea_level", radius_km: float = 200.0,
@@ -152,16 +183,35 @@ def _where(prefix: str, row: pd.Series | None, value: str, units: str, ndigits: 
     if row is None:
         return {prefix: Value(value=None, units=units), f"{prefix}_station": Value(value=None),
                 f"{prefix}_time": Value(value=None), f"{prefix}_lat": Value(value=None, units=DEG_N),
-                f"{prefix}_lon": Value(value=None, units=DEG_E)}
-    return {prefix: Value(value=round(float(row[value]), ndigits), units=units),
-            f"{prefix}_station": Value(value=str(row["station"])), f"{prefix}_time": Value(value=_iso(row["time"])),
-            f"{prefix}_lat": Value(value=round(float(row["lat"]), 4), units=DEG_N),
-            f"{prefix}_lon": Value(value=round(float(row["lon"]), 4), units=DEG_E)}
+                f"{prefix}_lon": Value(value=None, units=DEG_E), f"{prefix}_distance": Value(value=None, units="km"),
+                f"{prefix}_bearing": Value(value=None, units="degree")}
+    out = {prefix: Value(value=round(float(row[value]), ndigits), units=units),
+           f"{prefix}_station": Value(value=str(row["station"])), f"{prefix}_time": Value(value=_iso(row["time"])),
+           f"{prefix}_lat": Value(value=round(float(row["lat"]), 4), units=DEG_N),
+           f"{prefix}_lon": Value(value=round(float(row["lon"]), 4), units=DEG_E)}
+    dist = row.get("distance_km") if hasattr(row, "get") else None
+    brg = row.get("bearing") if hasattr(row, "get") else None
+    out[f"{prefix}_distance"] = Value(value=None if dist is None or not np.isfinite(dist) else round(float(dist), 1),
+                                      units="km", note="from the case's place")
+    out[f"{prefix}_bearing"] = Value(value=None if brg is None or not np.isfinite(brg) else round(float(brg), 0),
+                                     units="degree", note="from the case's place, clockwise from north")
+    return out
 
 
 def _outs(prefix: str, units: str) -> dict[str, str]:
     return {prefix: units, f"{prefix}_station": "", f"{prefix}_time": "", f"{prefix}_lat": DEG_N,
-            f"{prefix}_lon": DEG_E}
+            f"{prefix}_lon": DEG_E, f"{prefix}_distance": "km", f"{prefix}_bearing": "degree"}
+
+
+def _station_window(ctx: ToolContext, args: SurfaceInput) -> Window:
+    """The stations' window: kind ``stations``, the box and ``start``/``end`` of the call."""
+    return ctx.window("stations", args, box=args.box(), start=_utc(args.start) if args.start else None,
+                      end=_utc(args.end) if args.end else None)
+
+
+def _km(r) -> str:
+    d = getattr(r, "distance_km", None)
+    return "" if d is None or not np.isfinite(d) else f", {d:.0f} km from the place"
 
 
 def pressure_changes(df: pd.DataFrame, interval_h: float, tolerance_min: float) -> pd.DataFrame:
@@ -171,8 +221,9 @@ def pressure_changes(df: pd.DataFrame, interval_h: float, tolerance_min: float) 
     ``tolerance_min``. Returns the later reports with ``p_before``, ``time_before`` and
     ``change`` (hPa, later minus earlier).
     """
+    extra = [c for c in ("distance_km", "bearing") if c in df]
     p = df.dropna(subset=["air_pressure_at_sea_level"])[["station", "time", "lat", "lon",
-                                                         "air_pressure_at_sea_level"]]
+                                                         "air_pressure_at_sea_level", *extra]]
     left = p.assign(target=p["time"] - pd.Timedelta(hours=interval_h)).sort_values("target")
     right = p[["station", "time", "air_pressure_at_sea_level"]].rename(
         columns={"time": "time_before", "air_pressure_at_sea_level": "p_before"}).sort_values("time_before")
@@ -183,8 +234,8 @@ def pressure_changes(df: pd.DataFrame, interval_h: float, tolerance_min: float) 
 
 
 @tool(category="surface",
-      outputs={**_outs("max_fall", "hPa"), **_outs("max_rise", "hPa"), "interval": "hour", "n_pairs": "1",
-               "n_stations": "1", "n_rejected": "1"},
+      outputs=windowed({**_outs("max_fall", "hPa"), **_outs("max_rise", "hPa"), "interval": "hour", "n_pairs": "1",
+                        "n_stations": "1", "n_rejected": "1"}),
       example={"case": "superstorm1993"}, needs=("surface_obs",))
 def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutput:
     """Largest station mean-sea-level pressure falls and rises over 3 hours (or another interval).
@@ -194,11 +245,13 @@ def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutp
     earlier) is ranked. ``max_fall`` is the most negative change, ``max_rise`` the most
     positive; ``*_time`` is the later report's time. Reports failing the spatial check
     (``qc``, see :func:`buddy_check`) and changes larger than ``max_change`` are left out;
-    ``n_rejected`` counts both. The table lists the ten
-    largest falls and rises.
+    ``n_rejected`` counts both. Only stations and reports inside the window count (see the
+    module docstring); each extreme gives its distance and bearing from the place. The
+    table lists the ten largest falls and rises.
     """
     ds = ctx.load(args.role)
-    df = station_frame(ds, args, ("air_pressure_at_sea_level",)).dropna(subset=["air_pressure_at_sea_level"])
+    win = _station_window(ctx, args)
+    df = station_frame(ds, args, ("air_pressure_at_sea_level",), win).dropna(subset=["air_pressure_at_sea_level"])
     df, notes, n_qc = _qc_pressure(df, args.qc)
     pairs = pressure_changes(df, args.interval, args.tolerance)
     bad = pairs["change"].abs() > args.max_change
@@ -215,29 +268,37 @@ def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutp
               "interval": Value(value=args.interval, units="hour"), "n_pairs": Value(value=int(len(good)), units="1"),
               "n_stations": Value(value=int(good["station"].nunique()), units="1"),
               "n_rejected": Value(value=int(bad.sum()) + n_qc, units="1")}
-    cols = ["station", "time", "lat", "lon", "p_before", "air_pressure_at_sea_level", "change"]
+    cols = ["station", "time", "lat", "lon", "distance_km", "p_before", "air_pressure_at_sea_level", "change"]
     top = pd.concat([good.nsmallest(10, "change"), good.nlargest(10, "change")])[cols]
     table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "distance_km": round(r.distance_km, 1),
               "pressure_before_hpa": round(r.p_before, 1), "pressure_hpa": round(r.air_pressure_at_sea_level, 1),
               "change_hpa": round(r.change, 1)} for r in top.itertuples()]
     summary = ("no pressure pairs" if fall is None else
                f"largest {args.interval:g}-h MSLP fall {fall['change']:+.1f} hPa at {fall['station']} "
-               f"({fall['lat']:.2f}, {fall['lon']:.2f}) ending {_iso(fall['time'])}; largest rise "
-               f"{rise['change']:+.1f} hPa at {rise['station']} ending {_iso(rise['time'])}")
-    return ToolOutput(values=values, summary=summary, warnings=notes, table=table)
+               f"({fall['lat']:.2f}, {fall['lon']:.2f}{_km(fall)}) ending {_iso(fall['time'])}; largest rise "
+               f"{rise['change']:+.1f} hPa at {rise['station']} ending {_iso(rise['time'])} "
+               f"({good['station'].nunique()} stations {win.area_text()})")
+    win.at(fall["time"] if fall is not None else None, "the reports")
+    return win.finish(ToolOutput(values=values, summary=summary, warnings=notes, table=table))
 
 
-@tool(category="surface", outputs={**_outs("min_pressure", "hPa"), "n_reports": "1"},
+@tool(category="surface", outputs=windowed({**_outs("min_pressure", "hPa"), "n_reports": "1"}),
       example={"case": "superstorm1993", "lon_min": -100, "lon_max": -60}, needs=("surface_obs",))
 def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> ToolOutput:
     """Lowest station mean-sea-level pressure (hPa): station, position and time.
 
-    The minimum over every report in the box and time window, after the spatial check of
-    the reports (``qc``, see :func:`buddy_check`). The table lists the ten stations with
-    the lowest pressure (each station's lowest report).
+    The minimum over every report inside the window (the stations within the radius of the
+    case's place, the reports within the time window: see the module docstring), after the
+    spatial check of the reports (``qc``, see :func:`buddy_check`); with the station's
+    distance and bearing from the place. The table lists the ten stations with the lowest
+    pressure (each station's lowest report).
     """
     ds = ctx.load(args.role)
-    df = station_frame(ds, args, ("air_pressure_at_sea_level",)).dropna(subset=["air_pressure_at_sea_level"])
+    win = _station_window(ctx, args)
+    df = station_frame(ds, args, ("air_pressure_at_sea_level",), win).dropna(subset=["air_pressure_at_sea_level"])
+    if df.empty:
+        raise VariableMissing(ds.attrs.get("source_file"), f"no pressure report {win.area_text()}")
     df, notes, _ = _qc_pressure(df, args.qc)
     row = df.loc[df["air_pressure_at_sea_level"].idxmin()]
     values = {**_where("min_pressure", row, "air_pressure_at_sea_level", "hPa"),
@@ -245,24 +306,31 @@ def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> Tool
     per = df.loc[df.groupby("station")["air_pressure_at_sea_level"].idxmin()].nsmallest(
         10, "air_pressure_at_sea_level")
     table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
-              "pressure_hpa": round(r.air_pressure_at_sea_level, 1)} for r in per.itertuples()]
-    return ToolOutput(values=values, table=table, warnings=notes,
+              "distance_km": round(r.distance_km, 1), "pressure_hpa": round(r.air_pressure_at_sea_level, 1)}
+             for r in per.itertuples()]
+    win.at(row["time"], "the reports")
+    return win.finish(ToolOutput(values=values, table=table, warnings=notes,
                       summary=f"lowest station MSLP {row['air_pressure_at_sea_level']:.1f} hPa at {row['station']} "
-                              f"({row['lat']:.2f}, {row['lon']:.2f}) at {_iso(row['time'])}, of {len(df)} reports")
+                              f"({row['lat']:.2f}, {row['lon']:.2f}{_km(row)}) at {_iso(row['time'])}, of "
+                              f"{len(df)} reports {win.area_text()}"))
 
 
-@tool(category="surface", outputs={**_outs("max_wind_speed", "knot"), **_outs("max_wind_gust", "knot"),
-                                   "n_reports": "1"},
+@tool(category="surface", outputs=windowed({**_outs("max_wind_speed", "knot"), **_outs("max_wind_gust", "knot"),
+                                            "n_reports": "1"}),
       example={"case": "superstorm1993"}, needs=("surface_obs",))
 def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     """Strongest sustained wind and strongest gust reported (knots): station, position, time.
 
-    The maxima over every report in the box and time window; the gust is ``None`` when no
-    report has one. Summit stations (e.g. Mount Washington, MWN) are not singled out: use
-    the box to exclude them. The table lists the ten stations with the strongest wind.
+    The maxima over every report inside the window (the stations within the radius of the
+    case's place, the reports within the time window: see the module docstring), each with
+    its station's distance and bearing from the place; the gust is ``None`` when no report
+    has one. A summit station inside the window (e.g. Mount Washington, MWN, for a case in
+    New England) is not singled out: use the box or the radius to exclude it. The table
+    lists the ten stations with the strongest wind.
     """
     ds = ctx.load(args.role)
-    df = station_frame(ds, args, ("wind_speed", "wind_gust"))
+    win = _station_window(ctx, args)
+    df = station_frame(ds, args, ("wind_speed", "wind_gust"), win)
     ws, wg = df.dropna(subset=["wind_speed"]), df.dropna(subset=["wind_gust"])
     row_s = ws.loc[ws["wind_speed"].idxmax()] if not ws.empty else None
     row_g = wg.loc[wg["wind_gust"].idxmax()] if not wg.empty else None
@@ -273,13 +341,17 @@ def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     per = ws.loc[ws.groupby("station")["wind_speed"].idxmax()].nlargest(10, "wind_speed")
     gmax = wg.groupby("station")["wind_gust"].max()
     table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "distance_km": round(r.distance_km, 1),
               "wind_speed_kt": r.wind_speed, "max_gust_kt": None if r.station not in gmax else float(gmax[r.station])}
              for r in per.itertuples()]
-    g = "" if row_g is None else (f"; strongest gust {row_g['wind_gust']:.0f} kt at {row_g['station']} "
-                                  f"{_iso(row_g['time'])}")
+    g = "" if row_g is None else (f"; strongest gust {row_g['wind_gust']:.0f} kt at {row_g['station']}"
+                                  f"{_km(row_g)} {_iso(row_g['time'])}")
     s = "no wind reports" if row_s is None else (f"strongest wind {row_s['wind_speed']:.0f} kt at {row_s['station']} "
-                                                 f"({row_s['lat']:.2f}, {row_s['lon']:.2f}) {_iso(row_s['time'])}")
-    return ToolOutput(values=values, summary=s + g, warnings=notes, table=table)
+                                                 f"({row_s['lat']:.2f}, {row_s['lon']:.2f}{_km(row_s)}) "
+                                                 f"{_iso(row_s['time'])}")
+    main = row_g if row_g is not None else row_s
+    win.at(None if main is None else main["time"], "the reports")
+    return win.finish(ToolOutput(values=values, summary=s + g + f" ({win.area_text()})", warnings=notes, table=table))
 
 
 def distance_km(lat0: float, lon0: float, lat, lon) -> np.ndarray:
@@ -303,11 +375,13 @@ def _extent_outs() -> dict[str, str]:
 
 
 @tool(category="surface",
-      outputs={"n_cold_fronts": "1", "n_warm_fronts": "1", "n_stationary_fronts": "1", "n_occluded_fronts": "1",
-               "n_troughs": "1", "n_highs": "1", "n_lows": "1", "highs": "", "lows": "", **_extent_outs(),
-               "strong_high_nearby": "", "nearest_strong_high_distance": "km", "nearest_strong_high_pressure": "hPa",
-               "nearest_strong_high_lat": DEG_N, "nearest_strong_high_lon": DEG_E, "nearest_low_distance": "km",
-               "nearest_low_pressure": "hPa", "valid_time": ""},
+      outputs=windowed({"n_cold_fronts": "1", "n_warm_fronts": "1", "n_stationary_fronts": "1",
+                        "n_occluded_fronts": "1", "n_troughs": "1", "n_highs": "1", "n_lows": "1", "highs": "", "lows": "",
+                        **_extent_outs(), "strong_high_nearby": "", "nearest_strong_high_distance": "km",
+                        "nearest_strong_high_pressure": "hPa", "nearest_strong_high_lat": DEG_N,
+                        "nearest_strong_high_lon": DEG_E, "nearest_strong_high_bearing": "degree",
+                        "nearest_low_distance": "km", "nearest_low_pressure": "hPa", "nearest_low_bearing": "degree",
+                        "valid_time": ""}),
       example={"case": "heatdome2021"}, needs=("fronts",))
 def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     """Fronts, troughs, highs and lows of a WPC surface analysis, and highs near a point.
@@ -316,16 +390,21 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     extent of the cold, warm and stationary fronts (``None`` when there is none); and says
     whether a high of at least ``min_high_pressure`` lies within ``radius`` km of the point
     (the case's location by default), with the nearest such high and the nearest low
-    (geodesic distances, pyproj). A strong surface high over a region is one sign of a
-    subsiding ridge; in a heat wave a thermal low often sits under the upper ridge instead.
+    (geodesic distances, pyproj; bearings from the point). The radius is the window's
+    (kind ``surface_analysis``, :mod:`hvrmet.tools.window`); an analysis valid outside the
+    time window around the case's time is flagged (``outside_time_window``). A strong
+    surface high over a region is one sign of a subsiding ridge; in a heat wave a thermal
+    low often sits under the upper ridge instead.
     """
     ds = ctx.load(args.role)
     for v in ("feature_type", "strength", "vertex_lat", "vertex_lon", "vertex_feature"):
         if v not in ds:
             raise VariableMissing(ds.attrs.get("source_file"), f"not a decoded WPC surface analysis: no {v}")
     ftype = ds["feature_type"].values.astype(str)
-    lat0 = args.lat if args.lat is not None else ctx.case.location.lat
-    lon0 = float(wrap_lon(args.lon if args.lon is not None else ctx.case.location.lon))
+    lat0 = args.lat if args.lat is not None else ctx.place[0]
+    lon0 = float(wrap_lon(args.lon if args.lon is not None else ctx.place[1]))
+    win = ctx.window("surface_analysis", args,
+                     center=(lat0, lon0) if args.lat is not None or args.lon is not None else None)
     values: dict[str, Value] = {f"n_{k}_fronts": Value(value=int((ftype == code).sum()), units="1")
                                 for k, code in _FRONTS.items()}
     values["n_troughs"] = Value(value=int((ftype == "TROF").sum()), units="1")
@@ -334,7 +413,8 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
         sel = ftype == code
         tab = pd.DataFrame({"lat": ds["lat"].values[sel], "lon": wrap_lon(ds["lon"].values[sel]),
                             "p": ds["strength"].values[sel]})
-        tab["km"] = distance_km(lat0, lon0, tab["lat"], tab["lon"]) if len(tab) else []
+        km, brg = win.locate(tab["lat"].to_numpy(), tab["lon"].to_numpy()) if len(tab) else ([], [])
+        tab["km"], tab["bearing"] = km, brg
         centres[kind] = tab
         values[f"n_{kind}"] = Value(value=int(sel.sum()), units="1")
         values[kind] = Value(value=[[round(float(r.lat), 2), round(float(r.lon), 2),
@@ -350,26 +430,32 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     strong = centres["highs"][centres["highs"]["p"] >= args.min_high_pressure]
     near = strong.loc[strong["km"].idxmin()] if len(strong) else None
     low = centres["lows"].loc[centres["lows"]["km"].idxmin()] if len(centres["lows"]) else None
-    found = near is not None and near["km"] <= args.radius
+    found = near is not None and near["km"] <= win.radius_km
     values.update(
         strong_high_nearby=Value(value=bool(found)),
         nearest_strong_high_distance=Value(value=None if near is None else round(float(near["km"]), 0), units="km"),
         nearest_strong_high_pressure=Value(value=None if near is None else float(near["p"]), units="hPa"),
         nearest_strong_high_lat=Value(value=None if near is None else float(near["lat"]), units=DEG_N),
         nearest_strong_high_lon=Value(value=None if near is None else float(near["lon"]), units=DEG_E),
+        nearest_strong_high_bearing=Value(value=None if near is None else round(float(near["bearing"]), 0),
+                                          units="degree", note="from the point"),
         nearest_low_distance=Value(value=None if low is None else round(float(low["km"]), 0), units="km"),
-        nearest_low_pressure=Value(value=None if low is None else float(low["p"]), units="hPa"))
+        nearest_low_pressure=Value(value=None if low is None else float(low["p"]), units="hPa"),
+        nearest_low_bearing=Value(value=None if low is None else round(float(low["bearing"]), 0), units="degree",
+                                  note="from the point"))
     valid = ""
     if "valid" in ds.coords and ds["valid"].size:
         valid = _iso(ds["valid"].values[0])
     values["valid_time"] = Value(value=valid)
+    warnings: list[str] = []
+    win.at(valid or None, "the surface analysis")
     counts = ", ".join(f"{values[f'n_{k}_fronts'].value} {k}" for k in _FRONTS)
     hi = ("no high" if near is None else
           f"nearest high >= {args.min_high_pressure:g} hPa: {near['p']:.0f} hPa at ({near['lat']:.1f}, "
           f"{near['lon']:.1f}), {near['km']:.0f} km away")
     lo = "" if low is None else f"; nearest low {low['p']:.0f} hPa, {low['km']:.0f} km away"
-    return ToolOutput(values=values,
+    return win.finish(ToolOutput(values=values,
                       summary=f"WPC {valid}: fronts {counts}; {values['n_highs'].value} highs, "
                               f"{values['n_lows'].value} lows; {hi} "
-                              f"({'within' if found else 'not within'} {args.radius:g} km of "
-                              f"{lat0:.2f}, {lon0:.2f}){lo}")
+                              f"({'within' if found else 'not within'} {win.radius_km:g} km of "
+                              f"{lat0:.2f}, {lon0:.2f}){lo}", warnings=warnings))

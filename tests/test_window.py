@@ -1,0 +1,301 @@
+"""The search window around a case's place and time: stations, couplets and Level III
+features picked by their distance from the place (checked against distances computed
+here with a haversine formula, independent of the tools' pyproj geodesics), the window
+recorded in every result, its overrides, and data outside the time window weighed less
+in the ledger."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from hvrmet.agents.accounting import ledger
+from hvrmet.agents.evidence import run_check
+from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck, Verdict
+from hvrmet.cases import get_case
+from hvrmet.knowledge import default_store
+from hvrmet.tools import call_tool, list_tools
+from hvrmet.tools.window import DEFAULTS, WINDOW_OUTPUTS, defaults_markdown
+
+pytestmark = pytest.mark.usefixtures("data_dir")
+
+W = default_store().weights
+EARTH_KM = 6371.0088  # mean radius (IUGG)
+
+
+def _haversine(lat0, lon0, lat1, lon1):
+    p0, p1 = np.radians(lat0), np.radians(np.asarray(lat1, float))
+    dl = np.radians(np.asarray(lon1, float) - lon0)
+    a = np.sin((p1 - p0) / 2) ** 2 + np.cos(p0) * np.cos(p1) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_KM * np.arcsin(np.sqrt(a))
+
+
+def _bearing(lat0, lon0, lat1, lon1):
+    p0, p1, dl = math.radians(lat0), math.radians(lat1), math.radians(lon1 - lon0)
+    y = math.sin(dl) * math.cos(p1)
+    x = math.cos(p0) * math.sin(p1) - math.sin(p0) * math.cos(p1) * math.cos(dl)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def _ok(name, args):
+    r = call_tool(name, args)
+    assert r.ok, r.error
+    return r
+
+
+# ----------------------------------------------------------------------------- the table
+def test_defaults_are_one_documented_table():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "windows.md").read_text()
+    assert defaults_markdown() in doc
+    assert DEFAULTS["radar"].scale == DEFAULTS["level3"].scale == "storm"
+    assert 50 <= DEFAULTS["radar"].radius_km <= 100 and 50 <= DEFAULTS["level3"].radius_km <= 100
+    assert 1000 <= DEFAULTS["gridded"].radius_km <= 1500 and 1000 <= DEFAULTS["stations"].radius_km <= 1500
+    assert all(len(d.why) > 40 for d in DEFAULTS.values())
+
+
+def test_every_windowed_tool_records_its_window():
+    windowed = [t for t in list_tools() if set(WINDOW_OUTPUTS) <= set(t.outputs)]
+    cats = {t.category for t in windowed}
+    assert {"radar", "level3", "gridded", "surface"} <= cats
+    for t in windowed:
+        assert {"radius", "time_window"} <= set(t.input_model.model_fields), t.name
+    r = _ok("find_pressure_minimum", {"case": "cyclone2010"})
+    case = get_case("cyclone2010")
+    assert r.value("window_radius") == DEFAULTS["gridded"].radius_km and r.values["window_radius"].units == "km"
+    assert (r.value("window_center_lat"), r.value("window_center_lon")) == (case.location.lat, case.location.lon)
+    assert r.values["window_center_time"].value == "2010-10-26T12:00Z"
+    assert r.values["data_time"].value == "2010-10-26T12:00Z" and r.value("data_time_offset") == 0.0
+    assert r.values["outside_time_window"].value is False and r.values["data_time_offset"].units == "hour"
+    # the minimum lies inside the window (independent haversine)
+    assert _haversine(case.location.lat, case.location.lon, r.value("min_pressure_lat"),
+                      r.value("min_pressure_lon")) <= DEFAULTS["gridded"].radius_km
+
+
+# ----------------------------------------------------------------------------- superstorm1993
+@pytest.fixture(scope="module")
+def sfc(data_dir):
+    """The station CSV read here with pandas (not the project's reader)."""
+    df = pd.read_csv(data_dir / "metpy/staticdata/SFC_obs.csv", parse_dates=["valid"])
+    df = df.drop_duplicates(["station", "valid"], keep="first")
+    case = get_case("superstorm1993")
+    df["d"] = _haversine(case.location.lat, case.location.lon, df.lat, df.lon)
+    return df, case
+
+
+def _extreme(df, col, how, radius):
+    """The in-window extreme (haversine distances), and the stations holding it; no report
+    near the edge (where a haversine and the tools' geodesic may disagree) could beat it."""
+    inside = df[df.d <= radius].dropna(subset=[col])
+    best = inside[col].min() if how == "min" else inside[col].max()
+    edge = df[(df.d - radius).abs() < 0.01 * radius].dropna(subset=[col])
+    assert not ((edge[col] < best) if how == "min" else (edge[col] > best)).any()
+    return best, set(inside.loc[inside[col] == best, "station"])
+
+
+def test_superstorm1993_screens_only_stations_in_its_window(sfc):
+    df, _ = sfc
+    radius = DEFAULTS["stations"].radius_km
+    far = {"PASY": "Shemya", "MWN": "Mount Washington", "MFE": "McAllen"}
+    for st in far:  # each lies beyond the window
+        assert df.loc[df.station == st, "d"].min() > radius, st
+
+    dist = df.groupby("station")["d"].first()
+    low = _ok("find_pressure_minimum_station", {"case": "superstorm1993", "qc": False})
+    best, where = _extreme(df, "mslp", "min", radius)
+    assert low.value("min_pressure") == best and low.values["min_pressure_station"].value in where
+    st = low.values["min_pressure_station"].value
+    assert low.value("min_pressure_distance") == pytest.approx(dist[st], rel=0.006)
+    n = df.mslp.notna()
+    assert (df[n].d <= 0.99 * radius).sum() <= low.value("n_reports") <= (df[n].d <= 1.01 * radius).sum()
+
+    wind = _ok("find_strongest_winds", {"case": "superstorm1993"})
+    best, where = _extreme(df, "sknt", "max", radius)
+    assert wind.value("max_wind_speed") == best and wind.values["max_wind_speed_station"].value in where
+    st = wind.values["max_wind_speed_station"].value
+    assert wind.value("max_wind_speed_distance") == pytest.approx(dist[st], rel=0.006)
+    best, where = _extreme(df, "gust", "max", radius)
+    assert wind.value("max_wind_gust") == best and wind.values["max_wind_gust_station"].value in where
+
+    fall = _ok("compute_pressure_tendency", {"case": "superstorm1993", "qc": False, "tolerance": 0})
+    hourly = df[(df.d <= radius) & (df.valid.dt.minute == 0) & df.mslp.notna()]
+    pv = hourly.pivot(index="valid", columns="station", values="mslp")
+    ch = (pv - pv.shift(freq="3h")).stack().rename("change").reset_index().dropna()
+    ch = ch[ch.change.abs() <= 25]
+    f = ch.loc[ch.change.idxmin()]
+    assert fall.value("max_fall") == pytest.approx(round(f.change, 1))
+    assert fall.values["max_fall_station"].value == f.station
+
+    reported = {r.values[k].value for r in (low, wind, fall) for k in r.values if k.endswith("_station")}
+    assert not reported & set(far), reported
+    for r in (low, wind, fall):
+        assert all(row["station"] not in far for row in r.table)
+        assert all(row["distance_km"] <= radius + 1 for row in r.table)
+
+    # the reports are from 12 March 06-16 UTC, 20-30 h before the case time: said, and flagged
+    for r in (low, wind, fall):
+        assert r.values["outside_time_window"].value is True
+        assert r.value("data_time_offset") < -DEFAULTS["stations"].time_window_h
+        assert any("before the case time" in w and "outside the time window" in w for w in r.warnings), r.warnings
+        assert "outside the time window" in r.summary
+
+
+def test_a_station_window_override_works(sfc):
+    df, _ = sfc
+    r = _ok("find_strongest_winds", {"case": "superstorm1993", "radius": "500 km", "time_window": "36 h"})
+    assert r.value("window_radius") == 500.0 and r.value("window_time_window") == 36.0
+    inside = df[df.d <= 500].dropna(subset=["sknt"])
+    assert r.value("max_wind_speed") == inside.sknt.max()
+    assert all(row["distance_km"] <= 501 for row in r.table)
+    # within 36 h of the case time the reports are inside the time window: no flag, no warning
+    assert r.values["outside_time_window"].value is False
+    assert not any("outside the time window" in w for w in r.warnings)
+    # a box without a radius replaces the radius (and a whole-globe radius takes every station)
+    box = _ok("find_strongest_winds", {"case": "superstorm1993", "lat_min": 24, "lat_max": 31, "lon_min": -98,
+                                       "lon_max": -80})
+    assert box.values["window_radius"].value is None
+    sub = df[df.lat.between(24, 31) & df.lon.between(-98, -80)]
+    assert box.value("max_wind_speed") == sub.sknt.max()
+    globe = _ok("find_pressure_minimum_station", {"case": "superstorm1993", "radius": "20038 km"})
+    assert globe.values["min_pressure_station"].value == "PASY"
+
+
+# ----------------------------------------------------------------------------- may1999
+def test_may1999_rotation_names_the_couplets_distance_from_the_place():
+    case = get_case("may1999")
+    r = _ok("detect_rotation", {"case": "may1999"})
+    lat, lon = r.value("couplet_lat"), r.value("couplet_lon")
+    d = float(_haversine(case.location.lat, case.location.lon, lat, lon))
+    assert r.value("couplet_distance") == pytest.approx(d, rel=0.006, abs=0.2)
+    assert r.values["couplet_distance"].units == "km"
+    assert r.value("couplet_bearing") == pytest.approx(_bearing(case.location.lat, case.location.lon, lat, lon),
+                                                       abs=1.0)
+    assert d <= DEFAULTS["radar"].radius_km
+    assert f"{r.value('couplet_distance'):.1f} km" in r.summary
+    assert r.value("max_rotational_velocity") >= 20 and r.values["mesocyclone_flag"].value is True
+    assert r.values["outside_time_window"].value is False and r.value("data_time_offset") == 0.0
+    for row in r.table:  # every couplet counted lies inside the window
+        assert _haversine(case.location.lat, case.location.lon, row["lat"], row["lon"]) <= \
+            DEFAULTS["radar"].radius_km * 1.01
+    near = r.value("nearest_couplet_distance")
+    assert near <= r.value("couplet_distance")
+    # a window that leaves the couplet out: the strongest couplet inside is another, nearer one
+    small = _ok("detect_rotation", {"case": "may1999", "radius": f"{math.floor(d) - 5} km"})
+    assert small.value("couplet_distance") is None or small.value("couplet_distance") < d - 5
+
+
+# ----------------------------------------------------------------------------- Level III
+def _fake_tvs(site_lat, site_lon):
+    """A TVS product as MetPy decodes one (no real NTV file in the data folder): a strong
+    TVS 55 nm (102 km) from the radar and a weaker ETVS 10 nm (19 km) from it."""
+    from hvrmet.data.readers import nexrad_level3 as l3
+
+    tab = ("                         Tornado Vortex Signature\n"
+           " Feat  Storm   AZ/RAN  AVGDV  LLDV  MXDV/Hgt   Depth    Base/Top   MXSHR/Hgt\n"
+           "  TVS    Q0   246/ 55    61    82    91/ 3.9    >12.8  < 1.2/ 14.0    55/ 1.2\n"
+           " ETVS    F4   100/ 10    40    45    60/ 8.0      9.0    5.0/ 14.0    30/ 6.0")
+    x, y = l3._azran_xy(246, 55)
+    x2, y2 = l3._azran_xy(100, 10)
+    f = SimpleNamespace(sym_block=[[{"x": x, "y": y, "type": "TVS"}, {"x": x2, "y": y2, "type": "ETVS"}]],
+                        tab_pages=[tab], graph_pages=[], metadata={"num_tvs": 1, "num_etvs": 1},
+                        lat=site_lat, lon=site_lon, height=300)
+    ds = l3._tvs(Path("ntv"), f, [])
+    ds.attrs.update(product_name="Tornado Vortex Signature", volume_time="2016-05-26T21:54:42")
+    return ds
+
+
+def test_level3_tvs_picks_detections_by_distance(tmp_path, data_dir, monkeypatch):
+    from hvrmet.tools.context import ToolContext
+
+    src = get_case("mci20160526")
+    data = yaml.safe_load(Path(src.source_path).read_text()) if src.source_path else None
+    if data is None:
+        from importlib import resources
+        data = yaml.safe_load(resources.files("hvrmet.cases").joinpath("catalogue", "mci20160526.yaml").read_text())
+    data.update(id="tvs-window", events=[], data_dir=str(data_dir))
+    data["files"].append({"role": "level3_tornado_vortex_signature", "format": "nexrad_level3",
+                          "path": "metpy/staticdata/nids/Level3_MCI_NMD_20160526_2154.nids"})
+    case_file = tmp_path / "tvs.yaml"
+    case_file.write_text(yaml.safe_dump(data))
+    lat0, lon0 = data["location"]["lat"], data["location"]["lon"]
+    fake = _fake_tvs(lat0, lon0)
+    real_load = ToolContext.load
+    monkeypatch.setattr(ToolContext, "load", lambda self, role: fake if role == "level3_tornado_vortex_signature"
+                        else real_load(self, role))
+
+    d = _haversine(lat0, lon0, fake.lat.values, fake.lon.values)
+    near, far = int(np.argmin(d)), int(np.argmax(d))
+    assert d[near] < DEFAULTS["level3"].radius_km < d[far]
+    r = _ok("get_tvs_detections", {"case": str(case_file)})
+    assert r.value("tvs_in_products") == 2 and r.value("tvs_count") == 1 and r.value("tvs_outside_window") == 1
+    assert r.values["nearest_tvs_storm_id"].value == r.values["strongest_tvs_storm_id"].value == "F4"
+    assert r.value("nearest_tvs_distance") == pytest.approx(d[near], rel=0.006)
+    assert r.value("strongest_tvs_distance") == pytest.approx(d[near], rel=0.006)
+    assert r.value("nearest_tvs_bearing") == pytest.approx(
+        _bearing(lat0, lon0, float(fake.lat.values[near]), float(fake.lon.values[near])), abs=1.0)
+    assert r.value("strongest_tvs_max_shear") == pytest.approx(0.030)
+    assert any("outside the window" in w and "Q0" in w for w in r.warnings), r.warnings
+    assert {row["storm_id"]: row["in_window"] for row in r.table} == {"Q0": False, "F4": True}
+    # a wider window takes the stronger, farther TVS as the strongest
+    wide = _ok("get_tvs_detections", {"case": str(case_file), "radius": "150 km"})
+    assert wide.value("tvs_count") == 2 and wide.values["strongest_tvs_storm_id"].value == "Q0"
+    assert wide.value("strongest_tvs_distance") == pytest.approx(d[far], rel=0.006)
+    assert wide.values["nearest_tvs_storm_id"].value == "F4"
+
+
+def test_level3_mesocyclones_inside_the_window():
+    case = get_case("mci20160526")
+    r = _ok("get_mesocyclones", {"case": "mci20160526", "radius": "40 km"})
+    d = {row["circulation_id"]: float(_haversine(case.location.lat, case.location.lon, row["lat"], row["lon"]))
+         for row in r.table}
+    inside = {k for k, v in d.items() if v <= 40}
+    assert 0 < len(inside) < len(d)
+    assert r.value("mesocyclone_count") == len(inside)
+    assert {row["circulation_id"] for row in r.table if row["in_window"]} == inside
+    assert r.values["strongest_circulation_id"].value in inside and r.values["nearest_circulation_id"].value in inside
+    assert r.values["nearest_circulation_id"].value == min(inside, key=d.get)
+    assert r.value("nearest_distance") == pytest.approx(min(d[k] for k in inside), rel=0.006)
+    assert r.value("strongest_distance") == pytest.approx(d[r.values["strongest_circulation_id"].value], rel=0.006)
+    hail = _ok("get_hail_index", {"case": "mci20160526", "radius": "40 km"})
+    assert all(_haversine(case.location.lat, case.location.lon, row["lat"], row["lon"]) <= 40.5 for row in hail.table)
+
+
+# ----------------------------------------------------------------------------- the ledger
+def _verdict(field="min_pressure"):
+    return Verdict(hypothesis_id="H1", hazard="extratropical_cyclone", card="c1", condition=f"{field} <= 980 hPa",
+                   field=field, op="<=", meaning="supports", met=True, value=975.0, units="hPa", threshold=980.0,
+                   threshold_units="hPa")
+
+
+def test_an_out_of_window_number_is_weighted_by_the_factor():
+    assert 0 < W.outside_time_window < 1
+    h = Hypothesis(id="H1", hazard="extratropical_cyclone", statement="s", prior=0.3, posterior=0.3)
+    inside = Evidence(id="E1-H1-1", loop=1, tool="find_pressure_minimum", arguments={"case": "x"}, ok=True,
+                      verdicts=[_verdict()])
+    outside = inside.model_copy(update={"id": "E1-H1-2", "tool": "find_pressure_minimum_station",
+                                        "outside_time_window": True, "data_time_offset": -26.0})
+    led = ledger(h, [inside, outside], W)
+    by = {c.evidence_id: c for c in led.counted()}
+    assert by["E1-H1-1"].weight == W.meanings.supports and by["E1-H1-1"].scale == 1.0
+    assert by["E1-H1-2"].weight == pytest.approx(W.meanings.supports * W.outside_time_window)
+    assert by["E1-H1-2"].scale == W.outside_time_window
+    note = by["E1-H1-2"].note
+    assert "outside_time_window" in note and "-26.0 h" in note and f"{W.meanings.supports:+.2f}" in note
+    assert led.total == pytest.approx(led.check_sum()) == pytest.approx(
+        led.logit_prior + W.meanings.supports * (1 + W.outside_time_window))
+
+
+def test_run_check_carries_the_window_into_the_evidence():
+    ev = run_check(PlannedCheck(tool="find_pressure_minimum_station", args={}), "superstorm1993", None,
+                   origin="screen", loop=0, seq=1)
+    assert ev.ok and ev.outside_time_window is True and ev.data_time_offset < -12
+    assert any("outside the time window" in w for w in ev.warnings)
+    assert ev.values["window_radius"]["value"] == DEFAULTS["stations"].radius_km
+    ok = run_check(PlannedCheck(tool="find_pressure_minimum", args={}), "cyclone2010", None,
+                   origin="screen", loop=0, seq=2)
+    assert ok.outside_time_window is False and ok.data_time_offset == 0.0
