@@ -23,12 +23,22 @@ from hvrmet.tools.window import Window, window_of
 __all__ = ["ToolContext", "DatasetCache", "CACHE"]
 
 
-class DatasetCache:
-    """Decoded datasets keyed by their files' paths and sha256 (LRU, per process)."""
+def _nbytes(ds) -> int:
+    try:
+        return int(ds.nbytes)
+    except Exception:  # noqa: BLE001 - an object without a size counts as small
+        return 0
 
-    def __init__(self, maxsize: int = 24) -> None:
+
+class DatasetCache:
+    """Decoded datasets keyed by their files' paths and sha256 (LRU, per process), bounded
+    by count and by memory (``max_mb``: the newest entry always stays)."""
+
+    def __init__(self, maxsize: int = 24, max_mb: float = 3000.0) -> None:
         self.maxsize = maxsize
+        self.max_bytes = int(max_mb * 1e6)
         self._data: OrderedDict[tuple, xr.Dataset] = OrderedDict()
+        self._sizes: dict[tuple, int] = {}
         self._lock = threading.RLock()
         self.hits = 0
         self.misses = 0
@@ -45,17 +55,22 @@ class DatasetCache:
         with self._lock:
             self.misses += 1
             self._data[key] = ds
+            self._sizes[key] = _nbytes(ds)
             self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            while len(self._data) > 1 and (len(self._data) > self.maxsize
+                                            or sum(self._sizes.values()) > self.max_bytes):
+                old, _ = self._data.popitem(last=False)
+                self._sizes.pop(old, None)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._sizes.clear()
             self.hits = self.misses = 0
 
 
-CACHE = DatasetCache(int(os.environ.get("HVRMET_CACHE_DATASETS", "24")))
+CACHE = DatasetCache(int(os.environ.get("HVRMET_CACHE_DATASETS", "24")),
+                     float(os.environ.get("HVRMET_CACHE_MB", "3000")))
 
 
 class ToolContext:
