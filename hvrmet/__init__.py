@@ -3,9 +3,9 @@
 The Python API (see :mod:`hvrmet.api`)::
 
     import hvrmet
-    result = hvrmet.diagnose("may1999")        # a typed DiagnosisResult
-    case = hvrmet.load_case("may1999")         # the case and its decoded data
-    res = hvrmet.call_tool("compute_sbcape", {"case": "may1999"})
+    result = hvrmet.diagnose("mycase.yaml")    # a catalogue id or a case file; a typed DiagnosisResult
+    case = hvrmet.load_case("mycase.yaml")     # the case and its decoded data
+    res = hvrmet.call_tool("compute_sbcape", {"case": "mycase.yaml"})
 
 The names are imported on first use, so ``import hvrmet`` stays light.
 """

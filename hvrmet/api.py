@@ -1,10 +1,10 @@
 """The Python API: diagnose a case, load a case, call a tool.
 
 >>> import hvrmet
->>> result = hvrmet.diagnose("may1999", figures=False)          # doctest: +SKIP
+>>> result = hvrmet.diagnose("mycase.yaml", figures=False)          # doctest: +SKIP
 >>> result.outcome, [(h.hazard, h.status) for h in result.hypotheses]  # doctest: +SKIP
->>> case = hvrmet.load_case("may1999")                           # doctest: +SKIP
->>> hvrmet.call_tool("compute_sbcape", {"case": "may1999"}).values["sbcape"]  # doctest: +SKIP
+>>> case = hvrmet.load_case("mycase.yaml")                         # doctest: +SKIP
+>>> hvrmet.call_tool("compute_sbcape", {"case": "mycase.yaml"}).values["sbcape"]  # doctest: +SKIP
 
 Every function takes the same settings as the command line: the defaults, then the
 environment (``HVRMET_<FIELD>``), then a TOML ``config`` file, then the keyword arguments

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "to_dbz", "resample_5min",
+__all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "CROP_ABOVE_PIXELS", "to_dbz", "resample_5min",
            "heaviest_window", "event_sequence", "sample_index", "make_samples", "load_split",
            "SPLITS_FILE", "NowcastDataset", "build_dataset", "training_arrays", "scale_dbz",
            "rain_rate_to_dbz", "dbz_to_rain_rate", "frame_time_from_contents", "CONTENT_TIME_IMPORTERS"]
@@ -55,8 +55,11 @@ WET_DBZ = float(10.0 * np.log10(ZR_A * 0.1 ** ZR_B))
 DBZ_SCALE = 70.0
 #: Time step of every sequence after resampling (minutes).
 STEP_MIN = 5.0
-#: Cases cropped to a square window around the heaviest rain (pixels on a side).
-EVENT_CROP: dict[str, int] = {"mrms20190610": 512}
+#: Sequences on grids of more than this many pixels (continental mosaics such as MRMS's
+#: CONUS grid) are cropped by default to a square window around the heaviest rain ...
+CROP_ABOVE_PIXELS = 10_000_000
+#: ... of this many pixels on a side.
+EVENT_CROP = 512
 #: The split of the events (by event, never by frame).
 SPLITS_FILE = Path(__file__).resolve().parent / "splits.yaml"
 ROLE = "composite_sequence"
@@ -263,6 +266,8 @@ def _event(case_id: str, crop: int | None):
         dbz, native = dbz[order], native[order]
     dbz5, t5 = resample_5min(dbz, native)
     window = None
+    if crop == -1:  # the default: only continental mosaics are cropped
+        crop = EVENT_CROP if dbz5.shape[1] * dbz5.shape[2] > CROP_ABOVE_PIXELS else None
     if crop:
         r, c = heaviest_window(dbz5, crop)
         dbz5 = np.ascontiguousarray(dbz5[:, r:r + crop, c:c + crop])
@@ -302,7 +307,8 @@ def event_sequence(case_id: str, crop: int | None = -1) -> tuple[np.ndarray, np.
         A catalogue case with a ``composite_sequence`` (e.g. ``fmi``, ``mrms20190610``).
     crop
         Side of the square window around the heaviest rain to keep (pixels); ``None``
-        keeps the whole grid; the default takes :data:`EVENT_CROP` (MRMS: 512).
+        keeps the whole grid; the default (``-1``) crops grids of more than
+        :data:`CROP_ABOVE_PIXELS` pixels to :data:`EVENT_CROP` on a side (a CONUS mosaic).
 
     Returns
     -------
@@ -312,8 +318,6 @@ def event_sequence(case_id: str, crop: int | None = -1) -> tuple[np.ndarray, np.
         which frames are interpolated, the crop window, the pixel size in km (dy, dx),
         the maximum dBZ, and the source files with their sha256.
     """
-    if crop == -1:
-        crop = EVENT_CROP.get(case_id)
     return _event(case_id, int(crop) if crop else None)
 
 

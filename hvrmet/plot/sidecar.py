@@ -5,7 +5,7 @@ The sidecar lets code check a figure without looking at it::
     {"kind": "radar_ppi", "variables": ["reflectivity"], "level": "0.4 degree",
      "valid_time": "1999-05-03T23:56:30Z", "extent": [lon_min, lon_max, lat_min, lat_max],
      "units": "dBZ", "colour_scale": {"cmap": "NWSReflectivity", "vmin": 5, "vmax": 80},
-     "source_files": [{"path": ..., "sha256": ...}], "title": ..., "case": "may1999"}
+     "source_files": [{"path": ..., "sha256": ...}], "title": ..., "case": ...}
 """
 
 from __future__ import annotations
