@@ -22,9 +22,21 @@ CASES = [c.id for c in list_cases()]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_dir):
+    """Every catalogue case diagnosed once; the decoded data are dropped after each case so
+    the module never holds the whole catalogue's data at once (two suites may run side by
+    side on one machine)."""
+    import gc
+
+    from hvrmet.tools.context import CACHE
+
     out = tmp_path_factory.mktemp("reasoning")
     cfg = Configuration(out_dir=str(out), figures=False)
-    return {c: diagnose(c, cfg) for c in CASES}
+    states = {}
+    for c in CASES:
+        states[c] = diagnose(c, cfg)
+        CACHE.clear()
+        gc.collect()
+    return states
 
 
 @pytest.mark.parametrize("case", CASES)
