@@ -538,7 +538,8 @@ def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", h
 def bench_run(tasks: Annotated[Path, typer.Option("--tasks", help="task file (JSON lines)")],
               data_dir: DataDirOpt = None,
               llm: Annotated[str, typer.Option("--llm", help="offline or openai")] = "offline",
-              workers: Annotated[int, typer.Option(help="tasks run at once")] = 1,
+              workers: Annotated[int, typer.Option(help="worker processes (spawned; the tasks of one case run "
+                                                         "in one)")] = 1,
               out: Annotated[Path, typer.Option(help="results folder (an existing one is resumed)")] = Path("out/bench"),
               base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint")] = None,
               model: Annotated[Optional[str], typer.Option(help="model at the endpoint")] = None,

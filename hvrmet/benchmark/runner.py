@@ -3,15 +3,25 @@ chat uses, scored, with per-loop scores for the tasks that run the loop.
 
 Results go to ``<out>/results.jsonl`` (one line per task, written as each finishes, so an
 interrupted run resumes where it stopped) and ``<out>/summary.json``.
+
+Workers (``workers > 1``) are separate processes started with the ``spawn`` method, never
+threads of one process and never forked copies of it: the HDF5 and netCDF-C libraries
+behind h5py, netCDF4 and xradar are not thread-safe (two threads opening CfRadial or ODIM
+files at once end the process with SIGBUS/SIGSEGV inside ``netCDF4``), and a forked child
+inherits the parent's HDF5 state and its running threads. Each process has its own
+:class:`BenchContext`; the tasks that share a diagnosis (one case, or one ``case_id``) go
+to one process as a group, so every diagnosis still runs once.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +30,11 @@ import yaml
 from hvrmet.benchmark.scorers import _rank_of, canonical_hazard, entropy, hazard_lineage, rank_hypotheses, score
 from hvrmet.benchmark.tasks import LOOP_CATEGORIES, PLOT_TOOL, Task, load_tasks, tool_for_quantity
 
-__all__ = ["run_benchmark", "run_task", "summarize", "BenchContext", "per_loop", "loop_table", "hypotheses_at"]
+__all__ = ["run_benchmark", "run_task", "summarize", "BenchContext", "per_loop", "loop_table", "hypotheses_at",
+           "task_groups", "START_METHOD"]
+
+#: How worker processes start: ``spawn`` (a fresh interpreter; see the module docstring).
+START_METHOD = "spawn"
 
 
 class BenchContext:
@@ -505,8 +519,6 @@ def run_benchmark(tasks_file: str | Path, *, llm: str = "offline", data_dir: str
     written as the system would give it: every task satisfiable) or ``random`` (random
     answers from the task set's own pools: the chance level); the last two run no tool.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = load_tasks(tasks_file)
@@ -527,22 +539,32 @@ def run_benchmark(tasks_file: str | Path, *, llm: str = "offline", data_dir: str
                 fh.write(json.dumps(row, default=str) + "\n")
                 done[row["id"]] = row
     else:
-        ctx = BenchContext(llm=llm, out=out, data_dir=data_dir, **llm_kw)
-        lock = threading.Lock()
-        # loop tasks of one case share a diagnosis: order by case so workers overlap cases
-        todo.sort(key=lambda t: (not _is_diagnosis_task(t), ctx_key(t)))
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        ctx_kw = {"llm": llm, "out": out, "data_dir": data_dir, **llm_kw}
         with Progress(TextColumn("bench"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                       TimeElapsedColumn(), disable=not progress) as bar, open(results_path, "a") as fh:
             job = bar.add_task("tasks", total=len(tasks), completed=len(done))
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                futures = {pool.submit(run_task, t, ctx): t for t in todo}
-                for fut in as_completed(futures):
-                    row = fut.result()
-                    with lock:
-                        fh.write(json.dumps(row, default=str) + "\n")
-                        fh.flush()
-                        done[row["id"]] = row
-                    bar.advance(job)
+
+            def record(rows_: list[dict]) -> None:
+                for row in rows_:
+                    fh.write(json.dumps(row, default=str) + "\n")
+                    done[row["id"]] = row
+                fh.flush()
+                bar.advance(job, len(rows_))
+
+            groups = task_groups(todo)
+            if workers <= 1 or len(groups) <= 1:
+                ctx = BenchContext(**ctx_kw)
+                for t in (t for group in groups for t in group):
+                    record([_run_row(t, ctx)])
+            else:
+                spawn = multiprocessing.get_context(START_METHOD)
+                with ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=spawn,
+                                         initializer=_init_worker, initargs=(ctx_kw,)) as pool:
+                    futures = [pool.submit(_run_group, [t.model_dump(mode="json") for t in g]) for g in groups]
+                    for fut in as_completed(futures):
+                        record(fut.result())
     rows = [done[t.id] for t in tasks if t.id in done]
     summary = summarize(rows)
     summary.update({"tasks_file": str(tasks_file), "brain": llm, "answerer": answerer,
@@ -555,3 +577,44 @@ def ctx_key(task: Task) -> str:
     """The diagnosis a task shares: its case and the roles it keeps."""
     extra = task.model_extra or {}
     return f"{task.case or task.id}|{','.join(extra.get('roles') or [])}"
+
+
+def _group_key(task: Task) -> str:
+    """The case a task runs on (the catalogue case and the roles it keeps, the ``case_id``
+    of a files case, else its files): tasks with one key share one case file and, for
+    diagnosis tasks, one diagnosis."""
+    extra = task.model_extra or {}
+    if task.case:
+        return f"case:{task.case}|{','.join(extra.get('roles') or [])}"
+    if extra.get("case_id"):
+        return f"case_id:{extra['case_id']}"
+    return "files:" + json.dumps([task.files, extra.get("time"), extra.get("location")], sort_keys=True)
+
+
+def task_groups(tasks: list[Task]) -> list[list[Task]]:
+    """The tasks grouped by the case they run on (:func:`_group_key`), in the order each
+    group first appears, the groups holding diagnosis tasks first (they take longest):
+    one worker process runs one group, so a diagnosis shared by several tasks runs once
+    and a case's data are decoded by one process."""
+    groups: dict[str, list[Task]] = {}
+    for t in tasks:
+        groups.setdefault(_group_key(t), []).append(t)
+    return sorted(groups.values(), key=lambda g: not any(_is_diagnosis_task(t) for t in g))
+
+
+def _run_row(task: Task, ctx: BenchContext) -> dict:
+    return {**run_task(task, ctx), "worker": os.getpid()}
+
+
+_WORKER_CTX: BenchContext | None = None
+
+
+def _init_worker(ctx_kw: dict) -> None:
+    """A worker process's own context (its own readers, dataset cache and diagnoses)."""
+    global _WORKER_CTX
+    _WORKER_CTX = BenchContext(**ctx_kw)
+
+
+def _run_group(group: list[dict]) -> list[dict]:
+    """Run one group of tasks (as dicts, paths already resolved) in a worker process."""
+    return [_run_row(Task.model_validate(t), _WORKER_CTX) for t in group]
