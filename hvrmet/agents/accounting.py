@@ -133,7 +133,8 @@ def _outside_window(ev: Evidence, weight: float, note: str, weights) -> dict[str
 def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[Hypothesis] | None = None) -> Ledger:
     """The ledger of ``h`` over ``evidence`` (see the module docstring).
 
-    ``competing`` are the supported hazard hypotheses; for the null hypothesis each is a
+    ``competing`` are the supported warning-level hazard hypotheses; for the null
+    hypothesis and the null outcomes (ordinary convection, stratiform rain) each is a
     refuting contribution of weight ``competing_supported``.
     """
     groups: dict[str, list[tuple[Evidence, Any]]] = {}
@@ -189,7 +190,8 @@ def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[
             evidence_id=",".join(other.evidence_ids[:6]), tool="(hypothesis)", field=other.hazard, value=other.status,
             card="", condition=f"{other.id} {other.hazard} is supported", meaning="refutes", met=True,
             weight=weights.competing_supported, counted=True, aspect="competing hypothesis",
-            note="a warning-level hazard is supported, so 'no severe hazard' is contradicted"))
+            note=f"a warning-level hazard is supported, so '{h.hazard.replace('_', ' ')}' (nothing at warning "
+                 f"level) is contradicted"))
     counted = led.counted()
     led.total = round(led.logit_prior + sum(c.weight for c in counted), 6)
     led.posterior = round(logistic(led.total), 4)

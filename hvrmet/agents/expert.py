@@ -107,14 +107,21 @@ class ExpertPolicy:
                           + (f"; null signals {', '.join(nulls)}" if nulls else ""))
         return sorted(best.values(), key=lambda p: (-p.prior, p.hazard))
 
+    def _null_outcome(self, hazard: str) -> bool:
+        """Whether a label is one of the null outcomes (ordinary convection, stratiform
+        rain): weather below warning level, which does not compete with the null hypothesis."""
+        hz = self.store.hazards.get(hazard)
+        return bool(hz and hz.family == "null")
+
     def _questions(self, card) -> list[str]:
-        """Mechanisms a guideline card poses as questions of their own: labels of the card
-        (not of the null family) that one of its conditions supports directly."""
+        """Labels a guideline card poses as questions of their own: its further hazards and
+        mechanisms (not of the null family) that a condition of any card supports directly
+        (e.g. extreme short-duration rain and training echoes beside a flash flood)."""
         out = []
         for label in card.hazards[1:]:
             hz = self.store.hazards.get(label)
-            if hz and hz.kind == "mechanism" and hz.family != "null" and any(
-                    c.hazard == label and c.meaning == "supports" for c in card.conditions):
+            if hz and hz.kind in ("mechanism", "hazard") and hz.family != "null" and any(
+                    c.hazard == label and c.meaning == "supports" for k in self.store.cards for c in k.conditions):
                 out.append(label)
         return out
 
@@ -212,18 +219,19 @@ class ExpertPolicy:
         assessments: dict[str, Assessment] = {}
         new_checks: dict[str, list[PlannedCheck]] = {}
         ledgers: dict[str, dict] = {}
-        order = [h for h in ctx.hypotheses if h.hazard != NULL_HAZARD] + \
-                [h for h in ctx.hypotheses if h.hazard == NULL_HAZARD]
+        # warning-level hazards first: the null hypothesis and the null outcomes (ordinary
+        # convection, stratiform rain) are weighed against the hazards already assessed
+        order = sorted(ctx.hypotheses, key=lambda h: (h.hazard == NULL_HAZARD, self._null_outcome(h.hazard)))
         for h in order:
             if h.signoff:  # the forecaster's word stands
                 assessments[h.id] = Assessment(hypothesis_id=h.id, posterior=h.posterior, status=h.status,
                                                rationale=f"forecaster: {h.signoff}")
                 continue
             competing = None
-            if h.hazard == NULL_HAZARD:
+            if h.hazard == NULL_HAZARD or self._null_outcome(h.hazard):
                 competing = [x.model_copy(update={"status": a.status}) for x in ctx.hypotheses
                              if (a := assessments.get(x.id)) is not None and a.status == "supported"
-                             and x.hazard != NULL_HAZARD]
+                             and x.hazard != NULL_HAZARD and not self._null_outcome(x.hazard)]
                 competing = [x.model_copy(update={"evidence_ids": sorted({c.evidence_id for c in
                              ledger(x, ctx.evidence, w).counted() if c.met and c.meaning != "refutes"})})
                              for x in competing]
@@ -280,13 +288,14 @@ class ExpertPolicy:
 
     def summarize(self, ctx: BrainContext) -> str:
         """The diagnosis in a few sentences, citing evidence ids."""
-        sup = [h for h in ctx.hypotheses if h.status == "supported" and h.hazard != NULL_HAZARD]
+        sup = sorted([h for h in ctx.hypotheses if h.status == "supported" and h.hazard != NULL_HAZARD],
+                     key=lambda h: (self._null_outcome(h.hazard), -h.posterior))
         null = next((h for h in ctx.hypotheses if h.hazard == NULL_HAZARD), None)
         ref = [h for h in ctx.hypotheses if h.status == "refuted"]
         inc = [h for h in ctx.hypotheses if h.status in ("inconclusive", "proposed")]
         parts = []
         if sup:
-            for h in sorted(sup, key=lambda h: -h.posterior):
+            for h in sup:  # warning-level hazards before the null outcomes
                 parts.append(f"{h.hazard.replace('_', ' ')} is supported (posterior {h.posterior:.2f}; "
                              f"evidence {', '.join(h.evidence_ids[:6])}).")
         elif null is not None and null.status == "supported":

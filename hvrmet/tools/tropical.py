@@ -21,12 +21,22 @@ class WindProbInput(CaseInput):
     lon: float | None = quantity(None, units="degree_east", description="longitude of a point of interest (default: the case location)", ge=-360, le=360)
 
 
-def _contains(lon: np.ndarray, lat: np.ndarray, x: float, y: float) -> bool:
+def _contains(lon: np.ndarray, lat: np.ndarray, x: float, y: float, ring: np.ndarray | None = None) -> bool:
+    """Whether the point lies inside a contour made of one or more rings (outer rings and
+    holes, as in a shapefile polygon): inside an odd number of its rings. Longitudes are
+    compared on the point's side of the antimeridian."""
     from shapely.geometry import Point, Polygon
 
-    if len(lon) < 3:
-        return False
-    return Polygon(np.column_stack([lon, lat])).buffer(0).contains(Point(x, y))
+    ring = np.zeros(len(lon), dtype=np.int64) if ring is None else np.asarray(ring)
+    pt = Point(x, y)
+    inside = 0
+    for r in np.unique(ring):
+        m = ring == r
+        if m.sum() < 3:
+            continue
+        rl = ((lon[m] - x + 180.0) % 360.0) - 180.0 + x  # the ring's longitudes near the point's
+        inside += bool(Polygon(np.column_stack([rl, lat[m]])).buffer(0).contains(pt))
+    return inside % 2 == 1
 
 
 @tool(category="surface", needs=("wind_probability",), example={"case": "henri2021"},
@@ -55,7 +65,8 @@ def summarize_wind_probability(args: WindProbInput, ctx: ToolContext) -> ToolOut
         best = 0.0
         for c in np.flatnonzero(ds.threshold.values == kt):
             m = ds.vertex_contour.values == c
-            if _contains(ds.vertex_lon.values[m], ds.vertex_lat.values[m], lon, lat):
+            rings = ds.vertex_ring.values[m] if "vertex_ring" in ds else None
+            if _contains(ds.vertex_lon.values[m], ds.vertex_lat.values[m], lon, lat, rings):
                 best = max(best, float(ds.probability.values[c]))
         out[f"point_prob_{kt}kt"] = Value(value=best, units="percent")
     out["period"] = Value(value=float(ds.period_h.values.max()), units="hour")

@@ -425,9 +425,14 @@ def hypothesis_entries(hyps: Iterable[Hypothesis], evidence: Iterable[Evidence] 
 
 
 def outcome_of(hyps: Iterable[Hypothesis]) -> str:
-    """The run's outcome: the supported hazards, no severe hazard, or insufficient evidence."""
+    """The run's outcome: the supported hazards (warning-level ones before the null outcomes
+    such as ordinary convection), no severe hazard, or insufficient evidence."""
+    from hvrmet.knowledge import default_store
+
+    hz = default_store().hazards
     hyps = list(hyps)
-    sup = [h for h in hyps if h.status == "supported" and h.hazard != "no_severe_hazard"]
+    sup = sorted([h for h in hyps if h.status == "supported" and h.hazard != "no_severe_hazard"],
+                 key=lambda h: (getattr(hz.get(h.hazard), "family", "") == "null", -h.posterior))
     null = next((h for h in hyps if h.hazard == "no_severe_hazard"), None)
     return ("hazard: " + ", ".join(h.hazard for h in sup) if sup else
             "no severe hazard" if null is not None and null.status == "supported" else

@@ -26,7 +26,8 @@ def read_nhc_windprob(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         On dim ``contour``: ``threshold`` (knot: 34, 50 or 64), ``probability`` (percent,
         the contour's lower bound), ``period_h`` (forecast period, hours), ``area_km2`` and
         the bounding box; all polygon vertices are in ``vertex_lat``/``vertex_lon`` with
-        ``vertex_contour``.
+        ``vertex_contour`` (the contour they belong to) and ``vertex_ring`` (the ring: a
+        contour may have several outer rings and holes, one per storm or gap).
     """
     import shapefile
     from pyproj import Geod
@@ -40,7 +41,8 @@ def read_nhc_windprob(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         geod = Geod(ellps="WGS84")
         recs: dict[str, list] = {k: [] for k in ("threshold", "probability", "period_h", "area_km2",
                                                  "lat_min", "lat_max", "lon_min", "lon_max")}
-        vlat, vlon, vcont = [], [], []
+        vlat, vlon, vcont, vpart = [], [], [], []
+        nring = 0
         issued = None
         for stem in stems:
             m = re.match(r"(\d{10})_wsp(\d+)knt(\d+)hr", Path(stem).name)
@@ -69,6 +71,9 @@ def read_nhc_windprob(path: str | Path, *, sha256: str = "") -> xr.Dataset:
                 recs["lon_min"].append(pts[:, 0].min()); recs["lon_max"].append(pts[:, 0].max())
                 recs["lat_min"].append(pts[:, 1].min()); recs["lat_max"].append(pts[:, 1].max())
                 vlon.extend(pts[:, 0]); vlat.extend(pts[:, 1]); vcont.extend([idx] * len(pts))
+                for a, b in zip(parts[:-1], parts[1:]):  # one ring id per ring (outer rings and holes)
+                    vpart.extend([nring] * (b - a))
+                    nring += 1
         units = {"threshold": "knot", "probability": "percent", "period_h": "hour",
                  "area_km2": "km^2", "lat_min": "degree_north", "lat_max": "degree_north",
                  "lon_min": "degree_east", "lon_max": "degree_east"}
@@ -78,6 +83,7 @@ def read_nhc_windprob(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         ds["vertex_lat"] = ("vertex", np.asarray(vlat), {"units": "degree_north"})
         ds["vertex_lon"] = ("vertex", np.asarray(vlon), {"units": "degree_east"})
         ds["vertex_contour"] = ("vertex", np.asarray(vcont))
+        ds["vertex_ring"] = ("vertex", np.asarray(vpart, dtype=np.int64))
         ds.attrs["issued"] = f"{issued[:4]}-{issued[4:6]}-{issued[6:8]}T{issued[8:10]}:00"
         ds.attrs["title"] = f"NHC wind-speed probabilities issued {ds.attrs['issued']} UTC"
     return add_provenance(ds, p, sha256, "nhc_windprob")
