@@ -35,12 +35,33 @@ def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> Too
                        units=diag[k][1]) for k in keys}
     missing = [k for k, v in values.items() if v.value is None]
     notes = list(prof.notes)
-    if missing:
-        notes.append(f"not computable from this sounding: {', '.join(missing)}")
+    wind = next((n for n in notes if n.startswith("wind reaches only") or "has no wind" in n), "")
+    for k in missing:
+        need = _NEEDS.get(k)
+        why = "; ".join(x for x in (f"it needs {need}" if need else "", wind if need and "wind" in need else "") if x)
+        notes.append(f"{k} not computable from this sounding" + (f": {why}" if why else ""))
     where = f"{ds.attrs.get('station', '')} {ds.attrs.get('time', '')[:16]}".strip()
     shown = ", ".join(f"{k} {v.value:.4g} {v.units}" for k, v in values.items()
                       if isinstance(v.value, float))
     return ToolOutput(values=values, summary=f"{where}: {shown}", warnings=notes)
+
+
+#: What each kinematic quantity needs from the sounding (said when it cannot be computed).
+_NEEDS = {
+    "shear_0_1km": "winds to 1 km above ground", "shear_0_3km": "winds to 3 km above ground",
+    "shear_0_6km": "winds to 6 km above ground",
+    "bunkers_right_u": "winds to 6 km above ground (Bunkers storm motion)",
+    "bunkers_right_v": "winds to 6 km above ground (Bunkers storm motion)",
+    "bunkers_right_speed": "winds to 6 km above ground (Bunkers storm motion)",
+    "bunkers_right_direction": "winds to 6 km above ground (Bunkers storm motion)",
+    "bunkers_left_u": "winds to 6 km above ground (Bunkers storm motion)",
+    "bunkers_left_v": "winds to 6 km above ground (Bunkers storm motion)",
+    "srh_0_1km": "a storm motion, from winds to 6 km above ground (Bunkers)",
+    "srh_0_3km": "a storm motion, from winds to 6 km above ground (Bunkers)",
+    "stp": "0-1 km storm-relative helicity and 0-6 km shear (winds to 6 km above ground)",
+    "scp": "0-3 km storm-relative helicity and 0-6 km shear (winds to 6 km above ground)",
+    "ship": "0-6 km shear (winds to 6 km above ground)",
+}
 
 
 def _sounding_tool(name: str, keys: dict[str, str], doc: str) -> None:
