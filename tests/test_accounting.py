@@ -483,7 +483,7 @@ def test_the_competing_term_says_what_it_is():
         "E1,E2,E3,E4,E5,E6", "(hypothesis)", "tornadic_supercell", "supported", "")   # the first six
     assert (c.condition, c.meaning, c.met, c.weight, c.counted, c.aspect) == (
         "H1 tornadic_supercell is supported", "refutes", True, -3.0, True, "competing hypothesis")
-    assert c.note == "a warning-level hazard is supported, so 'no severe hazard' is contradicted"
+    assert c.note == "a warning-level hazard is supported, so 'no severe hazard' (nothing at warning level) is contradicted"
 
 
 # -- the status rules on ledgers written by hand (weights.yaml: supported_at 0.75, min_pieces 3,
