@@ -49,7 +49,7 @@ def test_skewt_and_hodograph(data_dir, load, out_dir):
     cape, cin = mpcalc.surface_based_cape_cin(prof.p, prof.t, prof.td)
     res = call_tool("plot_skewt", {"case": "may1999"}, out_dir=str(out_dir))
     meta = _check(res, out_dir, "skewt", "degC", 35.18, -97.44, "1999-05-04T00:00:00Z")
-    assert "OUN" in meta["title"] and "1999-05-04 00:00" in meta["title"]
+    assert "OUN" in meta["title"] and "00:00 UTC Tue 04 May 1999" in meta["title"] and "Norman" in meta["title"]
     assert res.value("sbcape") == pytest.approx(cape.to("J/kg").m, abs=0.1)
     assert res.value("sbcin") == pytest.approx(cin.to("J/kg").m, abs=0.1)
     assert 2000 < res.value("sbcape") < 3500  # 3 May 1999 OUN 00 UTC: large CAPE
@@ -72,6 +72,7 @@ def test_radar_ppi_reflectivity_and_velocity(data_dir, load, out_dir):
     assert res.values["max_abs_velocity"].value is None
     assert meta["colour_scale"] == {"cmap": "NWSReflectivity", "vmin": 5.0, "vmax": 80.0}
     assert "KTLX" in meta["title"] and "us_states" in meta["map_layers"]
+    assert "us_counties" in meta["map_layers"]  # on by default at storm scale over the US
     # 230 km around KTLX spans about +-2.6 degrees of longitude
     assert meta["extent"][1] - meta["extent"][0] == pytest.approx(2 * 230 / (111.32 * np.cos(np.radians(lat))), rel=0.1)
 
@@ -83,7 +84,9 @@ def test_radar_ppi_reflectivity_and_velocity(data_dir, load, out_dir):
     t3 = np.datetime_as_string(np.nanmin(sw["time"].values), unit="s") + "Z"
     meta = _check(res, out_dir, "radar_ppi", "m/s", lat, lon, t3)
     assert res.value("max_abs_velocity") == pytest.approx(float(np.nanmax(np.abs(sw["radial_velocity"].values))))
-    assert meta["colour_scale"]["cmap"] == "NWSVelocity" and meta["colour_scale"]["vmin"] == -30.0
+    nyquist = float(np.nanmedian(sw["nyquist_velocity"].values))
+    assert meta["colour_scale"]["cmap"] == "NWSVelocity"  # +- the sweep's Nyquist velocity, not a fixed 30 m/s
+    assert meta["colour_scale"]["vmin"] == pytest.approx(-nyquist, abs=0.01) and meta["colour_scale"]["vmax"] < 30
     assert "us_counties" in meta["map_layers"]
     # a sweep without the field is refused with the sweeps that have it
     bad = call_tool("plot_radar_ppi", {"case": "may1999", "field": "velocity", "sweep": 0}, out_dir=str(out_dir))
@@ -219,6 +222,113 @@ def test_state_borders_are_drawn(data_dir):
     values = {}
     for states in (True, False):
         res = radar_map(site="KTLX", lat=35.333, lon=-97.278, title="t", max_range_km=230, ring_km=250,
-                        counties=False, states=states, polar=empty)
+                        counties=False, states=states, polar=empty, places=False)
         values[states] = _pixel_at(res.fig, res.ax, -97.5, border_lat)
     assert values[True] < 90 and values[False] > 220, values
+
+
+# --------------------------------------------------------------------------- read at a glance
+def _sidecar(res) -> dict:
+    assert res.ok, res.error
+    return json.loads(Path(res.figures[0].sidecar).read_text())
+
+
+def _names(meta: dict) -> set[str]:
+    return {p["name"] for p in meta["places"]}
+
+
+def test_every_figure_kind_lists_its_marks_and_places(data_dir, load, out_dir):
+    """Each figure kind, on real data, marks what the diagnosis tools find and labels the
+    places a reader needs; its sidecar lists both (kind, lat/lon, label; place names)."""
+    from hvrmet.tools.radar import RotationInput, detect_rotation
+    from hvrmet.tools.context import ToolContext
+
+    # radar PPI at storm scale: Oklahoma City and the towns by the storm, the rotation the
+    # diagnosis found (detect_rotation with its defaults), the hail core and the cells
+    res = call_tool("plot_radar_ppi", {"case": "may1999", "max_range": 100, "ring_spacing": 25}, out_dir=str(out_dir))
+    meta = _sidecar(res)
+    assert {"Oklahoma City", "Moore"} <= _names(meta) or {"Oklahoma City", "Norman"} <= _names(meta), _names(meta)
+    assert "us_counties" in meta["map_layers"]
+    rot = detect_rotation(RotationInput(case="may1999"), ToolContext("may1999")).table[0]
+    marked = [m for m in meta["marks"] if m["kind"] == "rotation"]
+    assert marked and marked[0]["lat"] == pytest.approx(rot["lat"], abs=1e-3)
+    assert marked[0]["lon"] == pytest.approx(rot["lon"], abs=1e-3) and marked[0]["source"] == "detect_rotation"
+    assert "Vrot 22 m/s" in marked[0]["label"] and marked[0]["tag"] == "MESO"
+    assert " of " in marked[0]["near"] or marked[0]["near"].startswith("in ")  # "7 km W of Newcastle"
+    kinds = {m["kind"] for m in meta["marks"]}
+    assert {"rotation", "hail_core", "cell"} <= kinds
+    assert all({"kind", "lat", "lon", "label"} <= set(m) for m in meta["marks"])
+    assert all(meta["extent"][0] <= p["lon"] <= meta["extent"][1] and meta["extent"][2] <= p["lat"] <= meta["extent"][3]
+               for p in meta["places"])
+    assert res.values["marks_drawn"].value.startswith("MESO: Vrot 22 m/s")
+    assert "Oklahoma City" in res.values["places_drawn"].value
+    assert "Equivalent reflectivity factor (dBZ), 0.4° elevation" in meta["title"] and "23:56 UTC" in meta["title"]
+
+    # velocity: the rotation marked on the velocity map, scale +- the Nyquist velocity
+    meta = _sidecar(call_tool("plot_radar_ppi", {"case": "may1999", "field": "velocity"}, out_dir=str(out_dir)))
+    assert [m["kind"] for m in meta["marks"]] == ["rotation"]
+    assert meta["colour_scale"]["vmax"] == pytest.approx(26.1, abs=0.05) and meta["colour_scale"]["limit_from"] == "nyquist"
+    assert "Oklahoma City" in _names(meta) and len(meta["places"]) >= 10
+
+    # marks passed in are drawn too; places and found features can be turned off
+    given = {"kind": "tvs", "lat": 35.33, "lon": -97.49, "label": "TVS reported at Moore"}
+    meta = _sidecar(call_tool("plot_radar_ppi", {"case": "may1999", "marks": [given], "find_features": False,
+                                                 "places": False}, out_dir=str(out_dir)))
+    assert meta["places"] == [] and [(m["kind"], m["label"], m["source"]) for m in meta["marks"]] == [
+        ("tvs", "TVS reported at Moore", "given")]
+    assert "Moore" in meta["marks"][0]["near"]
+
+    # composite of the volume and a Level III product with its own tables
+    meta = _sidecar(call_tool("plot_composite_reflectivity", {"case": "may1999"}, out_dir=str(out_dir)))
+    assert {"rotation", "cell"} <= {m["kind"] for m in meta["marks"]} and "Oklahoma City" in _names(meta)
+    meta = _sidecar(call_tool("plot_composite_reflectivity", {"case": "mci20160526", "role":
+                                                              "level3_composite_reflectivity"}, out_dir=str(out_dir)))
+    kinds = [m["kind"] for m in meta["marks"]]
+    assert "cell" in kinds and "mesocyclone" in kinds and "Kansas City" in _names(meta)
+
+    # synoptic map: isobars every 4 hPa (no fill), the record low as an L over Minnesota
+    res = call_tool("plot_field_map", {"case": "cyclone2010", "variable": "mslp", "contour_variable":
+                                       "geopotential_height", "contour_level": 500, "barb_level": 300},
+                    out_dir=str(out_dir))
+    meta = _sidecar(res)
+    assert meta["style"] == "contours" and meta["colour_scale"]["contours"][0]["step"] == 4.0
+    assert "cmap" not in meta["colour_scale"]
+    lows = [m for m in meta["marks"] if m["kind"] == "low"]
+    deepest = min(lows, key=lambda m: m["value"])
+    assert deepest["value"] == pytest.approx(res.value("field_min"), abs=0.6) and deepest["label"].startswith("L 9")
+    assert 44 <= deepest["lat"] <= 50 and -100 <= deepest["lon"] <= -88
+    assert res.value("deepest_low_value") == pytest.approx(deepest["value"], abs=0.05)
+    assert any(m["kind"] == "high" for m in meta["marks"])
+    assert "Chicago" in _names(meta) and len(meta["places"]) <= 14
+    assert meta["title"].startswith("Mean sea-level pressure (hPa, every 4), 500 hPa geopotential height (dam)")
+    assert "valid 12:00 UTC Tue 26 Oct 2010" in meta["title"]
+
+    # skew-T and hodograph: the levels and storm motions marked, the station's town named
+    meta = _sidecar(call_tool("plot_skewt", {"case": "may1999"}, out_dir=str(out_dir)))
+    assert {"lcl", "lfc", "storm_motion"} <= {m["kind"] for m in meta["marks"]}
+    assert _names(meta) == {"Norman"} and meta["barb_units"] == "knot" and "wind (kt)" in meta["title"]
+    meta = _sidecar(call_tool("plot_hodograph", {"case": "may1999"}, out_dir=str(out_dir)))
+    assert any(m["label"].startswith("Bunkers right mover") for m in meta["marks"]) and _names(meta) == {"Norman"}
+
+    # composite sequence: the panels name the largest cities of the composite's area
+    meta = _sidecar(call_tool("plot_composite_sequence", {"case": "fmi20170509", "frames": 2}, out_dir=str(out_dir)))
+    assert {"Tampere", "Oulu"} & _names(meta) and meta["marks"] == []
+
+
+def test_pressure_centres_and_places_on_synthetic_fields():
+    """H/L centres come from local extrema that stand out; place labels never overlap."""
+    from hvrmet.plot.marks import pressure_centres
+    from hvrmet.plot.places import compass_point, describe_point, nearest_place
+
+    lat = np.arange(60.0, 19.0, -1.0)
+    lon = np.arange(-130.0, -59.0, 1.0)
+    lo2, la2 = np.meshgrid(lon, lat)
+    p = 1012 - 40 * np.exp(-((lo2 + 95) ** 2 + (la2 - 47) ** 2) / 40) + 16 * np.exp(-((lo2 + 70) ** 2 + (la2 - 35) ** 2) / 80)
+    marks = pressure_centres(p, lat, lon, window_km=1000, min_depth=3, min_depth_high=2)
+    assert [(m.kind, m.lat, m.lon) for m in marks] == [("low", 47.0, -95.0), ("high", 35.0, -70.0)]
+    assert marks[0].label == "L 972 hPa" and marks[1].label == "H 1028 hPa"
+    assert pressure_centres(np.full_like(p, 1012.0), lat, lon) == []
+    assert compass_point(0) == "N" and compass_point(250) == "WSW" and compass_point(359) == "N"
+    moore = nearest_place(35.34, -97.49)
+    assert moore["name"] == "Moore" and moore["distance_km"] < 1.0
+    assert describe_point(35.237, -97.68).endswith("of Newcastle")

@@ -5,7 +5,13 @@ The sidecar lets code check a figure without looking at it::
     {"kind": "radar_ppi", "variables": ["reflectivity"], "level": "0.4 degree",
      "valid_time": "1999-05-03T23:56:30Z", "extent": [lon_min, lon_max, lat_min, lat_max],
      "units": "dBZ", "colour_scale": {"cmap": "NWSReflectivity", "vmin": 5, "vmax": 80},
-     "source_files": [{"path": ..., "sha256": ...}], "title": ..., "case": ...}
+     "source_files": [{"path": ..., "sha256": ...}], "title": ..., "case": ...,
+     "marks": [{"kind": "rotation", "lat": 35.237, "lon": -97.68, "label": "ROT 21.8 m/s",
+                "near": "7 km W of Newcastle", ...}],
+     "places": [{"name": "Oklahoma City", "lat": 35.468, "lon": -97.516, "population": 681054, ...}]}
+
+``marks`` lists the features marked on the figure (what the diagnosis found or what the
+caller passed in), ``places`` the place names drawn.
 """
 
 from __future__ import annotations
@@ -18,9 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hvrmet.tools.results import FigureRef
-
-__all__ = ["FigureMeta", "save_figure", "figure_stem", "iso_time"]
+__all__ = ["FigureMeta", "SavedFigure", "save_figure", "figure_stem", "iso_time"]
 
 DPI = 100
 #: PNGs larger than this are re-saved with a 256-colour palette (speckled radar fields).
@@ -49,7 +53,18 @@ class FigureMeta:
     extent: list[float] | None = None
     colour_scale: dict[str, Any] | None = None
     source_files: list[dict[str, str]] = field(default_factory=list)
+    marks: list[dict[str, Any]] = field(default_factory=list)
+    places: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SavedFigure:
+    """The files :func:`save_figure` wrote."""
+
+    png: str
+    sidecar: str
+    kind: str
 
 
 def iso_time(value: Any) -> str:
@@ -85,7 +100,7 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def save_figure(fig, out_dir: str | Path, stem: str, meta: FigureMeta) -> FigureRef:
+def save_figure(fig, out_dir: str | Path, stem: str, meta: FigureMeta) -> SavedFigure:
     """Write ``stem.png`` (at :data:`DPI`) and ``stem.json`` into ``out_dir``.
 
     Figures are built as :class:`matplotlib.figure.Figure` without pyplot, so nothing
@@ -101,4 +116,4 @@ def save_figure(fig, out_dir: str | Path, stem: str, meta: FigureMeta) -> Figure
     record.update(extra)
     record["png"] = png.name
     side.write_text(json.dumps(_clean(record), indent=1) + "\n")
-    return FigureRef(png=str(png), sidecar=str(side), kind=meta.kind)
+    return SavedFigure(png=str(png), sidecar=str(side), kind=meta.kind)
