@@ -384,9 +384,9 @@ def plot_radar_ppi(args: PPIInput, ctx: ToolContext) -> ToolOutput:
     cells (pcolormesh) in an azimuthal equidistant projection centred on the radar, with
     the NWS reflectivity table (5 dBZ steps from 5 dBZ) or the NWS velocity table over
     +- the sweep's Nyquist velocity (m/s; fitted to the data when the file gives none),
-    US states and
-    coastlines, county borders at storm scale, range rings, the radar, places from the
-    offline gazetteer and the features the radar tools find inside the case's window
+    US states and coastlines, county borders at storm scale, range rings, the radar,
+    places from the offline gazetteer and the features the radar tools find inside the
+    case's window
     (rotation couplets of ``detect_rotation``; on reflectivity also the storm cells of
     ``detect_storm_cells`` and the hail core of ``estimate_hail_proxy``), each labelled.
     The title gives the site, the variable's long name, units, elevation and valid time.
