@@ -51,6 +51,7 @@ def _registry():
     return units
 
 
+@lru_cache(maxsize=4096)
 def _known(unit_name: str) -> bool:
     if unit_name == "dimensionless":
         return True

@@ -26,9 +26,9 @@ import functools
 import re
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
+from hvrmet._resources import load_yaml
 from hvrmet.knowledge.conditions import evaluate_condition
 from hvrmet.knowledge.model import Condition
 from hvrmet.knowledge.store import knowledge_dir
@@ -70,7 +70,7 @@ class ScreeningEntry(BaseModel):
 
 @functools.cache
 def _data() -> dict:
-    return yaml.safe_load((knowledge_dir() / "signals.yaml").read_text())
+    return load_yaml((knowledge_dir() / "signals.yaml").read_text())
 
 
 def _base(role: str) -> str:

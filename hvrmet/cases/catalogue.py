@@ -17,6 +17,7 @@ import xarray as xr
 import yaml
 from pydantic import ValidationError
 
+from hvrmet._resources import load_yaml
 from hvrmet.cases.model import Case, CaseFile, Event, Location
 from hvrmet.data.readers import get_reader
 from hvrmet.data.registry import default_registry, resolve
@@ -32,7 +33,7 @@ def parse_case(text: str, source: str) -> Case:
     The errors say what is wrong (the field, the line) and never quote the file's text:
     a path typed in the web page may name any file, and its lines must not come back."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise CaseError(source, f"not valid YAML{_yaml_where(exc)}") from None
     if not isinstance(raw, dict):

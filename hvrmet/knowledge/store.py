@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from hvrmet._resources import package_path
+from hvrmet._resources import load_yaml, package_path
 from hvrmet.errors import HvrmetError
 from hvrmet.knowledge.model import Card, Hazard
 
@@ -38,7 +38,7 @@ def knowledge_dir() -> Path:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise KnowledgeError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

