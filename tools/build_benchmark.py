@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build the development task set of the atomic-subtask benchmark (``hvrmet/benchmark/data/dev.jsonl``).
+"""Build the task sets of the atomic-subtask benchmark (``hvrmet/benchmark/data/dev.jsonl`` and ``test.jsonl``).
 
 What it computes
 ----------------
@@ -33,6 +33,16 @@ does not grade the system against itself:
   computed above (no CAPE by MetPy). Replanning sets are meteorological judgement over the tools
   applicable to the case's data, not the output of an hvrmet run.
 
+* **Search windows**: the tools search around the case's place (docs/windows.md); every task on
+  a windowed tool states its radius (``args.radius``), the whole view (20038 km) where the
+  gold is a whole-volume/grid/network extreme, else the radius the gold was computed within
+  (gates' ground positions from the 4/3-earth beam model and a WGS84 geodesic, haversine
+  distance from the place; see :func:`polar_max_within`).
+* **Test split** (:func:`build_test`): the catalogue cases added for the new readers and files
+  in no catalogue case (xradar, ``metpy.io.Level2File`` and ``Level3File`` readings); hazard
+  tasks from what the place, the season, the public record or the kind of data rule out,
+  and from the physics of the data (no echo of 40 dBZ: the null outcome).
+
 The data files are located only under ``HVRMET_DATA_DIR`` (``hvrmet.data.registry`` is not
 needed: paths are the ones the catalogue names).
 
@@ -41,12 +51,14 @@ How to run
 ::
 
     export HVRMET_DATA_DIR=/path/to/data
-    python tools/build_benchmark.py            # writes hvrmet/benchmark/data/dev.jsonl
-    python tools/build_benchmark.py --out FILE # elsewhere
+    python tools/build_benchmark.py                          # writes hvrmet/benchmark/data/{dev,test}.jsonl
+    python tools/build_benchmark.py --split test --out FILE  # one split, elsewhere
 
 The output is deterministic (fixed ordering, no randomness); the script prints the number of
-tasks per category and validates the file (JSON per line, unique ids, >= 15 tasks per category,
-every case in the catalogue).
+tasks per category and validates each file (JSON per line, unique ids, >= 30 tasks per category
+on both splits and >= 400 on dev, every case in the catalogue and of its split, every
+windowed task stating its radius, replanning golds naming only tools the case's data allow,
+the tasks of one files case describing it alike).
 """
 
 from __future__ import annotations
@@ -76,7 +88,7 @@ CATEGORIES = ("index", "signal", "plot", "abstention", "hypothesis", "verificati
 
 # Published WSR-88D site coordinates (NWS/ROC NEXRAD site list); message-1 files carry none.
 SITES = {"KTLX": (35.3331, -97.2778), "KLIX": (30.3367, -89.8256), "KVWX": (38.2603, -87.7246),
-         "KLBB": (33.6541, -101.8142), "KFTG": (39.7866, -104.5458)}
+         "KLBB": (33.6541, -101.8142), "KFTG": (39.7866, -104.5458), "KLTX": (33.9892, -78.4292)}
 
 
 def data_dir() -> Path:
@@ -106,6 +118,172 @@ def beam_ground_range_km(slant_km: float, elev_deg: float) -> tuple[float, float
     h = math.sqrt(slant_km ** 2 + re_ ** 2 + 2 * slant_km * re_ * math.sin(el)) - re_
     s = re_ * math.asin(slant_km * math.cos(el) / (re_ + h))
     return s, h
+
+
+# =========================================================================== search windows
+# The tools search a window around the case's place (docs/windows.md): 75 km for radar volumes
+# and Level III, 1500 km and 12 h for analyses and station networks. Every task on such a
+# tool states its radius (``args.radius``; stations also ``time_window``) and its gold is
+# computed over that radius here: each gate's ground position (4/3-earth beam model and a
+# WGS84 geodesic from the site), its haversine distance from the place. A maximum counts
+# only when it is the same inside the radius minus and plus WINDOW_MARGIN_KM (so the
+# tools' own distance approximation cannot change the answer). Tasks about the whole
+# volume, grid or network ask with the radius of the whole view.
+WHOLE_KM = 20038.0        # half the Earth's circumference: the whole view
+STORM_KM = 75.0           # storm-scale default radius (radar volumes, Level III)
+SYNOPTIC_KM = 1500.0      # synoptic default radius (analyses, station networks)
+ALL_HOURS = 8784.0        # a time window of a year either side: every report
+WINDOW_MARGIN_KM = 2.0
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+
+
+def haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance (km) on a sphere of the mean Earth radius (numpy, broadcasting)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def polar_gates_latlon(site: tuple[float, float], az, rng_km, el):
+    """Ground positions (lat, lon) of a sweep's gates: ``az``/``el`` per ray (degree),
+    ``rng_km`` slant range per gate; 4/3-earth beam model and a WGS84 geodesic."""
+    from pyproj import Geod
+
+    az = np.asarray(az, float)[:, None] * np.ones((1, len(rng_km)))
+    el = np.radians(np.asarray(el, float))[:, None]
+    rk = np.asarray(rng_km, float)[None, :]
+    re_ = 4.0 / 3.0 * 6371.0
+    h = np.sqrt(rk ** 2 + re_ ** 2 + 2 * rk * re_ * np.sin(el)) - re_
+    s = re_ * np.arcsin(rk * np.cos(el) / (re_ + h))
+    lon, lat, _ = Geod(ellps="WGS84").fwd(np.full(az.size, site[1]), np.full(az.size, site[0]), az.ravel(),
+                                          s.ravel() * 1000.0)
+    return np.asarray(lat).reshape(az.shape), np.asarray(lon).reshape(az.shape)
+
+
+def polar_max_within(sweeps: list[tuple], site: tuple[float, float], center: tuple[float, float],
+                     radius_km: float) -> dict:
+    """The maximum of polar sweeps inside a circle around ``center``.
+
+    ``sweeps``: ``(values[ray, gate], az[ray], range_km[gate], el[ray])``. Returns ``max``
+    inside ``radius_km``, its gates ``locs`` ``(lat, lon, az, range, el)``, their
+    ``spread_km``, the maxima inside the radius minus and plus :data:`WINDOW_MARGIN_KM` and
+    ``stable`` (both equal to ``max``)."""
+    best = {"in": -np.inf, "lo": -np.inf, "hi": -np.inf}
+    gates: list[tuple] = []
+    for d, az, rng, el in sweeps:
+        d = np.asarray(d, float)
+        if not np.isfinite(d).any():
+            continue
+        near = np.asarray(rng, float) <= radius_km + WINDOW_MARGIN_KM + 60.0 + haversine_km(
+            site[0], site[1], center[0], center[1])  # gates that can lie inside at all
+        if not near.any():
+            continue
+        dd = d[:, near]
+        rk = np.asarray(rng, float)[near]
+        lat, lon = polar_gates_latlon(site, az, rk, el)
+        dist = haversine_km(center[0], center[1], lat, lon)
+        for key, rad in (("in", radius_km), ("lo", radius_km - WINDOW_MARGIN_KM),
+                         ("hi", radius_km + WINDOW_MARGIN_KM)):
+            vals = np.where(dist <= rad, dd, np.nan)
+            if np.isfinite(vals).any():
+                m = float(np.nanmax(vals))
+                if key == "in" and m > best["in"] + 1e-9:
+                    gates = []
+                if key == "in" and abs(m - max(best["in"], m)) <= 1e-9:
+                    for i, j in np.argwhere(vals == m):
+                        gates.append((float(lat[i, j]), float(lon[i, j]), float(np.asarray(az)[i]), float(rk[j]),
+                                      float(np.asarray(el)[i])))
+                best[key] = max(best[key], m)
+    spread = max((_dist_km(a[0], a[1], b[0], b[1]) for a in gates for b in gates), default=0.0)
+    return {"max": best["in"], "locs": gates, "spread_km": spread, "max_inner": best["lo"], "max_outer": best["hi"],
+            "stable": np.isfinite(best["in"]) and best["lo"] == best["in"] == best["hi"]}
+
+
+def radius_text(radius_km: float) -> str:
+    """How a task states its search radius."""
+    return "the whole view (radius 20038 km)" if radius_km >= WHOLE_KM else f"{radius_km:g} km"
+
+
+#: The kind of data each windowed quantity's tool searches (docs/windows.md): a task on one
+#: of these states its radius; those without one are about the whole view (:func:`state_windows`).
+WINDOW_KIND = {
+    **{q: "radar" for q in ("max_reflectivity", "max_rotational_velocity", "debris_signature_flag")},
+    **{q: "level3" for q in ("max_value", "max_posh", "max_hail_size", "max_hail_storm_id", "storms_with_posh",
+                             "storms_in_table", "mesocyclone_count", "strongest_circulation_id", "strongest_storm_id",
+                             "strongest_low_level_rotational_velocity", "strongest_max_rotational_velocity",
+                             "storm_count", "fastest_storm_id", "fastest_storm_speed", "mean_motion_speed",
+                             "max_vil_storm_id", "tvs_count")},
+    **{q: "gridded" for q in ("min_pressure", "max_wind_speed", "max_relative_vorticity", "min_relative_vorticity",
+                              "max_absolute_vorticity", "max_divergence", "max_frontogenesis", "max_warm_advection",
+                              "max_moistening", "max_anomaly")},
+    **{q: "stations" for q in ("max_wind_gust", "max_wind_gust_station", "max_wind_speed_station",
+                               "min_pressure_station")},
+}
+WHOLE_WORDS = {"radar": "the whole volume", "level3": "the whole product", "gridded": "the whole grid",
+               "stations": "every station and every report time"}
+
+
+def state_windows(rows: list[dict]) -> list[dict]:
+    """Every index and signal task (and every range abstention) on a windowed tool states its
+    window: the tasks built without one ask about the whole view, and say so (radius 20038
+    km; station networks every report time as well). The tasks computed inside a window set
+    their radius where they are built."""
+    for t in rows:
+        tg = t["target"]
+        args = tg.get("args") or {}
+        kind = WINDOW_KIND.get(tg.get("quantity"))
+        if kind is None or "hazard" in tg or "radius" in args or "lat_min" in args:
+            continue
+        if t["category"] not in ("index", "signal") and not (t["category"] == "abstention" and "min_range" in args):
+            continue
+        args = tg.setdefault("args", {})
+        args["radius"] = WHOLE_KM
+        if kind == "stations":
+            args["time_window"] = ALL_HOURS
+        t["question"] = t["question"].rstrip() + f" (Search radius: {WHOLE_WORDS[kind]}.)"
+        t["source"] += f"; over {WHOLE_WORDS[kind]} (the task's radius {WHOLE_KM:g} km" + (
+            f", time window {ALL_HOURS:g} h" if kind == "stations" else "") + ")"
+    return rows
+
+
+def case_place(case: str) -> tuple[float, float]:
+    """A catalogue case's place (its ``location``), the centre of the tools' window."""
+    import yaml
+
+    loc_ = yaml.safe_load((CATALOGUE / f"{case}.yaml").read_text())["location"]
+    return float(loc_["lat"]), float(loc_["lon"])
+
+
+WINDOW_RADII = (STORM_KM, 50.0, 100.0)  # tried in order: the first whose maximum is stable
+
+
+def add_windowed_max(T: "Tasks", tid: str, case: str | None, what: str, place: str, summary: dict, src: str, *,
+                     quantity: str = "max_reflectivity", args: dict | None = None, units: str = "dBZ",
+                     atol: float = 0.5, **extra) -> None:
+    """An index task (and a signal task, when the tied gates lie within 10 km of each other)
+    on the maximum inside the first of :data:`WINDOW_RADII` around the case's place whose
+    maximum is stable (:func:`polar_max_within`); the radius is stated in the task."""
+    for rad in WINDOW_RADII:
+        w = summary["within"].get(rad)
+        if w is not None and w["stable"]:
+            break
+    else:
+        return
+    a = {**(args or {}), "radius": rad}
+    near = (f"searched within {rad:g} km of the case's place (haversine distance of each gate's ground position, "
+            f"4/3-earth beam model and a WGS84 geodesic from the site; the same maximum within {rad - WINDOW_MARGIN_KM:g}"
+            f" and {rad + WINDOW_MARGIN_KM:g} km)")
+    T.add("index", f"{tid}-r{rad:g}", case, f"What is the highest {what} within {rad:g} km of {place}?",
+          {"quantity": quantity, "args": a}, num(w["max"], units, 0.0, atol),
+          f"{src}: maximum {w['max']:.2f} {units} ({len(w['locs'])} gate(s)), {near}; the whole view holds "
+          f"{summary['max']:.2f} {units}", **extra)
+    if w["spread_km"] <= 10.0 and w["locs"]:
+        la, lo, az, rg, el = w["locs"][0]
+        T.add("signal", f"{tid}-r{rad:g}-location", case, f"Where is the strongest {what} within {rad:g} km of "
+              f"{place}?", {"quantity": quantity, "what": "location", "args": a}, loc(la, lo, 15.0),
+              f"{src}: maximum {w['max']:.2f} {units} at azimuth {az:.1f} deg, range {rg:.2f} km, elevation "
+              f"{el:.2f} deg, {near}", **extra)
 
 
 # =========================================================================== soundings
@@ -280,7 +458,10 @@ def _ray_time(hdr) -> datetime:
     return datetime(1970, 1, 1) + timedelta(days=int(hdr.date) - 1, milliseconds=int(hdr.time_ms))
 
 
-def level2_summary(path: Path, site: str) -> dict:
+def level2_summary(path: Path, site: str, center: tuple[float, float] | None = None,
+                   radii: tuple[float, ...] = ()) -> dict:
+    """The REF maximum of a Level II volume over every sweep and gate (and, with ``center``,
+    inside each of ``radii`` km of it: ``within``, see :func:`polar_max_within`)."""
     import logging
 
     from metpy.io import Level2File
@@ -290,6 +471,7 @@ def level2_summary(path: Path, site: str) -> dict:
     logging.disable(logging.NOTSET)
     gates = []
     first_ref = first_vel = None
+    polar: dict[tuple, list] = {}  # (sweep, first gate, gate width, gates) -> [(az, el, data)]
     for i, sweep in enumerate(f.sweeps):
         t_sweep = min(_ray_time(ray[0]) for ray in sweep)
         for ray in sweep:
@@ -303,6 +485,9 @@ def level2_summary(path: Path, site: str) -> dict:
                 continue
             mh, data = moms[names["REF"]]
             d = np.asarray(data, float)
+            if center is not None:
+                polar.setdefault((i, mh.first_gate, mh.gate_width, len(d)), []).append(
+                    (float(hdr.az_angle), float(hdr.el_angle), d))
             if not np.isfinite(d).any():
                 continue
             m = np.nanmax(d)
@@ -320,8 +505,13 @@ def level2_summary(path: Path, site: str) -> dict:
     for a in locs:
         for b in locs:
             spread = max(spread, _dist_km(a[0], a[1], b[0], b[1]))
+    within = {}
+    if center is not None:
+        sweeps = [(np.stack([x[2] for x in rays]), [x[0] for x in rays],
+                   fg + gw * np.arange(n), [x[1] for x in rays]) for (_i, fg, gw, n), rays in polar.items()]
+        within = {rad: polar_max_within(sweeps, (lat0, lon0), center, rad) for rad in radii}
     return {"max": vmax, "locs": locs, "spread_km": spread, "volume_time": f.dt, "first_ref": first_ref,
-            "first_vel": first_vel, "site": (lat0, lon0)}
+            "first_vel": first_vel, "site": (lat0, lon0), "within": within}
 
 
 def _dist_km(la1, lo1, la2, lo2) -> float:
@@ -575,8 +765,10 @@ def build(dd: Path) -> list[dict]:
     # ------------------------------------------------------------------ Level II: index, signal, plot
     rad = {}
     for case, (path, site) in RADARS.items():
-        s = level2_summary(dd / path, site)
+        s = level2_summary(dd / path, site, case_place(case), WINDOW_RADII)
         rad[case] = s
+        add_windowed_max(T, f"{case}-max_reflectivity", case, "reflectivity", f"the case's place ({site})", s,
+                         f"independent: metpy.io.Level2File on {path}, REF moment over all sweeps")
         T.add("index", f"{case}-max_reflectivity", case,
               f"What is the highest reflectivity anywhere in the {site} volume of "
               f"{s['volume_time']:%Y-%m-%d %H:%M} UTC?",
@@ -960,7 +1152,7 @@ def build(dd: Path) -> list[dict]:
               f"gold hazards: {why(case)}; hazards listed in must_not_accept are contradicted by the data or "
               "cannot be supported by this case's data")
     extend_dev(T, dd, why=why, snd=snd, rad=rad, comp=comp, g=g)
-    return T.rows
+    return state_windows(T.rows)
 
 
 # =========================================================================== wider task sets
@@ -986,16 +1178,30 @@ REF_NAMES = ("DBZH", "DBZ", "reflectivity", "TH", "DBZ_TOT")
 VEL_NAMES = ("VRADH", "VRAD", "VEL", "velocity", "mean_doppler_velocity")
 
 
-def volume_summary(path: Path, fmt: str) -> dict:
+def volume_summary(path: Path, fmt: str, center: tuple[float, float] | None = None,
+                   radii: tuple[float, ...] = ()) -> dict:
     """An xradar reading of a radar volume: site, the reflectivity maximum over every PPI sweep
-    and its gates (4/3-earth beam model, WGS84 geodesic), the lowest sweep's first ray time,
-    moments present, the largest range."""
+    and its gates (4/3-earth beam model, WGS84 geodesic), and with ``center`` the maximum
+    inside each of ``radii`` km of it (``within``: :func:`polar_max_within`); the lowest
+    sweep's first ray time, the volume's start (``time_coverage_start``), moments present, the
+    largest range."""
     import xradar as xd
 
-    dt = getattr(xd.io, XRADAR_OPEN[fmt])(str(path))
+    if str(path).endswith((".tar.gz", ".tgz", ".tar")):  # NEXRAD Level II real-time chunks: xradar reads the list
+        import tarfile
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory()
+        with tarfile.open(path) as tf:
+            tf.extractall(tmp.name, filter="data")
+        chunks = sorted(str(p) for p in Path(tmp.name).rglob("*") if p.is_file())
+        dt = getattr(xd.io, XRADAR_OPEN[fmt])(chunks)
+    else:
+        dt = getattr(xd.io, XRADAR_OPEN[fmt])(str(path))
     root = dt.ds
     lat0, lon0 = float(root["latitude"].values), float(root["longitude"].values)
     best, gates, lowest, moments, rmax = -np.inf, [], None, set(), 0.0
+    sweeps = []
     for name in sorted((k for k in dt.children if k.startswith("sweep")), key=lambda k: int(k.split("_")[1])):
         ds = dt[name].ds
         moments |= set(map(str, ds.data_vars))
@@ -1014,6 +1220,10 @@ def volume_summary(path: Path, fmt: str) -> dict:
         d = np.asarray(ds[ref].values, float)
         if not np.isfinite(d).any():
             continue
+        if center is not None:
+            sweeps.append((d, np.asarray(ds["azimuth"].values, float), rng,
+                           np.asarray(ds["elevation"].values, float) if "elevation" in ds else
+                           np.full(d.shape[0], el)))
         m = float(np.nanmax(d))
         if m > best + 1e-9:
             best, gates = m, []
@@ -1029,7 +1239,15 @@ def volume_summary(path: Path, fmt: str) -> dict:
     spread = max((_dist_km(a[0], a[1], b[0], b[1]) for a in locs for b in locs), default=0.0)
     if fmt == "cfradial1" and lowest is not None:
         lowest = (lowest[0], _cfradial_first_ray_time(path, lowest[0]))
-    return {"site": (lat0, lon0), "max": best, "locs": locs, "spread_km": spread, "lowest": lowest,
+    within = {rad: polar_max_within(sweeps, (lat0, lon0), center, rad) for rad in radii} if center else {}
+    start = root["time_coverage_start"].values if "time_coverage_start" in root else root.attrs.get(
+        "time_coverage_start")
+    if start is not None:
+        start = np.asarray(start).item() if hasattr(start, "shape") else start
+        start = start.decode() if isinstance(start, bytes) else str(start)
+    return {"site": (lat0, lon0), "max": best, "locs": locs, "spread_km": spread, "lowest": lowest, "within": within,
+            "start": start,
+            "moments": sorted(moments),
             "velocity": any(v in moments for v in VEL_NAMES), "rhohv": any(v.startswith("RHOHV") or
                                                                            v == "cross_correlation_ratio"
                                                                            for v in moments),
@@ -1053,24 +1271,35 @@ def _cfradial_first_ray_time(path: Path, elevation: float) -> datetime:
     return t
 
 
-L3_UNITS = {"N0Q": "dBZ", "N0B": "dBZ", "TZ0": "dBZ", "TZ1": "dBZ", "TZ2": "dBZ", "TR0": "dBZ", "TR1": "dBZ",
+L3_UNITS = {"N0Q": "dBZ", "N0B": "dBZ", "H0Z": "dBZ", "TZ0": "dBZ", "TZ1": "dBZ", "TZ2": "dBZ", "TR0": "dBZ", "TR1": "dBZ",
             "TR2": "dBZ", "TZL": "dBZ", "DHR": "dBZ", "NVL": "kg/m^2", "NET": "kft"}
-L3_ROLE = {"N0Q": "level3_base_reflectivity", "N0B": "level3_base_reflectivity", "TZ0": "level3_base_reflectivity",
+L3_ROLE = {"N0Q": "level3_base_reflectivity", "N0B": "level3_base_reflectivity", "H0Z": "level3_base_reflectivity", "TZ0": "level3_base_reflectivity",
            "TZ1": "level3_base_reflectivity", "TZ2": "level3_base_reflectivity", "TR0": "level3_base_reflectivity",
            "TR1": "level3_base_reflectivity", "TR2": "level3_base_reflectivity", "TZL": "level3_base_reflectivity",
            "DHR": "level3_hybrid_reflectivity", "NVL": "level3_vil", "NET": "level3_echo_tops"}
 
 
-def level3_field(path: Path) -> dict:
+def level3_field(path: Path, radii: tuple[float, ...] = ()) -> dict:
     """metpy.io.Level3File: the product's maximum (map_data of its first data packet), the
-    radar position and the volume time."""
+    radar position and the volume time; for a radial product, the maximum inside each of
+    ``radii`` km of the radar (``within``: bins at their centres, ``max_range`` / bins apart
+    as MetPy's examples place them, at the product's elevation; :func:`polar_max_within`)."""
     from metpy.io import Level3File
 
     f = Level3File(str(path))
     packet = f.sym_block[0][0]
     data = np.asarray(f.map_data(packet["data"]), float)
-    return {"max": float(np.nanmax(data)), "lat": float(f.lat), "lon": float(f.lon),
-            "time": f.metadata["vol_time"], "product": f.product_name}
+    out = {"max": float(np.nanmax(data)), "lat": float(f.lat), "lon": float(f.lon),
+           "time": f.metadata["vol_time"], "product": f.product_name, "within": {}}
+    if radii and "start_az" in packet:
+        start, end = np.asarray(packet["start_az"], float), np.asarray(packet["end_az"], float)
+        az = (start + ((end - start) % 360.0) / 2.0) % 360.0
+        step = float(f.max_range) / data.shape[1]
+        rng = (np.arange(data.shape[1]) + 0.5) * step
+        el = np.full(len(az), float(f.metadata.get("el_angle") or 0.0))
+        site = (float(f.lat), float(f.lon))
+        out["within"] = {rad: polar_max_within([(data, az, rng, el)], site, site, rad) for rad in radii}
+    return out
 
 
 SND_MORE = OrderedDict([
@@ -1138,7 +1367,10 @@ def extend_dev(T: "Tasks", dd: Path, *, why, snd, rad, comp, g) -> None:
                                                              "bunkers_right_speed": "bunkers_storm_motion"}[q],
                                       val=vals[q], units=units))
     # ------------------------------------------------------------------ KFTG (dual-pol Level II)
-    s = level2_summary(dd / "metpy/staticdata/Level2_KFTG_20150430_1419.ar2v", "KFTG")
+    s = level2_summary(dd / "metpy/staticdata/Level2_KFTG_20150430_1419.ar2v", "KFTG", case_place("kftg20150430"),
+                       WINDOW_RADII)
+    add_windowed_max(T, "kftg20150430-max_reflectivity", "kftg20150430", "reflectivity", "the case's place (KFTG)", s,
+                     "independent: metpy.io.Level2File on Level2_KFTG_20150430_1419.ar2v, REF over all sweeps")
     T.add("index", "kftg20150430-max_reflectivity", "kftg20150430",
           "What is the highest reflectivity in the Denver (KFTG) volume of 30 April 2015?",
           {"quantity": "max_reflectivity", "args": {}}, num(s["max"], "dBZ", 0.0, 0.5),
@@ -1177,20 +1409,27 @@ def extend_dev(T: "Tasks", dd: Path, *, why, snd, rad, comp, g) -> None:
     # ------------------------------------------------------------------ surface stations
     sfc = pd.read_csv(dd / "metpy/staticdata/SFC_obs.csv")
     t_case = pd.Timestamp("1993-03-13T12:00")
-    inside = np.array([_dist_km(33.0, -84.0, a, b) <= 1500.0 for a, b in zip(sfc["lat"], sfc["lon"])])
+    inside = haversine_km(*case_place("superstorm1993"), sfc["lat"].to_numpy(float), sfc["lon"].to_numpy(float)) <= \
+        SYNOPTIC_KM
     in_time = (abs(pd.to_datetime(sfc["valid"]) - t_case) <= pd.Timedelta(hours=12)).to_numpy()
     # reports outside the time window count only when none is inside it (the documented rule)
     near = sfc[inside & in_time] if (inside & in_time).any() else sfc[inside]
     near = near.dropna(subset=["mslp"])
     row = near.loc[near["mslp"].idxmin()]
+    stn = {"radius": SYNOPTIC_KM, "time_window": 12.0, "qc": False}
     T.add("signal", "superstorm1993-min_pressure_station", "superstorm1993",
-          "Which station reported the lowest sea-level pressure?", {"quantity": "min_pressure_station", "what": "label"},
+          "Which station within 1500 km of the case's place reported the lowest sea-level pressure (reports within "
+          "12 h of the case's time, or every time when none is; every report as given, no quality control)?",
+          {"quantity": "min_pressure_station", "what": "label", "args": stn},
           label(str(row["station"])), f"independent: pandas.read_csv SFC_obs.csv, min of mslp = {row['mslp']:.1f} hPa "
           f"at {row['station']} {row['valid']}, among the reports within 1500 km of the case's place"
           + (" and 12 h of its time" if (inside & in_time).any() else " (none lies within 12 h of the case's time, so "
-             "every time counts)") + " (the station window documented in hvrmet/tools/surface.py)")
+             "every time counts)") + " (the station window documented in hvrmet/tools/surface.py and docs/windows.md; "
+          "haversine distance); every report counts as given (the task asks for no quality control)")
     T.add("signal", "superstorm1993-min_pressure_station-location", "superstorm1993",
-          "Where was the lowest sea-level pressure reported?", {"quantity": "min_pressure_station", "what": "location"},
+          "Where was the lowest sea-level pressure reported within 1500 km of the case's place (reports within 12 h "
+          "of its time, or every time when none is; every report as given, no quality control)?",
+          {"quantity": "min_pressure_station", "what": "location", "args": stn},
           loc(row["lat"], row["lon"], 5.0), f"independent: SFC_obs.csv position of station {row['station']}")
     # (no METAR tasks: without a station table offline the documented station window cannot be applied)
 
@@ -1609,7 +1848,10 @@ TEST_VOLUMES = OrderedDict([
     ("bewid20230112", ("open-radar-data/data/sample_rainbow_5_59.vol", "rainbow", "Wideumont")),
     ("mll20220628", ("open-radar-data/data/MLL2217907250U.003.nc", "cfradial1", "Monte Lema")),
     ("frave20230420", ("open-radar-data/data/T_PAZA63_C_LFPW_20230420065041.h5", "odim_h5", "Avesnes")),
+    ("klot20260328", ("open-radar-data/data/nexrad_level2_chunks_KLOT.tar.gz", "nexrad_level2", "Chicago (KLOT)")),
 ])
+# A legacy Level II volume in no catalogue case (MetPy's test file; message 1, no site position).
+TEST_LEVEL2 = ("metpy/staticdata/KLTX20050329_100015.gz", "KLTX")
 # Files in no catalogue case: tasks give them as files (relative to the data folder).
 TEST_FILES = [
     (f"open-radar-data/data/{n}", "odim_h5", "Avesnes") for n in (
@@ -1621,11 +1863,139 @@ TEST_FILES = [
 TEST_L3 = ["KDDC_N0Q_20200817_0501.nids", "KDDC_N0Q_20200817_0503.nids", "KEAX_N0Q_20200817_0401.nids",
            "KEAX_N0Q_20200817_0405.nids", "Level3_FFC_N0Q_20140407_1805.nids", "Level3_FTG_N0B_20220304_1820.nids",
            "Level3_DEN_TZ0_20200804_2226.nids", "Level3_DEN_TZ1_20200804_2226.nids", "Level3_DEN_TZ2_20200804_2227.nids",
-           "Level3_MCI_TR0_20160526_2154.nids", "Level3_MCI_TR1_20160526_2154.nids", "Level3_MCI_TR2_20160526_2154.nids"]
+           "Level3_MCI_TR0_20160526_2154.nids", "Level3_MCI_TR1_20160526_2154.nids", "Level3_MCI_TR2_20160526_2154.nids",
+           "KLZK_H0Z_20200812_1318"]
 
 
 def _iso(t) -> str:
     return f"{t:%Y-%m-%dT%H:%M:%SZ}"
+
+
+# What the public record, the season, the place and the kind of data rule out for the test
+# split's files cases (first: verification and loop tasks; second: the hypothesis task).
+NO_T = "holds no temperature (a heat wave cannot be supported from radar data)"
+FILE_FACTS = [
+    (r"^T_PAZ[A-E]63_C_LFPW_", [("tropical_cyclone", "Avesnes, northern France: outside every tropical-cyclone basin"),
+                                ("heat_wave", f"a single radar scan {NO_T}")]),
+    (r"^2013051000000600dBZ$", [("tropical_cyclone", "western Germany (50.9 N, 6.4 E): outside every basin"),
+                                ("heat_wave", f"a reflectivity volume {NO_T}")]),
+    (r"^houkasacrcfrM1", [("winter_storm", "Houston, Texas, on 22 September"), ("heat_wave", f"a radar volume {NO_T}")]),
+    (r"^KLTX20050329", [("tropical_cyclone", "29 March 2005: no tropical cyclone in the Atlantic basin (NHC Tropical "
+                                             "Cyclone Reports: the season's first storm, Arlene, formed on 8 June)"),
+                        ("heat_wave", f"a radar volume {NO_T}")]),
+    (r"^KDDC_", [("winter_storm", "Dodge City, Kansas, in mid-August"), ("heat_wave", f"a base-reflectivity product {NO_T}")]),
+    (r"^KEAX_", [("winter_storm", "Kansas City in mid-August"), ("heat_wave", f"a base-reflectivity product {NO_T}")]),
+    (r"^Level3_FFC_", [("tropical_cyclone", "7 April 2014: no tropical cyclone in the Atlantic basin (NHC Tropical "
+                                            "Cyclone Reports: the season's first storm, Arthur, formed on 1 July)"),
+                       ("heat_wave", f"a base-reflectivity product {NO_T}")]),
+    (r"^Level3_FTG_", [("tropical_cyclone", "Denver, Colorado: 1500 km inland, outside every basin"),
+                       ("heat_wave", f"early March in Denver, and a reflectivity product {NO_T}")]),
+    (r"^Level3_DEN_", [("tropical_cyclone", "Denver, Colorado: 1500 km inland, outside every basin"),
+                       ("winter_storm", "Denver in early August")]),
+    (r"^Level3_MCI_TR", [("tropical_cyclone", "Kansas City, Missouri: far inland, outside every basin"),
+                         ("heat_wave", f"a TDWR reflectivity product {NO_T}")]),
+    (r"^KLZK_", [("winter_storm", "Little Rock, Arkansas, in mid-August"),
+                 ("heat_wave", f"a reflectivity product {NO_T}")]),
+]
+TOOLS_TORNADO = ["detect_rotation", "summarize_radial_velocity", "detect_storm_cells", "find_max_reflectivity",
+                 "compute_composite_reflectivity"]
+TOOLS_MESOCYCLONE = ["detect_rotation", "summarize_radial_velocity", "detect_storm_cells", "find_max_reflectivity",
+                     "compute_composite_reflectivity"]
+TOOLS_WIND = ["summarize_radial_velocity", "detect_storm_cells", "find_max_reflectivity", "compute_composite_reflectivity",
+              "compute_vil", "compute_echo_tops"]
+TOOLS_CONVECTION = ["detect_storm_cells", "compute_echo_tops", "compute_vil", "find_max_reflectivity",
+                    "compute_composite_reflectivity"]
+TOOLS_HAIL = ["find_max_reflectivity", "compute_vil", "compute_echo_tops", "estimate_hail_proxy", "detect_storm_cells"]
+HAIL_REPLANNED = {"mll20220628", "corozal20131125", "bewid20230112"}  # hail replanning tasks of their own above
+
+
+def _window_max(within: dict) -> tuple[float, float] | None:
+    """(radius, maximum) at the first of WINDOW_RADII whose maximum is stable."""
+    for rad in WINDOW_RADII:
+        w = within.get(rad)
+        if w is not None and w["stable"]:
+            return rad, w["max"]
+    return None
+
+
+def test_files_hazards(T: "Tasks", diag: dict) -> None:
+    """Hazard-level tasks of the test split's files cases (the catalogue cases have theirs
+    above) and replanning tasks for every radar case of the split.
+
+    * what the data cannot support (:data:`FILE_FACTS`: the season and place, the public
+      record, the kind of data): not supported, not leading, kept from acceptance by the
+      loops, not accepted by the report;
+    * a scan whose maximum over every sweep stays below 40 dBZ holds no convective storm:
+      'no severe hazard' supported, leading and named by the report, tornado and hail not;
+    * replanning after loop 1, read at loop 1 (a run that stopped there fails): the checks
+      a forecaster runs next, among the tools the case's data allow, for a convective
+      storm (a volume reaching 45 dBZ), a tornadic supercell and damaging wind (a
+      volume with radial velocity reaching 45 dBZ) and hail (a maximum of 50
+      dBZ inside the storm-scale window), a mesocyclone as well where there is velocity; none on
+      a single Level III product (its one field is what the first loop read: no check is left)."""
+    for key, d in diag.items():
+        case, extra = d["case"], d["extra"]
+        mx = d["max"]
+        what = {"nexrad_level3": f"{d.get('product', 'Level III')} product"}.get(d["fmt"], f"{d['fmt']} volume")
+        moments = "reflectivity" + (", radial velocity" if d["velocity"] else "") + (
+            ", correlation coefficient" if d["rhohv"] else "")
+        data_txt = f"the case holds one {what} ({moments}); maximum {mx:.1f} dBZ over the whole view"
+        if case is None:
+            facts = next((f for pat, f in FILE_FACTS if re.search(pat, key)), None)
+            assert facts, f"no facts for {key}"
+            (h1, w1), (h2, w2) = facts
+            weak_ = mx < 40.0
+            T.add("verification", f"{key}-{h1}", None, f"Is {h1.replace('_', ' ')} supported by this case's data?",
+                  {"hazard": h1}, not_supported(), f"cannot be supported: {w1}", **extra)
+            T.add("loop", f"{key}-{h1}", None, f"Did the loops keep {h1.replace('_', ' ')} from being accepted?",
+                  {"hazard": h1}, {"type": "loop", "hazard": h1, "status": "not_supported", "max_rank": 1,
+                                   "min_gain": 0.1}, f"cannot be supported: {w1}", **extra)
+            T.add("hypothesis", f"{key}-{h2}-rank", None, f"Should {h2.replace('_', ' ')} lead the hypotheses here?",
+                  {"hazard": h2}, ranked(h2, min_rank=2, max_rank=None, absent_ok=True),
+                  f"must not lead (rank 2 or lower, or not proposed): {w2}", **extra)
+            notacc = [h1, h2] + (["tornadic_supercell", "large_hail", "supercell_large_hail"] if weak_ else [])
+            T.add("report", key, None, "Write the diagnosis report for this case: what happened and on what evidence?",
+                  {}, {"type": "checklist", "must_name": ["no_severe_hazard"] if weak_ else [], "must_refute": [],
+                       "must_not_accept": notacc, "must_cite": []},
+                  f"hazards the data cannot support: {w1}; {w2}" + (
+                      f"; {data_txt}: no convective storm, the null outcome" if weak_ else ""), **extra)
+            if weak_:
+                why_ = (f"physics: {data_txt} (independent reading of every sweep): no convective storm, no severe "
+                        "hazard in the data; the null outcome")
+                T.add("verification", f"{key}-no_severe_hazard", None, "Is 'no severe hazard' supported by this case's "
+                      "data?", {"hazard": "no_severe_hazard"}, label("supported", STATUS_SYN["supported"]),
+                      f"supported: {why_}", **extra)
+                T.add("hypothesis", f"{key}-no_severe_hazard", None, "What leads your hypotheses for this case?",
+                      {"hazard": "no_severe_hazard"}, ranked("no_severe_hazard", max_rank=1), f"rank 1: {why_}", **extra)
+                T.add("loop", f"{key}-no_severe_hazard", None, "Did the loops bring 'no severe hazard' to supported?",
+                      {"hazard": "no_severe_hazard"}, {"type": "loop", "hazard": "no_severe_hazard",
+                                                       "status": "supported", "max_rank": 1, "min_gain": 0.1},
+                      f"gold status supported: {why_}", **extra)
+        # replanning
+        plans = []
+        volume = d["fmt"] != "nexrad_level3"
+        if volume and mx >= 45.0:
+            plans.append(("ordinary_convection", TOOLS_CONVECTION, "echoes of 45 dBZ or more: a convective storm to "
+                          "confirm by its cells, echo tops and VIL"))
+        if volume and d["velocity"] and mx >= 45.0:
+            plans.append(("tornadic_supercell", TOOLS_TORNADO + (["detect_debris_signature"] if d["rhohv"] else []),
+                          "radial velocity is present: rotation and the storm's structure can be checked"))
+            plans.append(("mesocyclone", TOOLS_MESOCYCLONE, "radial velocity is present: a rotating updraft can be "
+                          "looked for"))
+            plans.append(("damaging_wind", TOOLS_WIND, "radial velocity is present: the outflow winds can be checked"))
+        wm = _window_max(d["window"])
+        if volume and wm and wm[1] >= 50.0 and key not in HAIL_REPLANNED:
+            plans.append(("large_hail", TOOLS_HAIL + (["detect_rotation"] if d["velocity"] else []),
+                          f"a {wm[1]:.1f} dBZ maximum within {wm[0]:g} km: hail not settled by one moment"))
+        # (no replanning task on a single Level III product: its one field is what the first loop already
+        # read, so no check is left for a second loop)
+        for hz, tools, because in plans:
+            T.add("replanning", f"{key}-{hz}", case, f"After the first loop, which tools would you run next to settle "
+                  f"{hz.replace('_', ' ')}?", {"hazard": hz, "loop": 1},
+                  {"type": "replan", "loop": 1, "members": tools, "vocabulary": "tool", "min": min(2, len(tools)),
+                   "max": len(tools)},
+                  f"meteorological judgement over the tools the case's data allow ({data_txt}): {because}; read at "
+                  "loop 1, a run that did not replan after it fails", **extra)
 
 
 def build_test(dd: Path) -> list[dict]:
@@ -1633,9 +2003,10 @@ def build_test(dd: Path) -> list[dict]:
     T = Tasks()
     vols = {}
     for case, (path, fmt, place) in TEST_VOLUMES.items():
-        vols[case] = (volume_summary(dd / path, fmt), path, fmt, place, None)
+        vols[case] = (volume_summary(dd / path, fmt, case_place(case), WINDOW_RADII), path, fmt, place, None)
     for path, fmt, place in TEST_FILES:
-        s = volume_summary(dd / path, fmt)
+        site = volume_summary(dd / path, fmt)["site"]  # a files case's place is the radar site
+        s = volume_summary(dd / path, fmt, site, WINDOW_RADII)
         vols[Path(path).stem.replace(".", "-")] = (s, path, fmt, place, {"radar_volume": path})
     for key, (s, path, fmt, place, files) in vols.items():
         lat0, lon0 = s["site"]
@@ -1657,6 +2028,9 @@ def build_test(dd: Path) -> list[dict]:
                       "volume?", {"quantity": "max_reflectivity", "what": "location"}, loc(la, lo, 15.0),
                       f"{src}: maximum at azimuth {az:.1f} deg, range {rg:.2f} km, elevation {el:.2f} deg; 4/3-earth "
                       f"beam model and a WGS84 geodesic from the site in the file ({lat0:.4f}, {lon0:.4f})", **extra)
+            add_windowed_max(T, f"{key}-max_reflectivity", case, "reflectivity",
+                             f"the case's place ({place})" if files is None else f"the {place} radar", s,
+                             f"{src}, reflectivity moment over every PPI sweep", **extra)
         if s["lowest"] is not None:
             T.add("plot", f"{key}-radar_ppi-reflectivity", case, f"Show the lowest-tilt reflectivity PPI of the {place} "
                   "volume.", {"kind": "radar_ppi", "args": {"field": "reflectivity"}},
@@ -1664,6 +2038,13 @@ def build_test(dd: Path) -> list[dict]:
                    "valid_time": f"{s['lowest'][1]:%Y-%m-%dT%H:%M}", "contains": [r(lat0, 4), r(lon0, 4)]},
                   f"{src}: first ray time of the lowest PPI sweep ({s['lowest'][0]:.2f} deg); the map must contain the "
                   "site", **extra)
+        if s["start"]:
+            T.add("plot", f"{key}-composite_reflectivity", case, f"Make a composite (column-maximum) reflectivity map "
+                  f"of the {place} volume.", {"kind": "composite_reflectivity", "args": {}},
+                  {"type": "figure", "kind": "composite_reflectivity", "units": "dBZ", "valid_time": s["start"][:16],
+                   "contains": [r(lat0, 4), r(lon0, 4)]},
+                  f"{src}: the volume's start (time_coverage_start {s['start']}); the map must contain the site",
+                  **extra)
         if not s["velocity"]:
             T.add("abstention", f"{key}-max_rotational_velocity", case, f"How strong is the strongest rotation in the "
                   f"{place} volume? Say so if the data cannot tell, and why.",
@@ -1683,21 +2064,75 @@ def build_test(dd: Path) -> list[dict]:
               {"quantity": "sbcape", "args": {}}, abstain("missing_variable"),
               "the case holds a radar volume only: no sounding", **extra)
 
+    # a legacy Level II volume in no catalogue case (MetPy's KLTX test file)
+    path, site = TEST_LEVEL2
+    key = Path(path).name.split(".")[0]
+    s2 = level2_summary(dd / path, site, SITES[site], WINDOW_RADII)
+    lat0, lon0 = SITES[site]
+    src = f"independent: metpy.io.Level2File on {path}, REF moment over all sweeps and gates"
+    extra = {"files": {"radar_volume": path}, "time": _iso(s2["volume_time"]),
+             "location": {"lat": r(lat0, 4), "lon": r(lon0, 4)}, "case_id": f"test-{key}"}
+    T.add("index", f"{key}-max_reflectivity", None, f"What is the highest reflectivity in the {site} volume of "
+          f"{s2['volume_time']:%Y-%m-%d %H:%M} UTC?", {"quantity": "max_reflectivity", "args": {}},
+          num(s2["max"], "dBZ", 0.0, 0.5), f"{src} ({s2['max']:.1f} dBZ, {len(s2['locs'])} gate(s))", **extra)
+    if s2["spread_km"] <= 10.0:
+        la, lo, az, rng, el, sw = s2["locs"][0]
+        T.add("signal", f"{key}-max_reflectivity-location", None, f"Where is the strongest echo of the {site} volume?",
+              {"quantity": "max_reflectivity", "what": "location"}, loc(la, lo, 15.0),
+              f"{src}: maximum at azimuth {az:.1f} deg, slant range {rng:.2f} km, elevation {el:.2f} deg (sweep {sw}); "
+              f"4/3-earth beam model and a WGS84 geodesic from {site} (NEXRAD site list)", **extra)
+    add_windowed_max(T, f"{key}-max_reflectivity", None, "reflectivity", f"the {site} radar", s2, src, **extra)
+    for fld, first, units in (("reflectivity", s2["first_ref"], "dBZ"), ("velocity", s2["first_vel"], "m/s")):
+        if first is not None:
+            i, t_, el_ = first
+            T.add("plot", f"{key}-radar_ppi-{fld}", None, f"Show the lowest-tilt {fld} PPI of the {site} volume.",
+                  {"kind": "radar_ppi", "args": {"field": fld}},
+                  {"type": "figure", "kind": "radar_ppi", "variables": [fld], "units": units,
+                   "valid_time": t_.strftime("%Y-%m-%dT%H:%M"), "contains": [r(lat0, 4), r(lon0, 4)]},
+                  f"independent: Level2File first ray time of the lowest sweep with {fld} (sweep {i}, {el_:.2f} deg)",
+                  **extra)
+    T.add("plot", f"{key}-composite_reflectivity", None, f"Make a composite reflectivity map of the {site} volume.",
+          {"kind": "composite_reflectivity", "args": {}},
+          {"type": "figure", "kind": "composite_reflectivity", "units": "dBZ",
+           "valid_time": s2["volume_time"].strftime("%Y-%m-%dT%H:%M"), "contains": [r(lat0, 4), r(lon0, 4)]},
+          "independent: Level2File volume start time (volume header); the map must contain the radar site", **extra)
+    T.add("abstention", f"{key}-debris_signature_flag", None, f"Is there a tornado debris signature in the {site} "
+          "volume? Say so if the data cannot tell, and why.", {"quantity": "debris_signature_flag", "args": {}},
+          abstain("missing_variable"), f"{src}: a legacy message-1 volume (REF, VEL, SW): no correlation coefficient",
+          **extra)
+    T.add("abstention", f"{key}-sbcape", None, "What is the surface-based CAPE? Say so if the data cannot give it.",
+          {"quantity": "sbcape", "args": {}}, abstain("missing_variable"), "a radar volume only: no sounding", **extra)
+    diag = {k: {"max": v[0]["max"], "velocity": v[0]["velocity"], "rhohv": v[0]["rhohv"], "fmt": v[2],
+                "range": v[0]["max_range_km"], "window": v[0]["within"], "case": None if v[4] else k,
+                "extra": ({} if v[4] is None else {"files": v[4], "time": _iso(v[0]["lowest"][1]),
+                                                  "location": {"lat": r(v[0]["site"][0], 4),
+                                                               "lon": r(v[0]["site"][1], 4)},
+                                                  "case_id": f"test-{k}"})} for k, v in vols.items()}
+    diag[key] = {"max": s2["max"], "velocity": s2["first_vel"] is not None, "rhohv": False, "fmt": "nexrad_level2",
+                 "range": 460.0, "window": s2["within"], "case": None, "extra": extra}
+
     # Level III products beyond the old ones
     for fname in TEST_L3:
-        f3 = level3_field(dd / "metpy/staticdata/nids" / fname)
-        code = re.search(r"_(N0Q|N0B|TZ\d|TR\d)_", fname).group(1)
+        f3 = level3_field(dd / "metpy/staticdata/nids" / fname, WINDOW_RADII)
+        code = re.search(r"_(N0Q|N0B|TZ\d|TR\d|H0Z)_", fname).group(1)
         role = L3_ROLE[code]
         files = {role: f"metpy/staticdata/nids/{fname}"}
-        extra = {"files": files, "time": _iso(f3["time"]), "location": {"lat": r(f3["lat"], 4), "lon": r(f3["lon"], 4)}}
-        T.add("index", f"{Path(fname).stem}-max_value", None, f"What is the maximum of the {f3['product']} product "
+        stem = Path(fname).stem
+        extra = {"files": files, "time": _iso(f3["time"]), "location": {"lat": r(f3["lat"], 4), "lon": r(f3["lon"], 4)},
+                 "case_id": f"test-{stem}"}
+        src = f"radar's own product: metpy.io.Level3File {fname}, map_data of the first data packet"
+        T.add("index", f"{stem}-max_value", None, f"What is the maximum of the {f3['product']} product "
               f"({fname})?", {"quantity": "max_value", "args": {"role": role}}, num(f3["max"], L3_UNITS[code], 0.0, 0.6),
-              f"radar's own product: metpy.io.Level3File {fname}, maximum of map_data over the first data packet "
-              f"({f3['max']:.2f} {L3_UNITS[code]})", **extra)
-        T.add("abstention", f"{Path(fname).stem}-mesocyclone_count", None,
+              f"{src}, maximum {f3['max']:.2f} {L3_UNITS[code]}", **extra)
+        add_windowed_max(T, f"{stem}-max_value", None, f"value of the {f3['product']} product", "the radar",
+                         f3, f"{src} (bins at their centres, max_range / bins apart, at the product's elevation)",
+                         quantity="max_value", args={"role": role}, units=L3_UNITS[code], atol=0.6, **extra)
+        T.add("abstention", f"{stem}-mesocyclone_count", None,
               "How many mesocyclones does the radar detect? Say so if these data cannot tell.",
               {"quantity": "mesocyclone_count", "args": {}}, abstain("missing_variable"),
               f"{fname} is a single base product: no mesocyclone detection (NMD) product", **extra)
+        diag[stem] = {"max": f3["max"], "velocity": False, "rhohv": False, "fmt": "nexrad_level3", "range": None,
+                      "window": f3["within"], "case": None, "extra": extra, "product": f3["product"]}
 
     # the OPERA composite
     c = composite_summary(dd, "pysteps-data/radar/OPERA/20180824/T_PAAH21_C_EUOC_20180824*.hdf", "opera_hdf5")
@@ -1782,7 +2217,17 @@ def build_test(dd: Path) -> list[dict]:
               {"type": "replan", "loop": 1, "members": tools, "vocabulary": "tool", "min": 2, "max": len(tools)},
               f"meteorological judgement over the radar tools (the volume reaches {vols[case][0]['max']:.1f} dBZ by "
               "xradar: strong echo, hail not settled by one moment)")
-    return T.rows
+    test_files_hazards(T, diag)
+    return state_windows(T.rows)
+
+
+def _tool_needs() -> dict[str, tuple[str, ...]]:
+    """The data roles each registry tool needs (its declaration, not its output): a
+    replanning gold names only tools the case's data allow."""
+    sys.path.insert(0, str(ROOT))
+    from hvrmet.tools import list_tools
+
+    return {t.name: tuple(t.needs or ()) for t in list_tools()}
 
 
 def validate(rows: list[dict], split: str = "dev") -> Counter:
@@ -1797,8 +2242,23 @@ def validate(rows: list[dict], split: str = "dev") -> Counter:
     counts = Counter(t["category"] for t in rows)
     if split == "dev":
         assert len(rows) >= 400, len(rows)
-        for c in CATEGORIES:
-            assert counts[c] >= 30, f"category {c} has {counts[c]} tasks"
+    for c in CATEGORIES:
+        assert counts[c] >= 30, f"{split}: category {c} has {counts[c]} tasks"
+    shared: dict[str, str] = {}
+    for t in rows:  # the tasks of one files case describe it alike (they share one case file)
+        if t.get("case_id"):
+            same = json.dumps([t["files"], t.get("time"), t.get("location")], sort_keys=True)
+            assert shared.setdefault(t["case_id"], same) == same, f"{t['id']}: case {t['case_id']} described otherwise"
+    needs = _tool_needs()
+    for t in rows:
+        roles = ({f["role"] for f in cases[t["case"]]["files"]} if "case" in t else set(t["files"]))
+        roles = set(t.get("roles") or roles)
+        if t["answer"]["type"] == "replan":  # every tool named can run on the case's data
+            bad = [m for m in t["answer"]["members"] if needs[m] and not set(needs[m]) & roles]
+            assert not bad, f"{t['id']}: {bad} need data the case does not hold ({sorted(roles)})"
+        q = t["target"].get("quantity")
+        if t["category"] in ("index", "signal") and q in WINDOW_KIND:  # the window is stated
+            assert "radius" in t["target"]["args"] or "lat_min" in t["target"]["args"], t["id"]
     for t in rows:
         assert ("case" in t) != ("files" in t), t["id"]
         if "case" in t:
@@ -1814,6 +2274,8 @@ def validate(rows: list[dict], split: str = "dev") -> Counter:
         if a["type"] == "number":
             assert np.isfinite(a["value"]), t["id"]
     return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="output file (default: the shipped split's file)")
