@@ -299,3 +299,71 @@ def test_run_check_carries_the_window_into_the_evidence():
     ok = run_check(PlannedCheck(tool="find_pressure_minimum", args={}), "cyclone2010", None,
                    origin="screen", loop=0, seq=2)
     assert ok.outside_time_window is False and ok.data_time_offset == 0.0
+
+
+# ----------------------------------------------------------------------------- looking wider
+def test_a_wider_window_number_is_weighted_by_its_factor_on_top_of_the_time_factor():
+    from hvrmet.tools.window import WIDER_FACTOR
+
+    assert 0 < W.wider_window < 1 and WIDER_FACTOR > 1
+    h = Hypothesis(id="H1", hazard="tornadic_supercell", statement="s", prior=0.3, posterior=0.3)
+    v = Verdict(hypothesis_id="H1", hazard="tornadic_supercell", card="c1", condition="mesocyclone_flag == True",
+                field="mesocyclone_flag", op="==", meaning="supports", met=True, value=True, units="", threshold=True)
+    near = Evidence(id="E1-H1-1", loop=1, tool="detect_rotation", arguments={"case": "x"}, ok=True, verdicts=[v])
+    wide = near.model_copy(update={"id": "E2-H1-1", "arguments": {"case": "x", "radius": 150.0}, "widened_from": 75.0})
+    both = wide.model_copy(update={"id": "E2-H1-2", "arguments": {"case": "x", "radius": 151.0},
+                                   "outside_time_window": True, "data_time_offset": 3.0})
+    led = ledger(h, [near, wide, both], W)
+    by = {c.evidence_id: c for c in led.counted()}
+    assert by["E1-H1-1"].weight == W.meanings.supports and by["E1-H1-1"].scale == 1.0
+    assert by["E2-H1-1"].weight == pytest.approx(W.meanings.supports * W.wider_window)
+    assert by["E2-H1-1"].scale == pytest.approx(W.wider_window)
+    assert "wider_window" in by["E2-H1-1"].note and "150 km" in by["E2-H1-1"].note and "75 km" in by["E2-H1-1"].note
+    assert by["E2-H1-2"].weight == pytest.approx(W.meanings.supports * W.wider_window * W.outside_time_window)
+    assert by["E2-H1-2"].scale == pytest.approx(W.wider_window * W.outside_time_window)
+    assert led.total == pytest.approx(led.check_sum())
+
+
+def _ctx(case: str, evidence: list[Evidence], roles: list[str]):
+    from hvrmet.agents.brain import BrainContext
+
+    return BrainContext(case=case, roles=roles, time="", location={}, loop=1, evidence=evidence)
+
+
+def test_wider_checks_are_planned_only_for_storm_scale_checks_that_ran_in_their_window():
+    from hvrmet.agents.expert import ExpertPolicy
+    from hvrmet.tools.window import WIDER_FACTOR
+
+    pol = ExpertPolicy()
+    ran = Evidence(id="E0-S1", loop=0, tool="detect_rotation", arguments={"case": "may1999"}, ok=True)
+    failed = Evidence(id="E0-S2", loop=0, tool="compute_vil", arguments={"case": "may1999"}, ok=False, error="x")
+    sounding = Evidence(id="E0-S3", loop=0, tool="summarize_sounding", arguments={"case": "may1999"}, ok=True)
+    wide = pol.widened("tornadic_supercell", _ctx("may1999", [ran, failed, sounding], ["radar_volume", "sounding"]))
+    assert [c.tool for c in wide] == ["detect_rotation"]            # not the failed one, not a sounding tool
+    (c,) = wide
+    assert c.args["radius"] == DEFAULTS["radar"].radius_km * WIDER_FACTOR and c.widened_from == DEFAULTS["radar"].radius_km
+    # a check already given a radius is not widened again
+    given = ran.model_copy(update={"arguments": {"case": "may1999", "radius": 150.0}})
+    assert pol.widened("tornadic_supercell", _ctx("may1999", [given], ["radar_volume"])) == []
+
+
+def test_a_wider_check_runs_only_when_it_could_change_a_status(tmp_path):
+    """klbb20160601's hail and tornado hypotheses stay open after loop 1: the policy looks
+    wider, each wider check chosen for what it could decide, weighed by its factor."""
+    import json
+
+    from hvrmet.api import diagnose
+
+    res = diagnose("klbb20160601", figures=False, out_dir=str(tmp_path))
+    state = json.loads(Path(res.report.trace).read_text())
+    wide = [e for e in state["evidence"] if e.get("widened_from")]
+    assert wide, "no wider check on a case whose hypotheses stay open after loop 1"
+    for e in wide:
+        assert e["loop"] >= 2 and e["arguments"]["radius"] == 2 * e["widened_from"]
+    hyps = {h["id"]: h for h in state["hypotheses"]}
+    for e in wide:
+        h = hyps[e["for_hypothesis"]]
+        terms = [c for c in (h.get("ledger") or {}).get("contributions", []) if c["evidence_id"] == e["id"] and c["counted"]]
+        assert all("wider_window" in c["note"] for c in terms)
+        planned = [c for d in state["decisions"] for c in d.get("checks", []) if c["evidence"] == e["id"]]
+        assert planned and all("could make it" in c["expected"] for c in planned)

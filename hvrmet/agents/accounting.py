@@ -12,7 +12,9 @@ A number whose data lie outside the time window around the case's time (the evid
 ``outside_time_window``, set from the tool's window: :mod:`hvrmet.tools.window`) counts
 with its weight multiplied by ``outside_time_window`` of ``weights.yaml``; the
 contribution keeps the factor (``scale``) and its note says it was scaled and why, so the
-sum stays checkable term by term.
+sum stays checkable term by term. A number from a replanning check that searched wider
+than the storm-scale window (the evidence's ``widened_from``) is scaled the same way by
+``wider_window``.
 
 ``posterior = logistic(logit(prior) + sum of counted weights)``; the weights and the
 status thresholds are data (``weights.yaml`` in the knowledge store). Independence is
@@ -69,8 +71,9 @@ class Contribution(BaseModel):
     meaning: str = ""
     met: bool | None = None
     weight: float = 0.0
-    scale: float = Field(1.0, description="factor already applied to the weight (outside_time_window of "
-                         "weights.yaml when the number's data lie outside the time window; 1 otherwise)")
+    scale: float = Field(1.0, description="factor already applied to the weight (outside_time_window or wider_window of "
+                         "weights.yaml when the number's data lie outside the time window or it was searched wider than "
+                         "the storm-scale window; 1 otherwise)")
     counted: bool = False
     aspect: str = ""
     sources: list[str] = Field(default_factory=list, description="sha256 of the files the number came from")
@@ -130,6 +133,18 @@ def _outside_window(ev: Evidence, weight: float, note: str, weights) -> dict[str
     return {"weight": round(weight * factor, 6), "scale": factor, "note": f"{note}; {why}" if note else why}
 
 
+def _wider_window(ev: Evidence, weight: float, note: str, scale: float, weights) -> dict[str, Any]:
+    """A counted weight scaled for a check that searched wider than the storm-scale window
+    (``wider_window`` of weights.yaml), on top of any earlier scaling."""
+    factor = float(weights.wider_window)
+    radius = ev.arguments.get("radius")
+    why = (f"weight {weight:+.2f} x {factor:g} (wider_window in weights.yaml): searched {radius:g} km around the "
+           f"place, beyond the storm-scale window of {ev.widened_from:g} km") if isinstance(radius, (int, float)) else \
+          f"weight {weight:+.2f} x {factor:g} (wider_window in weights.yaml): searched beyond the storm-scale window"
+    return {"weight": round(weight * factor, 6), "scale": round(scale * factor, 6),
+            "note": f"{note}; {why}" if note else why}
+
+
 def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[Hypothesis] | None = None) -> Ledger:
     """The ledger of ``h`` over ``evidence`` (see the module docstring).
 
@@ -152,6 +167,9 @@ def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[
         def contrib(ev, v, **kw) -> Contribution:
             if kw.get("counted") and getattr(ev, "outside_time_window", False):
                 kw = {**kw, **_outside_window(ev, kw.get("weight", 0.0), kw.get("note", ""), weights)}
+            if kw.get("counted") and getattr(ev, "widened_from", None):
+                kw = {**kw, **_wider_window(ev, kw.get("weight", 0.0), kw.get("note", ""), kw.get("scale", 1.0),
+                                            weights)}
             return Contribution(evidence_id=ev.id, tool=ev.tool, field=v.field, value=v.value, units=v.units,
                                 card=v.card, condition=v.condition, op=v.op, threshold=v.threshold,
                                 threshold_units=v.threshold_units, meaning=v.meaning, met=v.met, aspect=aspect,

@@ -38,7 +38,8 @@ def run_check(check: PlannedCheck, case: str, data_dir: str | None, *, origin: O
         ok=res.ok, values={k: v.model_dump() for k, v in res.values.items()}, summary=res.summary,
         error=res.error, warnings=list(res.warnings), files=[{"path": f.path, "sha256": f.sha256, "role": f.role} for f in res.files],
         figures=[f.model_dump() for f in res.figures], for_hypothesis=for_hypothesis,
-        seconds=round(res.seconds, 3), outside_time_window=outside, data_time_offset=offset)
+        seconds=round(res.seconds, 3), outside_time_window=outside, data_time_offset=offset,
+        widened_from=check.widened_from)
 
 
 def time_window_of(res: ToolResult) -> tuple[bool, float | None]:

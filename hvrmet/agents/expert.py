@@ -107,6 +107,30 @@ class ExpertPolicy:
                           + (f"; null signals {', '.join(nulls)}" if nulls else ""))
         return sorted(best.values(), key=lambda p: (-p.prior, p.hazard))
 
+    def widened(self, hazard: str, ctx: BrainContext) -> list[PlannedCheck]:
+        """Checks that look again, wider, for the storm-scale features of ``hazard``: each
+        radar or Level III check of its plan that already ran in its default window, with
+        the radius :data:`~hvrmet.tools.window.WIDER_FACTOR` times the kind's storm-scale
+        radius (a place given as a town or a region may lie that far from the storm).
+        Their numbers weigh ``wider_window`` of weights.yaml; the replanner runs one only
+        when its outcome could change a status."""
+        from hvrmet.tools import REGISTRY
+        from hvrmet.tools.window import DEFAULTS, WIDER_FACTOR
+
+        ran = {e.tool for e in ctx.evidence if e.ok and e.arguments.get("radius") is None}
+        out = []
+        for c in self.plan(hazard, ctx):
+            t = REGISTRY.get(c.tool)
+            kind = DEFAULTS.get(t.category) if t is not None else None
+            if (kind is None or kind.scale != "storm" or "radius" not in t.input_model.model_fields
+                    or c.tool not in ran or c.args.get("radius") is not None):
+                continue
+            wide = kind.radius_km * WIDER_FACTOR
+            out.append(PlannedCheck(tool=c.tool, args={**c.args, "radius": wide}, widened_from=kind.radius_km,
+                                    reason=f"{c.reason}; looked for again within {wide:g} km (the storm-scale window "
+                                           f"is {kind.radius_km:g} km)"))
+        return out
+
     def _null_outcome(self, hazard: str) -> bool:
         """Whether a label is one of the null outcomes (ordinary convection, stratiform
         rain): weather below warning level, which does not compete with the null hypothesis."""
@@ -185,7 +209,8 @@ class ExpertPolicy:
                 best.append(Verdict(**base, met=sup))
                 worst.append(Verdict(**base, met=not sup))
         ev = dict(id=f"E{ctx.loop}-{h.id}-0", loop=ctx.loop, tool=check.tool, arguments=dict(check.args), ok=True,
-                  files=[{"path": "(planned)", "sha256": f"planned:{check.key()}", "role": ""}])
+                  files=[{"path": "(planned)", "sha256": f"planned:{check.key()}", "role": ""}],
+                  widened_from=check.widened_from)
         return {"best": Evidence(**ev, verdicts=best), "worst": Evidence(**ev, verdicts=worst)}
 
     def expected(self, check: PlannedCheck, h: Hypothesis, ctx: BrainContext, led, status: str) -> tuple[float, str]:
@@ -236,7 +261,7 @@ class ExpertPolicy:
                              ledger(x, ctx.evidence, w).counted() if c.met and c.meaning != "refutes"})})
                              for x in competing]
             led = ledger(h, ctx.evidence, w, competing=competing)
-            pending = [c for c in self.plan(h.hazard, ctx) if c.key() not in run]
+            pending = [c for c in self.plan(h.hazard, ctx) + self.widened(h.hazard, ctx) if c.key() not in run]
             status, why = self._status(h, led, ctx, pending)
             if status == "proposed":
                 settled, _ = self._status(h, led, ctx, [])  # what it would be with no further check

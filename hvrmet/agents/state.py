@@ -54,6 +54,8 @@ class PlannedCheck(BaseModel):
     tool: str
     args: dict[str, Any] = Field(default_factory=dict)
     reason: str = ""
+    widened_from: float | None = None  # a replanning check that searches wider than the storm-scale
+    #                                    window of its kind of data (this radius, km): it weighs less
 
     def key(self) -> str:
         """A stable key for the call: the tool and its effective arguments (the tool's
@@ -155,6 +157,8 @@ class Evidence(BaseModel):
     outside_time_window: bool = False  # its data lie outside the time window around the case's time (the
     #                                    tool's window, hvrmet.tools.window): its numbers weigh less in the ledger
     data_time_offset: float | None = None  # hours from the case's time to the data's valid time, when the tool says
+    widened_from: float | None = None  # searched wider than the storm-scale window (this default radius, km) by a
+    #                                    replanning check: its numbers weigh less (wider_window in weights.yaml)
 
 
 class Decision(BaseModel):

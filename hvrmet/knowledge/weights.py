@@ -33,6 +33,8 @@ class Weights(BaseModel):
     competing_supported: float = Field(lt=0)
     outside_time_window: float = Field(gt=0, le=1, description="factor on the weight of a number whose data lie "
                                        "outside the time window around the case's time (hvrmet.tools.window)")
+    wider_window: float = Field(gt=0, le=1, description="factor on the weight of a number from a replanning check "
+                                "that searched wider than the storm-scale window of its kind of data")
     supported_at: float = Field(gt=0.5, lt=1)
     min_pieces: float = Field(ge=1)
     min_aspects: int = Field(ge=1)

@@ -54,9 +54,18 @@ class DiagnosisResult(BaseModel):
         return self.failure is not None
 
     def leading(self) -> HypothesisResult | None:
-        """The supported hypothesis with the highest posterior, if any."""
+        """The supported hypothesis with the highest posterior, if any: a warning-level
+        hazard before a null outcome (ordinary convection, stratiform rain), before the
+        null hypothesis."""
+        from hvrmet.knowledge import default_store
+
+        hz = default_store().hazards
         sup = [h for h in self.hypotheses if h.status == "supported"]
-        return max(sup, key=lambda h: h.posterior) if sup else None
+
+        def rank(h: HypothesisResult) -> tuple[int, float]:
+            fam = getattr(hz.get(h.hazard), "family", "")
+            return (0 if fam != "null" else 1 if h.hazard != "no_severe_hazard" else 2, -h.posterior)
+        return min(sup, key=rank) if sup else None
 
     @classmethod
     def from_state(cls, state: dict[str, Any], thread_id: str | None = None) -> "DiagnosisResult":

@@ -44,10 +44,15 @@ import pandas as pd
 
 from hvrmet.tools.results import ToolOutput, Value
 
-__all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown",
+__all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "WIDER_FACTOR", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown",
            "distance_bearing", "window_of", "windowed"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
+
+#: How much wider than the storm-scale window a replanning check may look again for a
+#: storm's features (the offline policy's wider-window checks; their numbers weigh
+#: ``wider_window`` of weights.yaml).
+WIDER_FACTOR = 2.0
 
 #: Half the Earth's circumference: a radius this large takes in the whole globe.
 EARTH_HALF_CIRCUMFERENCE_KM = 20038.0
