@@ -590,3 +590,62 @@ def test_text_against_a_number_is_reported_not_raised():
     cond = Condition(tool="t", field="f", op=">=", value=3.0, units="1", meaning="supports", hazard="x")
     out = evaluate_condition("card", cond, ToolResult(tool="t", arguments={}, ok=True, values={"f": Value(value="high")}))
     assert out.met is None and "cannot be compared with >= 3.0" in out.reason
+
+
+# -- searching wider than the storm-scale window, null outcomes ---------------------------------
+def test_a_wider_window_number_is_scaled_and_says_why():
+    v = _v("mesocyclone_flag", "supports", True, value=True)
+    near = _ev("E1", "detect_rotation", [v])
+    wide = _ev("E2", "detect_rotation", [v], args={"radius": 150.0}).model_copy(update={"widened_from": 75.0})
+    led = ledger(H, [near, wide], W)
+    by = {c.evidence_id: c for c in led.counted()}
+    assert (by["E1"].weight, by["E1"].scale) == (W.meanings.supports, 1.0)
+    assert by["E2"].weight == pytest.approx(W.meanings.supports * W.wider_window)
+    assert by["E2"].scale == pytest.approx(W.wider_window)
+    assert by["E2"].note == (f"weight {W.meanings.supports:+.2f} x {W.wider_window:g} (wider_window in weights.yaml): "
+                             "searched 150 km around the place, beyond the storm-scale window of 75 km")
+    assert led.total == pytest.approx(led.logit_prior + W.meanings.supports * (1 + W.wider_window))
+    # not counted, not scaled: an unmet weak condition from the wider search
+    unmet = _ev("E3", "compute_vil", [_v("max_vil", "weakly_supports", False)], args={"radius": 150.0})
+    c = ledger(H, [unmet.model_copy(update={"widened_from": 75.0})], W).contributions[0]
+    assert (c.counted, c.weight, c.scale) == (False, 0.0, 1.0)
+    # no radius among the arguments: the note still says it looked beyond the window
+    bare = _ev("E4", "detect_rotation", [v]).model_copy(update={"widened_from": 75.0})
+    assert ledger(H, [bare], W).counted()[0].note.endswith("searched beyond the storm-scale window")
+
+
+def test_null_outcomes_are_weighed_against_supported_hazards():
+    from hvrmet.agents.expert import ExpertPolicy
+
+    pol = ExpertPolicy()
+    assert pol._null_outcome("ordinary_convection") and pol._null_outcome("stratiform_rain")
+    assert not pol._null_outcome("tornadic_supercell") and not pol._null_outcome("flash_flood")
+    oc = Hypothesis(id="H3", hazard="ordinary_convection", statement="s", prior=0.5, posterior=0.5)
+    sup = Hypothesis(id="H1", hazard="tropical_cyclone", statement="s", prior=0.5, posterior=0.9,
+                     status="supported", evidence_ids=["E1"])
+    (c,) = ledger(oc, [], W, competing=[sup]).contributions
+    assert c.weight == W.competing_supported and c.meaning == "refutes" and c.met is True
+    assert c.note == "a warning-level hazard is supported, so 'ordinary convection' (nothing at warning level) is contradicted"
+
+
+def test_replanning_weighs_a_null_outcome_after_the_hazards_it_competes_with():
+    from hvrmet.agents.brain import BrainContext
+    from hvrmet.agents.expert import ExpertPolicy
+
+    tc = Hypothesis(id="H2", hazard="tropical_cyclone", statement="s", prior=0.5, posterior=0.5)
+    oc = Hypothesis(id="H1", hazard="ordinary_convection", statement="s", prior=0.5, posterior=0.5)
+
+    def sup(hid, hazard, field):
+        return Verdict(hypothesis_id=hid, hazard=hazard, card="c1", condition=f"{field} ok", field=field, op=">=",
+                       meaning="supports", met=True, value=1.0)
+    ev = [_ev(f"E{i}", tool, [sup("H2", "tropical_cyclone", f), sup("H1", "ordinary_convection", f)])
+          for i, (tool, f) in enumerate([("detect_storm_cells", "cell_count"), ("compute_vil", "max_vil"),
+                                         ("compute_echo_tops", "max_echo_top")])]
+    # the null outcome comes first in the list: it is still weighed after the hazard
+    ctx = BrainContext(case="x", roles=[], time="", location={}, loop=1, hypotheses=[oc, tc], evidence=ev)
+    plan = ExpertPolicy().replan(ctx)
+    a = {x.hypothesis_id: x for x in plan.assessments}
+    assert a["H2"].status == "supported"
+    terms = [c for c in a["H1"].ledger["contributions"] if c["tool"] == "(hypothesis)"]
+    assert [(c["field"], c["weight"]) for c in terms] == [("tropical_cyclone", W.competing_supported)]
+    assert a["H1"].posterior < a["H2"].posterior
