@@ -149,6 +149,14 @@ MATRIX = [
                 "correlation coefficient for a debris signature, the 50 dBZ-height hail proxy needs a freezing "
                 "level, and VIL peaks at 33 kg/m2 (< 40)",
         signals=("intense_reflectivity_core", "velocity_couplet", "tall_echo_tops")),
+    # radar alone: a tropical cyclone's banded rain shield in the radar's view; thunderstorms below
+    # severe limits (cells and cores, no mesocyclone, low VIL)
+    Row("radar_volume", "katrina2005", ("radar_volume",), signals=("spiral_rainbands", "widespread_heavy_rain_area")),
+    Row("radar_volume", "kvwx20050626", ("radar_volume",), signals=("convective_cells", "no_rotation", "low_vil")),
+    # an NHC product alone
+    Row("wind_probability", "henri2021", ("wind_probability",), signals=("high_wind_probability",)),
+    # a composite sequence alone: an hour of 20 mm and an hour of 10 mm/h rain at one place
+    Row("composite_sequence", "fmi", ("composite_sequence",), signals=("hourly_heavy_rain", "training_echoes")),
     # a dual-pol volume: the debris signature is screened (and found absent)
     Row("radar_volume", "kftg20150430", ("radar_volume",), signals=("low_vil",), screened=("detect_debris_signature",)),
     Row("sounding", "may1999", ("sounding",), signals=("high_cape", "strong_low_level_helicity", "high_stp")),
