@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "CROP_ABOVE_PIXELS", "to_dbz", "resample_5min",
-           "heaviest_window", "event_sequence", "sample_index", "make_samples", "load_split",
+           "heaviest_window", "event_sequence", "sequence_from_dataset", "sample_index", "make_samples", "load_split",
            "SPLITS_FILE", "NowcastDataset", "build_dataset", "training_arrays", "scale_dbz",
            "rain_rate_to_dbz", "dbz_to_rain_rate", "frame_time_from_contents", "CONTENT_TIME_IMPORTERS"]
 
@@ -258,7 +258,14 @@ def _content_times(ds, native: np.ndarray) -> tuple[np.ndarray, str]:
 def _event(case_id: str, crop: int | None):
     from hvrmet.cases import get_case, load_role
 
-    ds = load_role(get_case(case_id), ROLE)
+    return sequence_from_dataset(load_role(get_case(case_id), ROLE), crop, case_id=case_id)
+
+
+def sequence_from_dataset(ds, crop: int | None = -1, case_id: str = "") -> tuple[np.ndarray, np.ndarray, dict]:
+    """A loaded composite sequence (a reader's ``xarray.Dataset``) as read-only dBZ on the
+    5-minute grid, with the same meta as :func:`event_sequence` (which calls this on the
+    catalogue's sequence); ``meta["crop"]`` says which window of ``ds`` was kept."""
+    crop = int(crop) if crop else None
     dbz = to_dbz(ds)
     native, time_source = _content_times(ds, ds["time"].values.astype("datetime64[ns]"))
     order = np.argsort(native, kind="stable")

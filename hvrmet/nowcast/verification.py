@@ -353,7 +353,8 @@ def evaluate(method_names: list[str], case_ids: list[str], forecast_fn_getter: C
              every_min: float = 30.0, starts: int | None = None, crop: int | None = None, n_in: int = 6,
              lead_max_min: float = 60.0, min_leads: int = 1, thresholds: Sequence[float] = (20, 35, 45),
              scales: Sequence[int] = (1, 4, 16), method_kwargs: dict | None = None,
-             share_motion: bool = True, progress: Callable | None = None) -> dict:
+             share_motion: bool = True, progress: Callable | None = None,
+             loader: Callable | None = None) -> dict:
     """Verify nowcasting methods on held-out events, all on the same inputs.
 
     For each event (:func:`~hvrmet.nowcast.dataset.event_sequence`, dBZ every 5 min, on
@@ -366,7 +367,9 @@ def evaluate(method_names: list[str], case_ids: list[str], forecast_fn_getter: C
     observation, so they add nothing). With ``share_motion`` the Lucas-Kanade motion is
     computed once per analysis and given to ``extrapolation`` and the learned models
     (``velocity``), and the extrapolation once and given to the learned models
-    (``advected``); S-PROG estimates its own motion, on dBR.
+    (``advected``); S-PROG estimates its own motion, on dBR. ``loader`` (default
+    :func:`~hvrmet.nowcast.dataset.event_sequence`) turns an entry of ``case_ids`` into
+    ``(dbz5, times5, meta)``, e.g. from a sequence a tool has already loaded.
 
     Returns
     -------
@@ -397,7 +400,7 @@ def evaluate(method_names: list[str], case_ids: list[str], forecast_fn_getter: C
     shared_s = {"motion": 0.0, "advection": 0.0}
     per_case, cases = {}, {}
     for cid in case_ids:
-        dbz, times, meta = event_sequence(cid)
+        dbz, times, meta = (loader or event_sequence)(cid)
         native = ~np.asarray(meta["interpolated"], dtype=bool)
         window = None
         if crop and (dbz.shape[1] > crop or dbz.shape[2] > crop):
