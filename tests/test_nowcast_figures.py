@@ -31,6 +31,11 @@ def test_registered_as_plot_tools():
     assert {"plot_nowcast_panels", "plot_nowcast_scores"} <= names
     for name in ("plot_nowcast_panels", "plot_nowcast_scores"):
         assert get_tool(name).needs == ("composite_sequence",)
+    panels, scores = get_tool("plot_nowcast_panels").input_model, get_tool("plot_nowcast_scores").input_model
+    # one value for a list, with units converted; lists sorted
+    assert panels(case="fmi", leads="1 h", thresholds=40).leads == [60.0]
+    assert panels(case="fmi", leads=[30, 10]).leads == [10.0, 30.0]
+    assert scores(case="fmi", methods="metok").methods == ["metok"]
 
 
 def test_panels_sidecar_and_pysteps_csi(tmp_path):

@@ -35,6 +35,11 @@ N_IN = 6
 STEP = 5.0
 
 
+def _as_list(v):
+    """One number (or a quantity already converted to the field's units) as a list of one."""
+    return [v] if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
 def _check_leads(v: list[float]) -> list[float]:
     out = []
     for x in v:
@@ -84,6 +89,11 @@ class NowcastPanelsInput(CaseInput):
                            "one with the most pixel-times >= 35 dBZ from the analysis to the last lead (0: the "
                            "whole domain)", ge=0, le=4096)
 
+    @field_validator("leads", "thresholds", mode="before")
+    @classmethod
+    def one_or_more(cls, v):
+        return _as_list(v)
+
     @field_validator("leads")
     @classmethod
     def valid_leads(cls, v: list[float]) -> list[float]:
@@ -114,6 +124,16 @@ class NowcastScoresInput(CaseInput):
     every: float = quantity(10.0, units="minute", description="minutes between analysis times (native frames "
                             "only)", ge=5, le=360)
     starts: int = quantity(4, units="1", description="most analysis times verified", ge=1, le=24)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def one_or_more(cls, v):
+        return _as_list(v)
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def one_method(cls, v):
+        return [v] if isinstance(v, str) else v
 
     @field_validator("thresholds")
     @classmethod
