@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from xarray.backends.common import BackendArray
+from xarray.core import indexing as xr_indexing
 
 from hvrmet.errors import DataError, DataFileMissing, FormatError
 
 __all__ = ["check_file", "check_ending", "reading", "plain_reason", "ReaderWarning", "add_provenance",
-           "to_utc64", "gate_lat_lon", "EARTH_RADIUS_M"]
+           "to_utc64", "gate_lat_lon", "EARTH_RADIUS_M", "LazyArray", "lazy_variable",
+           "lazy_lat_lon"]
 
 
 class ReaderWarning(UserWarning):
@@ -259,9 +264,97 @@ def _interp_last(vals: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     return vals[..., seg] * (1.0 - w) + vals[..., seg + 1] * w
 
 
-def _aeqd(lat: float, lon: float):
-    from pyproj import Transformer
+_TRANSFORMERS = threading.local()
 
-    return Transformer.from_crs(
-        f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m",
-        "EPSG:4326", always_xy=True)
+
+def _aeqd(lat: float, lon: float):
+    """The transformer from the azimuthal equidistant plane centred on (lat, lon) to
+    longitude/latitude (WGS84); built once per site and thread (building one costs more
+    than transforming a Level III product)."""
+    cache = getattr(_TRANSFORMERS, "cache", None)
+    if cache is None:
+        cache = _TRANSFORMERS.cache = {}
+    key = (float(lat), float(lon))
+    tr = cache.get(key)
+    if tr is None:
+        from pyproj import Transformer
+
+        if len(cache) > 64:
+            cache.clear()
+        tr = cache[key] = Transformer.from_crs(
+            f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m",
+            "EPSG:4326", always_xy=True)
+    return tr
+
+
+
+class LazyArray(BackendArray):
+    """An array computed on first access and kept: ``func(*args)``, of known shape and dtype.
+
+    Readers give coordinates that not every use needs (latitude and longitude of every
+    gate or pixel) as lazy variables (:func:`lazy_variable`): they cost nothing until read
+    (``ds.lat.values``, a selection, ``ds.load()``), then behave as the computed array.
+    ``func`` and ``args`` must be picklable (a module-level function), so that a dataset
+    holding one can still be copied and pickled.
+    """
+
+    def __init__(self, func, shape: tuple[int, ...], dtype, *args):
+        self.func, self.args = func, args
+        self.shape, self.dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+        self._value: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def get_array(self) -> np.ndarray:
+        """The computed array (computed once)."""
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    v = np.asarray(self.func(*self.args), dtype=self.dtype)
+                    if v.shape != self.shape:
+                        raise ValueError(f"lazy array: {getattr(self.func, '__name__', self.func)} gave shape "
+                                         f"{v.shape}, expected {self.shape}")
+                    self._value = v
+        return self._value
+
+    def __getitem__(self, key):
+        arr = xr_indexing.NumpyIndexingAdapter(self.get_array())
+        if isinstance(key, xr_indexing.OuterIndexer):
+            return arr.oindex[key]
+        if isinstance(key, xr_indexing.VectorizedIndexer):
+            return arr.vindex[key]
+        return arr[key]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def _stack_pair(func, args) -> np.ndarray:
+    a, b = func(*args)[:2]
+    return np.stack([np.asarray(a), np.asarray(b)])
+
+
+def _pick(both: LazyArray, k: int) -> np.ndarray:
+    return both.get_array()[k]
+
+
+def lazy_lat_lon(dims: tuple[str, ...], shape: tuple[int, ...], func, *args) -> tuple[xr.Variable, xr.Variable]:
+    """``lat`` and ``lon`` coordinate variables (float32, degrees) computed together, on
+    first access to either, by ``func(*args)``, which returns ``(lat, lon, ...)``."""
+    both = LazyArray(_stack_pair, (2, *shape), np.float32, func, args)
+    lat = lazy_variable(dims, _pick, shape, np.float32, both, 0, attrs={"units": "degree_north"})
+    lon = lazy_variable(dims, _pick, shape, np.float32, both, 1, attrs={"units": "degree_east"})
+    return lat, lon
+
+
+def lazy_variable(dims: tuple[str, ...], func, shape: tuple[int, ...], dtype, *args,
+                  attrs: dict | None = None) -> xr.Variable:
+    """An :class:`xarray.Variable` whose values are ``func(*args)``, computed on first access
+    (see :class:`LazyArray`)."""
+    arr = LazyArray(func, shape, dtype, *args)
+    return xr.Variable(dims, xr_indexing.LazilyIndexedArray(arr), attrs or {})

@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import _aeqd, add_provenance, check_file, gate_lat_lon, reading, to_utc64
+from hvrmet.data.readers._common import (_aeqd, add_provenance, check_file, gate_lat_lon, lazy_lat_lon, reading,
+                                         to_utc64)
 from hvrmet.errors import FormatError
 
 __all__ = ["read_nexrad_level3", "level3_roles", "is_level3_role", "product_role", "PARSE_TIME_LIMIT_S"]
@@ -206,42 +207,88 @@ def _strict_classes():
     return StrictLevel3File
 
 
+class _Watchdog:
+    """One daemon thread that stops overrunning parses: :meth:`arm` registers a deadline
+    for the calling thread, :meth:`disarm` removes it; at a deadline the thread gets a
+    :class:`_ParseTimeout` (``PyThreadState_SetAsyncExc``), delivered at its next Python
+    instruction. (A ``threading.Timer`` per file cost more than MetPy's whole parse of a
+    small product.) Firing and disarming hold the same lock, so no exception is sent
+    after :meth:`disarm` returns ``False``."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._jobs: dict[int, tuple[float, int]] = {}
+        self._fired: set[int] = set()
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, limit_s: float) -> int:
+        import time
+
+        with self._cond:
+            self._next += 1
+            token = self._next
+            self._jobs[token] = (time.monotonic() + limit_s, threading.get_ident())
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hvrmet-level3-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> bool:
+        """Remove the deadline; ``True`` if it had already fired."""
+        with self._cond:
+            self._jobs.pop(token, None)
+            fired = token in self._fired
+            self._fired.discard(token)
+            return fired
+
+    def _run(self) -> None:
+        import time
+
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, tid) in list(self._jobs.items()):
+                    if deadline <= now:
+                        del self._jobs[token]
+                        self._fired.add(token)
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid),
+                                                                   ctypes.py_object(_ParseTimeout))
+                wait = min((d for d, _ in self._jobs.values()), default=now + 3600.0) - now
+                self._cond.wait(timeout=max(wait, 0.001))
+
+
+_WATCHDOG = _Watchdog()
+
+
 def _parse(p: Path):
     """``Level3File(p)`` through a strict buffer, stopped after :data:`PARSE_TIME_LIMIT_S`.
 
-    The limit works in any thread: a timer raises an exception in the parsing thread
-    (``PyThreadState_SetAsyncExc``), delivered at MetPy's next Python instruction.
+    The limit works in any thread: a watchdog thread raises an exception in the parsing
+    thread (``PyThreadState_SetAsyncExc``), delivered at MetPy's next Python instruction.
     """
     cls = _strict_classes()
     limit = float(PARSE_TIME_LIMIT_S)
-    tid = threading.get_ident()
-    lock = threading.Lock()
-    state = {"done": False, "fired": False}
-
-    def fire() -> None:
-        with lock:
-            if not state["done"]:
-                state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(_ParseTimeout))
-
-    timer = threading.Timer(limit, fire)
-    timer.daemon = True
+    timed_out = False
     try:
+        token = _WATCHDOG.arm(limit)
         try:
-            timer.start()
             f = cls(str(p))
         finally:
-            with lock:
-                state["done"] = True
-            timer.cancel()
+            if _WATCHDOG.disarm(token):  # fired: drop the exception if not yet delivered
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
+                timed_out = True
     except _ParseTimeout:
-        raise FormatError(p, f"MetPy did not finish decoding the product within {limit:g} s: the file is "
-                             "corrupted (a length field that never ends)") from None
+        timed_out = True
     except _ReadPastEnd as exc:
         raise FormatError(p, f"the product is corrupted: {exc}") from None
     except AssertionError as exc:
         raise FormatError(p, "the product is corrupted: a block divider or length check failed"
                              + (f" ({exc})" if str(exc) else "")) from None
+    if timed_out:
+        raise FormatError(p, f"MetPy did not finish decoding the product within {limit:g} s: the file is "
+                             "corrupted (a length field that never ends)")
     return f
 
 
@@ -378,11 +425,49 @@ def _field_packet(f) -> dict | None:
 
 
 def _ragged(rows: list, fill: int = 0) -> np.ndarray:
+    """Rows of codes (bytes or sequences of ints) as one array, short rows padded with
+    ``fill``; bytes rows give ``uint8``."""
     n = max((len(r) for r in rows), default=0)
+    if rows and all(isinstance(r, (bytes, bytearray)) for r in rows) and 0 <= fill <= 255:
+        if all(len(r) == n for r in rows):
+            return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), n)
+        out = np.full((len(rows), n), fill, dtype=np.uint8)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = np.frombuffer(bytes(r), dtype=np.uint8)
+        return out
+    if rows and 0 <= fill <= 255 and all(len(r) == n for r in rows):
+        try:  # codes of 0-255 (run-length raster rows): through bytes, far faster than element by element
+            return np.frombuffer(b"".join(map(bytes, rows)), dtype=np.uint8).reshape(len(rows), n)
+        except (TypeError, ValueError):  # a code outside 0-255
+            pass
     out = np.full((len(rows), n), fill, dtype=np.int64)
     for i, r in enumerate(rows):
         out[i, :len(r)] = np.frombuffer(bytes(r), dtype=np.uint8) if isinstance(r, (bytes, bytearray)) else r
     return out
+
+
+def _map_codes(mapper, raw: np.ndarray, scale: float):
+    """Physical values of the codes ``raw`` through MetPy's mapper (codes beyond its
+    table clipped to its last entry), times ``scale``, as float32; a mapper that gives
+    (values, flags) gives both."""
+    nlut = len(mapper.lut)
+    if raw.size and (raw.min() < 0 or raw.max() > nlut - 1):
+        raw = np.clip(raw, 0, nlut - 1)
+    if _plain_mapper(mapper):
+        lut = np.asarray(mapper.lut, dtype=np.float64) * scale
+        return lut.astype(np.float32)[raw], None
+    mapped = mapper(raw)
+    topped = None
+    if isinstance(mapped, tuple):  # digital enhanced echo tops: (values, topped flags)
+        mapped, topped = mapped
+    return (np.asarray(mapped, dtype=np.float64) * scale).astype(np.float32), topped
+
+
+def _plain_mapper(mapper) -> bool:
+    """Whether MetPy's mapper is a plain table lookup (``DataMapper.__call__``)."""
+    from metpy.io.nexrad import DataMapper
+
+    return type(mapper).__call__ is DataMapper.__call__
 
 
 def _field(p: Path, f, packet: dict, code: int, warnings: list[str]) -> xr.Dataset:
@@ -399,14 +484,15 @@ def _field(p: Path, f, packet: dict, code: int, warnings: list[str]) -> xr.Datas
         geometry = "radial" if "start_az" in packet else "raster"
     if raw.size == 0:
         raise FormatError(p, f"product {f.product_name!r} has an empty data packet")
-    raw = np.clip(raw, 0, len(f.map_data.lut) - 1)
-    mapped = f.map_data(raw)
+    site_lat, site_lon = float(f.lat), float(f.lon)
+    if not (np.isfinite(site_lat) and abs(site_lat) <= 90.0 and np.isfinite(site_lon) and abs(site_lon) <= 360.0):
+        # checked now: the gates' lat/lon are computed from it on first use, after the read
+        raise FormatError(p, f"the product gives an impossible radar position ({site_lat}, {site_lon}): "
+                             "the header is corrupted")
+    values, topped = _map_codes(f.map_data, raw, _SCALE.get(code, 1.0))
     extra: dict[str, Any] = {}
-    if isinstance(mapped, tuple):  # digital enhanced echo tops: (values, topped flags)
-        mapped, topped = mapped
+    if topped is not None:
         extra["topped"] = np.asarray(topped, dtype=bool)
-    values = np.asarray(mapped, dtype=np.float64) * _SCALE.get(code, 1.0)
-    values = values.astype(np.float32)
     units = _UNITS.get(code, getattr(f.map_data, "units", "1"))
     data_attrs: dict[str, Any] = {"units": units, "long_name": f.product_name}
     labels = getattr(f.map_data, "labels", None)
@@ -438,15 +524,15 @@ def _field(p: Path, f, packet: dict, code: int, warnings: list[str]) -> xr.Datas
         first = first_m if first_m is not None else float(packet.get("first", 0)) * gate
         rng = first + gate * (np.arange(n) + 0.5)
         el = float(f.metadata.get("el_angle", 0.0) or 0.0)
-        lat, lon, _ = gate_lat_lon(f.lat, f.lon, az_c[:, None], np.full((len(az_c), 1), el),
-                                   rng[None, :], float(f.height) * 0.3048)
         dims = ("azimuth", "range")
+        # lat/lon of every gate: computed on first use (most uses read the field alone)
+        lat, lon = lazy_lat_lon(dims, values.shape, gate_lat_lon, float(f.lat), float(f.lon), az_c[:, None],
+                                np.full((len(az_c), 1), el), rng[None, :], float(f.height) * 0.3048)
         ds = xr.Dataset(
             {"data": (dims, values, data_attrs)},
             coords={"azimuth": ("azimuth", az_c.astype(np.float32), {"units": "degree"}),
                     "range": ("range", rng.astype(np.float32), {"units": "m"}),
-                    "lat": (dims, lat, {"units": "degree_north"}),
-                    "lon": (dims, lon, {"units": "degree_east"})})
+                    "lat": lat, "lon": lon})
     elif code in (50, 51):  # cross sections: distance along the section by height
         dims = ("height_bin", "distance_bin")
         ds = xr.Dataset({"data": (dims, values, data_attrs)})
@@ -460,16 +546,21 @@ def _field(p: Path, f, packet: dict, code: int, warnings: list[str]) -> xr.Datas
         size_km = min((0.25, 0.5, 1.0, 2.0, 4.0), key=lambda b: abs(b - box))
         x = (np.arange(nx) - nx / 2 + 0.5) * size_km * 1000.0
         y = (ny / 2 - 0.5 - np.arange(ny)) * size_km * 1000.0
-        xx, yy = np.meshgrid(x, y)
-        lon, lat = _aeqd(float(f.lat), float(f.lon)).transform(xx, yy)
         dims = ("y", "x")
+        lat, lon = lazy_lat_lon(dims, values.shape, _raster_lat_lon, float(f.lat), float(f.lon), x, y)
         ds = xr.Dataset({"data": (dims, values, data_attrs)},
                         coords={"x": ("x", x, {"units": "m"}), "y": ("y", y, {"units": "m"}),
-                                "lat": (dims, np.asarray(lat, np.float32), {"units": "degree_north"}),
-                                "lon": (dims, np.asarray(lon, np.float32), {"units": "degree_east"})})
+                                "lat": lat, "lon": lon})
         ds.attrs["grid_box_km"] = size_km
     ds.attrs["geometry"] = geometry
     return _with_extra(ds, extra, dims)
+
+
+def _raster_lat_lon(lat0: float, lon0: float, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude of raster boxes centred at ``x``, ``y`` (m) about the radar."""
+    xx, yy = np.meshgrid(x, y)
+    lon, lat = _aeqd(lat0, lon0).transform(xx, yy)
+    return np.asarray(lat, np.float32), np.asarray(lon, np.float32)
 
 
 def _with_extra(ds: xr.Dataset, extra: dict, dims: tuple[str, str]) -> xr.Dataset:
@@ -480,11 +571,15 @@ def _with_extra(ds: xr.Dataset, extra: dict, dims: tuple[str, str]) -> xr.Datase
 
 
 # ----------------------------------------------------------------------------- text helpers
+_SLASH_SPACES = re.compile(r"\s*/\s*")
+_QUALIFIER_SPACES = re.compile(r"([<>])\s+")
+_CELL_SPLIT = re.compile(r"[/\s]+")
+
+
 def _tokens(line: str) -> list[str]:
     s = line.replace("NO DATA", "NODATA")
-    s = re.sub(r"/\s+", "/", s)
-    s = re.sub(r"\s+/", "/", s)
-    s = re.sub(r"([<>])\s+", r"\1", s)
+    s = _SLASH_SPACES.sub("/", s)
+    s = _QUALIFIER_SPACES.sub(r"\1", s)
     return s.split()
 
 
@@ -552,14 +647,15 @@ def _transposed(f) -> dict[str, list[str]]:
 
 def _table(rows: list[dict], columns: dict[str, str], dim: str = "row") -> xr.Dataset:
     """Rows -> dataset; ``columns`` maps each column to its units (``""`` for text)."""
-    ds = xr.Dataset(coords={dim: np.arange(len(rows))})
+    data: dict[str, tuple] = {}
     for k, units in columns.items():
         vals = [r.get(k) for r in rows]
         if units == "":
-            ds[k] = (dim, np.array(["" if v is None else str(v) for v in vals], dtype=str))
+            data[k] = (dim, np.array(["" if v is None else str(v) for v in vals], dtype=str))
         else:
-            ds[k] = (dim, np.array([np.nan if v is None else float(v) for v in vals], dtype=np.float64),
-                     {"units": units})
+            data[k] = (dim, np.array([np.nan if v is None else float(v) for v in vals], dtype=np.float64),
+                       {"units": units})
+    ds = xr.Dataset(data, coords={dim: np.arange(len(rows))})
     ds.attrs["geometry"] = "table"
     return ds
 
@@ -589,8 +685,8 @@ def _add_latlon(ds: xr.Dataset, f, dim: str = "row", prefix: str = "") -> None:
     """Latitude and longitude from ``x_km``/``y_km`` (symbology) or azimuth/range (text)."""
     n = ds.sizes[dim]
     if n == 0:
-        ds.coords[prefix + "lat"] = (dim, np.zeros(0), {"units": "degree_north"})
-        ds.coords[prefix + "lon"] = (dim, np.zeros(0), {"units": "degree_east"})
+        ds.coords.update({prefix + "lat": (dim, np.zeros(0), {"units": "degree_north"}),
+                          prefix + "lon": (dim, np.zeros(0), {"units": "degree_east"})})
         return
     x = ds[prefix + "x_km"].values.copy() if prefix + "x_km" in ds else np.full(n, np.nan)
     y = ds[prefix + "y_km"].values.copy() if prefix + "y_km" in ds else np.full(n, np.nan)
@@ -599,8 +695,8 @@ def _add_latlon(ds: xr.Dataset, f, dim: str = "row", prefix: str = "") -> None:
         if not (np.isfinite(x[i]) and np.isfinite(y[i])) and np.isfinite(az[i]) and np.isfinite(rg[i]):
             x[i], y[i] = _azran_xy(float(az[i]), float(rg[i]))
     lat, lon = _site_xy(f, x, y)
-    ds.coords[prefix + "lat"] = (dim, lat, {"units": "degree_north"})
-    ds.coords[prefix + "lon"] = (dim, lon, {"units": "degree_east"})
+    ds.coords.update({prefix + "lat": (dim, lat, {"units": "degree_north"}),
+                      prefix + "lon": (dim, lon, {"units": "degree_east"})})
 
 
 def _symbols(f, kinds: tuple[str, ...]) -> list[dict]:
@@ -1051,7 +1147,7 @@ def _storm_attributes(f, warnings: list[str]) -> xr.Dataset | None:
                 if fields[0][1] == "":
                     row[fields[0][0]] = cell.strip()
                     continue
-                toks = [x for x in re.split(r"[/\s]+", " ".join(_tokens(cell))) if x]
+                toks = [x for x in _CELL_SPLIT.split(" ".join(_tokens(cell))) if x]
                 if toks == ["NEW"]:
                     toks = []
                 for (fname, _), tok in zip(fields, toks + [None] * len(fields)):
