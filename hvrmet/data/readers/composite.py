@@ -3,7 +3,8 @@
 Any pysteps importer works (``mch_gif``, ``fmi_pgm``, ``knmi_hdf5``, ``bom_rf3``,
 ``mrms_grib``, ...). Frames are stacked in time order with pysteps'
 :func:`pysteps.io.readers.read_timeseries`-like logic, the projection (PROJ string),
-grid extent and pixel size are kept, and ``lat``/``lon`` are computed for every pixel.
+grid extent and pixel size are kept, and ``lat``/``lon`` of every pixel are computed on
+first use.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import add_provenance, check_file, reading
+from hvrmet.data.readers._common import add_provenance, check_file, lazy_lat_lon, reading
 from hvrmet.errors import FormatError
 
 __all__ = ["read_composite", "IMPORTER_DEFAULTS", "frame_time"]
@@ -87,6 +88,9 @@ def read_composite(paths: list[str | Path], *, importer: str, sha256: list[str] 
         raise FormatError(paths[0], str(exc)) from None
     kw = dict(IMPORTER_DEFAULTS.get(importer, {}))
     kw.update(importer_kwargs or {})
+    # pysteps' import decorator casts every frame to its ``dtype`` (float64 by default):
+    # asking for float32, the precision kept here, spares a float64 copy of each frame
+    kw.setdefault("dtype", "float32")
     files = [check_file(p) for p in paths]
     times = [frame_time(p) for p in files]
     order = np.argsort(np.array(times, dtype="datetime64[s]"), kind="stable")
@@ -123,9 +127,16 @@ def read_composite(paths: list[str | Path], *, importer: str, sha256: list[str] 
         coords={"time": np.array(times, dtype="datetime64[ns]"),
                 "x": ("x", x, {"units": meta.get("cartesian_unit", "m")}),
                 "y": ("y", y, {"units": meta.get("cartesian_unit", "m")})})
-    lat, lon = _latlon(meta, x, y)
-    ds.coords["lat"] = (("y", "x"), lat, {"units": "degree_north"})
-    ds.coords["lon"] = (("y", "x"), lon, {"units": "degree_east"})
+    # lat/lon of every pixel: computed on first use (a continental mosaic has millions);
+    # the projection is checked now, so that a bad one is an error of the read
+    with reading(files[0], f"{importer} composite frame"):
+        try:
+            _crs(meta)
+        except Exception as exc:  # noqa: BLE001 - pyproj's CRSError and others
+            raise FormatError(files[0], f"the projection of the frames cannot be used: {meta.get('projection')!r} "
+                                        f"({type(exc).__name__}: {exc})") from None
+    lat, lon = lazy_lat_lon(("y", "x"), (ny, nx), _latlon, _proj_meta(meta), x, y)
+    ds.coords.update({"lat": lat, "lon": lon})
     ds.attrs.update({
         "projection": meta["projection"], "importer": importer,
         "institution": str(meta.get("institution", "")),
@@ -141,17 +152,29 @@ def read_composite(paths: list[str | Path], *, importer: str, sha256: list[str] 
     return add_provenance(ds, files, sha, "composite")
 
 
-def _latlon(meta: dict, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from pyproj import CRS, Transformer
+def _proj_meta(meta: dict) -> dict:
+    """The parts of an importer's metadata that place the grid (kept by the lazy lat/lon)."""
+    return {k: meta.get(k) for k in ("projection", "cartesian_unit")}
 
-    xx, yy = np.meshgrid(x, y)
+
+def _crs(meta: dict):
+    """The frames' projection as a pyproj CRS."""
+    from pyproj import CRS
+
     proj = meta["projection"]
     if meta.get("cartesian_unit") == "km":
-        # KNMI states its ellipsoid axes in km; PROJ wants metres (x, y are scaled below)
+        # KNMI states its ellipsoid axes in km; PROJ wants metres (x, y are scaled in _latlon)
         proj = re.sub(r"\+([ab])=([\d.]+)",
                       lambda m: f"+{m.group(1)}={float(m.group(2)) * 1000.0 if float(m.group(2)) < 1e5 else float(m.group(2))}",
                       proj)
-    crs = CRS.from_proj4(proj)
+    return CRS.from_proj4(proj)
+
+
+def _latlon(meta: dict, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from pyproj import Transformer
+
+    xx, yy = np.meshgrid(x, y)
+    crs = _crs(meta)
     if crs.is_geographic:
         return yy.astype(np.float32), xx.astype(np.float32)
     scale = 1000.0 if meta.get("cartesian_unit") == "km" else 1.0
