@@ -453,7 +453,8 @@ def test_grib_mixing_level_types(data_dir, tmp_path):
     assert fs.found["air_temperature"].variables == ("t",) and fs.found["air_temperature"].levels == (850.0, 500.0)
     np.testing.assert_allclose(fs.get("air_temperature").sel(pressure=500.0).values, orig, rtol=1e-6)
     np.testing.assert_allclose(fs.get("temperature_2m").values, orig, rtol=1e-6)
-    assert ds.attrs["hvrmet_fields"] == "temperature_2m<-t2m; air_temperature<-t"
+    assert fs.summary() == "temperature_2m<-t2m; air_temperature<-t"
+    assert "hvrmet_fields" not in ds.attrs  # fields are identified on demand, not at read time
 
 
 def test_grib_truncation_is_detected(data_dir, tmp_path):

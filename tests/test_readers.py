@@ -125,10 +125,12 @@ def test_gfs_cyclone_minimum_pressure(load):
     assert pmin == pytest.approx(967.6, abs=0.1)
     assert (lat, lon) == (47.0, -94.0)
     assert ds["Geopotential_height_isobaric"].attrs["units"] == "m"  # 'gpm' normalised
-    # the field resolver ran: which physical field came from which variable
-    assert ds.attrs["hvrmet_fields"].startswith("mslp<-Pressure_reduced_to_MSL_msl; "
-                                                "temperature_2m<-Temperature_height_above_ground")
-    assert "air_temperature<-Temperature_isobaric" in ds.attrs["hvrmet_fields"]
+    # the field resolver (on demand): which physical field came from which variable
+    from hvrmet.data.fields import fields_of
+
+    summary = fields_of(ds).summary()
+    assert summary.startswith("mslp<-Pressure_reduced_to_MSL_msl; temperature_2m<-Temperature_height_above_ground")
+    assert "air_temperature<-Temperature_isobaric" in summary
 
 
 def test_grib_and_climatology(load):
@@ -140,8 +142,10 @@ def test_grib_and_climatology(load):
     assert list(clim.level.values) == [200, 500, 850]
     assert clim.z.attrs["units"] == "m^2/s^2"
     assert clim.level.attrs["units"] == "hPa" and clim.level.attrs["units_original"] == "millibars"
-    assert era5.attrs["hvrmet_fields"] == "temperature_2m<-t2m"
-    assert clim.attrs["hvrmet_fields"].startswith("geopotential_height<-z; eastward_wind<-u; northward_wind<-v")
+    from hvrmet.data.fields import fields_of
+
+    assert fields_of(era5).summary() == "temperature_2m<-t2m"
+    assert fields_of(clim).summary().startswith("geopotential_height<-z; eastward_wind<-u; northward_wind<-v")
 
 
 @pytest.mark.parametrize("case,frames,step,unit,vmax", [

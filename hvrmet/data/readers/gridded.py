@@ -3,9 +3,10 @@
 Both come back as datasets with their variables under the file's own names, ``lat``/``lon``
 coordinates (found by cf_xarray and renamed from ``latitude``/``longitude`` or others),
 and a ``units`` attribute that pint can read on every variable that has one (``gpm``,
-``m**2 s**-2``, ``mb``, ``(0 - 1)`` ... normalised). Every dataset then goes through the
-field resolver (:func:`hvrmet.data.fields.fields_of`, cached for the tools), and the
-attribute ``hvrmet_fields`` says which physical field came from which variable.
+``m**2 s**-2``, ``mb``, ``(0 - 1)`` ... normalised). The physical fields are identified
+on demand, not at read time: :func:`hvrmet.data.fields.fields_of` (computed once per
+dataset and cached for the tools) says which field came from which variable
+(``fields_of(ds).summary()``), and ``hvrmet cases show`` lists them.
 
 GRIB files are checked message by message first: each message's header declares its
 total length (GRIB1: 3 bytes at octet 5; GRIB2: 8 bytes at octet 9), and a message that
@@ -46,26 +47,58 @@ def _tidy(ds: xr.Dataset, path: Path) -> xr.Dataset:
     return ds
 
 
-def _identify(ds: xr.Dataset) -> xr.Dataset:
-    """Run the field resolver once (cached on the dataset) and record what it found."""
-    from hvrmet.data.fields import fields_of
+def _classic_required_size(p: Path) -> int:
+    """The bytes a NetCDF-3 (classic or 64-bit offset) file must hold: the end of its last
+    fixed-size variable or of its last record, from the header alone (scipy's header
+    parser; no variable is read)."""
+    from functools import reduce
+    from operator import mul
 
-    fs = fields_of(ds)
-    ds.attrs["hvrmet_fields"] = fs.summary()
-    return ds
+    from scipy.io import _netcdf
+
+    class HeaderOnly(_netcdf.netcdf_file):
+        required = 0
+
+        def _read_var_array(self):  # the header's variable list, without the data
+            if self.fp.read(4) not in (_netcdf.ZERO, _netcdf.NC_VARIABLE):
+                raise ValueError("Unexpected header.")
+            need, rec_begin, recsize, rec_vars, last_vsize, last_bytes = 0, None, 0, 0, 0, 0
+            for _ in range(self._unpack_int()):
+                _name, _dims, shape, _attrs, _tc, size, _dt, begin, vsize = self._read_var()
+                nbytes = reduce(mul, [n for n in shape if n is not None], 1) * size
+                if shape and shape[0] is None:  # record variable: vsize bytes in each record
+                    rec_vars += 1
+                    recsize += vsize
+                    rec_begin = begin if rec_begin is None else rec_begin
+                    last_vsize, last_bytes = vsize, nbytes
+                else:
+                    need = max(need, begin + nbytes)
+            if rec_begin is not None and self._recs > 0:
+                # a lone record variable is not padded within records; the last record may
+                # end without its last variable's padding
+                per = last_bytes if rec_vars == 1 else recsize
+                need = max(need, rec_begin + (self._recs - 1) * per + per - (last_vsize - last_bytes
+                                                                             if rec_vars > 1 else 0))
+            type(self).required = need
+
+    with HeaderOnly(p, "r", mmap=False):
+        pass
+    return HeaderOnly.required
 
 
 def _check_classic_size(p: Path) -> None:
-    """NetCDF-3 files are read short without complaint: check the size the header implies."""
+    """NetCDF-3 files are read short without complaint (the netCDF library fills the
+    missing bytes): compare the size the header implies with the file's, reading the
+    header only."""
     with open(p, "rb") as fh:
         magic = fh.read(4)
     if magic[:3] != b"CDF":
         return
-    from scipy.io import netcdf_file
-
-    with netcdf_file(p, "r", mmap=False) as nc:  # reads every variable: fails if short
-        for var in nc.variables.values():
-            _ = var.data.shape
+    need = _classic_required_size(p)
+    have = p.stat().st_size
+    if have < need:
+        raise FormatError(p, f"the NetCDF-3 header places data up to byte {need} but the file holds {have} bytes: "
+                             "the file is truncated")
 
 
 def read_netcdf(path: str | Path, *, sha256: str = "") -> xr.Dataset:
@@ -74,8 +107,8 @@ def read_netcdf(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        The file's variables with ``lat``/``lon`` coordinates and pint-parsable units;
-        ``attrs["hvrmet_fields"]`` lists the physical fields identified.
+        The file's variables with ``lat``/``lon`` coordinates and pint-parsable units
+        (the physical fields they hold: :func:`hvrmet.data.fields.fields_of`).
     """
     p = check_file(path)
     with reading(p, "NetCDF"):
@@ -88,8 +121,7 @@ def read_netcdf(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         for v in ds.data_vars.values():
             if v.dtype.kind == "f" and v.size and not np.isfinite(v.values).any():
                 raise FormatError(p, f"variable {v.name!r} holds no finite values")
-        ds = add_provenance(ds, p, sha256, "netcdf")
-        return _identify(ds)
+        return add_provenance(ds, p, sha256, "netcdf")
 
 
 # ------------------------------------------------------------------------------------- GRIB
@@ -215,5 +247,4 @@ def read_grib(path: str | Path, *, sha256: str = "", filter_by_keys: dict | None
         if not ds.data_vars:
             raise FormatError(p, "no GRIB messages decoded")
         ds = _tidy(ds, p)
-        ds = add_provenance(ds, p, sha256, "grib")
-        return _identify(ds)
+        return add_provenance(ds, p, sha256, "grib")
