@@ -146,7 +146,7 @@ def _xradar_reader(fmt: str) -> Callable[..., xr.DataTree]:
             import xradar
 
             kwargs = {"mask_and_scale": False} if fmt in _RAW_CODED else {}
-            tree = getattr(xradar.io, opener)(str(p), **kwargs)
+            tree = _iris_tree(p) if fmt == "iris" else getattr(xradar.io, opener)(str(p), **kwargs)
             try:
                 nyq = _odim_nyquist(p) if fmt == "odim_h5" else None
                 out = normalise_tree(tree, p, fmt, site=site, nyquist=nyq,
@@ -303,16 +303,15 @@ def _rename_moments(ds: xr.Dataset, ray_dim: str, notes: list[str], label: str) 
         if str(ds[src].attrs.get("units", "")) not in ("", spec["units"]):
             attrs["source_units"] = str(ds[src].attrs.get("units"))
         out[canon] = xr.Variable((ray_dim, "range"), data, attrs)
-    keep = ds.drop_vars(list(taken.values()))
     for v in moments:
         if v in taken.values():
             continue
         new = v if v not in MOMENTS else f"{v}_unselected"
-        var = keep[v].variable.astype(np.float32) if keep[v].dtype.kind == "f" else keep[v].variable
-        var.attrs = {**keep[v].attrs, "source_name": v}
-        keep = keep.drop_vars(v)
+        src = ds[v].variable
+        var = src.astype(np.float32) if src.dtype.kind == "f" else src.copy(deep=False)
+        var.attrs = {**src.attrs, "source_name": v}
         out[new] = var
-    return keep.assign(out)
+    return ds.drop_vars(moments).assign(out)  # one drop and one merge (each costs a copy of the dataset)
 
 
 def _coverage(az: np.ndarray) -> float:
@@ -335,9 +334,9 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
     (:data:`MOMENTS`), checks the azimuth coverage and records the gate geometry.
     """
     ds = ds.load()
-    for c in ("latitude", "longitude", "altitude"):
-        if c in ds.coords and ds[c].ndim == 0:
-            ds = ds.drop_vars(c)
+    site = [c for c in ("latitude", "longitude", "altitude") if c in ds.coords and ds[c].ndim == 0]
+    if site:
+        ds = ds.drop_vars(site)
     if "range" not in ds.dims:
         return None
     ray_dim = next((d for d in ds.dims if d != "range" and d in ("azimuth", "elevation", "time")), None)
@@ -355,7 +354,10 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
     for c in ("azimuth", "elevation"):
         if c not in ds.coords:
             raise FormatError(p, f"{label} has no {c} angles")
-    ds = ds.sortby(ray_dim)
+    key = ds[ray_dim].values
+    order = np.argsort(key, kind="stable")  # as sortby: stable, NaN last
+    if not np.array_equal(order, np.arange(order.size)):
+        ds = ds.isel({ray_dim: order})
     ds = _rename_moments(ds, ray_dim, notes, label)
     if not any(ds[v].dims == (ray_dim, "range") for v in ds.data_vars):
         notes.append(f"{label}: no moment; left out")
@@ -366,19 +368,25 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
     spacing = float(np.median(np.diff(rng))) if rng.size > 1 else float("nan")
     ds["range"].attrs.update({"units": "m", "long_name": "slant range to the gate centre",
                               "meters_between_gates": spacing, "meters_to_center_of_first_gate": float(rng[0])})
+    # every change below is gathered and applied in one assign (each assign copies the dataset)
+    coords: dict[str, Any] = {}
     for c in ("azimuth", "elevation"):
-        ds[c] = ds[c].astype(np.float32)
-        ds[c].attrs.update({"units": "degree"})
+        var = ds[c].variable.astype(np.float32)
+        var.attrs = {**ds[c].attrs, "units": "degree"}
+        coords[c] = var
     if "time" in ds.coords and ds["time"].dtype.kind != "M":
         with contextlib.suppress(Exception):
-            ds["time"] = ds["time"].astype("datetime64[ns]")
+            coords["time"] = ds["time"].variable.astype("datetime64[ns]")
+    ds = ds.assign_coords(coords)
+    upd: dict[str, Any] = {}
     if "sweep_fixed_angle" not in ds.variables or not np.isfinite(_float(_scalar(ds, "sweep_fixed_angle"))):
         angle = ds["azimuth"] if mode == "rhi" else ds["elevation"]
-        ds["sweep_fixed_angle"] = ((), np.float32(np.nanmedian(angle.values)), {"units": "degree"})
+        upd["sweep_fixed_angle"] = ((), np.float32(np.nanmedian(angle.values)), {"units": "degree"})
     if "sweep_mode" not in ds.variables or not _text(_scalar(ds, "sweep_mode")):
-        ds["sweep_mode"] = ((), "azimuth_surveillance" if ray_dim == "azimuth" else "rhi")
+        upd["sweep_mode"] = ((), "azimuth_surveillance" if ray_dim == "azimuth" else "rhi")
     else:
-        ds["sweep_mode"] = ((), mode)
+        upd["sweep_mode"] = ((), mode)
+    drop = []
     if "nyquist_velocity" in ds.variables:
         try:
             nv = np.asarray(ds["nyquist_velocity"].values, dtype=np.float64)
@@ -386,20 +394,27 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
         except (TypeError, ValueError):
             ok = False
         if ok:
-            ds["nyquist_velocity"] = ((), np.float32(np.nanmedian(nv)), {"units": "m/s"})
+            upd["nyquist_velocity"] = ((), np.float32(np.nanmedian(nv)), {"units": "m/s"})
         else:
-            ds = ds.drop_vars("nyquist_velocity")
+            drop.append("nyquist_velocity")
     if nyquist is not None and np.isfinite(nyquist):
-        ds["nyquist_velocity"] = ((), np.float32(nyquist), {"units": "m/s"})
+        upd["nyquist_velocity"] = ((), np.float32(nyquist), {"units": "m/s"})
+        drop = [d for d in drop if d != "nyquist_velocity"]
+    cover_attr = None
     if mode in ("azimuth_surveillance", "ppi") or (mode in PPI_MODES and fmt in _RECORD_FORMATS):
         cover = _coverage(ds["azimuth"].values)
-        ds.attrs["azimuth_coverage_deg"] = round(cover, 1)
+        cover_attr = round(cover, 1)
         if cover < MIN_SWEEP_COVERAGE_DEG:
             if fmt in _RECORD_FORMATS:
                 raise FormatError(p, f"{label} covers only {cover:.0f} degrees of azimuth: the volume is "
                                      "truncated or corrupted")
-            ds["sweep_mode"] = ((), "sector")
+            upd["sweep_mode"] = ((), "sector")
             notes.append(f"{label}: a sector of {cover:.0f} degrees of azimuth")
+    if drop:
+        ds = ds.drop_vars(drop)
+    ds = ds.assign(upd)
+    if cover_attr is not None:
+        ds.attrs["azimuth_coverage_deg"] = cover_attr
     ds.attrs["gate_spacing_m"] = spacing
     return ds
 
@@ -499,11 +514,15 @@ def normalise_tree(tree: xr.DataTree, p: Path, fmt: str, *, site: str | None = N
     nodes = sorted((n for n in tree.children if n.startswith("sweep_")), key=lambda n: int(n.split("_")[1])
                    if n.split("_")[1].isdigit() else 10**6)
     sweeps = []
-    iris_masks = _iris_nodata(p, len(nodes)) if fmt == "iris" else {}
+    iris_values, iris_raw = _iris_nodata_values(p) if fmt == "iris" else ({}, [])
+    iris_masks = _iris_nodata(p, len(nodes), only=iris_raw) if iris_raw else {}
     for k, name in enumerate(nodes):
         ds = tree[name].to_dataset(inherit=False).load()
         if fmt in _RAW_CODED:
             ds = decode_codes(ds, _RAW_CODED[fmt], fmt)
+        for m, values in iris_values.items():
+            if m in ds.data_vars and ds[m].ndim == 2:
+                ds[m] = ds[m].where(~_near_any(ds[m].values, values))
         for m, bad in iris_masks.get(k, {}).items():
             if m in ds.data_vars and ds[m].shape == bad.shape:
                 ds[m] = ds[m].where(~bad)
@@ -560,15 +579,147 @@ def decode_codes(ds: xr.Dataset, codes: tuple[int, ...], fmt: str) -> xr.Dataset
     return ds
 
 
-def _iris_nodata(p: Path, nsweeps: int) -> dict[int, dict[str, np.ndarray]]:
-    """Where IRIS/Sigmet moments hold the no-data code (raw 0; 65535, area not scanned, for
-    2-byte types), by sweep and xradar moment name, rays sorted by azimuth as xradar sorts
-    them. xradar decodes the codes to values (-32 dBZ, 0 m/s); hvrmet sets them to NaN."""
+def _iris_offsets(rf):
+    """An IRIS/Sigmet raw file with every sweep's ray offsets found first, so that every
+    moment (and the ray angles and times) is read by ray offset.
+
+    xradar reads the first moment of a sweep while it scans for the offsets, and stores
+    that scan's ray ``r`` in row ``r - 1`` (its row counter starts at -1), so the first
+    moment and the ray angles decoded from it are one ray out of step with every moment
+    read afterwards by offset: in xradar 0.12's own tree all moments but one sit one ray
+    (about a degree) away from their azimuth, as Py-ART's reading of the same file shows.
+    With the offsets found beforehand no moment goes through that scan.
+    """
+    for n, sweep in rf.data.items():
+        if not sweep.get("ray_offsets"):
+            rf._get_ray_record_offsets_and_data(n, None, idx=None)
+    return rf
+
+
+def _iris_tree(p: Path) -> xr.DataTree:
+    """An IRIS/Sigmet RAW volume as xradar's tree (the steps of
+    :func:`xradar.io.open_iris_datatree`), read from one file object whose ray offsets are
+    found before any moment (:func:`_iris_offsets`); loaded. Another IRIS file type (a
+    product) goes to xradar's own function."""
+    import xradar
+    from xarray.backends.file_manager import DummyFileManager
+    from xarray.backends.store import StoreBackendEntrypoint
+
+    try:
+        from xradar.io.backends.common import (_apply_site_as_coords, _attach_sweep_groups,
+                                               _get_required_root_dataset)
+        from xradar.io.backends.iris import IrisRawFile, IrisStore, _check_iris_file
+    except ImportError:  # another xradar: its own reader
+        return xradar.io.open_iris_datatree(str(p)).load()
+    _sid, opener = _check_iris_file(str(p))
+    if opener is not IrisRawFile:
+        return xradar.io.open_iris_datatree(str(p)).load()
+    rf = _iris_offsets(IrisRawFile(str(p), loaddata=False))
+    manager = DummyFileManager(rf)
+    entry = StoreBackendEntrypoint()
+    sweeps = []
+    try:
+        for grp in sorted(rf.data):
+            ds = entry.open_dataset(IrisStore(manager, group=f"sweep_{grp - 1}"))
+            ds = ds.assign_coords({"azimuth": ds.azimuth, "elevation": ds.elevation, "time": ds.time})
+            ds = ds.drop_vars("DB_XHDR", errors="ignore").load()
+            ds.attrs.pop("elevation_lower_limit", None)
+            ds.attrs.pop("elevation_upper_limit", None)
+            dim0 = "elevation" if str(ds["sweep_mode"].values) == "rhi" else "azimuth"
+            sweeps.append(_apply_site_as_coords(ds.sortby(dim0), False))
+    finally:
+        manager.close()
+    tree = {"/": _get_required_root_dataset(sweeps, optional=True)}
+    return xr.DataTree.from_dict(_attach_sweep_groups(tree, sweeps))
+
+
+#: Decoded values closer than this (relative) to a no-data code's value are that code.
+_IRIS_TOL = 1e-9
+
+
+def _near_any(a: np.ndarray, values: list[float]) -> np.ndarray:
+    """Where ``a`` equals one of ``values`` (within :data:`_IRIS_TOL`, relative)."""
+    bad = np.zeros(a.shape, bool)
+    with np.errstate(invalid="ignore"):
+        for v in values:
+            bad |= np.abs(a - v) <= _IRIS_TOL * max(1.0, abs(v))
+    return bad
+
+
+def _iris_nodata_values(p: Path) -> tuple[dict[str, list[float]], list[str]]:
+    """The decoded values of IRIS/Sigmet no-data codes, by xradar moment name.
+
+    The codes are raw 0 and, for 2-byte types, 65535 (area not scanned); xradar decodes
+    them to values (-32 dBZ, 0 m/s), which hvrmet sets to NaN. Every IRIS decoding is a
+    function of the code alone, so decoding all codes of a data type through xradar's own
+    decoder (from the file's headers: wavelength, PRF, Nyquist) tells which value each
+    no-data code becomes; where no other code decodes to (nearly) the same value, that
+    value marks the no-data gates exactly, without reading the moments twice. The names
+    of the moments where it does not (or whose type is not 1 or 2 bytes) come second:
+    :func:`_iris_nodata` reads their raw codes.
+    """
     from xradar.io.backends.iris import IrisRawFile, iris_mapping
 
-    rf = IrisRawFile(str(p), loaddata=False)
+    rf = IrisRawFile(str(p), loaddata=False)  # the headers only
+    values: dict[str, list[float]] = {}
+    raw_needed: list[str] = []
+    for prod in rf.data_types_dict:
+        name = prod["name"]
+        if name == "DB_XHDR" or prod.get("func") is None:
+            continue
+        mname = iris_mapping.get(name, name)
+        dtype = np.dtype(prod["dtype"])
+        if dtype.itemsize == 1:  # xradar views int16 words as byte pairs
+            b = np.zeros(512, np.uint8)
+            b[:256] = np.arange(256)
+            words, ncode = b.view(np.int16).reshape(1, 256), 256
+        elif dtype.itemsize == 2:
+            words, ncode = np.arange(65536, dtype=np.uint16).view(np.int16).reshape(1, 65536), 65536
+        else:
+            raw_needed.append(name)
+            continue
+        try:
+            dec = rf.decode_data(words, prod)
+        except Exception:  # noqa: BLE001 - this type's decoder needs the real data: read the raw codes
+            raw_needed.append(name)
+            continue
+        lut = np.asarray(np.ma.getdata(dec), np.float64).reshape(-1)[:ncode]
+        codes = [0] + ([ncode - 1] if dtype.itemsize == 2 and dtype.kind == "u" else [])
+        if lut.size != ncode:
+            raw_needed.append(name)
+            continue
+        others = np.delete(lut, codes)
+        vals = []
+        for c in codes:
+            v = float(lut[c])
+            if not np.isfinite(v):
+                # NaN already (a gate that holds it is NaN whatever its code) or infinite
+                if np.isinf(v):
+                    raw_needed.append(name)
+                    break
+                continue
+            with np.errstate(invalid="ignore"):
+                near = np.abs(others - v) <= 1e3 * _IRIS_TOL * max(1.0, abs(v))
+            if near.any():  # another code decodes to the same value: only the raw codes tell
+                raw_needed.append(name)
+                break
+            vals.append(v)
+        else:
+            if vals:
+                values[mname] = vals
+    return values, raw_needed
+
+
+def _iris_nodata(p: Path, nsweeps: int, only: list[str] | None = None) -> dict[int, dict[str, np.ndarray]]:
+    """Where IRIS/Sigmet moments hold the no-data code (raw 0; 65535, area not scanned, for
+    2-byte types), by sweep and xradar moment name, rays sorted by azimuth as xradar sorts
+    them, from the raw codes (read a second time, undecoded). ``only`` limits it to these
+    IRIS data types (the others are found by :func:`_iris_nodata_values`)."""
+    from xradar.io.backends.iris import IrisRawFile, iris_mapping
+
+    rf = _iris_offsets(IrisRawFile(str(p), loaddata=False))
     rf._rawdata = True  # moments come back undecoded (the headers are decoded already)
-    dec = IrisRawFile(str(p), loaddata=False)
+    dec = _iris_offsets(IrisRawFile(str(p), loaddata=False))
     out: dict[int, dict[str, np.ndarray]] = {}
     types = {d["name"]: d for d in rf.data_types_dict}
     for k in range(nsweeps):
@@ -583,7 +734,7 @@ def _iris_nodata(p: Path, nsweeps: int) -> dict[int, dict[str, np.ndarray]]:
         order = np.lexsort((az,))
         masks = {}
         for name, prod in types.items():
-            if name == "DB_XHDR" or prod.get("func") is None:
+            if name == "DB_XHDR" or prod.get("func") is None or (only is not None and name not in only):
                 continue
             rf.get_moment(grp, name)
             raw = np.asarray(rf.data[grp]["sweep_data"][name])
