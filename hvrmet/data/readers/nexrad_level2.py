@@ -175,13 +175,18 @@ def _read_xradar(p: Path, source: Any, site: str | None, allow_incomplete: bool,
     src = source if isinstance(source, str) else bytes(source)
     nyquist: dict[int, float] = {}
     extra: dict[str, Any] = {}
-    with NEXRADLevel2File(src, loaddata=False) as nex:
+    # one parse of the file's headers serves the checks and the decoding (xradar's own
+    # open_nexradlevel2_datatree parses them twice more: a third of the reading time)
+    nex = NEXRADLevel2File(src, loaddata=False)
+    try:
         incomplete = sorted(nex.incomplete_sweeps)
+        present = sorted(nex.data)
         # a complete volume's last radial says "end of volume" (status 4): a file cut at a
         # sweep boundary (or chunks of a volume still being scanned) ends without it
         headers = nex.msg_31_header or []
         ended = any(h and h[-1].get("radial_status") == 4 for h in headers)
-        expected = int((nex.msg_5 or {}).get("number_elevation_cuts", 0) or 0)
+        msg5 = nex.msg_5 or {}
+        expected = int(msg5.get("number_elevation_cuts", 0) or 0)
         for i, sw in nex.data.items():
             hdr = sw.get("msg_31_data_header") or {}
             rad = hdr.get("RAD") or {}
@@ -191,35 +196,66 @@ def _read_xradar(p: Path, source: Any, site: str | None, allow_incomplete: bool,
             if "vcp" in vol and "vcp" not in extra:
                 extra["vcp"] = int(vol["vcp"])
             extra.setdefault("message_type", str(sw.get("msg_type", "31")))
-    what = "the chunks end mid-volume" if chunked else "the volume is truncated"
-    if incomplete and not allow_incomplete:
-        raise FormatError(p, f"{what}: sweep(s) {', '.join(map(str, incomplete))} incomplete "
-                             "(pass allow_incomplete=True to keep the complete sweeps)")
-    if headers and not ended and not allow_incomplete:
-        raise FormatError(p, f"{what}: it ends after {len(headers)} of the {expected or '?'} elevation cuts of its "
-                             "scan pattern, with no end-of-volume radial (pass allow_incomplete=True to keep "
-                             "the complete sweeps)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # the moments come back as raw codes: hvrmet decodes them, 0 (below threshold) and
-        # 1 (range folded) as NaN (radar.decode_codes)
-        tree = xradar.io.open_nexradlevel2_datatree(src, incomplete_sweep="drop", mask_and_scale=False)
+        what = "the chunks end mid-volume" if chunked else "the volume is truncated"
+        if incomplete and not allow_incomplete:
+            raise FormatError(p, f"{what}: sweep(s) {', '.join(map(str, incomplete))} incomplete "
+                                 "(pass allow_incomplete=True to keep the complete sweeps)")
+        if headers and not ended and not allow_incomplete:
+            raise FormatError(p, f"{what}: it ends after {len(headers)} of the {expected or '?'} elevation cuts of "
+                                 "its scan pattern, with no end-of-volume radial (pass allow_incomplete=True to keep "
+                                 "the complete sweeps)")
+        keys = [k for k in present if k not in incomplete]
+        tree = _xradar_tree(nex, keys, msg5.get("elevation_data", []) if msg5 else [], src)
+    finally:
+        nex.close()
     if not tree.children:
-        tree.close()
         raise FormatError(p, "no complete sweep decoded: the volume is truncated")
     if incomplete:
         extra["incomplete_sweeps_dropped"] = incomplete
     if headers and not ended:
         extra["volume_complete"] = False
-    try:
-        out = normalise_tree(tree, p, "nexrad_level2", site=site, nyquist=nyquist, attrs=extra,
-                             decoder=f"xradar {xradar.__version__} open_nexradlevel2_datatree")
-    finally:
-        tree.close()
+    out = normalise_tree(tree, p, "nexrad_level2", site=site, nyquist=nyquist, attrs=extra,
+                         decoder=f"xradar {xradar.__version__} open_nexradlevel2_datatree")
     if incomplete:
         out.attrs["notes"] = [*out.attrs.get("notes", []),
                               f"incomplete sweep(s) {', '.join(map(str, incomplete))} left out"]
     return out
+
+
+def _xradar_tree(nex, keys: list[int], elev_data: list, src: Any) -> xr.DataTree:
+    """The sweeps ``keys`` of an open :class:`xradar.io.backends.nexrad_level2.NEXRADLevel2File`
+    as xradar's tree, the moments as raw codes (hvrmet decodes them, 0 (below threshold)
+    and 1 (range folded) as NaN: :func:`hvrmet.data.readers.radar.decode_codes`), loaded.
+
+    The steps of :func:`xradar.io.open_nexradlevel2_datatree` (its store per sweep, root
+    and sweep attributes), on the file already open; where this xradar lacks them, its
+    public function is called on the source instead.
+    """
+    try:
+        from xarray.backends.file_manager import DummyFileManager
+        from xarray.backends.store import StoreBackendEntrypoint
+        from xradar.io.backends.nexrad_level2 import NexradLevel2Store, _assign_root, _assign_sweep_attrs
+    except ImportError:  # another xradar: its own reader (parses the headers again)
+        import xradar
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = xradar.io.open_nexradlevel2_datatree(src, incomplete_sweep="drop", mask_and_scale=False)
+        return tree.load()
+    if not keys:
+        return xr.DataTree()
+    manager = DummyFileManager(nex)  # closed by the caller
+    entry = StoreBackendEntrypoint()
+    sweeps = {}
+    for i in keys:
+        ds = entry.open_dataset(NexradLevel2Store(manager, group=f"sweep_{i}"), mask_and_scale=False)
+        sweeps[f"sweep_{i}"] = ds.assign_coords({"azimuth": ds.azimuth, "elevation": ds.elevation,
+                                                 "time": ds.time}).load()
+    root, rest = _assign_root([xr.Dataset(), *sweeps.values()])
+    tree = xr.DataTree.from_dict({"/": root, **{k: d.drop_attrs(deep=False) for k, d in zip(sweeps, rest[1:])}})
+    _assign_sweep_attrs(tree, elev_data)
+    tree.ds.attrs["actual_elevation_cuts"] = len(nex.data)
+    return tree
 
 
 # --------------------------------------------------------------------------- MetPy
@@ -282,46 +318,43 @@ def _cut_datasets(i: int, sweep) -> list[xr.Dataset]:
     hdrs = [ray[0] for ray in sweep]
     az = np.array([h.az_angle for h in hdrs], np.float64)
     el = np.array([h.el_angle for h in hdrs], np.float32)
-    times = np.array([_ray_time(h) for h in hdrs], "datetime64[ns]")
-    geoms: dict[tuple[float, float], dict[str, int]] = {}
-    for ray in sweep:
-        for key, (hdr, _data) in ray[-1].items():
-            g = (round(float(hdr.first_gate), 6), round(float(hdr.gate_width), 6))
-            m = _name(key).strip()
-            geoms.setdefault(g, {})
-            geoms[g][m] = max(geoms[g].get(m, 0), int(hdr.num_gates))
+    base = np.datetime64("1969-12-31T00:00:00", "ms")  # NEXRAD Julian date 1 = 1970-01-01
+    days = np.array([int(h.date) for h in hdrs], np.int64)
+    ms = np.array([int(h.time_ms) for h in hdrs], np.int64)
+    times = (base + (days * 86400000 + ms).astype("timedelta64[ms]")).astype("datetime64[ns]")
+    # one pass over the rays: each moment's data by gate geometry (first gate, spacing)
+    geoms: dict[tuple[float, float], dict[str, list]] = {}
+    seen: dict[tuple[float, float], tuple[float, float]] = {}
+    for j, ray in enumerate(sweep):
+        for key, (hdr, data) in ray[-1].items():
+            raw_g = (hdr.first_gate, hdr.gate_width)
+            g = seen.get(raw_g)
+            if g is None:
+                g = seen[raw_g] = (round(float(raw_g[0]), 6), round(float(raw_g[1]), 6))
+            geoms.setdefault(g, {}).setdefault(_name(key).strip(), []).append((j, int(hdr.num_gates), data))
     order = list(LEVEL2_MOMENTS)
     groups = sorted(geoms.items(), key=lambda kv: min(order.index(m) if m in order else 99 for m in kv[1]))
     out = []
     for (first, width), moms in groups:
-        ngate = max(moms.values())
-        arrays = {m: np.full((len(sweep), ngate), np.nan, np.float32) for m in moms}
-        for j, ray in enumerate(sweep):
-            for key, (hdr, data) in ray[-1].items():
-                m = _name(key).strip()
-                g = (round(float(hdr.first_gate), 6), round(float(hdr.gate_width), 6))
-                if g == (first, width) and m in arrays:
-                    arrays[m][j, : len(data)] = data
-        rng = ((first + width * np.arange(ngate)) * 1000.0).astype(np.float32)
+        ngate = max(n for rays in moms.values() for _, n, _ in rays)
         data_vars = {}
-        for m, a in arrays.items():
+        for m, rays in moms.items():
+            a = np.full((len(sweep), ngate), np.nan, np.float32)
+            for j, _, data in rays:
+                a[j, : len(data)] = data
             name, units = LEVEL2_MOMENTS.get(m, (m, ""))
             data_vars[name] = (("azimuth", "range"), a, {"units": units})
+        rng = ((first + width * np.arange(ngate)) * 1000.0).astype(np.float32)
         ds = xr.Dataset(
-            data_vars,
+            {**data_vars,
+             "sweep_number": ((), np.int64(i)),
+             "sweep_mode": ((), "azimuth_surveillance"),
+             "sweep_fixed_angle": ((), np.float32(np.nanmedian(el)), {"units": "degree"})},
             coords={"azimuth": ("azimuth", az.astype(np.float32), {"units": "degree"}),
                     "elevation": ("azimuth", el, {"units": "degree"}),
                     "time": ("azimuth", times), "range": ("range", rng, {"units": "m"})})
-        ds["sweep_number"] = ((), np.int64(i))
-        ds["sweep_mode"] = ((), "azimuth_surveillance")
-        ds["sweep_fixed_angle"] = ((), np.float32(np.nanmedian(el)), {"units": "degree"})
         out.append(ds)
     return out
-
-
-def _ray_time(hdr) -> np.datetime64:
-    base = np.datetime64("1969-12-31T00:00:00", "ns")  # NEXRAD Julian date 1 = 1970-01-01
-    return base + np.timedelta64(int(hdr.date), "D") + np.timedelta64(int(hdr.time_ms), "ms")
 
 
 def _nyquist(ray) -> float:
