@@ -235,6 +235,70 @@ def test_unreadable_file_in_a_folder_is_a_warning(tmp_path):
         assemble_case([cut])
 
 
+_KLIX = DATA / "open-radar-data/data/KLIX20050828_180149.gz"
+
+
+def _legacy_without_site(dst: Path) -> Path:
+    """A copy of the real message-1 KLIX volume whose volume header names no radar (four
+    NUL bytes where the ICAO id goes, as in the 1990s archive files, e.g. KTLX 1999)."""
+    import gzip
+
+    raw = bytearray(gzip.decompress(_KLIX.read_bytes()))
+    assert raw[:9] == b"AR2V0001." and raw[20:24] == b"KLIX"
+    raw[20:24] = b"\0\0\0\0"
+    dst.write_bytes(gzip.compress(bytes(raw)))
+    return dst
+
+
+def test_legacy_level2_reads_its_site_from_the_volume_header(tmp_path):
+    """KLIX's message-1 volume names its radar in the volume header: no --site needed;
+    time from MetPy's own read of the file, place from Py-ART's NEXRAD site table."""
+    import pyart
+    from metpy.io import Level2File
+
+    f = tmp_path / _KLIX.name
+    f.write_bytes(_KLIX.read_bytes())  # a copy: outside the registry, no catalogue case helps
+    asm = assemble_case([f])
+    lat, lon, _ = pyart.io.nexrad_common.get_nexrad_location("KLIX")
+    assert asm.case.location.radar_site == "KLIX"
+    assert abs(asm.case.location.lat - lat) < 1e-3 and abs(asm.case.location.lon - lon) < 1e-3
+    assert asm.case.time.replace(tzinfo=None) == Level2File(str(_KLIX)).dt.replace(tzinfo=None, microsecond=0)
+
+
+def test_legacy_level2_without_site_says_what_is_missing(tmp_path):
+    """A message-1 volume that records no site, in a folder whose other file carries no time
+    (an untitled sounding): the error says the volume was not read for want of a site and
+    how to give it (--site), not just that no file gives a time."""
+    import pyart
+    from metpy.io import Level2File
+
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    vol = _legacy_without_site(folder / "KLIX20050828_180149.gz")
+    (folder / "may4_sounding.txt").write_bytes((DATA / "metpy/staticdata/may4_sounding.txt").read_bytes())
+    with pytest.raises(CaseError) as info:
+        assemble_case([folder])
+    said = str(info.value)
+    assert "records no radar site" in said and "--site KLIX" in said and vol.name in said, said
+    assert "a climatology, an untitled sounding" not in said, said
+    # alone: the reader's own error says the same, one line through the command line
+    with pytest.raises(FormatError, match=r"records no radar site.*--site XXXX.*starts with KLIX"):
+        assemble_case([vol])
+    run = _cli("cases", "new", str(folder), cwd=tmp_path)
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert run.returncode == 2 and len(lines) == 1 and "--site KLIX" in lines[0], run.stderr
+    # a name that gives no hint: the option is still named
+    other = _legacy_without_site(tmp_path / "volume.gz")
+    with pytest.raises(CaseError, match=r"no file that could be read gives a time: volume.gz .*--site and the radar"):
+        assemble_case([other, folder / "may4_sounding.txt"])
+    # given the site, the volume gives the case its time (MetPy's read) and place (Py-ART's table)
+    asm = assemble_case([folder], site="KLIX")
+    lat, lon, _ = pyart.io.nexrad_common.get_nexrad_location("KLIX")
+    assert asm.case.roles == ["radar_volume", "sounding"] and asm.case.location.radar_site == "KLIX"
+    assert abs(asm.case.location.lat - lat) < 1e-3 and abs(asm.case.location.lon - lon) < 1e-3
+    assert asm.case.time.replace(tzinfo=None) == Level2File(str(vol)).dt.replace(tzinfo=None, microsecond=0)
+
+
 # --- sniffing ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key,fmt,importer", [

@@ -640,6 +640,10 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
         notes.append(f"time {ref_time:%Y-%m-%d %H:%M} UTC from catalogue case {known.id}, which names the same "
                      "registered file (the data carry no time)")
     else:
+        unread = _without_site(errors)
+        if unread:
+            raise CaseError(where, f"no file that could be read gives a time: {unread}, and its time and place "
+                                   "come from it; or give the case time (--time)")
         raise CaseError(where, "no file gives a time (a climatology, an untitled sounding?): "
                                "give the case time (--time)")
     if lat is not None and lon is not None:
@@ -650,6 +654,10 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
         notes.append(f"place ({pos[0]:.3f}, {pos[1]:.3f}) read from the data: {p_src.path.name} "
                      f"({p_src.place_from})")
     else:
+        unread = _without_site(errors)
+        if unread:
+            raise CaseError(where, f"no file that could be read gives a position: {unread}, and its place comes "
+                                   "from it; or give the case place (--lat and --lon)")
         raise CaseError(where, "no file gives a position: give the case place (--lat and --lon)")
     entries, context = _assign(infos, ref_time, warnings)
     if not entries:
@@ -689,6 +697,26 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
     except Exception as exc:  # noqa: BLE001 - a pydantic error naming the field, as one line
         raise CaseError(where, f"the assembled case is not valid: {str(exc).splitlines()[0]}") from None
     return Assembly(case=case, files=used, warnings=warnings)
+
+
+def _without_site(errors: list[DataError]) -> str:
+    """Words naming the radar files left unread for want of a site (message-1 Level II
+    volumes record none) and the ``--site`` that reads them; '' when there are none."""
+    from hvrmet.data.readers.nexrad_level2 import SiteUnknown
+
+    missing = [e for e in errors if isinstance(e, SiteUnknown)]
+    if not missing:
+        return ""
+    names = [Path(e.path).name for e in missing if e.path]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    hints = sorted({e.suggested for e in missing if e.suggested})
+    one = len(missing) == 1
+    site = (f"--site {hints[0]} (the file name{'' if one else 's'} start{'s' if one else ''} with {hints[0]}, "
+            "a radar of the site table)" if len(hints) == 1 else "--site and the radar's 4-letter id")
+    kind = " (message-1, legacy, NEXRAD Level II)" if all("message-1" in e.problem for e in missing) else ""
+    return (f"{shown} {'is a radar volume' if one else 'are radar volumes'}{kind} "
+            f"that record{'s' if one else ''} no radar site or position, so {'it was' if one else 'they were'} "
+            f"not read: give the site with {site}")
 
 
 def _catalogue_case_of(infos: list[FileInfo]) -> Case | None:

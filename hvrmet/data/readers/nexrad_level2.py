@@ -33,8 +33,8 @@ from hvrmet.data.readers.radar import (MIN_SWEEP_COVERAGE_DEG, _iso, _provenance
 from hvrmet.data.sites import get_site
 from hvrmet.errors import FormatError
 
-__all__ = ["read_nexrad_level2", "site_from_table", "LEVEL2_MOMENTS", "MIN_SWEEP_COVERAGE_DEG",
-           "MAX_CHUNKS_BYTES"]
+__all__ = ["read_nexrad_level2", "site_from_table", "suggested_site", "SiteUnknown", "LEVEL2_MOMENTS",
+           "MIN_SWEEP_COVERAGE_DEG", "MAX_CHUNKS_BYTES"]
 
 #: Level II moment code -> file name hvrmet's renaming knows (see radar.MOMENTS).
 LEVEL2_MOMENTS = {"REF": ("REF", "dBZ"), "VEL": ("VEL", "m/s"), "SW": ("SW", "m/s"), "ZDR": ("ZDR", "dB"),
@@ -259,18 +259,46 @@ def _xradar_tree(nex, keys: list[int], elev_data: list, src: Any) -> xr.DataTree
 
 
 # --------------------------------------------------------------------------- MetPy
-def site_from_table(p: Path, sid: str | None) -> tuple[str, float, float, float, str]:
+class SiteUnknown(FormatError):
+    """A radar file that records neither its site nor the site's position (a message-1,
+    legacy, NEXRAD Level II volume), read without a site id: the error names the file and
+    how to give the site (``suggested`` holds an id its file name starts with, when the
+    site table knows it)."""
+
+    def __init__(self, path, problem: str, suggested: str | None = None):
+        super().__init__(path, problem)
+        self.suggested = suggested
+
+
+def suggested_site(p: Path) -> str | None:
+    """The radar id a file's name starts with (``KTLX19990503_235621.gz``), when the site
+    table knows it; a hint for messages only, never used to read the file."""
+    m = re.match(r"([A-Z]{4})", Path(p).name.upper())
+    if not m:
+        return None
+    try:
+        return get_site(m.group(1)).site
+    except KeyError:
+        return None
+
+
+def site_from_table(p: Path, sid: str | None, what: str = "the file") -> tuple[str, float, float, float, str]:
     """A site's id, latitude, longitude, altitude (m) and the source of the position,
     from the shipped radar site table.
 
     Raises
     ------
+    SiteUnknown
+        If no id is known (the message says how to give one).
     hvrmet.errors.FormatError
-        If no id is known or the table lacks it.
+        If the table lacks the id.
     """
     if not sid:
-        raise FormatError(p, "the file records no radar site and none was given "
-                             "(pass site=, or set radar_site in the case)")
+        hint = suggested_site(p)
+        raise SiteUnknown(p, f"{what} records no radar site or position, and no site was given: give the radar's "
+                             "id (hvrmet cases new --site XXXX, radar_site in the case, or site= to the reader)"
+                             + (f"; the file name starts with {hint}, a radar of the site table" if hint else ""),
+                          suggested=hint)
     try:
         s = get_site(sid)
     except KeyError as exc:
@@ -286,8 +314,14 @@ def _read_metpy(p: Path, source: Any, site: str | None, first_error: str) -> xr.
     from metpy.io import Level2File
 
     logging.getLogger("metpy.io.nexrad").setLevel(logging.ERROR)
-    # a MetPy failure goes to the reading() boundary, which words it plainly
-    f = Level2File(str(source) if isinstance(source, str) else io.BytesIO(source))
+    # a MetPy failure goes to the reading() boundary, which words it plainly. A file is
+    # handed over open: MetPy then recognises gzip and bzip2 by their bytes (given a path
+    # it goes by the name's extension, and reads a gzip file named .bin as garbage).
+    if isinstance(source, str):
+        with open(source, "rb") as fh:
+            f = Level2File(fh)
+    else:
+        f = Level2File(io.BytesIO(source))
     if not f.sweeps:
         raise FormatError(p, "no radials decoded: not a Level II volume or truncated")
     stid = _name(f.stid).strip("\x00 ").strip()
@@ -296,7 +330,7 @@ def _read_metpy(p: Path, source: Any, site: str | None, first_error: str) -> xr.
         vol = first[1]
         sid, lat, lon, alt, loc = stid or (site or ""), float(vol.lat), float(vol.lon), float(vol.site_amsl), "file"
     else:
-        sid, lat, lon, alt, loc = site_from_table(p, stid or site)
+        sid, lat, lon, alt, loc = site_from_table(p, stid or site, what="this message-1 (legacy) Level II volume")
     notes: list[str] = []
     sweeps = []
     for i, sweep in enumerate(f.sweeps):
