@@ -396,27 +396,29 @@ def build_sounding(path: Path, cols: dict[str, Column], *, reader: str, sha256: 
         notes.append(f"{int(dup.sum())} repeated pressure level(s) left out (the first of each kept)")
     if len(cols["pressure"].values) < 3:
         raise FormatError(path, f"only {len(cols['pressure'].values)} levels: the sounding is truncated")
-    ds = xr.Dataset(coords={"level": np.arange(len(cols["pressure"].values))})
+    # the dataset in one construction (each assignment to a dataset copies and aligns it)
+    data_vars: dict[str, tuple] = {}
+    coords: dict[str, tuple] = {"level": ("level", np.arange(len(cols["pressure"].values)))}
     for var, col in cols.items():
         meta = {"units": CANONICAL_UNITS[var], "file_column": col.label, "file_units": col.units_in_file}
         if reader == "uwyo_sounding":
             meta["uwyo_column"] = col.label
-        if var in ("pressure", "height"):
-            ds.coords[var] = ("level", col.values, meta)
-        else:
-            ds[var] = ("level", col.values, meta)
-    ds = ds.set_xindex("pressure")
+        (coords if var in ("pressure", "height") else data_vars)[var] = ("level", col.values, meta)
+    ds = xr.Dataset(data_vars, coords=coords)
     z = ds["height"].values
+    ds = ds.set_xindex("pressure")
     if np.isfinite(z).all() and (np.diff(z) > 0).all():
         ds = ds.set_xindex("height")
     for k, v in (attrs or {}).items():
         if v is not None:
             ds.attrs[k] = v
     station, time = ds.attrs.get("station"), ds.attrs.get("time")
-    ds.attrs["levels_with_temperature"] = int(ds.temperature.notnull().sum())
-    ds.attrs["levels_with_dewpoint"] = int(ds.dewpoint.notnull().sum())
-    ds.attrs["levels_with_wind"] = int((ds.wind_speed.notnull() & ds.wind_direction.notnull()).sum())
-    with_t = ds.temperature.notnull().values
+    has = {v: ~np.isnan(np.asarray(ds[v].values, np.float64)) for v in ("temperature", "dewpoint",
+                                                                        "wind_speed", "wind_direction")}
+    ds.attrs["levels_with_temperature"] = int(has["temperature"].sum())
+    ds.attrs["levels_with_dewpoint"] = int(has["dewpoint"].sum())
+    ds.attrs["levels_with_wind"] = int((has["wind_speed"] & has["wind_direction"]).sum())
+    with_t = has["temperature"]
     if not with_t.any():
         raise FormatError(path, "no level has a temperature: not a usable sounding")
     ds.attrs["top_pressure_hPa"] = float(ds.pressure.values[with_t].min())
@@ -437,6 +439,14 @@ def decode_text(path: Path, raw: bytes, what: str) -> str:
             return raw.decode("latin-1")
         raise FormatError(path, f"line {bad_line} is not text (byte 0x{rest[0]:02x}): the {what} "
                                 "is corrupted or not a text file") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _cell(line: str, k: int) -> str:
@@ -534,18 +544,19 @@ def read_uwyo_sounding(path: str | Path, *, sha256: str = "", station: str | Non
                 raise FormatError(p, f"the last record (line {last_i + 1}) is cut short after {len(last)} of "
                                      f"{width} characters: the file is truncated")
         rows, where = [], []
+        spans = [(k * _WIDTH, (k + 1) * _WIDTH) for k in range(len(names))]
+        nan = np.nan
         for i, ln in body:
             if len(ln.rstrip()) > width:
                 raise FormatError(p, f"line {i + 1} is longer than the {len(names)} columns of the header: "
                                      "malformed sounding record")
-            row = []
-            for k, name in enumerate(names):
-                cell = _cell(ln, k)
-                try:
-                    row.append(float(cell) if cell else np.nan)
-                except ValueError:
-                    raise FormatError(p, f"line {i + 1}, column {name}: {cell!r} is not a number: "
-                                         "the file is corrupted") from None
+            try:
+                row = [float(c) if (c := ln[a:b].strip()) else nan for a, b in spans]
+            except ValueError:
+                k, cell = next((k, c) for k, c in ((k, _cell(ln, k)) for k in range(len(names)))
+                               if c and not _is_number(c))
+                raise FormatError(p, f"line {i + 1}, column {names[k]}: {cell!r} is not a number: "
+                                     "the file is corrupted") from None
             rows.append(row)
             where.append(f"line {i + 1}")
         if len(rows) < 3:

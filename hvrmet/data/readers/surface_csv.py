@@ -41,14 +41,13 @@ def read_surface_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         if need - set(df.columns):
             raise FormatError(p, f"missing columns {sorted(need - set(df.columns))}: "
                                  "not a surface-observation CSV")
-        ds = xr.Dataset(coords={"obs": np.arange(len(df))})
-        ds.coords["station"] = ("obs", df["station"].astype(str).to_numpy())
-        ds.coords["time"] = ("obs", pd.to_datetime(df["valid"]).to_numpy("datetime64[ns]"))
-        ds.coords["lat"] = ("obs", pd.to_numeric(df["lat"]).to_numpy(np.float64), {"units": "degree_north"})
-        ds.coords["lon"] = ("obs", pd.to_numeric(df["lon"]).to_numpy(np.float64), {"units": "degree_east"})
-        for col, (var, units) in COLUMNS.items():
-            if col in df:
-                ds[var] = ("obs", pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64),
-                           {"units": units})
+        data_vars = {var: ("obs", pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64), {"units": units})
+                     for col, (var, units) in COLUMNS.items() if col in df}
+        ds = xr.Dataset(data_vars, coords={
+            "obs": np.arange(len(df)),
+            "station": ("obs", df["station"].astype(str).to_numpy()),
+            "time": ("obs", pd.to_datetime(df["valid"]).to_numpy("datetime64[ns]")),
+            "lat": ("obs", pd.to_numeric(df["lat"]).to_numpy(np.float64), {"units": "degree_north"}),
+            "lon": ("obs", pd.to_numeric(df["lon"]).to_numpy(np.float64), {"units": "degree_east"})})
         ds.attrs["title"] = f"Surface observations, {df['station'].nunique()} stations"
     return add_provenance(ds, p, sha256, "surface_csv")

@@ -72,7 +72,8 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         check_ending(p, (b"\n",))
         df = pd.read_csv(p)
         rename, units = _columns(p, list(df.columns))
-        df = df.rename(columns=rename)
+        if any(k != v for k, v in rename.items()):
+            df = df.rename(columns=rename)
         missing = _REQUIRED - set(df.columns)
         if missing:
             raise FormatError(p, f"missing columns {sorted(missing)}: not an upper-air CSV")
@@ -84,7 +85,8 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
             if col not in df:
                 continue
             try:
-                raw = pd.to_numeric(df[col], errors="raise").to_numpy(np.float64)
+                raw = (df[col].to_numpy(np.float64) if df[col].dtype.kind in "fiu"
+                       else pd.to_numeric(df[col], errors="raise").to_numpy(np.float64))
             except (ValueError, TypeError):
                 bad = df[col][pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()]
                 i = int(bad.index[0])
@@ -102,14 +104,11 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
                 values[col] = raw
         check_values(p, cols, where)
         _check_stations(p, df, values, units, where)
-        ds = xr.Dataset(coords={"obs": np.arange(len(df))})
-        ds.coords["station"] = ("obs", df["station"].astype(str).to_numpy())
-        ds.coords["time"] = ("obs", df["time"].to_numpy("datetime64[ns]"))
-        for col, unit in _UNITS.items():
-            if col in values:
-                ds[col] = ("obs", values[col], {"units": unit})
-                if col in units:
-                    ds[col].attrs["file_units"] = units[col]
+        data_vars = {col: ("obs", values[col], {"units": unit, **({"file_units": units[col]} if col in units else {})})
+                     for col, unit in _UNITS.items() if col in values}
+        ds = xr.Dataset(data_vars, coords={"obs": np.arange(len(df)),
+                                           "station": ("obs", df["station"].astype(str).to_numpy()),
+                                           "time": ("obs", df["time"].to_numpy("datetime64[ns]"))})
         ds.attrs["title"] = f"Upper-air observations, {df['station'].nunique()} stations"
     return add_provenance(ds, p, sha256, "upper_air_csv")
 
@@ -122,9 +121,12 @@ def _check_stations(p: Path, df: pd.DataFrame, values: dict[str, np.ndarray], un
     cols = {"pressure": Column("pressure", "pressure", pres, units["pressure"]),
             "height": Column("height", "height", hgt, units["height"])}
     check_standard_atmosphere(p, cols, where)
-    key = df["station"].astype(str) + "|" + df["time"].astype(str)
-    order = np.lexsort((-np.nan_to_num(pres, nan=-1.0), key.to_numpy()))
-    k, pp, zz = key.to_numpy()[order], pres[order], hgt[order]
+    # one integer per (station, time): factorised, not joined as text
+    st, _ = pd.factorize(df["station"].astype(str))
+    tm, t_uniq = pd.factorize(df["time"])
+    key = st.astype(np.int64) * (len(t_uniq) + 1) + tm
+    order = np.lexsort((-np.nan_to_num(pres, nan=-1.0), key))
+    k, pp, zz = key[order], pres[order], hgt[order]
     same = (k[1:] == k[:-1]) & np.isfinite(zz[1:]) & np.isfinite(zz[:-1]) & (pp[1:] < pp[:-1])
     bad = np.flatnonzero(same & (zz[1:] <= zz[:-1]))
     if bad.size:

@@ -35,21 +35,25 @@ def read_wpc_fronts(path: str | Path, *, sha256: str = "", year: int | None = No
         df = parse_wpc_surface_bulletin(str(p), year=year)
         if df.empty:
             raise FormatError(p, "no front or pressure centre decoded")
-        vlat, vlon, vfeat, lat0, lon0 = [], [], [], [], []
-        for i, geom in enumerate(df["geometry"]):
-            coords = np.asarray(geom.coords)
-            vlon.extend(coords[:, 0]); vlat.extend(coords[:, 1]); vfeat.extend([i] * len(coords))
-            lon0.append(coords[0, 0]); lat0.append(coords[0, 1])
+        import shapely
+
+        geoms = np.asarray(df["geometry"].to_numpy(), dtype=object)
+        xy, vfeat = shapely.get_coordinates(geoms, return_index=True)  # every vertex, and its feature
+        vlon, vlat = xy[:, 0], xy[:, 1]
+        first = np.searchsorted(vfeat, np.arange(len(geoms)))  # each feature's first vertex
+        if len(first) and (first.max() >= len(vfeat) or not np.array_equal(vfeat[first], np.arange(len(geoms)))):
+            raise FormatError(p, "a front or pressure centre has no coordinates: the bulletin is corrupted")
+        lon0, lat0 = vlon[first], vlat[first]
         ds = xr.Dataset(
             {"feature_type": ("feature", df["feature"].astype(str).to_numpy()),
              # pressure centres give hPa; fronts a coded strength (WK, MDT, STG), kept as text
              "strength": ("feature", pd.to_numeric(df["strength"], errors="coerce").to_numpy(np.float64),
                           {"units": "hPa"}),
              "strength_code": ("feature", df["strength"].fillna("").astype(str).to_numpy()),
-             "geometry_wkt": ("feature", np.array([g.wkt for g in df["geometry"]])),
-             "vertex_lat": ("vertex", np.array(vlat), {"units": "degree_north"}),
-             "vertex_lon": ("vertex", np.array(vlon), {"units": "degree_east"}),
-             "vertex_feature": ("vertex", np.array(vfeat))},
+             "geometry_wkt": ("feature", np.asarray(shapely.to_wkt(geoms, rounding_precision=-1), dtype=str)),
+             "vertex_lat": ("vertex", vlat, {"units": "degree_north"}),
+             "vertex_lon": ("vertex", vlon, {"units": "degree_east"}),
+             "vertex_feature": ("vertex", vfeat)},
             coords={"feature": np.arange(len(df)),
                     "valid": ("feature", df["valid"].to_numpy("datetime64[ns]")),
                     "lat": ("feature", np.array(lat0), {"units": "degree_north"}),
