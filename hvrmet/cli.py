@@ -38,6 +38,13 @@ app.add_typer(tools_app, name="tools")
 console = Console()
 err_console = Console(stderr=True)
 
+
+def _busy(text: str):
+    """A spinner on stderr while a slow step runs (nothing when stderr is not a terminal)."""
+    from hvrmet.chat.progress import Busy
+
+    return Busy(text, err_console)
+
 CaseArg = Annotated[str, typer.Argument(help="catalogue id or path of a case YAML file")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="folder the case's files are relative to")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
@@ -74,7 +81,8 @@ def cases_show(case: CaseArg, data_dir: DataDirOpt = None) -> None:
     from hvrmet.cases import get_case, load_role
     from hvrmet.cases.catalogue import case_files
 
-    c = get_case(case, data_dir)
+    with _busy(f"reading case {case}"):
+        c = get_case(case, data_dir)
     console.print(f"[bold]{c.id}[/bold]  {c.title}")
     console.print(f"time {c.time:%Y-%m-%d %H:%M} UTC   place {c.location.place} "
                   f"({c.location.lat:.3f}, {c.location.lon:.3f})"
@@ -83,7 +91,7 @@ def cases_show(case: CaseArg, data_dir: DataDirOpt = None) -> None:
         console.print(f"event [cyan]{e.type}[/cyan]: {e.source}")
     for f in c.files:
         files = case_files(c, f.role)
-        with console.status(f"decoding {f.role} ({len(files)} file{'s' if len(files) > 1 else ''})"):
+        with _busy(f"decoding {f.role} ({len(files)} file{'s' if len(files) > 1 else ''})"):
             ds = load_role(c, f.role)
         table = Table(title=f"{f.role} ({f.format}, {len(files)} file{'s' if len(files) > 1 else ''})",
                       title_justify="left")
@@ -177,16 +185,20 @@ def cases_load(cases: Annotated[Optional[list[str]], typer.Argument(help="case i
     for col in ("case", "role", "format", "variables", "seconds", "status"):
         table.add_column(col)
     failed = 0
-    for c in chosen:
-        for f in c.files:
-            t0 = time.perf_counter()
-            try:
-                ds = load_role(c, f.role)
-                status, nvar = "[green]ok[/green]", str(len(ds.data_vars))
-            except HvrmetError as exc:
-                failed += 1
-                status, nvar = f"[red]{exc}[/red]", "-"
-            table.add_row(c.id, f.role, f.format, nvar, f"{time.perf_counter() - t0:.2f}", status)
+    n, i = sum(len(c.files) for c in chosen), 0
+    with _busy("loading") as spin:
+        for c in chosen:
+            for f in c.files:
+                i += 1
+                spin.update(f"loading {c.id} {f.role} ({f.format}; {i} of {n})")
+                t0 = time.perf_counter()
+                try:
+                    ds = load_role(c, f.role)
+                    status, nvar = "[green]ok[/green]", str(len(ds.data_vars))
+                except HvrmetError as exc:
+                    failed += 1
+                    status, nvar = f"[red]{exc}[/red]", "-"
+                table.add_row(c.id, f.role, f.format, nvar, f"{time.perf_counter() - t0:.2f}", status)
     console.print(table)
     if failed:
         raise typer.Exit(2)
@@ -331,7 +343,8 @@ def tools_run(name: Annotated[str, typer.Argument(help="tool name")],
     for a in arg or []:
         k, v = _parse_arg(a)
         args[k] = v
-    res = call_tool(name, args, out_dir=str(out))
+    with _busy(f"running {name} on {case}"):
+        res = call_tool(name, args, out_dir=str(out))
     if as_json:
         print(res.model_dump_json(indent=1))
     else:
@@ -365,15 +378,22 @@ def knowledge_search(query: Annotated[str, typer.Argument(help="free-text questi
                      as_json: JsonOpt = False) -> None:
     """Find the cards that answer a question (BM25 fused with semantic similarity)."""
     from hvrmet.knowledge import default_store
+    from hvrmet.knowledge.search import CardSearch
 
-    store = default_store()
+    t0 = time.perf_counter()
+    with _busy("loading the knowledge cards and the search model"):
+        store = default_store()
+        if store._search is None:
+            store._search = CardSearch(store.cards)
+        store._search.prepare(mode)
+    load = time.perf_counter() - t0
     t0 = time.perf_counter()
     hits = store.search(query, k=k, mode=mode)
     dt = (time.perf_counter() - t0) * 1000
     if as_json:
         print(json.dumps([{"id": c.id, "library": c.library, "title": c.title, "score": s} for c, s in hits], indent=1))
         return
-    table = Table(title=f"{query!r} ({mode}, {dt:.0f} ms)", title_justify="left")
+    table = Table(title=f"{query!r} ({mode}; query {dt:.0f} ms, loading {load:.1f} s)", title_justify="left")
     for col in ("rank", "card", "library", "title", "hazards"):
         table.add_column(col, overflow="fold")
     for i, (c, _s) in enumerate(hits, 1):
@@ -488,7 +508,8 @@ def nowcast_run(method: Annotated[str, typer.Argument(help="nowcasting method")]
     args = {"case": case, "method": method, "lead": lead, "threshold": threshold}
     if data_dir:
         args["data_dir"] = str(data_dir)
-    res = call_tool("run_nowcast", args)
+    with _busy(f"nowcasting {case} with {method} ({lead:g} min)"):
+        res = call_tool("run_nowcast", args)
     if as_json:
         print(res.model_dump_json(indent=1))
     elif res.ok:
@@ -526,10 +547,11 @@ def nowcast_eval(cases: Annotated[Optional[list[str]], typer.Option("--cases", h
         raise typer.BadParameter("--lead-max must be at least 5 minutes")
     if every <= 0:
         raise typer.BadParameter("--every must be a positive number of minutes")
-    res = evaluate_and_report(list(methods or METHODS), cases, data_dir=str(data_dir) if data_dir else None,
-                              out=out, every_min=every, starts=starts if starts is not None else max_times,
-                              crop=crop, lead_max_min=lead_max, scales=tuple(fss_scales or (1, 4, 16)),
-                              console=None if as_json else console)
+    with _busy(f"verifying {len(methods or METHODS)} nowcasting methods on the held-out events") as spin:
+        res = evaluate_and_report(list(methods or METHODS), cases, data_dir=str(data_dir) if data_dir else None,
+                                  out=out, every_min=every, starts=starts if starts is not None else max_times,
+                                  crop=crop, lead_max_min=lead_max, scales=tuple(fss_scales or (1, 4, 16)),
+                                  console=None if as_json else spin.printer(console))
     if as_json:
         print(json.dumps(res, indent=1, default=float))
 
@@ -566,7 +588,8 @@ def bench_report(results: Annotated[Path, typer.Argument(help="results folder or
     """Print pass rates by category and by loop; write report.md and pass_rates.png."""
     from hvrmet.benchmark.report import markdown, write_report
 
-    summary, out = write_report(results)
+    with _busy("writing the benchmark report and its figure"):
+        summary, out = write_report(results)
     console.print(markdown(summary))
     console.print(f"wrote {out / 'report.md'} and {out / 'pass_rates.png'}")
 
@@ -578,7 +601,8 @@ def bench_compare(results_a: Annotated[Path, typer.Argument(help="results folder
     """Per-category and per-loop differences of two results (B minus A) in one table."""
     from hvrmet.benchmark.report import compare, compare_markdown
 
-    cmp = compare(results_a, results_b)
+    with _busy("comparing the results"):
+        cmp = compare(results_a, results_b)
     if as_json:
         print(json.dumps(cmp, indent=1))
         return
@@ -592,7 +616,7 @@ def bench_calibration(out: Annotated[Path, typer.Option("--out", help="output fo
     """Brier score, reliability and leading hypotheses on the catalogue cases with recorded events."""
     from hvrmet.benchmark.calibration import run_calibration
 
-    with console.status("diagnosing the catalogue cases with recorded events"):
+    with _busy("diagnosing the catalogue cases with recorded events"):
         summary = run_calibration(out, data_dir=str(data_dir) if data_dir else None, cases=case)
     table = Table(title="catalogue cases with recorded events")
     for col in ("case", "split", "recorded", "leading accepted", "posterior", "aspects", "names the event"):
@@ -623,9 +647,10 @@ def bench_vocab(as_json: JsonOpt = False) -> None:
     from hvrmet.benchmark.tasks import ANSWER_TYPES, CATEGORIES, figure_kinds, quantity_vocabulary
     from hvrmet.knowledge import default_store
 
-    vocab = {"categories": list(CATEGORIES), "quantities": quantity_vocabulary(),
-             "hazards": sorted(default_store().hazards), "figure_kinds": figure_kinds(),
-             "answer_types": list(ANSWER_TYPES), "reason_classes": list(REASON_CLASSES)}
+    with _busy("collecting the vocabularies from the tools and the knowledge cards"):
+        vocab = {"categories": list(CATEGORIES), "quantities": quantity_vocabulary(),
+                 "hazards": sorted(default_store().hazards), "figure_kinds": figure_kinds(),
+                 "answer_types": list(ANSWER_TYPES), "reason_classes": list(REASON_CLASSES)}
     if as_json:
         print(json.dumps(vocab, indent=1))
         return
@@ -705,10 +730,14 @@ def diagnose(case: Annotated[Optional[list[str]], typer.Argument(help="case id, 
         return
     if not case and resume is None:
         raise typer.BadParameter("give a CASE, or --resume THREAD, or --list")
-    case_ref = _case_from_paths(list(case), Path(cfg.out_dir)) if case else ""
-    show = None if as_json else _live_printer()
-    state = run_diagnosis(case_ref, cfg, data_dir=str(data_dir) if data_dir else None,
-                          thread_id=resume or thread, resume=resume is not None, on_update=show)
+    from hvrmet.chat.progress import tool_events
+
+    with _busy("building the case from the files"):
+        case_ref = _case_from_paths(list(case), Path(cfg.out_dir)) if case else ""
+    with _busy(f"diagnosing {case_ref or resume}: starting") as spin, tool_events(spin.tool_listener("running ")):
+        show = None if as_json else _live_printer(spin.printer(console))
+        state = run_diagnosis(case_ref, cfg, data_dir=str(data_dir) if data_dir else None,
+                              thread_id=resume or thread, resume=resume is not None, on_update=show)
     result = DiagnosisResult.from_state(state, state["thread_id"])
     if as_json:
         print(json.dumps(result.brief(), indent=1, default=str))
@@ -726,10 +755,10 @@ def diagnose(case: Annotated[Optional[list[str]], typer.Argument(help="case id, 
         raise typer.Exit(3)
 
 
-def _live_printer():
+def _live_printer(out=None):
     from hvrmet.chat.terminal import live_printer
 
-    return live_printer(console)
+    return live_printer(out if out is not None else console)
 
 
 @app.command()
@@ -744,8 +773,9 @@ def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAM
          out: RunOutOpt = None,
          no_figures: NoFiguresOpt = False) -> None:
     """Talk to the diagnosis: load a case, watch the loop, ask why, sign off, fork, report."""
-    from hvrmet.chat import ChatSession, list_sessions
-    from hvrmet.chat.terminal import run_terminal
+    with _busy("starting the chat (loading the graph)"):
+        from hvrmet.chat import ChatSession, list_sessions
+        from hvrmet.chat.terminal import run_terminal
 
     cfg = _run_config(llm=llm, out=out, base_url=base_url, model=model, no_figures=no_figures)
     if sessions:
@@ -758,12 +788,14 @@ def chat(case: Annotated[Optional[str], typer.Argument(help="case id or case YAM
                           _dt.datetime.fromtimestamp(r["updated"], _dt.timezone.utc).strftime("%Y-%m-%d %H:%M"))
         console.print(table)
         return
-    if resume or session:
-        s = ChatSession.resume(cfg, session)
-    else:
-        s = ChatSession(cfg, data_dir=str(data_dir) if data_dir else None)
+    with _busy("starting the chat (opening the runs database)"):
+        if resume or session:
+            s = ChatSession.resume(cfg, session)
+        else:
+            s = ChatSession(cfg, data_dir=str(data_dir) if data_dir else None)
     try:
-        run_terminal(s, console, first=[f"/case {case}"] if case else None, resumed=resume or bool(session))
+        run_terminal(s, console, first=[f"/case {case}"] if case else None, resumed=resume or bool(session),
+                     progress=err_console)
     finally:
         s.close()
 
@@ -825,13 +857,34 @@ def _app(version: Annotated[bool, typer.Option("--version", callback=_print_vers
     """hvrmet: agents that diagnose extreme weather from real data."""
 
 
+#: Libraries whose log records go to :data:`LIBRARY_LOG` in the output folder instead of
+#: the terminal: cfgrib's tracebacks while it tries hypercubes, dask's worker and shutdown
+#: messages, matplotlib's font notes. Python warnings (hvrmet's reader warnings among
+#: them) stay on the terminal.
+LIBRARY_LOGGERS = ("cfgrib", "gribapi", "eccodes", "distributed", "dask", "tornado", "asyncio", "bokeh", "fsspec",
+                   "h5py", "matplotlib", "PIL", "numexpr")
+LIBRARY_LOG = "hvrmet.log"
+
+
 def main() -> None:
     """Entry point: run the app, printing hvrmet's errors as one line (exit status 2); an
-    optional dependency that is missing names the extra that installs it."""
+    optional dependency that is missing names the extra that installs it. The libraries'
+    log messages go to ``<out>/hvrmet.log`` (``$HVRMET_OUT_DIR`` or ``out``; created at
+    the first message), with one line at the end saying how many errors it got."""
+    import os
+
+    from hvrmet.batch.runner import library_logs
     from hvrmet.extras import missing_extra
 
+    log = Path(os.environ.get("HVRMET_OUT_DIR") or "out") / LIBRARY_LOG
     try:
-        app(prog_name="hvrmet")
+        with library_logs(log, LIBRARY_LOGGERS) as count:
+            try:
+                app(prog_name="hvrmet")
+            finally:
+                if count.errors:
+                    err_console.print(f"({count.errors} error message(s) of the libraries written to {log})",
+                                      style="dim", markup=False, highlight=False, soft_wrap=True)
     except (HvrmetError, ImportError) as exc:
         err = exc if isinstance(exc, HvrmetError) else missing_extra(exc)
         if err is None:

@@ -121,3 +121,23 @@ def _page_under_its_policy(url: str, report: Path) -> None:
                       str(report))
         assert "H1" in page.frame_locator("#report").locator("#hypotheses").inner_text(timeout=30_000)
         assert not refused, refused
+
+
+def test_each_screening_tool_streams_as_it_finishes(tmp_path, data_dir):
+    from hvrmet.chat.session import ChatSession
+    from hvrmet.web.app import _WebSession
+
+    ws = _WebSession(ChatSession(Configuration(out_dir=str(tmp_path / "out"), figures=False)), time.monotonic)
+    try:
+        ws.run("/case may1999")
+        ws.run("/diagnose")
+    finally:
+        ws.close()
+    msgs = [e["data"] for e in ws.events if e["type"] == "message"]
+    kinds = [m["kind"] for m in msgs]
+    first_screen = kinds.index("screen")
+    screened = kinds.count("screen")
+    # every screening tool was announced as it finished, before the screening node returned
+    tools = [m["text"] for m in msgs[:first_screen] if m["kind"] == "tool"]
+    assert len(tools) == screened and all(": done in " in t or ": error (" in t for t in tools), tools
+    assert tools[0].startswith("describe_case_setting: ") or tools[0].split(":")[0]

@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from hvrmet.chat.commands import handle
+from hvrmet.chat.progress import Busy, tool_events
 from hvrmet.chat.reply import Reply
 from hvrmet.chat.session import ChatSession
 
@@ -50,8 +51,11 @@ def render(console: Console, reply: Reply) -> None:
 
 
 def run_terminal(session: ChatSession, console: Console, *, first: list[str] | None = None,
-                 resumed: bool = False) -> None:
-    """Read lines until ``/quit`` or end of input; ``first`` lines run before the prompt."""
+                 resumed: bool = False, progress: Console | None = None) -> None:
+    """Read lines until ``/quit`` or end of input; ``first`` lines run before the prompt.
+
+    While a line runs, a spinner on ``progress`` (a standard-error console; none by
+    default) names the tool that is running; it is drawn only on a terminal."""
     console.print(Text(f"hvrmet chat, session {session.session_id} (brain: {session.cfg.brain}; runs in "
                        f"{session.cfg.out_dir}/runs.sqlite). /help for the commands, /quit to leave."))
     if resumed:
@@ -73,4 +77,9 @@ def run_terminal(session: ChatSession, console: Console, *, first: list[str] | N
                 break
         if line.strip() in ("/quit", "/exit", "/q"):
             break
-        render(console, handle(session, line, on_update=show))
+        if progress is None:
+            render(console, handle(session, line, on_update=show))
+            continue
+        with Busy(line.strip(), progress) as spin, tool_events(spin.tool_listener(f"{line.strip()}: running ")):
+            reply = handle(session, line, on_update=live_printer(spin.printer(console)))
+        render(console, reply)

@@ -7,7 +7,8 @@
 * ``POST /api/sessions/{id}/command`` ``{"line": "/diagnose"}``: runs one chat line in
   the background (one at a time per session; 409 while busy);
 * ``GET /api/sessions/{id}/events``: server-sent events (``message`` for each step of
-  the loop, ``reply``, ``state``, ``busy``/``idle``), resumable with ``Last-Event-ID``;
+  the loop and, kind ``tool``, for each tool call as it finishes, so the screening tools
+  show one by one; ``reply``, ``state``, ``busy``/``idle``), resumable with ``Last-Event-ID``;
 * ``GET /api/sessions/{id}/state``: hypotheses, evidence, figures and report links;
 * ``GET /files?path=...``: a run's artefact (report ``.html``/``.md``, figure
   ``.png``/``.svg``, a figure's ``.json`` sidecar, ``trace.json``) from the output folder
@@ -59,6 +60,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from hvrmet.agents.configuration import Configuration
 from hvrmet.agents.state import Evidence, Hypothesis
 from hvrmet.chat.commands import PathRefused, evidence_table, handle, hypothesis_table, inside_roots
+from hvrmet.chat.progress import tool_events
 from hvrmet.chat.session import ChatSession, list_sessions
 
 __all__ = ["create_app", "allowed_roots", "is_loopback", "ARTEFACT_SUFFIXES"]
@@ -199,9 +201,17 @@ class _WebSession:
             if node in ("hypothesis", "replan", "review", "report"):
                 self.push("state", self.state())
 
+        def on_tool(phase: str, tool: str, arguments: dict, result) -> None:
+            # each tool call as it finishes: the screening node's own messages come only
+            # when all of its tools have run
+            if phase == "end" and result is not None:
+                done = f"done in {result.seconds:.1f} s" if result.ok else f"error ({result.error_type or 'failed'})"
+                self.push("message", {"node": "tool", "kind": "tool", "text": f"{tool}: {done}"})
+
         try:
             self.push("user", {"line": line})
-            reply = handle(self.chat, line, on_update=on_update)
+            with tool_events(on_tool):
+                reply = handle(self.chat, line, on_update=on_update)
             self.push("reply", reply.model_dump())
             self.push("state", self.state())
         except Exception as exc:  # noqa: BLE001 - shown on the page, and the session stays usable
