@@ -221,3 +221,75 @@ def test_model_links_escaping_and_failures(tmp_path, monkeypatch):
     assert all(len(r) == 7 for r in _md_table(md, "Hypotheses")) and "\\| pipe" in md
     assert "Tool failures" in md and "Tool failures" in page and "stopped early" in md and "stopped early" in page
     assert "Thresholds changed by the forecaster: gl-tornadic-supercell:stp>=9" in md and page.count("stp&gt;=9") == 1
+
+
+def _section(text: str, start: str, ends: tuple[str, ...]) -> str:
+    """``text`` from ``start`` to the first of ``ends`` after it (or the end)."""
+    i = text.index(start)
+    stops = [j for j in (text.find(e, i + len(start)) for e in ends) if j != -1]
+    return text[i:min(stops) if stops else len(text)]
+
+
+def test_the_report_leads_with_what_decided_and_folds_the_rest(two_runs):
+    state, folder = two_runs["first"], two_runs["folder"]
+    md = (folder / "report.md").read_text()
+    page = (folder / "report.html").read_text()
+    model = build_report(state, folder=folder, brain="offline")
+    # the top: the case title, the data's times, then the summary a forecaster can paste
+    assert md.startswith(f"# Diagnosis: {model.title}\n") and f"<h1>Diagnosis: {html.escape(model.title)}</h1>" in page
+    assert "**Data:** " in md and "radar volume KTLX 1999-05-03 23:56 UTC" in md and "sounding OUN" in md
+    summary = _section(md, "## Summary\n", ("\n## ",))
+    assert md.index("## Summary") < md.index("## Hypotheses")
+    supported = [h for h in model.hypotheses if h.status == "supported"]
+    assert supported and summary.count("supports ") >= len(supported) and all(
+        f"supports {h.hazard_text} (posterior {h.posterior_text})" in summary for h in supported)
+    assert "Refuted: ordinary convection" in summary and "J/kg" in summary  # numbers with their units
+    assert build_report(state, folder=folder, brain="offline").plain_summary == model.plain_summary  # deterministic
+    assert html.escape(model.plain_summary) in page
+    headings = [f"### {h.id} " for h in model.chained]
+    for h in model.chained:
+        led = next(x["ledger"] for x in state["hypotheses"] if x["id"] == h.id)
+        counted = [c for c in led["contributions"] if c["counted"] and c["weight"]]
+        others = [c for c in led["contributions"] if not c["counted"]]
+        # three to five pieces (fewer only when the sum has fewer), the largest weights first
+        assert len(h.deciding) == min(5, len(counted)) and (len(h.deciding) >= 3 or len(counted) < 3)
+        weights = sorted((abs(c["weight"]) for c in counted), reverse=True)
+        assert [abs(d.weight) for d in h.deciding] == weights[:len(h.deciding)]
+        sec = _section(md, f"### {h.id} ", tuple(x for x in headings if x != f"### {h.id} ") + ("\n## ",))
+        assert sec.splitlines()[0] == f"### {h.id} {h.hazard}: {h.status_title.lower()} (posterior {h.posterior_text})"
+        assert sec.splitlines()[2].startswith(h.status_title)  # the status in words, first
+        lead = sec.index("**What decided it**")
+        assert lead < sec.index("Posterior as a sum:") < sec.index("<details>") < sec.index("</details>")
+        items = re.findall(r"^\d\. \*\*(.+?)\*\*", sec, flags=re.M)
+        assert items == [d.quantity for d in h.deciding]
+        for d in h.deciding:
+            if d.tool != "(hypothesis)":
+                assert d.value and "->" not in d.sentence and "`compute_" not in d.quantity
+                assert d.files and all(f.link for f in d.files)  # the data file, linked
+        # the folded part holds every check that did not enter the sum, and nothing counted
+        folded = sec[sec.index("<details>"):sec.index("</details>")]
+        assert len([r for r in folded.splitlines() if r.startswith("| [")]) == len(others)
+        assert f"Other checks ({len(others)})" in folded
+        # the HTML: the same order, the rest inside <details>
+        hsec = _section(page, f"<h3 id='hyp-{h.id.lower()}'>", ("<h3 id='hyp-", "<h2>"))
+        assert hsec.index("class='decided'") < hsec.index("Posterior as a sum:") < hsec.index("<details>")
+        assert hsec.count("<li><b>") == len(h.deciding)
+        hfold = hsec[hsec.index("<details>"):hsec.index("</details>")]
+        assert hfold.count("<tr><td>") == len(others)
+    # a radar feature carries its place and its distance from the case's place
+    placed_items = [d for h in model.chained for d in h.deciding if d.place is not None]
+    assert placed_items and all(" km " in d.place.text and "Oklahoma City" in d.place.text for d in placed_items)
+    rot = next((d for d in placed_items if d.field == "max_rotational_velocity"), None)
+    assert rot is None or rot.place.distance_km == pytest.approx(38.1, abs=0.5)
+    # figures beside the evidence they illustrate: each embedded once, with the first hypothesis that uses it
+    kinds = set()
+    for f in model.figures:
+        home = next((h for h in model.chained if f.png in {x.png for x in h.figures}), None)
+        if home is None:
+            continue
+        kinds.add(f.kind)
+        hsec = _section(page, f"<h3 id='hyp-{home.id.lower()}'>", ("<h3 id='hyp-", "<h2>"))
+        assert f"<figure id='{f.anchor}'><img" in hsec and "<div class='figs'>" in hsec
+        msec = _section(md, f"### {home.id} ", tuple(x for x in headings if x != f"### {home.id} ") + ("\n## ",))
+        assert msec.index("**What decided it**") < msec.index(f"![{f.kind}](") < msec.index("Posterior as a sum:")
+    assert kinds == {"skewt", "composite_reflectivity"}  # the sounding's and the radar's evidence both lead somewhere

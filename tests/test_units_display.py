@@ -47,6 +47,13 @@ def test_no_raw_pint_in_the_report_and_the_chat(tmp_path, data_dir):
     md, html = Path(rep["markdown"]).read_text(), Path(rep["html"]).read_text()
     s.close()
     assert "2470 J/kg" in md and "m²/s²" in md
+    # the parts a forecaster reads first: the summary, what decided each hypothesis, /why's lead
+    summary = md.split("## Summary\n", 1)[1].split("\n## ", 1)[0]
+    decided = [line for line in md.splitlines() if re.match(r"^\d\. \*\*", line)]
+    why = next(t for t in texts if "\nWhy: " in t)
+    assert "J/kg" in summary and decided and "What decided it:" in why
+    assert _raw(summary) == [] and _raw("\n".join(decided)) == [] and _raw(why) == []
+    assert not re.search(r"\d \)|\s1\s*$", "\n".join(decided))  # no dangling unit-less space or bare 1
     assert _raw(md) == []
     assert _raw(re.sub(r"<[^>]+>", " ", html)) == []
     assert _raw("\n".join(texts)) == []

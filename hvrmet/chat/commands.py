@@ -273,9 +273,26 @@ def _why(session, args, on_update) -> Reply:
                              "met" if v.met else "not met", v.card, data])
     text = (f"{h.id} {h.hazard}: {h.status}, posterior {h.posterior:.2f} (prior {h.prior:.2f}). {h.statement}\n"
             f"Why: {h.rationale}" + (f"\nForecaster: {h.signoff}" if h.signoff else ""))
+    decided = _deciding_lines(session, h, list(by_id.values()))
+    if decided:
+        text += "\nWhat decided it:\n" + "\n".join(f"  {i}. {line}" for i, line in enumerate(decided, 1))
     return Reply(text=text, tables=[Table(title=f"evidence chain of {h.id}",
                                           columns=["evidence", "tool", "value", "condition", "outcome", "card", "data (sha256)"],
                                           rows=rows)])
+
+
+def _deciding_lines(session, h: Hypothesis, evidence: list[Evidence]) -> list[str]:
+    """The terms that moved the hypothesis's posterior most, in words (as the report
+    leads with them)."""
+    from hvrmet.agents.report.model import hypothesis_entries
+    from hvrmet.cases import get_case
+
+    try:
+        case = get_case(session.case, session.data_dir)
+    except HvrmetError:
+        return []
+    entry = hypothesis_entries([h], evidence, case=case)[0]
+    return [d.sentence for d in entry.deciding]
 
 
 def _signoff(session, args, on_update, verdict: str) -> Reply:
