@@ -449,25 +449,19 @@ def test_spc_outlook_shapefile_zip(tmp_path):
 
 
 def test_summarize_spc_outlook_tool(tmp_path):
-    """The tool reads the case's spc_outlook and its numbered layers together (run in a
-    fresh interpreter: the tool joins the built-in registry only with a real outlook in the
-    catalogue, see docs/data-scope.md)."""
+    """The built-in tool reads the case's spc_outlook and its numbered layers together."""
+    from hvrmet.tools import call_tool
+
     _write_outlook(tmp_path)
     asm = assemble_case([tmp_path], case_id="spc", lat=35.3, lon=-97.5, time="2021-05-26T20:00:00Z")
     assert sorted(asm.case.roles) == ["spc_outlook"] + [f"spc_outlook_{n}" for n in range(2, 6)]
     path = write_case(asm.case, tmp_path / "spc.yaml")
-    code = ("import json, hvrmet.tools.spc\nfrom hvrmet.tools import call_tool\n"
-            f"r = call_tool('summarize_spc_outlook', {{'case': {str(path)!r}}})\n"
-            "print(json.dumps({'ok': r.ok, 'error': r.error, 'v': {k: v.value for k, v in r.values.items()}, "
-            "'files': len(r.files)}))")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "HVRMET_DATA_DIR": str(DATA)})
-    res = json.loads(run.stdout.strip().splitlines()[-1])
-    assert res["ok"], res["error"]
-    v = res["v"]
+    r = call_tool("summarize_spc_outlook", {"case": str(path)})
+    assert r.ok, r.error
+    v = {k: x.value for k, x in r.values.items()}
     assert v["categorical_risk"] == "ENH" and v["categorical_rank"] == 4 and v["tornado_probability"] == 10
     assert v["significant_tornado"] is True and v["hail_probability"] == 30 and v["wind_probability"] == 15
-    assert v["any_severe_probability"] is None and v["valid_start"] == "2021-05-26T13:00" and res["files"] == 5
+    assert v["any_severe_probability"] is None and v["valid_start"] == "2021-05-26T13:00" and len(r.files) == 5
 
 
 _LSR = """Time,F_Scale,Location,County,State,Lat,Lon,Comments

@@ -2,7 +2,8 @@
 
 import importlib
 
-MODULES = ["sounding", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "cyclone", "setting", "nowcast", "nowcast_figures", "plots"]
+MODULES = ["sounding", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "cyclone", "setting", "spc",
+           "nowcast", "nowcast_figures", "plots"]
 
 for _m in MODULES:
     try:
