@@ -45,11 +45,11 @@ def _deciding(d: Deciding, cards: set[str]) -> str:
         f"**{d.quantity}**: {d.verdict_text}"
     bits = []
     if d.place is not None:
-        bits.append(f"at {d.place.text}")
+        bits.append(f"At {d.place.text}")
     if d.card:
         card = f"[{d.card}](#card-{d.card})" if d.card in cards else d.card
-        bits.append(f"Card {card}" + (f" ({d.card_title})" if d.card_title else ""))
-    src = f"from {_evidence_links(d.evidence_id)}" + (f" `{d.tool}`" if d.tool != "(hypothesis)" else "")
+        bits.append(f"{'card' if bits else 'Card'} {card}" + (f" ({d.card_title})" if d.card_title else ""))
+    src = f"{'from' if bits else 'From'} {_evidence_links(d.evidence_id)}" + (f" `{d.tool}`" if d.tool != "(hypothesis)" else "")
     if d.files:
         src += " on " + ", ".join(f"[{f.name}]({_target(f.link)})" if f.link else f.name for f in d.files[:2])
     bits.append(src)

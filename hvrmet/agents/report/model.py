@@ -533,8 +533,21 @@ class Report(BaseModel):
 
     @property
     def data_text(self) -> str:
-        """``radar volume KTLX 1999-05-03 23:56 UTC; sounding OUN 1999-05-04 00:00 UTC``."""
-        return "; ".join(d.text for d in self.data_times)
+        """``radar volume KTLX 1999-05-03 23:56 UTC; sounding OUN 1999-05-04 00:00 UTC``
+        (kinds of data from one source at the same times said once)."""
+        groups: dict[tuple, list[DataTime]] = {}
+        for d in self.data_times:
+            groups.setdefault((d.source, tuple(d.times)), []).append(d)
+        out = []
+        for items in groups.values():
+            first = items[0]
+            if len(items) == 1:
+                out.append(first.text)
+                continue
+            roles = [d.role.replace("_", " ") for d in items]
+            merged = first.model_copy(update={"role": roles[0] + "".join(", " + r for r in roles[1:])})
+            out.append(merged.text)
+        return "; ".join(out)
 
     @property
     def figures(self) -> list[FigureEntry]:
@@ -869,7 +882,7 @@ def plain_summary(rep: "Report") -> str:
     out = [f"{rep.title or rep.case}: diagnosis for {where} at {when}."]
     for i, h in enumerate(sup):
         why = _varied([d for d in h.deciding if d.weight > 0], 3 if i == 0 else 2)
-        feats = _listing([d.short + (f" {d.place.near}" if d.place and d.place.near and i == 0 else "") for d in why])
+        feats = _listing([d.short + (f" ({d.place.near})" if d.place and d.place.near and i == 0 else "") for d in why])
         lead = "The evidence supports" if i == 0 else "It also supports"
         out.append(f"{lead} {h.hazard_text} (posterior {h.posterior_text})" + (f": {feats}" if feats else "") + ".")
     if not sup:
