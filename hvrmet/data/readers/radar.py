@@ -275,8 +275,10 @@ def _units_factor(units: str, target: str) -> float | None:
         return None
 
 
-def _rename_moments(ds: xr.Dataset, ray_dim: str, notes: list[str], label: str) -> xr.Dataset:
-    """Rename a sweep's moments to hvrmet's names and units (see :data:`MOMENTS`)."""
+def _rename_moments(ds: xr.Dataset, ray_dim: str, notes: list[str],
+                    label: str) -> tuple[dict[str, xr.Variable], list[str]]:
+    """A sweep's moments under hvrmet's names and units (see :data:`MOMENTS`): the new
+    variables by name, and the names in the file they replace."""
     moments = [v for v in ds.data_vars if ds[v].dims == (ray_dim, "range")]
     taken: dict[str, str] = {}
     for name, spec in MOMENTS.items():
@@ -311,7 +313,7 @@ def _rename_moments(ds: xr.Dataset, ray_dim: str, notes: list[str], label: str) 
         var = src.astype(np.float32) if src.dtype.kind == "f" else src.copy(deep=False)
         var.attrs = {**src.attrs, "source_name": v}
         out[new] = var
-    return ds.drop_vars(moments).assign(out)  # one drop and one merge (each costs a copy of the dataset)
+    return out, moments
 
 
 def _coverage(az: np.ndarray) -> float:
@@ -358,18 +360,21 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
     order = np.argsort(key, kind="stable")  # as sortby: stable, NaN last
     if not np.array_equal(order, np.arange(order.size)):
         ds = ds.isel({ray_dim: order})
-    ds = _rename_moments(ds, ray_dim, notes, label)
-    if not any(ds[v].dims == (ray_dim, "range") for v in ds.data_vars):
+    moments, replaced = _rename_moments(ds, ray_dim, notes, label)
+    if not moments:
         notes.append(f"{label}: no moment; left out")
         return None
     rng = ds["range"].values.astype(np.float64)
     if rng.size < 1 or not np.all(np.isfinite(rng)) or (rng.size > 1 and not np.all(np.diff(rng) > 0)):
         raise FormatError(p, f"{label} has no valid range axis (gate ranges missing or not increasing)")
     spacing = float(np.median(np.diff(rng))) if rng.size > 1 else float("nan")
-    ds["range"].attrs.update({"units": "m", "long_name": "slant range to the gate centre",
-                              "meters_between_gates": spacing, "meters_to_center_of_first_gate": float(rng[0])})
-    # every change below is gathered and applied in one assign (each assign copies the dataset)
+    # the sweep is assembled once at the end from its variables (each assign or drop on a
+    # dataset copies and realigns it: a dozen of them cost more than decoding a sweep)
     coords: dict[str, Any] = {}
+    rv = ds["range"].variable.copy(deep=False)
+    rv.attrs = {**rv.attrs, "units": "m", "long_name": "slant range to the gate centre",
+                "meters_between_gates": spacing, "meters_to_center_of_first_gate": float(rng[0])}
+    coords["range"] = rv
     for c in ("azimuth", "elevation"):
         var = ds[c].variable.astype(np.float32)
         var.attrs = {**ds[c].attrs, "units": "degree"}
@@ -377,16 +382,16 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
     if "time" in ds.coords and ds["time"].dtype.kind != "M":
         with contextlib.suppress(Exception):
             coords["time"] = ds["time"].variable.astype("datetime64[ns]")
-    ds = ds.assign_coords(coords)
     upd: dict[str, Any] = {}
-    if "sweep_fixed_angle" not in ds.variables or not np.isfinite(_float(_scalar(ds, "sweep_fixed_angle"))):
-        angle = ds["azimuth"] if mode == "rhi" else ds["elevation"]
-        upd["sweep_fixed_angle"] = ((), np.float32(np.nanmedian(angle.values)), {"units": "degree"})
+    fixed = _float(_scalar(ds, "sweep_fixed_angle")) if "sweep_fixed_angle" in ds.variables else float("nan")
+    if not np.isfinite(fixed):
+        angle = coords["azimuth"] if mode == "rhi" else coords["elevation"]
+        upd["sweep_fixed_angle"] = xr.Variable((), np.float32(np.nanmedian(angle.values)), {"units": "degree"})
     if "sweep_mode" not in ds.variables or not _text(_scalar(ds, "sweep_mode")):
-        upd["sweep_mode"] = ((), "azimuth_surveillance" if ray_dim == "azimuth" else "rhi")
+        upd["sweep_mode"] = xr.Variable((), "azimuth_surveillance" if ray_dim == "azimuth" else "rhi")
     else:
-        upd["sweep_mode"] = ((), mode)
-    drop = []
+        upd["sweep_mode"] = xr.Variable((), mode)
+    drop = set(replaced)
     if "nyquist_velocity" in ds.variables:
         try:
             nv = np.asarray(ds["nyquist_velocity"].values, dtype=np.float64)
@@ -394,29 +399,33 @@ def sweep_dataset(ds: xr.Dataset, *, label: str, p: Path, fmt: str, notes: list[
         except (TypeError, ValueError):
             ok = False
         if ok:
-            upd["nyquist_velocity"] = ((), np.float32(np.nanmedian(nv)), {"units": "m/s"})
+            upd["nyquist_velocity"] = xr.Variable((), np.float32(np.nanmedian(nv)), {"units": "m/s"})
         else:
-            drop.append("nyquist_velocity")
+            drop.add("nyquist_velocity")
     if nyquist is not None and np.isfinite(nyquist):
-        upd["nyquist_velocity"] = ((), np.float32(nyquist), {"units": "m/s"})
-        drop = [d for d in drop if d != "nyquist_velocity"]
-    cover_attr = None
+        upd["nyquist_velocity"] = xr.Variable((), np.float32(nyquist), {"units": "m/s"})
+        drop.discard("nyquist_velocity")
+    attrs = dict(ds.attrs)
     if mode in ("azimuth_surveillance", "ppi") or (mode in PPI_MODES and fmt in _RECORD_FORMATS):
-        cover = _coverage(ds["azimuth"].values)
-        cover_attr = round(cover, 1)
+        cover = _coverage(coords["azimuth"].values)
+        attrs["azimuth_coverage_deg"] = round(cover, 1)
         if cover < MIN_SWEEP_COVERAGE_DEG:
             if fmt in _RECORD_FORMATS:
                 raise FormatError(p, f"{label} covers only {cover:.0f} degrees of azimuth: the volume is "
                                      "truncated or corrupted")
-            upd["sweep_mode"] = ((), "sector")
+            upd["sweep_mode"] = xr.Variable((), "sector")
             notes.append(f"{label}: a sector of {cover:.0f} degrees of azimuth")
-    if drop:
-        ds = ds.drop_vars(drop)
-    ds = ds.assign(upd)
-    if cover_attr is not None:
-        ds.attrs["azimuth_coverage_deg"] = cover_attr
-    ds.attrs["gate_spacing_m"] = spacing
-    return ds
+    attrs["gate_spacing_m"] = spacing
+    coord_names = set(ds.coords)
+    data_vars, coord_vars = {}, {}
+    for name, var in ds.variables.items():  # the file's order, changed variables in place
+        if name in drop:
+            continue
+        var = coords.get(name, upd.pop(name, var)) if name in coord_names else upd.pop(name, var)
+        (coord_vars if name in coord_names else data_vars)[name] = var
+    for name, var in {**moments, **upd}.items():
+        data_vars[name] = var
+    return xr.Dataset(data_vars, coords=coord_vars, attrs=attrs)
 
 
 def _float(v: Any) -> float:
