@@ -82,24 +82,35 @@ def read_nexrad_level2(path: str | Path, *, sha256: str = "", site: str | None =
     p = check_file(path)
     with reading(p, "NEXRAD Level II"), _quiet():
         chunks = _chunks(p) if _is_tar(p) else None
-        _check_header(p, chunks)
+        head = _check_header(p, chunks)
         source: Any = chunks if chunks is not None else str(p)
-        try:
-            tree = _read_xradar(p, source, site, allow_incomplete, chunks is not None)
-        except FormatError as exc:
-            if "incomplete" in exc.problem or "truncated" in exc.problem:
-                raise
-            tree = _read_metpy(p, source, site, first_error=exc.problem)
-        except Exception as exc:  # noqa: BLE001 - xradar cannot read it: MetPy's turn
-            tree = _read_metpy(p, source, site, first_error=f"{type(exc).__name__}: {exc}"[:200])
+        if head.startswith(_MESSAGE_1_HEADERS):
+            # xradar 0.12 fails on every message-1 volume (a TypeError in its header
+            # parse): MetPy's, without the attempt
+            tree = _read_metpy(p, source, site, first_error=f"not tried on a message-1 volume "
+                                                            f"({head[:8].decode('latin-1')} header)")
+        else:
+            try:
+                tree = _read_xradar(p, source, site, allow_incomplete, chunks is not None)
+            except FormatError as exc:
+                if "incomplete" in exc.problem or "truncated" in exc.problem:
+                    raise
+                tree = _read_metpy(p, source, site, first_error=exc.problem)
+            except Exception as exc:  # noqa: BLE001 - xradar cannot read it: MetPy's turn
+                tree = _read_metpy(p, source, site, first_error=f"{type(exc).__name__}: {exc}"[:200])
     if chunks is not None:
         tree.attrs["chunks"] = True
     return _provenance(tree, p, sha256, "nexrad_level2")
 
 
-def _check_header(p: Path, chunks: bytes | None) -> None:
-    """Refuse a file that does not start like a Level II volume (``AR2V`` or ``ARCHIVE2``,
-    after gzip or bzip2 decompression of the whole file)."""
+#: Volume headers of the message-1 (legacy, before 2008) format.
+_MESSAGE_1_HEADERS = (b"ARCHIVE2", b"AR2V0001")
+
+
+def _check_header(p: Path, chunks: bytes | None) -> bytes:
+    """The first bytes of the volume (after gzip or bzip2 decompression of the whole
+    file); a file that does not start like a Level II volume (``AR2V`` or ``ARCHIVE2``) is
+    refused."""
     import bz2
     import gzip
 
@@ -121,6 +132,7 @@ def _check_header(p: Path, chunks: bytes | None) -> None:
         what = "the chunks do not" if chunks is not None else "the file does not"
         raise FormatError(p, f"not a NEXRAD Level II volume: {what} start with a Level II volume header "
                              "('AR2V' or 'ARCHIVE2')")
+    return head
 
 
 # --------------------------------------------------------------------------- chunks
