@@ -649,3 +649,44 @@ def test_replanning_weighs_a_null_outcome_after_the_hazards_it_competes_with():
     terms = [c for c in a["H1"].ledger["contributions"] if c["tool"] == "(hypothesis)"]
     assert [(c["field"], c["weight"]) for c in terms] == [("tropical_cyclone", W.competing_supported)]
     assert a["H1"].posterior < a["H2"].posterior
+
+
+def test_an_out_of_time_number_is_scaled_and_says_why():
+    v = _v("min_pressure", "supports", True)
+    late = _ev("E1", "find_pressure_minimum", [v]).model_copy(update={"outside_time_window": True,
+                                                                       "data_time_offset": -26.0})
+    (c,) = ledger(H, [late], W).counted()
+    f = W.outside_time_window
+    assert (c.weight, c.scale) == (pytest.approx(W.meanings.supports * f), f)
+    assert c.note == (f"weight {W.meanings.supports:+.2f} x {f:g} (outside_time_window in weights.yaml): the data "
+                      "are -26.0 h from the case's time, outside the tool's time window")
+    # no offset known; an unmet number is not scaled; a note of its own is kept in front
+    (c,) = ledger(H, [late.model_copy(update={"data_time_offset": None})], W).counted()
+    assert "the data are away from the case's time" in c.note
+    unmet = late.model_copy(update={"verdicts": [_v("min_pressure", "weakly_supports", False)]})
+    (c,) = ledger(H, [unmet], W).contributions
+    assert (c.counted, c.weight, c.scale, c.note) == (False, 0.0, 1.0, "not met")
+    refuting_unmet = late.model_copy(update={"verdicts": [_v("min_pressure", "supports", False)]})
+    (c,) = ledger(H, [refuting_unmet], W).counted()
+    assert c.weight == pytest.approx(W.unmet_support * f)
+    assert c.note.startswith("supporting condition not met; weight ")
+
+
+def test_both_factors_multiply_and_both_notes_are_kept():
+    v = _v("mesocyclone_flag", "supports", True, value=True)
+    ev = _ev("E1", "detect_rotation", [v], args={"radius": 150.0}).model_copy(update={
+        "widened_from": 75.0, "outside_time_window": True, "data_time_offset": 2.0})
+    (c,) = ledger(H, [ev], W).counted()
+    f, g = W.outside_time_window, W.wider_window
+    assert c.weight == pytest.approx(W.meanings.supports * f * g) and c.scale == pytest.approx(f * g)
+    first, second = c.note.split("; ")
+    assert first.startswith(f"weight {W.meanings.supports:+.2f} x {f:g} (outside_time_window")
+    assert second.startswith(f"weight {W.meanings.supports * f:+.2f} x {g:g} (wider_window")
+
+
+def test_a_numbers_sources_are_the_files_it_came_from():
+    v = _v("sbcape", "supports", True)
+    ev = _ev("E1", "compute_sbcape", [v], files=[{"path": "a", "sha256": "abc"}, {"path": "b"},
+                                                  {"path": "c", "sha256": ""}, {"path": "d", "sha256": "abc"}])
+    (c,) = ledger(H, [ev], W).counted()
+    assert c.sources == ["abc"]

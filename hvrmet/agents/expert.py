@@ -5,7 +5,8 @@
   null hypothesis ("no severe hazard") is always proposed as the competing explanation.
 * **Plan**: a hypothesis's checks are its guideline card's checks, then every other tool
   a card's condition on that hazard names, keeping only tools whose data the case has.
-  The first loop runs the first few; later loops run the rest if the question is open.
+  The first loop runs the first few not run yet; later loops run those of the rest whose
+  outcome could change a status.
 * **Judge**: the verdicts come from the index and guideline cards' conditions (thresholds
   with units); each posterior is a sum kept in a ledger (:mod:`hvrmet.agents.accounting`):
   the prior's log-odds plus one term per measured number, with the weights and status
@@ -23,10 +24,11 @@ from hvrmet.agents.state import Evidence, Hypothesis, PlannedCheck
 from hvrmet.knowledge import default_store
 from hvrmet.agents.brain import Answer, Assessment, BrainContext, Capabilities, Proposal, ReplanPlan, ToolRunner
 
-__all__ = ["ExpertPolicy", "NULL_HAZARD", "FIRST_LOOP_CHECKS"]
+__all__ = ["ExpertPolicy", "NULL_HAZARD", "FIRST_LOOP_CHECKS", "REPLAN_CHECKS"]
 
 NULL_HAZARD = "no_severe_hazard"
-FIRST_LOOP_CHECKS = 6
+FIRST_LOOP_CHECKS = 3   # a new hypothesis's first checks: its guideline's leading ones
+REPLAN_CHECKS = 6       # at most this many checks per hypothesis chosen by what they could decide
 
 
 class ExpertPolicy:
@@ -74,6 +76,14 @@ class ExpertPolicy:
                     add(cond.tool, cond.args, f"{card.id}: {cond.describe()}")
         return checks
 
+    def first_checks(self, checks: list[PlannedCheck], ctx: BrainContext) -> list[PlannedCheck]:
+        """A new hypothesis's first checks: the leading :data:`FIRST_LOOP_CHECKS` of its plan
+        that no evidence of the run holds yet (screening already ran some of them)."""
+        from hvrmet.agents.evidence import check_key
+
+        run = {check_key(e.tool, e.arguments) for e in ctx.evidence}
+        return [c for c in checks if c.key() not in run][:FIRST_LOOP_CHECKS]
+
     # -- the three steps --------------------------------------------------------------
     def propose(self, ctx: BrainContext) -> list[Proposal]:
         """Hypotheses from the signals and the guideline cards, ranked by prior."""
@@ -92,7 +102,7 @@ class ExpertPolicy:
                 checks = self.plan(hazard, ctx)
                 best[hazard] = Proposal(hazard=hazard, statement=card.title if hazard == card.hazards[0]
                                         else f"{self.store.hazards[hazard].description}", prior=p,
-                                        checks=checks[:FIRST_LOOP_CHECKS], cards=[card.id],
+                                        checks=self.first_checks(checks, ctx), cards=[card.id],
                                         rationale=f"signals {', '.join(matched)} match {card.id}")
         if NULL_HAZARD not in best:
             guide = self.store.guideline(NULL_HAZARD)
@@ -101,7 +111,7 @@ class ExpertPolicy:
             best[NULL_HAZARD] = Proposal(
                 hazard=NULL_HAZARD, prior=min(prior, 0.8),
                 statement="No severe weather hazard: the data support no warning-level hazard",
-                checks=self.plan(NULL_HAZARD, ctx)[:FIRST_LOOP_CHECKS],
+                checks=self.first_checks(self.plan(NULL_HAZARD, ctx), ctx),
                 cards=[guide.id] if guide else [],
                 rationale="the null hypothesis, always weighed against the hazards"
                           + (f"; null signals {', '.join(nulls)}" if nulls else ""))
@@ -272,19 +282,54 @@ class ExpertPolicy:
                         scored.append((-gain, len(scored), c.model_copy(update={
                             "reason": f"{c.reason}; expected to decide {h.id}: could make it {could}"})))
                 if scored:
-                    new_checks[h.id] = [c for _, _, c in sorted(scored)[:FIRST_LOOP_CHECKS]]
+                    new_checks[h.id] = [c for _, _, c in sorted(scored)[:REPLAN_CHECKS]]
                 else:
                     status, why = settled, why.split(";")[0] + f"; none of its {len(pending)} remaining check(s) " \
                         f"could change its status ({settled})"
             assessments[h.id] = Assessment(hypothesis_id=h.id, posterior=led.posterior, status=status, rationale=why,
                                            ledger=led.model_dump())
             ledgers[h.id] = led.model_dump()
+        self._lead_checks(ctx, assessments, new_checks, run)
         out = [assessments[h.id] for h in ctx.hypotheses]
         new = self._siblings(ctx, {a.hypothesis_id: a.status for a in out})
         stop = not new_checks and not new
         reason = ("every hypothesis is settled or has no check left" if stop else
                   f"{sum(len(v) for v in new_checks.values())} new check(s), {len(new)} new hypothesis(es)")
         return ReplanPlan(assessments=out, new_checks=new_checks, new_hypotheses=new, stop=stop, reason=reason)
+
+    def _lead_checks(self, ctx: BrainContext, assessments: dict[str, Assessment],
+                     new_checks: dict[str, list[PlannedCheck]], run: set[str]) -> None:
+        """Which supported hazard leads the diagnosis is a question too: a supported
+        warning-level hypothesis that its remaining checks, all going its way, could lift
+        above the leading one runs them (largest change first), each saying so."""
+        from hvrmet.agents.accounting import ledger
+
+        w = self.store.weights
+        sup = [h for h in ctx.hypotheses if not h.signoff and h.hazard != NULL_HAZARD
+               and not self._null_outcome(h.hazard) and assessments[h.id].status == "supported"]
+        if len(sup) < 2:
+            return
+        total = {h.id: (assessments[h.id].ledger or {}).get("total", 0.0) for h in sup}
+        lead = max(sup, key=lambda h: (total[h.id], h.id))
+        for h in sup:
+            if h.id == lead.id or h.id in new_checks:
+                continue
+            pending = [c for c in self.plan(h.hazard, ctx) if c.key() not in run]
+            best = [ev for c in pending if (ev := self.outcomes(c, h, ctx)["best"]).verdicts]
+            for i, ev in enumerate(best):  # distinct ids: the outcomes are hypothetical evidence
+                ev.id = f"{ev.id}{i}"
+            if not best or ledger(h, [*ctx.evidence, *best], w).total <= total[lead.id]:
+                continue
+            scored = []
+            for c, ev in zip([c for c in pending if self.outcomes(c, h, ctx)["best"].verdicts], best):
+                gain = ledger(h, [*ctx.evidence, ev], w).total - total[h.id]
+                if gain > 0:
+                    scored.append((-gain, len(scored), c.model_copy(update={
+                        "reason": f"{c.reason}; expected to decide which hazard leads: with its remaining checks "
+                                  f"{h.id} could overtake {lead.id} ({gain:+.2f} of the {total[lead.id] - total[h.id]:.2f} "
+                                  f"log-odds between them)"})))
+            if scored:
+                new_checks[h.id] = [c for _, _, c in sorted(scored)[:REPLAN_CHECKS]]
 
     def _siblings(self, ctx: BrainContext, status: dict[str, str]) -> list[Proposal]:
         """When a hypothesis is refuted, weigh the other hazards of its family that the
@@ -307,7 +352,7 @@ class ExpertPolicy:
                     continue
                 proposed.add(other)
                 out.append(Proposal(hazard=other, statement=guide.title, prior=0.3,
-                                    checks=self.plan(other, ctx)[:FIRST_LOOP_CHECKS], cards=[guide.id],
+                                    checks=self.first_checks(self.plan(other, ctx), ctx), cards=[guide.id],
                                     rationale=f"{h.id} ({h.hazard}) refuted; {other} shares its family and signals"))
         return out
 

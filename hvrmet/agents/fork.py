@@ -68,7 +68,7 @@ def fork(state: DiagnosisState, config: RunnableConfig) -> dict:
     """Apply a fork request: thresholds changed (the evidence judged again), hypotheses
     dropped (rejected by the forecaster) or hazards added (with the checks the knowledge
     cards list for them); then the loop's checks run again."""
-    from hvrmet.agents.expert import FIRST_LOOP_CHECKS, ExpertPolicy
+    from hvrmet.agents.expert import ExpertPolicy
     from hvrmet.knowledge import default_store
 
     cfg = config_of(config)
@@ -87,7 +87,7 @@ def fork(state: DiagnosisState, config: RunnableConfig) -> dict:
         for hazard in req["add"]:
             hid = f"H{len(hyps) + 1}"
             hyps[hid] = Hypothesis(id=hid, hazard=hazard, statement=store.hazards[hazard].description, prior=0.5,
-                                   posterior=0.5, checks=planner.plan(hazard, ctx)[:FIRST_LOOP_CHECKS],
+                                   posterior=0.5, checks=planner.first_checks(planner.plan(hazard, ctx), ctx),
                                    loop_proposed=loop, rationale=f"added by the forecaster at the fork of loop {loop}")
             new_ids.append(hid)
     ev = [Evidence.model_validate(e) for e in state.get("evidence", [])]

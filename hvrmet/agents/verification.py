@@ -18,9 +18,10 @@ __all__ = ["verify", "dispatch"]
 
 
 def dispatch(state: DiagnosisState) -> list[Send]:
-    """One ``Send`` per hypothesis that has checks not yet run (each call assigned once)."""
+    """One ``Send`` per hypothesis that has checks not yet run (each call assigned once): an
+    open hypothesis, or a supported one whose checks could change which hazard leads."""
     done = {check_key(e["tool"], e["arguments"]) for e in state.get("evidence", [])}
-    hyps = [h for h in hypotheses_of(state) if h.status == "proposed"]
+    hyps = [h for h in hypotheses_of(state) if h.status in ("proposed", "supported")]
     sends, assigned = [], set(done)
     active = [h.model_dump() for h in hypotheses_of(state)]
     for h in hyps:
