@@ -111,3 +111,22 @@ def test_the_cli_keeps_cfgrib_tracebacks_in_the_out_folder(tmp_path, monkeypatch
     with pytest.raises(SystemExit) as exc:
         cli.main()
     assert exc.value.code == 2 and "error: the file is truncated" in capfd.readouterr().err
+
+
+def test_a_failing_listener_is_logged_and_the_check_still_runs(caplog):
+    from hvrmet.agents.evidence import run_check, tool_events
+    from hvrmet.agents.state import PlannedCheck
+
+    def broken(phase, tool, args, res):
+        raise RuntimeError("display gone")
+
+    with caplog.at_level("WARNING", logger="hvrmet.agents.evidence"), tool_events(broken):
+        ev = run_check(PlannedCheck(tool="describe_case_setting"), "may1999", None, origin="screen", loop=0, seq=1)
+    assert ev.ok
+    assert sum("tool event listener" in r.getMessage() for r in caplog.records) == 2  # start and end
+    # outside the block nobody hears of calls
+    heard = []
+    with tool_events(lambda *a: heard.append(a[0])):
+        pass
+    run_check(PlannedCheck(tool="describe_case_setting"), "may1999", None, origin="screen", loop=0, seq=2)
+    assert heard == []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hvrmet.agents.state import Evidence, Hypothesis, Origin, PlannedCheck, Verdict, effective_args, evidence_id
@@ -12,7 +16,34 @@ from hvrmet.tools import call_tool
 from hvrmet.tools.results import ToolResult, Value
 
 __all__ = ["run_check", "attach_verdicts", "rejudge", "check_key", "result_of", "threshold_key", "with_threshold",
-           "time_window_of"]
+           "time_window_of", "tool_events", "ToolEvent"]
+
+#: ``(phase, tool, arguments, result)``: phase ``"start"`` (result ``None``) or ``"end"``
+#: (the :class:`~hvrmet.tools.results.ToolResult`).
+ToolEvent = Callable[[str, str, dict, Any], None]
+
+_LISTENERS: contextvars.ContextVar[tuple[ToolEvent, ...]] = contextvars.ContextVar("hvrmet_tool_events", default=())
+
+
+@contextlib.contextmanager
+def tool_events(listener: ToolEvent) -> Iterator[None]:
+    """Call ``listener`` before and after each tool call :func:`run_check` makes in this
+    context: the screening tools, the checks, the report's figures, so that a terminal or
+    a web page can show each tool as it runs. Threads a run starts inherit the context
+    (LangGraph copies it into them). A failing listener is logged and never stops the run."""
+    token = _LISTENERS.set(_LISTENERS.get() + (listener,))
+    try:
+        yield
+    finally:
+        _LISTENERS.reset(token)
+
+
+def _notify(phase: str, tool: str, arguments: dict, result: Any) -> None:
+    for f in _LISTENERS.get():
+        try:
+            f(phase, tool, arguments, result)
+        except Exception:  # noqa: BLE001 - a display callback never breaks the run; it is logged
+            logging.getLogger(__name__).warning("tool event listener %r failed", f, exc_info=True)
 
 _BASE_ARGS = ("case", "data_dir", "files")
 
@@ -30,7 +61,9 @@ def run_check(check: PlannedCheck, case: str, data_dir: str | None, *, origin: O
     args = {"case": case, **check.args}
     if data_dir:
         args["data_dir"] = data_dir
+    _notify("start", check.tool, args, None)
     res = call_tool(check.tool, args, out_dir=out_dir)
+    _notify("end", check.tool, args, res)
     outside, offset = time_window_of(res)
     return Evidence(
         id=evidence_id(origin, loop, seq, for_hypothesis if origin == "check" else ""), loop=loop, origin=origin,

@@ -14,7 +14,6 @@ run as it starts and finishes.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,11 +24,9 @@ from rich.text import Text
 
 __all__ = ["Busy", "busy", "tool_events", "ToolEvent"]
 
-#: ``(phase, tool, arguments, result)``: phase ``"start"`` (result ``None``) or ``"end"``.
+#: ``(phase, tool, arguments, result)``: phase ``"start"`` (result ``None``) or ``"end"``
+#: (the same as :data:`hvrmet.agents.evidence.ToolEvent`).
 ToolEvent = Callable[[str, str, dict, Any], None]
-
-_listeners: contextvars.ContextVar[tuple[ToolEvent, ...]] = contextvars.ContextVar("hvrmet_tool_events", default=())
-_installed = False
 
 
 class _Line:
@@ -126,47 +123,10 @@ def busy(text: str, console: Console | None = None) -> Busy:
     return Busy(text, console)
 
 
-def _install() -> None:
-    """Wrap the tool call that runs checks (:func:`hvrmet.agents.evidence.run_check` calls
-    ``call_tool`` from its module) so that the listeners of the current context hear of
-    each call. Without listeners the wrapper only calls through."""
-    global _installed
-    if _installed:
-        return
-    from hvrmet.agents import evidence
-
-    inner = evidence.call_tool
-
-    def call_tool(name: str, arguments: dict, **kw):
-        listeners = _listeners.get()
-        for f in listeners:
-            _safe(f, "start", name, arguments, None)
-        res = inner(name, arguments, **kw)
-        for f in listeners:
-            _safe(f, "end", name, arguments, res)
-        return res
-
-    call_tool.__wrapped__ = inner  # type: ignore[attr-defined]
-    evidence.call_tool = call_tool
-    _installed = True
-
-
-def _safe(f: ToolEvent, *args) -> None:
-    try:
-        f(*args)
-    except Exception:  # noqa: BLE001 - a display callback never breaks the run
-        import logging
-
-        logging.getLogger(__name__).debug("tool event listener failed", exc_info=True)
-
-
-@contextlib.contextmanager
-def tool_events(listener: ToolEvent) -> Iterator[None]:
+def tool_events(listener: ToolEvent):
     """Call ``listener`` before and after each tool call that a run makes in this context
-    (threads the run starts inherit it: LangGraph copies the context into them)."""
-    _install()
-    token = _listeners.set(_listeners.get() + (listener,))
-    try:
-        yield
-    finally:
-        _listeners.reset(token)
+    (:func:`hvrmet.agents.evidence.tool_events`, the hook :func:`~hvrmet.agents.evidence.run_check`
+    calls; imported here on first use, so that a spinner alone does not load the agents)."""
+    from hvrmet.agents.evidence import tool_events as hook
+
+    return hook(listener)
