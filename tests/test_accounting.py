@@ -690,3 +690,22 @@ def test_a_numbers_sources_are_the_files_it_came_from():
                                                   {"path": "c", "sha256": ""}, {"path": "d", "sha256": "abc"}])
     (c,) = ledger(H, [ev], W).counted()
     assert c.sources == ["abc"]
+
+
+def test_a_mechanisms_refutation_reaches_its_hazards_only_when_it_is_necessary():
+    from hvrmet.agents.evidence import bears_on
+
+    hz = default_store().hazards
+    assert hz["mesocyclone"].necessary and not hz["explosive_cyclogenesis"].necessary
+    # supporting conditions on a mechanism reach the family's hazards
+    assert bears_on("extratropical_cyclone", "explosive_cyclogenesis", "supports")
+    assert bears_on("tornadic_supercell", "mesocyclone", "weakly_supports")
+    # a refutation only when the mechanism is necessary
+    assert not bears_on("extratropical_cyclone", "explosive_cyclogenesis", "refutes")
+    assert bears_on("tornadic_supercell", "mesocyclone", "refutes")
+    assert bears_on("explosive_cyclogenesis", "explosive_cyclogenesis", "refutes")  # its own
+    # planning asks without a meaning: every condition of the family's mechanisms is a check to run
+    assert bears_on("extratropical_cyclone", "explosive_cyclogenesis")
+    # never from a hazard to a mechanism, nor across families
+    assert not bears_on("mesocyclone", "tornadic_supercell", "supports")
+    assert not bears_on("large_hail", "mesocyclone", "supports")

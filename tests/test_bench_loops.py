@@ -87,6 +87,17 @@ def test_per_loop_scores_every_loop():
     s = _state()
     s["evidence"][-1]["ok"] = False
     assert not per_loop(s, ["tornadic_supercell"])[1]["checks_ok"]
+    # one call planned for two hypotheses runs once, for the first: it is valid for both
+    s = _state()
+    s["decisions"][0]["new_checks"]["H1"] = ["detect_rotation"]
+    assert per_loop(s, ["tornadic_supercell"])[1]["checks_planned"] == 2
+    assert per_loop(s, ["tornadic_supercell"])[1]["checks_valid"] == 2
+    # ... but not a call that ran for no hypothesis of the run (screening, the forecaster's), nor an earlier loop's
+    s["evidence"][-1]["for_hypothesis"] = "forecaster"
+    assert per_loop(s, ["tornadic_supercell"])[1]["checks_valid"] == 0
+    s = _state()
+    s["evidence"][-1]["loop"] = 1
+    assert per_loop(s, ["tornadic_supercell"])[1]["checks_valid"] == 0
     ns = per_loop(_state(), {"large_hail": "not_supported"})
     assert ns[0]["gold_rank"] is None and ns[1]["right_changes"] == 0 and ns[1]["hypotheses_ok"]
     assert per_loop(_state(), {"tornadic_supercell": "supported"}, gold_status="refuted")[1]["wrong_changes"] == 1

@@ -110,11 +110,13 @@ def _same(a, b) -> bool:
         return False
 
 
-def bears_on(hazard: str, condition_hazard: str) -> bool:
+def bears_on(hazard: str, condition_hazard: str, meaning: str | None = None) -> bool:
     """Whether a condition about ``condition_hazard`` bears on a hypothesis of ``hazard``:
     the same label, a hazard it specialises (``parent`` in hazards.yaml: the hail index
     written for large hail bears on supercell large hail), or a mechanism of the same family (a mesocyclone for a tornadic
-    supercell, a stable column for the null hypothesis)."""
+    supercell, a stable column for the null hypothesis). A mechanism's refuting condition
+    (``meaning`` ``"refutes"``) reaches the family's hazards only when the mechanism is
+    ``necessary`` to them: a filling low refutes explosive deepening, not the cyclone."""
     if hazard == condition_hazard:
         return True
     store = default_store()
@@ -122,7 +124,9 @@ def bears_on(hazard: str, condition_hazard: str) -> bool:
         return True
     hz = store.hazards
     a, b = hz.get(hazard), hz.get(condition_hazard)
-    return bool(a and b and a.kind != "mechanism" and b.kind == "mechanism" and a.family == b.family)
+    if not (a and b and a.kind != "mechanism" and b.kind == "mechanism" and a.family == b.family):
+        return False
+    return meaning != "refutes" or b.necessary
 
 
 def threshold_key(card_id: str, field: str, op: str) -> str:
@@ -159,7 +163,8 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict
     for h in hypotheses:
         for card in store.cards:
             for cond in card.conditions:
-                if cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, ev.arguments, ev.tool):
+                if (cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard, cond.meaning)
+                        or not _args_match(cond.args, ev.arguments, ev.tool)):
                     continue
                 cond = with_threshold(card.id, cond, thresholds)
                 key = (h.id, card.id, cond.describe())

@@ -52,13 +52,26 @@ class ExpertPolicy:
             return False
         return not t.needs or bool(set(t.needs) & set(ctx.roles))
 
+    def _on_case_data(self, tool_name: str, args: dict, ctx: BrainContext) -> dict:
+        """``args`` with ``role`` set to a role of the case the tool can read, when its
+        default role is not one (e.g. the deepening rate from hourly station pressures
+        when the case has no series of analyses)."""
+        from hvrmet.tools import REGISTRY
+
+        t = REGISTRY.get(tool_name)
+        field = t.input_model.model_fields.get("role") if t is not None else None
+        if field is None or "role" in args or field.default in ctx.roles:
+            return args
+        other = next((r for r in t.needs if r in ctx.roles), None)
+        return {**args, "role": other} if other else args
+
     def plan(self, hazard: str, ctx: BrainContext) -> list[PlannedCheck]:
         """All checks that bear on ``hazard``, in the order an expert runs them."""
         checks: list[PlannedCheck] = []
         seen: set[str] = set()
 
         def add(tool_name: str, args: dict, reason: str) -> None:
-            pc = PlannedCheck(tool=tool_name, args=dict(args), reason=reason)
+            pc = PlannedCheck(tool=tool_name, args=self._on_case_data(tool_name, dict(args), ctx), reason=reason)
             if pc.key() not in seen and self.runnable(tool_name, ctx):
                 seen.add(pc.key())
                 checks.append(pc)
@@ -211,7 +224,8 @@ class ExpertPolicy:
         best, worst = [], []
         for card in self.store.cards:
             for cond in card.conditions:
-                if cond.tool != check.tool or not bears_on(h.hazard, cond.hazard) or not _args_match(cond.args, check.args, check.tool):
+                if (cond.tool != check.tool or not bears_on(h.hazard, cond.hazard, cond.meaning)
+                        or not _args_match(cond.args, check.args, check.tool)):
                     continue
                 base = dict(hypothesis_id=h.id, hazard=h.hazard, card=card.id, condition=cond.describe(),
                             field=cond.field, op=cond.op, meaning=cond.meaning, weight=cond.weight)

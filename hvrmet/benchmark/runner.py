@@ -269,8 +269,11 @@ def per_loop(state: dict, gold: dict[str, str] | list[str] | None = None, gold_s
         if i > 0:
             planned |= {(hid, t) for hid, tools in decisions[i - 1].get("new_checks", {}).items() for t in tools}
         evs = [e for e in evidence if e["loop"] == loop or (loop == 1 and e["loop"] == 0)]
+        # a call planned for several hypotheses runs once (verification assigns it to the first)
+        # and is judged for all: it counts for each that planned it
         valid = sum(1 for hid, t in planned
-                    if any(e["tool"] == t and e.get("for_hypothesis") == hid and e["loop"] == loop and _valid(e)
+                    if any(e["tool"] == t and e["loop"] == loop and _valid(e)
+                           and (e.get("for_hypothesis") == hid or (e.get("for_hypothesis") or "") in hyps_by_id)
                            for e in evs))
         right = wrong = 0
         for hid, change in d.get("status_changes", {}).items():

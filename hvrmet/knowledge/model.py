@@ -109,3 +109,6 @@ class Hazard(BaseModel):
     convective: bool = False
     parent: str | None = Field(None, description="the more general hazard this one specialises (its conditions "
                                                  "reach this one: a supercell's hail is hail)")
+    necessary: bool = Field(False, description="a mechanism without which its family's hazards do not occur (a "
+                                               "tornadic supercell needs a mesocyclone): conditions refuting it "
+                                               "refute them too; the refutation of any other mechanism stays its own")
