@@ -88,30 +88,40 @@ def read_composite(paths: list[str | Path], *, importer: str, sha256: list[str] 
         raise FormatError(paths[0], str(exc)) from None
     kw = dict(IMPORTER_DEFAULTS.get(importer, {}))
     kw.update(importer_kwargs or {})
-    # pysteps' import decorator casts every frame to its ``dtype`` (float64 by default):
-    # asking for float32, the precision kept here, spares a float64 copy of each frame
-    kw.setdefault("dtype", "float32")
+    # pysteps' import decorator (postprocess_import) sets masked pixels to NaN and copies
+    # each frame into a new array of its ``dtype``; done here instead, straight into the
+    # sequence's float32 array, each frame is copied once, not twice. A caller's own dtype
+    # or fillna goes through the decorator.
+    undecorated = getattr(imp, "__wrapped__", None)
+    if undecorated is None or {"dtype", "fillna"} & set(importer_kwargs or {}):
+        undecorated = None
+        kw.setdefault("dtype", "float32")
     files = [check_file(p) for p in paths]
     times = [frame_time(p) for p in files]
     order = np.argsort(np.array(times, dtype="datetime64[s]"), kind="stable")
     files = [files[i] for i in order]
     times = [times[i] for i in order]
     sha = [sha256[i] for i in order] if sha256 else [""] * len(files)
-    frames, meta = [], None
-    for f in files:
+    data, meta = None, None
+    for k, f in enumerate(files):
         with reading(f, f"{importer} composite frame"):
-            R, _Q, m = imp(str(f), **kw)
-            R = np.ma.filled(np.asarray(R, dtype=np.float32), np.nan) if np.ma.isMaskedArray(R) \
-                else np.asarray(R, dtype=np.float32)
+            R, _Q, m = (undecorated or imp)(str(f), **kw)
+            mask = np.ma.getmaskarray(R) if undecorated is not None and np.ma.isMaskedArray(R) else None
+            R = np.ma.getdata(R) if np.ma.isMaskedArray(R) else np.asarray(R)  # decorated: masked already NaN
             if R.ndim != 2 or R.size == 0:
                 raise FormatError(f, f"frame has shape {R.shape}, expected a 2-D image")
-            if meta is not None and R.shape != frames[0].shape:
-                raise FormatError(f, f"frame shape {R.shape} differs from the first {frames[0].shape}")
-            if np.isnan(R).all():
+            if data is None:
+                data = np.empty((len(files), *R.shape), np.float32)
+            elif R.shape != data.shape[1:]:
+                raise FormatError(f, f"frame shape {R.shape} differs from the first {data.shape[1:]}")
+            frame = data[k]
+            frame[...] = R  # cast to float32 as the decorator's astype does
+            if mask is not None and mask.any():
+                frame[mask] = np.nan  # no coverage
+            # a valid pixel among every 16th row and column settles it; else look at all
+            if np.isnan(frame[::16, ::16]).all() and np.isnan(frame).all():
                 raise FormatError(f, "frame holds no valid pixel")
-            frames.append(R)
             meta = meta or m
-    data = np.stack(frames)
     ny, nx = data.shape[1:]
     x1, x2, y1, y2 = (float(meta[k]) for k in ("x1", "x2", "y1", "y2"))
     dx = (x2 - x1) / nx
