@@ -464,20 +464,28 @@ def horizontal_coords(ds: xr.Dataset) -> tuple[xr.Dataset, set[str], list[str]]:
     import cf_xarray  # noqa: F401  (registers the .cf accessor)
 
     notes: list[str] = []
+    renames: dict = {}
+    cf_coords = None
     for key, target in (("latitude", "lat"), ("longitude", "lon")):
         if target in ds.variables:
             continue
-        try:
-            names = ds.cf.coordinates.get(key, [])
-        except Exception:  # noqa: BLE001 - cf_xarray cannot classify: fall back to names
-            names = []
-        names = names or [n for n in ds.variables if str(n).lower() in ({"latitude", "lats", "nav_lat", "xlat", "y_lat"}
-                                                                         if key == "latitude" else
-                                                                         {"longitude", "lons", "nav_lon", "xlong", "x_lon"})]
+        if cf_coords is None:  # cf_xarray's classification, once for both
+            try:
+                cf_coords = ds.cf.coordinates
+            except Exception:  # noqa: BLE001 - cf_xarray cannot classify: fall back to names
+                cf_coords = {}
+        names = [n for n in cf_coords.get(key, []) if n not in renames]
+        names = names or [n for n in ds.variables if n not in renames and str(n).lower() in (
+            {"latitude", "lats", "nav_lat", "xlat", "y_lat"} if key == "latitude" else
+            {"longitude", "lons", "nav_lon", "xlong", "x_lon"})]
         if names:
-            ds = ds.rename({names[0]: target})
+            renames[names[0]] = target
             notes.append(f"{names[0]!r} taken as the {key}")
-    ds = ds.set_coords([n for n in ("lat", "lon") if n in ds.data_vars])
+    if renames:
+        ds = ds.rename(renames)  # one rename (each copies the dataset)
+    to_coords = [n for n in ("lat", "lon") if n in ds.data_vars]
+    if to_coords:
+        ds = ds.set_coords(to_coords)
     hor: set[str] = set()
     for n in ("lat", "lon"):
         if n in ds.coords:
