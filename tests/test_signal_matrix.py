@@ -173,7 +173,9 @@ MATRIX = [
         why_not="the stations end at 16 UTC 12 March 1993, before the low deepened: no station reports "
                 "980 hPa or less (the whole file's lowest sea-level pressure is 993.1 hPa, at Shemya, Alaska) "
                 "and no 3-h fall reaches the 6 hPa of idx-pressure-tendency (the largest is 5.3 hPa, at "
-                "McAllen, Texas); the only deepening measure (compute_deepening_rate) needs an analysis",
+                "McAllen, Texas); the deepening rate from the hourly station minima within 1500 km is negative (1007.3 to "
+                "1010.7 hPa in 10 h: the network's lowest report is not the low's centre, and the reports end before "
+                "the deepening)",
         signals=("strong_gradient_winds",)),
 ]
 
