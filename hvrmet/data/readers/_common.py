@@ -334,21 +334,41 @@ class LazyArray(BackendArray):
         self._lock = threading.Lock()
 
 
-def _stack_pair(func, args) -> np.ndarray:
-    a, b = func(*args)[:2]
-    return np.stack([np.asarray(a), np.asarray(b)])
+class _Pair:
+    """``func(*args)[:2]`` computed once, for the two lazy arrays that share it."""
+
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+        self._value: tuple | None = None
+        self._lock = threading.Lock()
+
+    def get(self, k: int) -> np.ndarray:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = tuple(np.asarray(v, dtype=np.float32) for v in self.func(*self.args)[:2])
+        return self._value[k]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
 
-def _pick(both: LazyArray, k: int) -> np.ndarray:
-    return both.get_array()[k]
+def _pick(pair: _Pair, k: int) -> np.ndarray:
+    return pair.get(k)
 
 
 def lazy_lat_lon(dims: tuple[str, ...], shape: tuple[int, ...], func, *args) -> tuple[xr.Variable, xr.Variable]:
     """``lat`` and ``lon`` coordinate variables (float32, degrees) computed together, on
     first access to either, by ``func(*args)``, which returns ``(lat, lon, ...)``."""
-    both = LazyArray(_stack_pair, (2, *shape), np.float32, func, args)
-    lat = lazy_variable(dims, _pick, shape, np.float32, both, 0, attrs={"units": "degree_north"})
-    lon = lazy_variable(dims, _pick, shape, np.float32, both, 1, attrs={"units": "degree_east"})
+    pair = _Pair(func, args)
+    lat = lazy_variable(dims, _pick, shape, np.float32, pair, 0, attrs={"units": "degree_north"})
+    lon = lazy_variable(dims, _pick, shape, np.float32, pair, 1, attrs={"units": "degree_east"})
     return lat, lon
 
 
