@@ -8,6 +8,8 @@ graph's nodes call only these methods; they never import ``openai``.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -145,7 +147,10 @@ _BUILTIN = {"offline": "hvrmet.agents.expert:ExpertPolicy"}
 _GROUP = "hvrmet.brains"
 
 
+@functools.lru_cache(maxsize=1)
 def _entry_points() -> dict[str, Any]:
+    """The installed ``hvrmet.brains`` entry points (read once per process: scanning the
+    installed distributions costs a tenth of a second, and every node asks)."""
     from importlib.metadata import entry_points
 
     return {ep.name: ep for ep in entry_points(group=_GROUP)}

