@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	# every extra (nowcast, semantic, web, batch) and the test tools: the demo and the suite use them all
 	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	# the knowledge cards' embeddings, computed at build time (the first search then loads them)
+	$(BIN)/python tools/build_card_embeddings.py
 	touch $(STAMP)
 
 venv: $(STAMP)
