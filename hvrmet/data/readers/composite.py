@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -167,12 +168,26 @@ def _proj_meta(meta: dict) -> dict:
     return {k: meta.get(k) for k in ("projection", "cartesian_unit")}
 
 
+_CRS = threading.local()
+
+
 def _crs(meta: dict):
-    """The frames' projection as a pyproj CRS."""
+    """The frames' projection as a pyproj CRS (parsed once per projection and thread)."""
+    key = (str(meta["projection"]), meta.get("cartesian_unit") == "km")
+    cache = getattr(_CRS, "cache", None)
+    if cache is None:
+        cache = _CRS.cache = {}
+    if key not in cache:
+        if len(cache) > 32:
+            cache.clear()
+        cache[key] = _crs_of(*key)
+    return cache[key]
+
+
+def _crs_of(proj: str, km: bool):
     from pyproj import CRS
 
-    proj = meta["projection"]
-    if meta.get("cartesian_unit") == "km":
+    if km:
         # KNMI states its ellipsoid axes in km; PROJ wants metres (x, y are scaled in _latlon)
         proj = re.sub(r"\+([ab])=([\d.]+)",
                       lambda m: f"+{m.group(1)}={float(m.group(2)) * 1000.0 if float(m.group(2)) < 1e5 else float(m.group(2))}",
