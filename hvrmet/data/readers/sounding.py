@@ -404,8 +404,13 @@ def build_sounding(path: Path, cols: dict[str, Column], *, reader: str, sha256: 
         if reader == "uwyo_sounding":
             meta["uwyo_column"] = col.label
         (coords if var in ("pressure", "height") else data_vars)[var] = ("level", col.values, meta)
+    has = {v: ~np.isnan(np.asarray(cols[v].values, np.float64)) for v in ("temperature", "dewpoint",
+                                                                          "wind_speed", "wind_direction")}
+    with_t = has["temperature"]
+    if not with_t.any():
+        raise FormatError(path, "no level has a temperature: not a usable sounding")
     ds = xr.Dataset(data_vars, coords=coords)
-    z = ds["height"].values
+    z = np.asarray(cols["height"].values, np.float64)
     ds = ds.set_xindex("pressure")
     if np.isfinite(z).all() and (np.diff(z) > 0).all():
         ds = ds.set_xindex("height")
@@ -413,15 +418,10 @@ def build_sounding(path: Path, cols: dict[str, Column], *, reader: str, sha256: 
         if v is not None:
             ds.attrs[k] = v
     station, time = ds.attrs.get("station"), ds.attrs.get("time")
-    has = {v: ~np.isnan(np.asarray(ds[v].values, np.float64)) for v in ("temperature", "dewpoint",
-                                                                        "wind_speed", "wind_direction")}
-    ds.attrs["levels_with_temperature"] = int(has["temperature"].sum())
+    ds.attrs["levels_with_temperature"] = int(with_t.sum())
     ds.attrs["levels_with_dewpoint"] = int(has["dewpoint"].sum())
     ds.attrs["levels_with_wind"] = int((has["wind_speed"] & has["wind_direction"]).sum())
-    with_t = has["temperature"]
-    if not with_t.any():
-        raise FormatError(path, "no level has a temperature: not a usable sounding")
-    ds.attrs["top_pressure_hPa"] = float(ds.pressure.values[with_t].min())
+    ds.attrs["top_pressure_hPa"] = float(np.asarray(cols["pressure"].values, np.float64)[with_t].min())
     ds.attrs["title"] = f"Sounding {station or ''} {time or ''}".strip()
     ds.attrs["reader_notes"] = notes
     return add_provenance(ds, path, sha256, reader)
