@@ -17,6 +17,8 @@ report's folder (``os.path.relpath``), so they resolve from wherever the report 
 
 from __future__ import annotations
 
+import logging
+
 import datetime as dt
 import math
 import os
@@ -31,6 +33,8 @@ from hvrmet.units import format_units
 from hvrmet.agents.report.words import (bearing_deg, compass, hazard_words, latlon_text, meaning_words, op_words,
                                         quantity_name, status_words, value_words)
 from hvrmet.agents.state import DiagnosisState, Evidence, Hypothesis
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Report", "HypothesisEntry", "ChainItem", "EvidenceEntry", "KeyValue", "FileRead", "FigureEntry",
            "ThresholdChange", "DecisionEntry", "CardEntry", "Failure", "RunFailure", "TraceMessage", "VerdictEntry",
@@ -653,11 +657,13 @@ def _number(v: Any) -> float | None:
 
 def _near(lat: float, lon: float) -> str:
     """The nearest town, from the offline gazetteer the maps use ("" without it)."""
-    try:
-        from hvrmet.plot.places import describe_point
+    from hvrmet.errors import DataFileMissing
+    from hvrmet.plot.places import describe_point
 
-        return describe_point(lat, lon)
-    except Exception:  # noqa: BLE001 - no gazetteer installed, or a place far from any town
+    try:
+        return describe_point(lat, lon)  # "" far from any town
+    except DataFileMissing as exc:  # no gazetteer installed: the report names no town, and says why in the log
+        log.warning("no town named for (%.3f, %.3f): %s", lat, lon, exc)
         return ""
 
 
