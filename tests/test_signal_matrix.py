@@ -32,9 +32,6 @@ CATALOGUE = Path(__file__).resolve().parents[1] / "hvrmet" / "cases" / "catalogu
 NULL = "no_severe_hazard"
 #: Tools a signal or screening entry may name before they are registered (their module
 #: exists but is not among the built-in tool modules yet): they stay out of the plan.
-AWAITING_REGISTRATION = {"summarize_spc_outlook"}
-
-
 # -- the definitions ---------------------------------------------------------------------
 def _tools():
     from hvrmet.tools import list_tools
@@ -49,12 +46,10 @@ def test_every_signal_names_a_real_tool_output_with_convertible_units():
     screened = {name for e in screening_entries() for c in e.tools
                 for name in [c if isinstance(c, str) else c["tool"]]}
     for name in screened:
-        assert name in tools or name in AWAITING_REGISTRATION, f"screening names unknown tool {name}"
+        assert name in tools, f"screening names unknown tool {name}"
     for sd in signal_defs():
         t = tools.get(sd.tool)
-        if t is None:
-            assert sd.tool in AWAITING_REGISTRATION, f"signal {sd.id}: unknown tool {sd.tool}"
-            continue
+        assert t is not None, f"signal {sd.id}: unknown tool {sd.tool}"
         assert sd.tool in screened, f"signal {sd.id}: {sd.tool} is not a screening tool, so it never fires"
         assert sd.field in t.outputs, f"signal {sd.id}: {sd.tool} has no output {sd.field}"
         assert set(sd.args) <= set(t.input_model.model_fields), f"signal {sd.id}: bad args {sd.args}"
