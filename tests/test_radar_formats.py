@@ -17,6 +17,8 @@ elevation and time.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
@@ -65,13 +67,17 @@ PYART_REFL = ("reflectivity", "reflectivity_horizontal", "DBZHC", "reflectivity_
 def made(data_dir, tmp_path_factory):
     """Files written from real volumes for the formats the data folder lacks: CfRadial 2
     (xradar writes the Norway ODIM volume) and UF (Py-ART writes the Corozal IRIS volume)."""
-    import xradar
-
     out = tmp_path_factory.mktemp("made")
+    # CfRadial 2 written in a process of its own: xarray keeps a written netCDF file open in
+    # its file cache until garbage collection, and HDF5 refuses a second, read-only open of a
+    # file one process holds open for writing ("NetCDF: HDF error"), so reading it here
+    # would depend on when the collector ran
+    script = ("import sys, warnings, xradar; warnings.simplefilter('ignore'); "
+              "xradar.io.to_cfradial2(xradar.io.open_odim_datatree(sys.argv[1]), sys.argv[2])")
+    subprocess.run([sys.executable, "-c", script, str(data_dir / FILES["odim_volume_norway"][1]),
+                    str(out / "norway_cfradial2.nc")], check=True, capture_output=True, timeout=300)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tree = xradar.io.open_odim_datatree(str(data_dir / FILES["odim_volume_norway"][1]))
-        xradar.io.to_cfradial2(tree, str(out / "norway_cfradial2.nc"))
         radar = pyart.io.read_sigmet(str(data_dir / FILES["iris_corozal"][1]))
         for k in ("meters_to_center_of_first_gate", "meters_between_gates"):  # Py-ART's writer wants scalars
             if k in radar.range:
