@@ -68,10 +68,10 @@ def made(data_dir, tmp_path_factory):
     """Files written from real volumes for the formats the data folder lacks: CfRadial 2
     (xradar writes the Norway ODIM volume) and UF (Py-ART writes the Corozal IRIS volume)."""
     out = tmp_path_factory.mktemp("made")
-    # CfRadial 2 written in a process of its own: xarray keeps a written netCDF file open in
-    # its file cache until garbage collection, and HDF5 refuses a second, read-only open of a
-    # file one process holds open for writing ("NetCDF: HDF error"), so reading it here
-    # would depend on when the collector ran
+    # CfRadial 2 written in a process of its own, so that no handle of the writer stays open
+    # in the test process (xarray keeps written netCDF files in its file cache until garbage
+    # collection); this alone did not stop the HDF error that the tools test below avoids
+    # by reading its own copy
     script = ("import sys, warnings, xradar; warnings.simplefilter('ignore'); "
               "xradar.io.to_cfradial2(xradar.io.open_odim_datatree(sys.argv[1]), sys.argv[2])")
     subprocess.run([sys.executable, "-c", script, str(data_dir / FILES["odim_volume_norway"][1]),
