@@ -288,7 +288,20 @@ def _aeqd(lat: float, lon: float):
 
 
 
-class LazyArray(BackendArray):
+class _PicklableLock:
+    """Pickles without its ``_lock`` (a lock cannot be pickled) and gets a new one back."""
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+class LazyArray(_PicklableLock, BackendArray):
     """An array computed on first access and kept: ``func(*args)``, of known shape and dtype.
 
     Readers give coordinates that not every use needs (latitude and longitude of every
@@ -324,17 +337,9 @@ class LazyArray(BackendArray):
             return arr.vindex[key]
         return arr[key]
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
-class _Pair:
+class _Pair(_PicklableLock):
     """``func(*args)[:2]`` computed once, for the two lazy arrays that share it."""
 
     def __init__(self, func, args):
@@ -349,14 +354,6 @@ class _Pair:
                     self._value = tuple(np.asarray(v, dtype=np.float32) for v in self.func(*self.args)[:2])
         return self._value[k]
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 def _pick(pair: _Pair, k: int) -> np.ndarray:
