@@ -281,6 +281,23 @@ def test_upper_air_csv_header_units(tmp_path, data_dir):
         get_reader("upper_air_csv")(g)
 
 
+
+@pytest.mark.parametrize("stamp,want", [
+    ("1993-03-14", "1993-03-14T00:00"),
+    ("1993-03-14 12:00", "1993-03-14T12:00"),
+    ("1993-03-14T12:00:00Z", "1993-03-14T12:00"),
+    ("1993-03-14T14:00+02:00", "1993-03-14T12:00"),  # an offset: converted to UTC
+    ("14 Mar 1993 12:00", "1993-03-14T12:00"),       # not ISO 8601: through pandas
+])
+def test_upper_air_csv_times(tmp_path, data_dir, stamp, want):
+    """The time column in several spellings gives the instant written by hand (UTC)."""
+    df = pd.read_csv(data_dir / STATIC / "UPA_obs.csv")
+    df["time"] = stamp
+    f = tmp_path / "upa_times.csv"
+    df.to_csv(f, index=False)
+    ds = get_reader("upper_air_csv")(f)
+    assert (ds["time"].values == np.datetime64(want, "ns")).all()
+
 # --- IGRA2 and SHARPpy -----------------------------------------------------------------
 
 def _may4_levels(data_dir: Path) -> pd.DataFrame:

@@ -77,18 +77,20 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
         missing = _REQUIRED - set(df.columns)
         if missing:
             raise FormatError(p, f"missing columns {sorted(missing)}: not an upper-air CSV")
-        df["time"] = pd.to_datetime(df["time"], format="mixed")
-        where = [f"line {i + 2}" for i in range(len(df))]
+        series = {c: df[c] for c in df.columns}  # one column lookup each
+        times = _times(series["time"])
+        where = _Lines()
         cols: dict[str, Column] = {}
         values: dict[str, np.ndarray] = {}
         for col in _UNITS:
-            if col not in df:
+            if col not in series:
                 continue
+            ser = series[col]
             try:
-                raw = (df[col].to_numpy(np.float64) if df[col].dtype.kind in "fiu"
-                       else pd.to_numeric(df[col], errors="raise").to_numpy(np.float64))
+                raw = (ser.to_numpy(np.float64) if ser.dtype.kind in "fiu"
+                       else pd.to_numeric(ser, errors="raise").to_numpy(np.float64))
             except (ValueError, TypeError):
-                bad = df[col][pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()]
+                bad = ser[pd.to_numeric(ser, errors="coerce").isna() & ser.notna()]
                 i = int(bad.index[0])
                 raise FormatError(p, f"column {col}: {str(bad.iloc[0])[:30]!r} ({where[i]}) is not a number: "
                                      "the file is corrupted") from None
@@ -103,18 +105,44 @@ def read_upper_air_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
             else:
                 values[col] = raw
         check_values(p, cols, where)
-        _check_stations(p, df, values, units, where)
+        stations = series["station"].astype(str).to_numpy()
+        _check_stations(p, stations, times, values, units, where)
         data_vars = {col: ("obs", values[col], {"units": unit, **({"file_units": units[col]} if col in units else {})})
                      for col, unit in _UNITS.items() if col in values}
-        ds = xr.Dataset(data_vars, coords={"obs": np.arange(len(df)),
-                                           "station": ("obs", df["station"].astype(str).to_numpy()),
-                                           "time": ("obs", df["time"].to_numpy("datetime64[ns]"))})
-        ds.attrs["title"] = f"Upper-air observations, {df['station'].nunique()} stations"
+        ds = xr.Dataset(data_vars, coords={"obs": np.arange(len(df)), "station": ("obs", stations),
+                                           "time": ("obs", times)})
+        ds.attrs["title"] = f"Upper-air observations, {len(set(stations.tolist()))} stations"
     return add_provenance(ds, p, sha256, "upper_air_csv")
 
 
-def _check_stations(p: Path, df: pd.DataFrame, values: dict[str, np.ndarray], units: dict[str, str],
-                    where: list[str]) -> None:
+class _Lines:
+    """``where[i]``: the file line of observation ``i`` (the header is line 1), made only
+    when a message needs it."""
+
+    def __getitem__(self, i: int) -> str:
+        return f"line {i + 2}"
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _times(ser: pd.Series) -> np.ndarray:
+    """The ``time`` column as UTC ``datetime64[ns]``: ISO 8601 text straight through NumPy,
+    anything else (or an offset NumPy would only warn about) through pandas."""
+    import warnings
+
+    if pd.api.types.is_string_dtype(ser.dtype):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                return ser.to_numpy(dtype=object).astype("datetime64[ns]")
+            except (ValueError, TypeError, Warning):
+                pass
+    return pd.to_datetime(ser, format="mixed").to_numpy("datetime64[ns]")
+
+
+def _check_stations(p: Path, stations: np.ndarray, times: np.ndarray, values: dict[str, np.ndarray],
+                    units: dict[str, str], where) -> None:
     """At each station and time, height rises as pressure falls, and both agree with the
     standard atmosphere."""
     pres, hgt = values["pressure"], values["height"]
@@ -122,8 +150,8 @@ def _check_stations(p: Path, df: pd.DataFrame, values: dict[str, np.ndarray], un
             "height": Column("height", "height", hgt, units["height"])}
     check_standard_atmosphere(p, cols, where)
     # one integer per (station, time): factorised, not joined as text
-    st, _ = pd.factorize(df["station"].astype(str))
-    tm, t_uniq = pd.factorize(df["time"])
+    st, _ = pd.factorize(stations)
+    tm, t_uniq = pd.factorize(times)
     key = st.astype(np.int64) * (len(t_uniq) + 1) + tm
     order = np.lexsort((-np.nan_to_num(pres, nan=-1.0), key))
     k, pp, zz = key[order], pres[order], hgt[order]
@@ -131,6 +159,6 @@ def _check_stations(p: Path, df: pd.DataFrame, values: dict[str, np.ndarray], un
     bad = np.flatnonzero(same & (zz[1:] <= zz[:-1]))
     if bad.size:
         a, b = order[bad[0]], order[bad[0] + 1]
-        raise FormatError(p, f"station {df['station'].iloc[a]}: {pres[b]:g} hPa at {hgt[b]:g} m is not above "
+        raise FormatError(p, f"station {stations[a]}: {pres[b]:g} hPa at {hgt[b]:g} m is not above "
                              f"{pres[a]:g} hPa at {hgt[a]:g} m ({where[a]}, {where[b]}): heights must rise as "
                              "pressure falls (corrupted, or columns in the wrong units)")
