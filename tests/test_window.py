@@ -367,3 +367,51 @@ def test_a_wider_check_runs_only_when_it_could_change_a_status(tmp_path):
         assert all("wider_window" in c["note"] for c in terms)
         planned = [c for d in state["decisions"] for c in d.get("checks", []) if c["evidence"] == e["id"]]
         assert planned and all("could make it" in c["expected"] for c in planned)
+
+
+@pytest.mark.parametrize("lat0,lon0,radius", [
+    (35.33, -97.28, 75.0),     # storm scale, mid-latitudes
+    (0.0, 179.9, 500.0),       # across the date line, on the equator
+    (-64.0, -60.0, 1500.0),    # synoptic scale, high southern latitude
+    (88.5, 10.0, 300.0),       # a circle that reaches the pole
+    (45.0, 0.0, 20038.0),      # the whole globe
+])
+def test_window_mask_matches_geodesics_of_every_point(lat0, lon0, radius):
+    """The box that spares most points a geodesic drops no point inside the circle:
+    the mask equals pyproj's geodesic distance of every point against the radius."""
+    from pyproj import Geod
+
+    from hvrmet.tools.window import Window
+
+    rng = np.random.default_rng(7)
+    lat = np.clip(lat0 + rng.uniform(-30, 30, 20000), -90, 90)
+    lon = (lon0 + rng.uniform(-60, 60, 20000) + 180.0) % 360.0 - 180.0
+    # points just inside and just outside the circle, all round it
+    az = rng.uniform(0, 360, 4000)
+    for f in (0.999, 1.001):
+        lo, la, _ = Geod(ellps="WGS84").fwd(np.full(az.size, lon0), np.full(az.size, lat0), az,
+                                            np.full(az.size, min(radius * f, 19990.0) * 1000.0))
+        lat, lon = np.r_[lat, la], np.r_[lon, lo]
+    _, _, d = Geod(ellps="WGS84").inv(np.full(lat.size, lon0), np.full(lat.size, lat0), lon, lat)
+    want = d / 1000.0 <= radius
+    win = Window(kind="radar", lat=lat0, lon=lon0, center_time=None, radius_km=radius, time_window_h=1.0)
+    got = win.mask(lat.reshape(-1, 100), lon.reshape(-1, 100)).ravel()
+    assert want.any() and (~want).any() or radius > 20000
+    np.testing.assert_array_equal(got, want)
+
+
+def test_window_mask_of_the_same_grid_follows_the_window():
+    """Masks of one grid are reused only for the same window: a second radius or centre on
+    the very same arrays gives its own geodesic mask."""
+    from pyproj import Geod
+
+    from hvrmet.tools.window import Window
+
+    lat, lon = np.meshgrid(np.linspace(33, 38, 150), np.linspace(-100, -94, 160), indexing="ij")
+    geod = Geod(ellps="WGS84")
+    for lat0, lon0, radius in ((35.3, -97.3, 75.0), (35.3, -97.3, 230.0), (36.0, -96.0, 75.0), (35.3, -97.3, 75.0)):
+        _, _, d = geod.inv(np.full(lat.size, lon0), np.full(lat.size, lat0), lon.ravel(), lat.ravel())
+        win = Window(kind="radar", lat=lat0, lon=lon0, center_time=None, radius_km=radius, time_window_h=1.0)
+        got = win.mask(lat, lon)
+        np.testing.assert_array_equal(got.ravel(), d / 1000.0 <= radius)
+        got[:] = False  # a caller's change does not reach the next call

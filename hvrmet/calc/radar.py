@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import EARTH_RADIUS_M, gate_lat_lon
+from hvrmet.data.readers._common import EARTH_RADIUS_M, aeqd_transformer, gate_lat_lon
 from hvrmet.errors import VariableMissing
 
 __all__ = [
@@ -311,12 +311,8 @@ def _points(volume: xr.DataTree, az: np.ndarray, el: np.ndarray, rng: np.ndarray
 def _place_xy(volume: xr.DataTree, lat: float, lon: float) -> tuple[float, float]:
     """A place's east and north distance (m) from the radar, in the radar-centred
     azimuthal-equidistant plane (WGS84)."""
-    from pyproj import Transformer
-
     lat0, lon0, _ = site_location(volume)
-    tr = Transformer.from_crs("EPSG:4326", f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m",
-                              always_xy=True)
-    x, y = tr.transform(float(lon), float(lat))
+    x, y = aeqd_transformer(lat0, lon0, to_plane=True).transform(float(lon), float(lat))
     return float(x), float(y)
 
 
@@ -374,15 +370,11 @@ def grid_coords(volume: xr.DataTree, resolution_m: float, max_range_m: float) ->
     lat0, lon0, _ = site_location(volume)
 
     def make() -> dict[str, np.ndarray]:
-        from pyproj import Transformer
-
         n = int(np.floor(maxr / res))
         x = np.arange(-n, n + 1) * float(res)
         y = x[::-1].copy()  # north at the top
         xx, yy = np.meshgrid(x, y)
-        tr = Transformer.from_crs(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +ellps=WGS84 +units=m",
-                                  "EPSG:4326", always_xy=True)
-        lon, lat = tr.transform(xx, yy)
+        lon, lat = aeqd_transformer(lat0, lon0).transform(xx, yy)
         dist = np.hypot(xx, yy)
         az = np.rad2deg(np.arctan2(xx, yy)) % 360.0
         return {"x": x, "y": y, "lat": np.asarray(lat, np.float32), "lon": np.asarray(lon, np.float32),
@@ -668,13 +660,16 @@ def greene_clark_vil(dbz: np.ndarray, heights_m: np.ndarray, cap_dbz: float = 56
     if dbz.shape != heights_m.shape:
         raise ValueError(f"dbz and heights_m must have one shape; got {dbz.shape} and {heights_m.shape}")
     cap = _mag(cap_dbz, "dBZ", "cap_dbz")
-    d = np.minimum(np.where(np.isfinite(dbz), dbz, -np.inf), cap)
-    zlin = np.where(np.isfinite(d), 10.0 ** (d / 10.0), 0.0)
+    # powers only where there is echo (most gates of a volume have none)
+    fin = np.isfinite(dbz)
+    zlin = np.zeros(dbz.shape)
+    zlin[fin] = 10.0 ** (np.minimum(dbz[fin], cap) / 10.0)
     dh = np.diff(heights_m, axis=0)
     zm = 0.5 * (zlin[1:] + zlin[:-1])
     with np.errstate(invalid="ignore"):
-        layer = 3.44e-6 * zm ** (4.0 / 7.0) * dh
-    layer = np.where(np.isfinite(layer) & (dh > 0), layer, 0.0)
+        use = (zm > 0.0) & np.isfinite(dh) & (dh > 0.0)
+    layer = np.zeros(zm.shape)
+    layer[use] = 3.44e-6 * zm[use] ** (4.0 / 7.0) * dh[use]
     return layer.sum(axis=0)
 
 
@@ -1026,11 +1021,7 @@ def label_cells(comp: xr.DataArray, threshold_dbz: float, min_area_km2: float = 
     maxpos = ndimage.maximum_position(np.nan_to_num(field, nan=-np.inf), labels, idx)
     maxval = ndimage.maximum(np.nan_to_num(field, nan=-np.inf), labels, idx)
     x, y = comp["x"].values, comp["y"].values
-    from pyproj import Transformer
-
-    tr = Transformer.from_crs(f"+proj=aeqd +lat_0={comp.attrs['site_latitude']} "
-                              f"+lon_0={comp.attrs['site_longitude']} +ellps=WGS84 +units=m",
-                              "EPSG:4326", always_xy=True)
+    tr = aeqd_transformer(comp.attrs["site_latitude"], comp.attrs["site_longitude"])
     xc = np.interp(cx, np.arange(len(x)), x)
     yc = np.interp(cy, np.arange(len(y)), y)
     lonc, latc = tr.transform(xc, yc)

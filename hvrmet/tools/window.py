@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +142,39 @@ def distance_bearing(lat0: float, lon0: float, lat, lon) -> tuple[np.ndarray, np
     return dist, az
 
 
+#: the last masks of large grids: ((lat, lon) arrays, window key, mask), newest first. An
+#: entry is used only for the very same array objects (``is``), which it keeps alive.
+_MASKS: list[tuple[tuple[np.ndarray, np.ndarray], tuple, np.ndarray]] = []
+_MASKS_LOCK = threading.Lock()
+
+
+def _sphere_km(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Great-circle distance (km) on the sphere of the Earth's mean radius (haversine)."""
+    p0, p = math.radians(lat0), np.radians(lat)
+    a = np.sin((p - p0) / 2.0) ** 2 + math.cos(p0) * np.cos(p) * np.sin(np.radians(lon - lon0) / 2.0) ** 2
+    return 2.0 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _near(lat0: float, lon0: float, radius_km: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points that may lie within ``radius_km`` of (lat0, lon0): a latitude/longitude box
+    that holds the whole circle, so that only its points need a geodesic.
+
+    On the ellipsoid ds >= M dphi and ds >= N cos(phi) dlambda, with the meridional radius M
+    at least 6335.439 km (the equator's) and N at least the equatorial radius, so a point
+    farther than radius / (110.574 km) degrees in latitude, or radius / (111.319 km
+    cos(phi_max)) in longitude, cannot be inside (phi_max: the circle's latitude farthest
+    from the equator; no longitude bound when the circle reaches a pole).
+    """
+    dlat = radius_km / 110.574 * 1.0001 + 1e-9
+    ok = np.abs(lat - lat0) <= dlat
+    far = min(90.0, abs(lat0) + dlat)
+    if far < 89.9:
+        dlon = radius_km / (111.319 * math.cos(math.radians(far))) * 1.0001 + 1e-9
+        if dlon < 180.0:
+            ok &= np.abs((lon - lon0 + 180.0) % 360.0 - 180.0) <= dlon
+    return ok
+
+
 def _ts(t: Any) -> pd.Timestamp | None:
     """A naive UTC timestamp, or ``None`` for no time."""
     if t is None or (isinstance(t, str) and not t.strip()):
@@ -196,14 +230,35 @@ class Window:
         Duck-typed like :class:`hvrmet.calc.gridded.Box`, so a window is a search region
         for :func:`hvrmet.calc.gridded.extremum` and ``weighted_mean``.
         """
-        lat = np.asarray(lat, dtype=np.float64)
-        lon = np.asarray(lon, dtype=np.float64)
+        key = (self.lat, self.lon, self.radius_km, None if self.box is None else repr(self.box))
+        with _MASKS_LOCK:
+            hit = next((c for arrays, k, c in _MASKS if k == key and arrays[0] is lat and arrays[1] is lon), None)
+        if hit is not None:
+            return hit.copy()
+        m = self._mask(np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64))
+        if isinstance(lat, np.ndarray) and isinstance(lon, np.ndarray) and lat.size > 10000:
+            # the tools of one volume share its memoised grid: the same arrays, the same window
+            with _MASKS_LOCK:
+                _MASKS.insert(0, ((lat, lon), key, m.copy()))
+                del _MASKS[8:]
+        return m
+
+    def _mask(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         m = np.isfinite(lat) & np.isfinite(lon)
         if self.box is not None:
             m &= self.box.mask(lat, lon)
         if self.radius_km is not None:
-            d, _ = distance_bearing(self.lat, self.lon, lat.ravel(), lon.ravel())
-            m &= np.nan_to_num(d.reshape(lat.shape), nan=np.inf) <= self.radius_km
+            m &= _near(self.lat, self.lon, self.radius_km, lat, lon)
+            idx = np.flatnonzero(m)
+            # a sphere's distance is within 0.6 % of the ellipsoid's geodesic: only points
+            # near the circle need the geodesic
+            ds = _sphere_km(self.lat, self.lon, lat.ravel()[idx], lon.ravel()[idx])
+            band = 0.007 * self.radius_km + 0.5
+            m.flat[idx] = ds < self.radius_km - band
+            edge = idx[np.abs(ds - self.radius_km) <= band]
+            if edge.size:
+                d, _ = distance_bearing(self.lat, self.lon, lat.ravel()[edge], lon.ravel()[edge])
+                m.flat[edge] = np.nan_to_num(d, nan=np.inf) <= self.radius_km
         return m
 
     def inside(self, distance_km) -> np.ndarray:

@@ -267,25 +267,30 @@ def _interp_last(vals: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
 _TRANSFORMERS = threading.local()
 
 
-def _aeqd(lat: float, lon: float):
-    """The transformer from the azimuthal equidistant plane centred on (lat, lon) to
-    longitude/latitude (WGS84); built once per site and thread (building one costs more
-    than transforming a Level III product)."""
+def aeqd_transformer(lat: float, lon: float, *, to_plane: bool = False):
+    """The transformer between longitude/latitude (WGS84) and the azimuthal equidistant
+    plane (m) centred on (lat, lon): plane to lon/lat, or lon/lat to the plane with
+    ``to_plane``. Built once per centre, direction and thread (pyproj transformers are not
+    thread-safe; building one costs more than transforming a Level III product)."""
     cache = getattr(_TRANSFORMERS, "cache", None)
     if cache is None:
         cache = _TRANSFORMERS.cache = {}
-    key = (float(lat), float(lon))
+    key = (float(lat), float(lon), bool(to_plane))
     tr = cache.get(key)
     if tr is None:
         from pyproj import Transformer
 
         if len(cache) > 64:
             cache.clear()
-        tr = cache[key] = Transformer.from_crs(
-            f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m",
-            "EPSG:4326", always_xy=True)
+        plane = f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m"
+        src, dst = ("EPSG:4326", plane) if to_plane else (plane, "EPSG:4326")
+        tr = cache[key] = Transformer.from_crs(src, dst, always_xy=True)
     return tr
 
+
+def _aeqd(lat: float, lon: float):
+    """The plane-to-lon/lat transformer of :func:`aeqd_transformer`."""
+    return aeqd_transformer(lat, lon)
 
 
 class _PicklableLock:
