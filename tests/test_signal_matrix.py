@@ -138,11 +138,11 @@ class Row:
 MATRIX = [
     Row("level3", "mci20160526", ("level3_*",), signals=("high_posh", "large_hail_size", "high_vil")),
     Row("radar_volume", "may1999", ("radar_volume",), supported=False,
-        why_not="no radar-volume condition fully supports tornadic_supercell or hail without a sounding: "
-                "the core above 60 dBZ, the 21.8 m/s couplet and the tops above 12 km are weak support only "
-                "(1.5 pieces of the 3 needed, none a full 'supports'); the volume (message 1, 1999) has no "
-                "correlation coefficient for a debris signature, the 50 dBZ-height hail proxy needs a freezing "
-                "level, and VIL peaks at 33 kg/m2 (< 40)",
+        why_not="radar alone gives tornadic_supercell 2 of the 3 supporting pieces it needs (posterior 0.61): "
+                "the 21.8 m/s couplet supports the mesocyclone (a full piece, which reaches the hazard), the "
+                "core above 55 dBZ is weak support, in the storm-scale window and again in the wider one; "
+                "the volume (message 1, 1999) has no correlation coefficient for a debris signature, the "
+                "50 dBZ-height hail proxy needs a freezing level, and VIL peaks at 33 kg/m2 (< 40)",
         signals=("intense_reflectivity_core", "velocity_couplet", "tall_echo_tops")),
     # radar alone: a tropical cyclone's banded rain shield in the radar's view; thunderstorms below
     # severe limits (cells and cores, no mesocyclone, low VIL)
