@@ -162,6 +162,13 @@ MATRIX = [
         signals=("heavy_rain_rates", "guidance_exceeded", "hourly_heavy_rain")),
     Row("composite_sequence", "mrms20190610", ("composite_sequence",),
         signals=("heavy_rain_rates", "guidance_exceeded", "heavy_rain_area", "slow_storm_motion")),
+    # the radiosonde network alone: the trough and the jet, 12 h after the case time
+    Row("upper_air", "superstorm1993", ("upper_air",), supported=False,
+        why_not="radiosondes alone give extratropical_cyclone 1 of the 3 supporting pieces it needs (posterior "
+                "0.44): two weak ones, the 61 m/s wind at 300 hPa (a jet streak) and at 500 hPa (a vigorous "
+                "trough); station heights and winds aloft show the trough, not the surface low's depth or "
+                "deepening",
+        signals=("raob_jet_streak", "strong_500hpa_winds"), screened=("summarize_upper_air",)),
     # which hypothesis leads depends on the stations read: over the whole file the strongest
     # gust (92 kt) is Mount Washington's summit, which puts convective damaging wind ahead
     Row("surface_obs", "superstorm1993", ("surface_obs",), supported=False, leads=False,

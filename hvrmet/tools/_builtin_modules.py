@@ -2,7 +2,7 @@
 
 import importlib
 
-MODULES = ["sounding", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "cyclone", "setting", "spc",
+MODULES = ["sounding", "upper_air", "gridded", "radar", "velocity", "level3", "precipitation", "surface", "tropical", "cyclone", "setting", "spc",
            "nowcast", "nowcast_figures", "plots"]
 
 for _m in MODULES:
