@@ -709,3 +709,18 @@ def test_a_mechanisms_refutation_reaches_its_hazards_only_when_it_is_necessary()
     # never from a hazard to a mechanism, nor across families
     assert not bears_on("mesocyclone", "tornadic_supercell", "supports")
     assert not bears_on("large_hail", "mesocyclone", "supports")
+
+
+@pytest.mark.parametrize("args, refutes", [({}, True), ({"role": "analysis"}, True), ({"role": "surface_obs"}, False)])
+def test_a_station_networks_rising_minimum_does_not_refute_deepening(args, refutes):
+    """A filling low in the analyses refutes explosive cyclogenesis; the lowest report of
+    a station network rising (no central pressure) leaves it open."""
+    from hvrmet.agents.evidence import attach_verdicts
+
+    h = Hypothesis(id="H1", hazard="explosive_cyclogenesis", statement="s", prior=0.2, posterior=0.2)
+    ev = Evidence(id="E1", loop=1, tool="compute_deepening_rate", arguments={"case": "x", **args}, ok=True,
+                  values={"deepening_rate": {"value": -8.0, "units": "hPa/day"}, "bergerons": {"value": -0.6, "units": "1"}})
+    ev = attach_verdicts(ev, [h])
+    led = ledger(h, [ev], W)
+    assert bool(led.refuting) is refutes
+    assert any(v.field == "bergerons" and v.met is False for v in ev.verdicts)  # the support is still weighed
