@@ -415,3 +415,37 @@ def test_window_mask_of_the_same_grid_follows_the_window():
         got = win.mask(lat, lon)
         np.testing.assert_array_equal(got.ravel(), d / 1000.0 <= radius)
         got[:] = False  # a caller's change does not reach the next call
+
+
+# ----------------------------------------------------------------------------- soundings
+def test_a_sounding_records_its_launch_time_and_distance_from_the_place():
+    """may1999: OUN's 00 UTC launch is 4 min after the case time and 22.5 km from the place
+    (pyproj on the station position the case gives)."""
+    from pyproj import Geod
+
+    case = get_case("may1999")
+    r = _ok("compute_mlcape", {"case": "may1999"})
+    _, _, d = Geod(ellps="WGS84").inv(case.location.lon, case.location.lat, -97.44, 35.18)
+    assert r.value("station_distance") == pytest.approx(d / 1000.0, abs=0.1)
+    assert r.values["data_time"].value == "1999-05-04T00:00Z" and r.value("data_time_offset") == pytest.approx(0.06)
+    assert r.values["outside_time_window"].value is False
+    assert r.value("window_radius") == DEFAULTS["sounding"].radius_km == 300.0
+
+
+def test_a_sounding_far_in_time_or_space_is_flagged(tmp_path):
+    """The same sounding for a case 9 h later and 400 km away: outside the 6 h window (its
+    numbers weigh less) and beyond the 300 km it stands for (a warning); with a wider time
+    window it is inside again."""
+    src = yaml.safe_load((Path(__file__).resolve().parents[1] / "hvrmet/cases/catalogue/may1999.yaml").read_text())
+    src.update(id="may1999-late", time="1999-05-04T09:00:00Z",
+               location={"lat": 35.33 + 400 / 111.2, "lon": -97.28, "place": "north of Norman"})
+    src["files"] = [f for f in src["files"] if f["role"] == "sounding"]
+    path = tmp_path / "late.yaml"
+    path.write_text(yaml.safe_dump(src))
+    r = _ok("compute_mlcape", {"case": str(path)})
+    assert r.values["outside_time_window"].value is True and r.value("data_time_offset") == pytest.approx(-9.0)
+    assert any("outside the time window" in w for w in r.warnings)
+    assert any("beyond the 300 km" in w for w in r.warnings) and r.value("station_distance") > 300
+    assert r.value("mlcape") == pytest.approx(_ok("compute_mlcape", {"case": "may1999"}).value("mlcape"))
+    wide = _ok("compute_mlcape", {"case": str(path), "time_window": 12, "radius": 500})
+    assert wide.values["outside_time_window"].value is False and not any("beyond" in w for w in wide.warnings)

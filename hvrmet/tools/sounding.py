@@ -14,21 +14,47 @@ from pydantic import Field
 
 from hvrmet.calc.sounding import diagnostics, profile_from_dataset
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.inputs import CaseInput
+from hvrmet.tools.inputs import WindowInput
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import Window, windowed
 
 __all__: list[str] = []
 
 
-class SoundingInput(CaseInput):
-    """A case and the role of its sounding."""
+class SoundingInput(WindowInput):
+    """A case, the role of its sounding, and the window the sounding should lie in."""
 
     role: str = Field("sounding", description="case role of the sounding to use")
 
 
+def _sounding_window(args: SoundingInput, ctx: ToolContext, ds) -> tuple[Window, dict[str, Value]]:
+    """The sounding's window (kind ``sounding``): its launch time against the case's time
+    (flagged outside the time window: its numbers weigh less), and its station's distance
+    and bearing from the place (a warning when beyond the radius)."""
+    win = ctx.window("sounding", args)
+    win.at(ds.attrs.get("time") or None, f"the sounding{' of ' + ds.attrs['station'] if ds.attrs.get('station') else ''}")
+    lat, lon = ds.attrs.get("latitude"), ds.attrs.get("longitude")
+    d = b = None
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError):
+        lat = lon = None
+    if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
+        dd, bb = win.locate([lat], [lon])
+        d, b = round(float(dd[0]), 1), round(float(bb[0]), 0)
+        if win.radius_km is not None and d > win.radius_km:
+            win.warnings.append(f"the sounding's station lies {d:.0f} km from the place, beyond the "
+                                f"{win.radius_km:g} km a sounding stands for: its air mass may not be the place's")
+    else:
+        win.warnings.append("the sounding carries no station position: its distance from the place is unknown")
+    return win, {"station_distance": Value(value=d, units="km", note="the sounding's station from the case's place"),
+                 "station_bearing": Value(value=b, units="degree", note="from the case's place, clockwise from north")}
+
+
 def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> ToolOutput:
     ds = ctx.load(args.role)
+    win, where_values = _sounding_window(args, ctx, ds)
     prof = profile_from_dataset(ds)
     diag = diagnostics(prof)
     values = {k: Value(value=None if math.isnan(diag[k][0]) else round(diag[k][0], 4),
@@ -43,7 +69,8 @@ def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> Too
     where = f"{ds.attrs.get('station', '')} {ds.attrs.get('time', '')[:16]}".strip()
     shown = ", ".join(f"{k} {v.value:.4g} {v.units}" for k, v in values.items()
                       if isinstance(v.value, float))
-    return ToolOutput(values=values, summary=f"{where}: {shown}", warnings=notes)
+    values.update(where_values)
+    return win.finish(ToolOutput(values=values, summary=f"{where}: {shown}", warnings=notes))
 
 
 #: What each kinematic quantity needs from the sounding (said when it cannot be computed).
@@ -71,7 +98,8 @@ def _sounding_tool(name: str, keys: dict[str, str], doc: str) -> None:
     run.__doc__ = doc
     run.__name__ = name
     run.__annotations__ = {"args": SoundingInput, "ctx": ToolContext, "return": ToolOutput}
-    tool(category="sounding", outputs=keys, example={"case": "may1999"}, needs=("sounding",))(run)
+    tool(category="sounding", outputs=windowed({**keys, "station_distance": "km", "station_bearing": "degree"}),
+         example={"case": "may1999"}, needs=("sounding",))(run)
 
 
 J = "J/kg"

@@ -45,7 +45,7 @@ import pandas as pd
 
 from hvrmet.tools.results import ToolOutput, Value
 
-__all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "WIDER_FACTOR", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown",
+__all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "RECORD_KEYS", "WIDER_FACTOR", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown",
            "distance_bearing", "window_of", "windowed"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
@@ -96,6 +96,14 @@ DEFAULTS: dict[str, WindowDefault] = {d.kind: d for d in (
         "pressure falls of one cyclone lie within about 1500 km of it; farther stations belong to other systems "
         "(an Aleutian low, a mountain summit across the continent). 12 h either side, as for an analysis"),
     WindowDefault(
+        "sounding", "soundings (UWyo, IGRA2, SHARPpy, CSV): one profile at one place", "mesoscale", 300.0, 6.0,
+        "a sounding stands for the air mass it was launched into: its CAPE, shear and helicity describe the "
+        "storms' environment within a few hundred km (a dryline, a front or an outflow boundary between the "
+        "station and the place changes it; proximity-sounding studies take 40-185 km and 1-3 h, and an "
+        "operational forecaster the nearest launch), and for about half a radiosonde cycle (6 h either side "
+        "of the 00 and 12 UTC launches, before the boundary layer and the flow change). A sounding farther "
+        "from the place is used and said so; one outside the time window weighs less"),
+    WindowDefault(
         "surface_analysis", "WPC coded surface analyses (fronts, highs, lows)", "synoptic", 1000.0, 12.0,
         "a surface high counts as 'over the region' when it lies within about 1000 km, the width of the "
         "subsiding ridge under an upper high; 12 h either side, as for an analysis"),
@@ -106,6 +114,12 @@ WINDOW_OUTPUTS: dict[str, str] = {
     "window_radius": "km", "window_center_lat": DEG_N, "window_center_lon": DEG_E, "window_center_time": "",
     "window_time_window": "hour", "data_time": "", "data_time_offset": "hour", "outside_time_window": "",
 }
+
+
+#: Values that say where and when a result's data lie (the window's record, and a
+#: sounding's station distance and bearing from the place), not what they measure: a
+#: report's one-line result of a call leaves them out.
+RECORD_KEYS: frozenset[str] = frozenset(WINDOW_OUTPUTS) | {"station_distance", "station_bearing"}
 
 
 def windowed(outputs: dict[str, str]) -> dict[str, str]:

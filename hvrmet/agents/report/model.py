@@ -585,7 +585,11 @@ def _key_value(name: str, v: dict) -> KeyValue:
 
 
 def _join_key_values(values: list[KeyValue], n: int) -> str:
-    return "; ".join(kv.text for kv in values[:n] if kv.scalar)
+    """The first ``n`` measured scalar values (not the window's record: RECORD_KEYS)."""
+    from hvrmet.tools.window import RECORD_KEYS
+
+    return "; ".join(kv.text for kv in [v for v in values if v.name not in RECORD_KEYS][:n]
+                     if kv.scalar)
 
 
 def _verdict(v) -> VerdictEntry:
