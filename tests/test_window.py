@@ -409,7 +409,8 @@ def test_window_mask_of_the_same_grid_follows_the_window():
 
     lat, lon = np.meshgrid(np.linspace(33, 38, 150), np.linspace(-100, -94, 160), indexing="ij")
     geod = Geod(ellps="WGS84")
-    for lat0, lon0, radius in ((35.3, -97.3, 75.0), (35.3, -97.3, 230.0), (36.0, -96.0, 75.0), (35.3, -97.3, 75.0)):
+    for lat0, lon0, radius in ((35.3, -97.3, 75.0), (35.3, -97.3, 230.0), (36.0, -96.0, 75.0), (35.3, -97.3, 75.0),
+                               (35.3, -97.3, 75.0)):
         _, _, d = geod.inv(np.full(lat.size, lon0), np.full(lat.size, lat0), lon.ravel(), lat.ravel())
         win = Window(kind="radar", lat=lat0, lon=lon0, center_time=None, radius_km=radius, time_window_h=1.0)
         got = win.mask(lat, lon)
