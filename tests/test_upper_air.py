@@ -3,6 +3,8 @@ distances from pyproj, on MetPy's real ``UPA_obs.csv`` (14 March 1993, 500 and 3
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +79,67 @@ def test_bad_jet_layer_and_missing_role_come_back_as_errors():
     assert not res.ok and "jet_top" in res.error
     res = call_tool("summarize_upper_air", {"case": "may1999"})
     assert not res.ok and "upper_air" in res.error
+
+
+def test_declared_units_and_positions_of_the_extremes(data_dir):
+    """Every value carries the units the registry declares; the extremes' positions and
+    bearings are the file's and pyproj's."""
+    from hvrmet.tools import get_tool
+
+    t = get_tool("summarize_upper_air")
+    res = call_tool("summarize_upper_air", {"case": "superstorm1993"})
+    assert set(res.values) == set(t.outputs)
+    for name, v in res.values.items():
+        assert v.units == t.outputs[name], name
+    want = _direct(data_dir, 1500.0)
+    case = get_case("superstorm1993")
+    for prefix, level, col, how in (("min_trough_height", 500, "height", "idxmin"), ("max_jet_wind", 300, "speed_ms", "idxmax")):
+        at = want[want["pressure"] == level]
+        row = at.loc[getattr(at[col], how)()]
+        assert res.value(f"{prefix}_lat") == pytest.approx(row["latitude"], abs=1e-4)
+        assert res.value(f"{prefix}_lon") == pytest.approx(row["longitude"], abs=1e-4)
+        fwd, _, _ = Geod(ellps="WGS84").inv(case.location.lon, case.location.lat, row["longitude"], row["latitude"])
+        assert res.value(f"{prefix}_bearing") == pytest.approx(round(fwd % 360.0), abs=0.5)
+    lost = sorted(set(pd.read_csv(data_dir / "metpy/staticdata/UPA_obs.csv").query("latitude != latitude")["station"]))
+    note = next(w for w in res.warnings if "report no position" in w)
+    assert note.startswith(f"{len(lost)} station(s) report no position") and f"({', '.join(lost[:8])}, ...)" in note
+    assert any("stations lie within 1500 km" in w for w in res.warnings)
+    world = call_tool("summarize_upper_air", {"case": "superstorm1993", "radius": 20038})
+    assert not any("stations lie within" in w for w in world.warnings)
+
+
+def test_standard_atmosphere_heights_by_hand():
+    """ICAO standard atmosphere geopotential heights (m) of the mandatory levels, from its
+    published table: troposphere and the isothermal layer above 11 km."""
+    from hvrmet.tools.upper_air import _standard_height_m
+
+    for p, z in ((850, 1457), (700, 3012), (500, 5574), (300, 9164), (250, 10363), (200, 11784), (100, 16180)):
+        assert _standard_height_m(p) == pytest.approx(z, abs=1.5), p
+
+
+def test_longitudes_east_of_greenwich_from_0_to_360_and_errors_name_the_file(tmp_path, data_dir):
+    """Longitudes written 0-360 give the same stations and numbers; a window with no
+    station, or a file without positions, is refused naming the file."""
+    import yaml
+
+    src = data_dir / "metpy/staticdata/UPA_obs.csv"
+    df = pd.read_csv(src)
+    east = df.assign(longitude=df["longitude"] % 360.0)
+    (tmp_path / "east.csv").write_text(east.to_csv(index=False))
+    nopos = df.assign(latitude=np.nan, longitude=np.nan)
+    (tmp_path / "nopos.csv").write_text(nopos.to_csv(index=False))
+    case = yaml.safe_load((Path(__file__).resolve().parents[1] / "hvrmet/cases/catalogue/superstorm1993.yaml").read_text())
+    out = {}
+    for name in ("east", "nopos"):
+        c = {**case, "id": f"ss-{name}", "data_dir": str(tmp_path),
+             "files": [{"role": "upper_air", "format": "upper_air_csv", "path": f"{name}.csv"}]}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(c))
+        out[name] = call_tool("summarize_upper_air", {"case": str(tmp_path / f"{name}.yaml")})
+    ref = call_tool("summarize_upper_air", {"case": "superstorm1993"})
+    assert out["east"].ok, out["east"].error
+    for k in ("min_trough_height", "max_jet_wind", "n_stations", "min_trough_height_lon"):
+        assert out["east"].value(k) == ref.value(k), k
+    assert not out["nopos"].ok and "no upper-air report carries a station position" in out["nopos"].error
+    assert "nopos.csv" in out["nopos"].error
+    tiny = call_tool("summarize_upper_air", {"case": "superstorm1993", "radius": 1})
+    assert not tiny.ok and "no upper-air station within 1 km" in tiny.error and "UPA_obs.csv" in tiny.error

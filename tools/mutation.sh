@@ -12,6 +12,8 @@
 #   MODE=bench tools/mutation.sh       the benchmark's scorers (hvrmet/benchmark/scorers.py) against
 #                                      tests/test_bench_scorers.py; the copy's [tool.mutmut] is rewritten
 #                                      for it (the repository's stays as it is)
+#   MODE=module MUTATE=hvrmet/tools/upper_air.py TESTS=tests/test_upper_air.py tools/mutation.sh
+#                                      any one module against the tests named (space-separated), the same way
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && git rev-parse --show-toplevel)
 work=${1:-$(mktemp -d /tmp/hvrmet-mutation.XXXXXX)}
@@ -24,16 +26,22 @@ for f in pyproject.toml tests/conftest.py tests/test_accounting.py \
 done
 mode=${MODE:-accounting}
 if [ "$mode" = bench ]; then
-    for f in hvrmet/benchmark/scorers.py hvrmet/benchmark/tasks.py tests/test_bench_scorers.py; do
+    MUTATE=hvrmet/benchmark/scorers.py
+    TESTS=tests/test_bench_scorers.py
+    cp "$repo/hvrmet/benchmark/tasks.py" "$work/hvrmet/benchmark/tasks.py"
+fi
+if [ "$mode" = bench ] || [ "$mode" = module ]; then
+    : "${MUTATE:?MODE=module needs MUTATE=path/to/module.py}" "${TESTS:?MODE=module needs TESTS=tests/...}"
+    for f in $MUTATE $TESTS; do
         cp "$repo/$f" "$work/$f"
     done
-    "$py" - "$work/pyproject.toml" <<'PY'
-import re, sys
+    "$py" - "$work/pyproject.toml" "$MUTATE" $TESTS <<'PY'
+import json, re, sys
 
-p = sys.argv[1]
+p, mutate, tests = sys.argv[1], sys.argv[2], sys.argv[3:]
 text = open(p, encoding="utf-8").read()
-section = ('[tool.mutmut]\nsource_paths = ["hvrmet/"]\nonly_mutate = ["hvrmet/benchmark/scorers.py"]\n'
-           'pytest_add_cli_args_test_selection = ["tests/test_bench_scorers.py"]\n'
+section = (f'[tool.mutmut]\nsource_paths = ["hvrmet/"]\nonly_mutate = [{json.dumps(mutate)}]\n'
+           f'pytest_add_cli_args_test_selection = {json.dumps(tests)}\n'
            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n')
 text = re.sub(r"\[tool\.mutmut\]\n(?:[^\[].*\n|\n)*", section + "\n", text, count=1)
 open(p, "w", encoding="utf-8").write(text)
@@ -53,7 +61,7 @@ import collections, re, subprocess, sys
 fail_under = float(sys.argv[1])
 # expert.py: only the status rules are under test here; its other functions are reported apart
 scope = {"hvrmet.agents.expert": {"ǁExpertPolicyǁ_status", "ǁExpertPolicyǁrelevant_aspects"}}
-if __import__("os").environ.get("MODE") == "bench":
+if __import__("os").environ.get("MODE") in ("bench", "module"):
     scope = {}
 per_module, per_function, survivors = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter), []
 for line in open("results.txt", encoding="utf-8"):
