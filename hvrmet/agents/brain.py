@@ -9,7 +9,6 @@ graph's nodes call only these methods; they never import ``openai``.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable

@@ -40,7 +40,7 @@ class CaseInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case: str = Field(description="case id from the catalogue (e.g. 'may1999') or the path of a case YAML file")
+    case: str = Field(description="case id from the catalogue (hvrmet cases list) or the path of a case YAML file")
     data_dir: str | None = Field(None, description="data folder a user's case file is relative to")
     files: dict[str, str] = Field(default_factory=dict,
                                   description="explicit files by role (path per role), used instead of the case's own")

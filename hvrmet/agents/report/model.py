@@ -17,9 +17,8 @@ report's folder (``os.path.relpath``), so they resolve from wherever the report 
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
+import logging
 import math
 import os
 import re

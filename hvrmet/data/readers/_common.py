@@ -247,7 +247,7 @@ def gate_lat_lon(site_lat: float, site_lon: float, azimuth_deg: np.ndarray,
     n = s.shape[-1]
     idx = np.unique(np.r_[np.arange(0, n, step), n - 1])
     xs, ys = s[..., idx] * np.sin(az[..., idx]), s[..., idx] * np.cos(az[..., idx])
-    lon_k, lat_k = _aeqd(site_lat, site_lon).transform(xs, ys)
+    lon_k, lat_k = aeqd_transformer(site_lat, site_lon).transform(xs, ys)
     lat = _interp_last(np.asarray(lat_k), idx, n)
     lon = _interp_last(np.asarray(lon_k), idx, n)
     h = np.broadcast_to(h, s.shape)
@@ -286,11 +286,6 @@ def aeqd_transformer(lat: float, lon: float, *, to_plane: bool = False):
         src, dst = ("EPSG:4326", plane) if to_plane else (plane, "EPSG:4326")
         tr = cache[key] = Transformer.from_crs(src, dst, always_xy=True)
     return tr
-
-
-def _aeqd(lat: float, lon: float):
-    """The plane-to-lon/lat transformer of :func:`aeqd_transformer`."""
-    return aeqd_transformer(lat, lon)
 
 
 class _PicklableLock:
@@ -343,7 +338,6 @@ class LazyArray(_PicklableLock, BackendArray):
         return arr[key]
 
 
-
 class _Pair(_PicklableLock):
     """``func(*args)[:2]`` computed once, for the two lazy arrays that share it."""
 
@@ -358,7 +352,6 @@ class _Pair(_PicklableLock):
                 if self._value is None:
                     self._value = tuple(np.asarray(v, dtype=np.float32) for v in self.func(*self.args)[:2])
         return self._value[k]
-
 
 
 def _pick(pair: _Pair, k: int) -> np.ndarray:

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hvrmet.data.readers._common import (_aeqd, add_provenance, check_file, gate_lat_lon, lazy_lat_lon, reading,
+from hvrmet.data.readers._common import (add_provenance, aeqd_transformer, check_file, gate_lat_lon, lazy_lat_lon, reading,
                                          to_utc64)
 from hvrmet.errors import FormatError
 
@@ -575,7 +575,7 @@ def _field(p: Path, f, packet: dict, code: int, warnings: list[str]) -> xr.Datas
 def _raster_lat_lon(lat0: float, lon0: float, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Latitude and longitude of raster boxes centred at ``x``, ``y`` (m) about the radar."""
     xx, yy = np.meshgrid(x, y)
-    lon, lat = _aeqd(lat0, lon0).transform(xx, yy)
+    lon, lat = aeqd_transformer(lat0, lon0).transform(xx, yy)
     return np.asarray(lat, np.float32), np.asarray(lon, np.float32)
 
 
@@ -683,7 +683,7 @@ def _site_xy(f, x_km: np.ndarray, y_km: np.ndarray) -> tuple[np.ndarray, np.ndar
     ok = np.isfinite(x) & np.isfinite(y)
     lat, lon = np.full(x.shape, np.nan), np.full(x.shape, np.nan)
     if ok.any():
-        lo, la = _aeqd(float(f.lat), float(f.lon)).transform(x[ok] * 1000.0, y[ok] * 1000.0)
+        lo, la = aeqd_transformer(float(f.lat), float(f.lon)).transform(x[ok] * 1000.0, y[ok] * 1000.0)
         lat[ok], lon[ok] = la, lo
     return lat, lon
 
