@@ -450,3 +450,36 @@ def test_a_sounding_far_in_time_or_space_is_flagged(tmp_path):
     assert r.value("mlcape") == pytest.approx(_ok("compute_mlcape", {"case": "may1999"}).value("mlcape"))
     wide = _ok("compute_mlcape", {"case": str(path), "time_window": 12, "radius": 500})
     assert wide.values["outside_time_window"].value is False and not any("beyond" in w for w in wide.warnings)
+
+
+def test_deepening_rate_of_two_analyses_inside_the_window(tmp_path, data_dir):
+    """Two analysis times 12 h apart (GFS_test.nc's MSLP, then 6 hPa lower everywhere):
+    12 hPa/day at the lowest pressure within 1500 km of the place (pyproj, by hand), the
+    Bergerons by Sanders and Gyakum's scaling, the last analysis as the data time."""
+    import xarray as xr
+    from pyproj import Geod
+
+    src = xr.open_dataset(data_dir / "metpy/staticdata/GFS_test.nc")
+    p0 = src["Pressure_reduced_to_MSL_msl"].load()
+    src.close()
+    t0 = p0["time"].values[0]
+    two = xr.concat([p0, (p0 - 600.0).assign_coords(time=[t0 + np.timedelta64(12, "h")])], dim="time")
+    two.attrs = p0.attrs
+    two.to_dataset(name="Pressure_reduced_to_MSL_msl").to_netcdf(tmp_path / "two.nc")
+    case = yaml.safe_load((Path(__file__).resolve().parents[1] / "hvrmet/cases/catalogue/cyclone2010.yaml").read_text())
+    case.update(id="cyclone2010-two", time="2010-10-27T00:00:00Z", data_dir=str(tmp_path),
+                files=[{"role": "analysis", "format": "netcdf", "path": "two.nc"}])
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(case))
+    r = _ok("compute_deepening_rate", {"case": str(tmp_path / "two.yaml")})
+    lon2d, lat2d = np.meshgrid((p0["lon"].values + 180.0) % 360.0 - 180.0, p0["lat"].values)
+    _, _, d = Geod(ellps="WGS84").inv(np.full(lat2d.size, case["location"]["lon"]),
+                                      np.full(lat2d.size, case["location"]["lat"]), lon2d.ravel(), lat2d.ravel())
+    inside = (d / 1000.0 <= 1500.0).reshape(lat2d.shape)
+    first = np.where(inside, p0.values[0], np.nan) / 100.0
+    iy, _ = np.unravel_index(np.nanargmin(first), first.shape)
+    assert r.value("deepening_rate") == pytest.approx(12.0)
+    assert r.value("last_min_pressure") == pytest.approx(round(np.nanmin(first) - 6.0, 1))
+    lat = float(p0["lat"].values[iy])
+    assert r.value("bergerons") == pytest.approx(12.0 / (24.0 * abs(math.sin(math.radians(lat))) / math.sin(math.radians(60.0))), abs=1e-3)
+    assert r.values["data_time"].value == "2010-10-27T00:00Z" and r.values["outside_time_window"].value is False
+    assert r.value("window_radius") == 1500.0

@@ -28,24 +28,16 @@ class DeepeningInput(WindowInput):
     radius: float = quantity(1500.0, units="km", description="search radius around the case location for the pressure minimum", ge=50, le=10000)
 
 
-def _km_from(lat0: float, lon0: float, lat, lon):
-    from pyproj import Geod
-
-    lat, lon = np.broadcast_arrays(np.asarray(lat, float), np.asarray(lon, float))
-    _, _, d = Geod(ellps="WGS84").inv(np.full(lat.shape, lon0), np.full(lat.shape, lat0), lon, lat)
-    return d / 1000.0
-
-
-def _from_stations(ds, lat0: float, lon0: float, radius: float, win=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hourly minimum station MSLP (hPa) within ``radius`` km, with its time and latitude;
-    with ``win``, only the reports inside its time window (every report when none is:
-    the window is then flagged, see :meth:`hvrmet.tools.window.Window.select_times`)."""
+def _from_stations(ds, win) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hourly minimum station MSLP (hPa) inside the window, with its time and latitude: the
+    stations within its radius, the reports inside its time window (every report when none
+    is: the window is then flagged, see :meth:`hvrmet.tools.window.Window.select_times`)."""
     import pandas as pd
 
-    near = _km_from(lat0, lon0, ds.lat.values, ds.lon.values) <= radius
+    near = win.mask(ds.lat.values, ds.lon.values)
     df = pd.DataFrame({"t": pd.to_datetime(ds.time.values).floor("h"), "p": ds.air_pressure_at_sea_level.values,
                        "lat": ds.lat.values})[near].dropna()
-    if win is not None and len(df):
+    if len(df):
         keep, note = win.select_times(df["t"].to_numpy(), what="station reports")
         if note:
             win.warnings.append(note)
@@ -66,7 +58,7 @@ def compute_deepening_rate(args: DeepeningInput, ctx: ToolContext) -> ToolOutput
     and last time gives the rate, scaled to 24 h; one Bergeron (24 hPa/24 h at 60 deg,
     scaled by sin(latitude)/sin(60 deg)) or more is explosive cyclogenesis. With a single
     analysis time the rate cannot be measured and the tool says so. The window's time limits
-    (``stations`` or ``analysis`` kind) select the station reports; the result records the
+    (``stations`` or ``gridded`` kind) select the station reports; the result records the
     last time used, flagged when it lies outside the window.
     """
     ds = ctx.load(args.role)
@@ -74,7 +66,7 @@ def compute_deepening_rate(args: DeepeningInput, ctx: ToolContext) -> ToolOutput
         if "air_pressure_at_sea_level" not in ds:
             raise VariableMissing(ds.attrs.get("source_file"), "the observations carry no sea-level pressure")
         win = ctx.window("stations", args)
-        t, pmin, lats = _from_stations(ds, ctx.case.location.lat, ctx.case.location.lon, args.radius, win)
+        t, pmin, lats = _from_stations(ds, win)
         if len(t) < 2:
             raise VariableMissing(ds.attrs.get("source_file"), "a single observation time: no deepening rate")
         hours = float((t[-1] - t[0]) / np.timedelta64(1, "h"))
@@ -101,8 +93,8 @@ def compute_deepening_rate(args: DeepeningInput, ctx: ToolContext) -> ToolOutput
     latn = next(d for d in p.dims if "lat" in d)
     lonn = next(d for d in p.dims if "lon" in d)
     lon2d, lat2d = np.meshgrid(((p[lonn].values + 180) % 360) - 180, p[latn].values)
-    far = _km_from(ctx.case.location.lat, ctx.case.location.lon, lat2d, lon2d) > args.radius
-    p = p.where(~far)
+    win = ctx.window("gridded", args)
+    p = p.where(win.mask(lat2d, lon2d))
     first, last = p.isel({tdim: 0}), p.isel({tdim: -1})
     hours = float((p[tdim].values[-1] - p[tdim].values[0]) / np.timedelta64(1, "h"))
     scale = 0.01 if p.attrs.get("units") in ("Pa", "pascal") else 1.0
@@ -110,7 +102,6 @@ def compute_deepening_rate(args: DeepeningInput, ctx: ToolContext) -> ToolOutput
     lat = float(last[last.dims[0]].values[i[0]])
     rate = (float(np.nanmin(first.values)) - float(np.nanmin(last.values))) * scale * 24.0 / hours
     b = bergeron(rate, lat)
-    win = ctx.window("analysis", args)
     win.at(p[tdim].values[-1], "the analyses")
     return win.finish(ToolOutput(values={
         "deepening_rate": Value(value=round(rate, 2), units="hPa/day"),

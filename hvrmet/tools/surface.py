@@ -30,7 +30,7 @@ from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import Window, windowed
 
-__all__ = ["station_frame", "pressure_changes", "distance_km", "buddy_check"]
+__all__ = ["station_frame", "reports_in_window", "pressure_changes", "distance_km", "buddy_check"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
 
@@ -109,12 +109,26 @@ def station_frame(ds: xr.Dataset, args: SurfaceInput, needs: tuple[str, ...],
             raise VariableMissing(path, f"no report with {', '.join(needs)} in the box and time window asked for")
         return df.reset_index(drop=True)
     df = df.dropna(subset=list(needs), how="all")
+    return reports_in_window(df, win, path, f"station with {', '.join(needs)}", "stations")
+
+
+def reports_in_window(df: pd.DataFrame, win: Window, path, what: str, counted: str) -> pd.DataFrame:
+    """The station reports of ``df`` (columns station, time, lat, lon) inside the window,
+    with their ``distance_km`` and ``bearing`` from the place: the stations inside its area,
+    the reports inside its time window (every report when none is: ``win`` is then flagged).
+    What was left out goes into ``win.warnings``.
+
+    Raises
+    ------
+    VariableMissing
+        When no station lies inside the area ("no ``what`` ... (of N ``counted``)").
+    """
     d, b = win.locate(df["lat"].to_numpy(), df["lon"].to_numpy())
     df = df.assign(distance_km=d, bearing=b)
     n_all = df["station"].nunique()
     df = df[win.mask(df["lat"].to_numpy(), df["lon"].to_numpy())]
     if df.empty:
-        raise VariableMissing(path, f"no station with {', '.join(needs)} {win.area_text()} (of {n_all} stations); "
+        raise VariableMissing(path, f"no {what} {win.area_text()} (of {n_all} {counted}); "
                                     "pass a larger 'radius' to search farther")
     n_in = df["station"].nunique()
     if n_in < n_all:

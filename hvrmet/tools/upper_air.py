@@ -22,6 +22,7 @@ from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.surface import reports_in_window
 from hvrmet.tools.window import windowed
 
 __all__ = ["upper_air_frame"]
@@ -42,9 +43,11 @@ class UpperAirInput(WindowInput):
                                  "jet", ge=100.0, le=500.0)
 
 
-def upper_air_frame(ds, win) -> tuple[pd.DataFrame, list[str]]:
+def upper_air_frame(ds, win) -> pd.DataFrame:
     """The reports inside the window as a table (station, time, pressure hPa, height m,
-    speed m/s, lat, lon, distance_km, bearing) and the window's notes.
+    speed m/s, lat, lon, distance_km, bearing); the stations without a position, and what
+    the window left out, go into ``win.warnings``
+    (:func:`hvrmet.tools.surface.reports_in_window`).
 
     Raises
     ------
@@ -60,28 +63,15 @@ def upper_air_frame(ds, win) -> tuple[pd.DataFrame, list[str]]:
                        "pressure": col("pressure"), "height": col("height"),
                        "speed": col("speed") * KNOT, "lat": col("latitude"),
                        "lon": (col("longitude") + 180.0) % 360.0 - 180.0})
-    notes = []
     placed = np.isfinite(df["lat"]) & np.isfinite(df["lon"])
     if not placed.all():
         lost = sorted(set(df.loc[~placed, "station"]) - set(df.loc[placed, "station"]))
-        notes.append(f"{len(lost)} station(s) report no position and are left out"
-                     + (f" ({', '.join(lost[:8])}{', ...' if len(lost) > 8 else ''})" if lost else ""))
+        win.warnings.append(f"{len(lost)} station(s) report no position and are left out"
+                            + (f" ({', '.join(lost[:8])}{', ...' if len(lost) > 8 else ''})" if lost else ""))
         df = df[placed]
-    n_all = df["station"].nunique()
     if df.empty:
         raise VariableMissing(path, "no upper-air report carries a station position (latitude, longitude)")
-    d, b = win.locate(df["lat"].to_numpy(), df["lon"].to_numpy())
-    df = df.assign(distance_km=d, bearing=b)
-    df = df[win.mask(df["lat"].to_numpy(), df["lon"].to_numpy())]
-    if df.empty:
-        raise VariableMissing(path, f"no upper-air station {win.area_text()} (of {n_all} with a position); "
-                                    "pass a larger 'radius' to search farther")
-    if df["station"].nunique() < n_all:
-        notes.append(f"{df['station'].nunique()} of {n_all} stations lie {win.area_text()} and are used")
-    keep, note = win.select_times(df["time"].to_numpy(), what="reports")
-    if note:
-        notes.append(note)
-    return df[keep].reset_index(drop=True), notes
+    return reports_in_window(df, win, path, "upper-air station", "with a position")
 
 
 def _standard_height_m(p_hpa: float) -> float:
@@ -142,7 +132,8 @@ def summarize_upper_air(args: UpperAirInput, ctx: ToolContext) -> ToolOutput:
         raise ValueError(f"jet_top ({args.jet_top:g} hPa) must be at or above jet_bottom ({args.jet_bottom:g} hPa)")
     ds = ctx.load(args.role)
     win = ctx.window("stations", args)
-    df, notes = upper_air_frame(ds, win)
+    df = upper_air_frame(ds, win)
+    notes: list[str] = []
     have = _levels(df)
     trough = df[np.isclose(df["pressure"], args.trough_level)]
     jet = df[(df["pressure"] >= args.jet_top - 1e-6) & (df["pressure"] <= args.jet_bottom + 1e-6)]
