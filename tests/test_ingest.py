@@ -556,3 +556,28 @@ def test_igra2_file_becomes_a_case(tmp_path):
     assert asm.case.location.lat == pytest.approx(35.2333) and asm.case.location.lon == pytest.approx(-97.4408)
     ds = load_role(get_case(str(write_case(asm.case, tmp_path / "c.yaml"))), "sounding")
     assert ds.sizes["level"] == 4
+
+
+def test_a_composite_folder_takes_the_whole_composite_as_its_area(tmp_path):
+    """With no place given, a folder of composite frames gives the grid's centre and, as its
+    area of interest, the distance to the grid's farthest corner (checked with pyproj on
+    the corner pixels' positions: within a pixel diagonal of the corners' edges); a place
+    given by the user has no area."""
+    from pyproj import Geod
+
+    comp = tmp_path / "opera"
+    comp.mkdir()
+    for hhmm in ("1800", "1815"):
+        name = f"T_PAAH21_C_EUOC_20180824{hhmm}00.hdf"
+        (comp / name).symlink_to(DATA / "pysteps-data/radar/OPERA/20180824" / name)
+    asm = assemble_case([comp])
+    loc = asm.case.location
+    assert loc.radius_km is not None and "whole composite" in asm.case.notes
+    ds = load_role(get_case(str(write_case(asm.case, tmp_path / "c.yaml"))), "composite_sequence")
+    lat, lon = ds.lat.values, ds.lon.values
+    corners = [(0, 0), (0, -1), (-1, 0), (-1, -1)]
+    _, _, d = Geod(ellps="WGS84").inv([loc.lon] * 4, [loc.lat] * 4, [float(lon[c]) for c in corners],
+                                      [float(lat[c]) for c in corners])
+    assert 0 <= loc.radius_km - max(d) / 1000.0 <= 3.0  # OPERA's 2 km pixels: half a diagonal is 1.4 km
+    given = assemble_case([comp], lat=loc.lat, lon=loc.lon)
+    assert given.case.location.radius_km is None

@@ -26,6 +26,14 @@ def seq(data_dir):
     return lambda case: ToolContext(case).load(ROLE)
 
 
+def _haversine(lat0, lon0, lat, lon):
+    """Great-circle distance (km) on the sphere of mean radius 6371.0088 km."""
+    p0, p = np.radians(lat0), np.radians(np.asarray(lat, float))
+    a = (np.sin((p - p0) / 2) ** 2
+         + np.cos(p0) * np.cos(p) * np.sin(np.radians(np.asarray(lon, float) - lon0) / 2) ** 2)
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(a))
+
+
 def run(name, **args):
     res = call_tool(name, args)
     assert res.ok, res.error
@@ -179,7 +187,10 @@ def test_motion_mch_matches_pysteps_and_is_stable(seq):
     assert 20 < res.value("motion_speed") < 80
     assert 80 < res.value("motion_direction") < 130  # rain comes from the east-southeast
     assert res.value("max_motion_speed") >= res.value("motion_speed")
-    covered = np.isfinite(ds.precip.values[-3:]).all(axis=0).mean()
+    # over the case's area of interest (its radius_km), by a haversine of its own
+    case = ToolContext("mch20150515").case.location
+    circle = _haversine(case.lat, case.lon, ds.lat.values, ds.lon.values) <= case.radius_km
+    covered = np.isfinite(ds.precip.values[-3:]).all(axis=0)[circle].mean()
     assert res.value("valid_fraction") == pytest.approx(covered, abs=0.01)
     # stable: an hour earlier pysteps gives a direction within 20 degrees
     u0, v0 = _direct_lk(ds.precip.values, 12.0, 28)
@@ -254,3 +265,78 @@ def test_training_index_mch(seq):
             for r, c in zip(*np.nonzero(total >= 60))]
     assert res.value("max_consecutive_duration") == 5 * max(runs)
     assert res.value("sequence_minutes") == 200
+
+
+# --- the search window ----------------------------------------------------------------
+def _point_case(tmp_path, case, **update):
+    """A copy of a catalogue composite case at a point place (no area of its own)."""
+    import yaml
+    from pathlib import Path
+
+    src = yaml.safe_load((Path(__file__).resolve().parents[1] / f"hvrmet/cases/catalogue/{case}.yaml").read_text())
+    src.update(id=f"{case}-point", **update)
+    src.pop("notes", None)
+    path = tmp_path / f"{case}-point.yaml"
+    path.write_text(yaml.safe_dump(src))
+    return str(path)
+
+
+def test_composite_maxima_are_searched_inside_the_window(seq, tmp_path):
+    """A place 150 km east of mch20150515's strongest rain, with the 250 km default and a
+    100 km radius: the maxima are those of the pixels inside each circle (haversine here,
+    away from its edge), named with their distance from the place; the case's own area
+    (the whole composite) finds the whole-domain maximum."""
+    ds = seq("mch20150515")
+    rate = to_rain_rate(ds).values
+    lat, lon = ds.lat.values, ds.lon.values
+    whole = run("compute_rain_rate_stats", case="mch20150515", whole_sequence=True)
+    assert whole.value("max_rain_rate") == pytest.approx(np.nanmax(rate), abs=0.01)
+    assert whole.value("window_radius") == 420.0 and "area of interest" in whole.values["window_radius"].note
+    mlat, mlon = whole.value("max_lat"), whole.value("max_lon")
+    plat, plon = mlat, mlon + 150.0 / (111.195 * np.cos(np.radians(mlat)))
+    path = _point_case(tmp_path, "mch20150515", location={"lat": float(plat), "lon": float(plon), "place": "p"})
+    d = _haversine(plat, plon, lat, lon)
+    for radius, args in ((250.0, {}), (100.0, {"radius": 100.0})):
+        res = run("compute_rain_rate_stats", case=path, whole_sequence=True, **args)
+        assert res.value("window_radius") == radius and res.values["window_radius"].note == ""
+        inner = np.nanmax(np.where(d < radius * 0.99, rate, np.nan))
+        ring = np.nanmax(np.where(abs(d - radius) <= radius * 0.01, rate, np.nan))
+        # at least the inner circle's maximum, at most that of the edge ring as well
+        assert inner - 0.01 <= res.value("max_rain_rate") <= max(inner, ring) + 0.01
+        assert ring < inner or radius == 100.0  # at 250 km the edge cannot decide it
+        dist = _haversine(plat, plon, res.value("max_lat"), res.value("max_lon"))
+        assert res.value("max_distance") == pytest.approx(dist, rel=0.006) and dist <= radius * 1.006
+        assert f"{res.value('max_distance'):g} km" in res.summary
+    small = run("compute_rain_rate_stats", case=path, whole_sequence=True, radius=100.0)
+    assert small.value("max_rain_rate") < whole.value("max_rain_rate")  # the domain's maximum lies 150 km away
+    # the other tools search the same circle
+    acc = run("compute_accumulation", case=path, radius=100.0)
+    assert acc.value("max_distance") <= 100.6 and acc.value("window_radius") == 100.0
+    heavy = run("classify_heavy_rain", case=path, radius=100.0)
+    assert heavy.value("max_rain_rate") == pytest.approx(small.value("max_rain_rate"), abs=0.01)
+    assert heavy.value("max_1h_distance") <= 100.6
+    train = run("compute_training_index", case=path, radius=100.0, threshold=10)
+    assert train.value("max_distance") <= 100.6
+    area = run("compute_area_over_threshold", case=path, radius=100.0, threshold=10)
+    pix = pixel_area_km2(ds)
+    cover = [pix[np.isfinite(f) & (d <= 100.0)].sum() for f in rate]
+    assert area.value("coverage_area") == pytest.approx(cover[int(area.value("max_area_frame"))], rel=0.01)
+
+
+def test_composite_frames_outside_the_time_window(seq, tmp_path):
+    """Frames more than the time window from the case time are left out (counted here from
+    the frame times); a case time 13 h before the sequence uses every frame, flagged."""
+    ds = seq("mch20150515")
+    times = ds.time.values
+    mid = times[len(times) // 2]
+    path = _point_case(tmp_path, "mch20150515", time=str(np.datetime_as_string(mid, "s")) + "Z")
+    res = run("compute_rain_rate_stats", case=path, whole_sequence=True, time_window=0.5)
+    n_in = int((abs((times - mid) / np.timedelta64(1, "m")) <= 30).sum())
+    assert res.value("n_frames") == n_in < len(times)
+    assert res.values["outside_time_window"].value is False
+    assert any(f"{len(times) - n_in} frames outside the time window" in w for w in res.warnings)
+    early = _point_case(tmp_path, "mch20150515",
+                        time=str(np.datetime_as_string(times[0] - np.timedelta64(13, "h"), "s")) + "Z")
+    res = run("compute_rain_rate_stats", case=early, whole_sequence=True)
+    assert res.value("n_frames") == len(times) and res.values["outside_time_window"].value is True
+    assert "outside the time window" in res.summary

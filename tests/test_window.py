@@ -483,3 +483,21 @@ def test_deepening_rate_of_two_analyses_inside_the_window(tmp_path, data_dir):
     assert r.value("bergerons") == pytest.approx(12.0 / (24.0 * abs(math.sin(math.radians(lat))) / math.sin(math.radians(60.0))), abs=1e-3)
     assert r.values["data_time"].value == "2010-10-27T00:00Z" and r.values["outside_time_window"].value is False
     assert r.value("window_radius") == 1500.0
+
+
+def test_a_region_place_widens_the_default_radius_only():
+    """A case whose place is a region (``location.radius_km``) searches at least that far:
+    a storm-scale or composite default widens to it, a synoptic default stays wider, an
+    explicit radius or box wins; the record says why the radius is what it is."""
+    from hvrmet.calc.gridded import Box
+    from hvrmet.tools.window import window_of
+
+    radar = window_of("radar", 60.0, 25.0, None, area_km=500.0)
+    assert radar.radius_km == 500.0 and radar.area_km == 500.0
+    assert "area of interest" in radar.values()["window_radius"].note
+    assert window_of("composite", 60.0, 25.0, None, area_km=100.0).radius_km == DEFAULTS["composite"].radius_km
+    synoptic = window_of("gridded", 60.0, 25.0, None, area_km=500.0)
+    assert synoptic.radius_km == DEFAULTS["gridded"].radius_km and synoptic.values()["window_radius"].note == ""
+    assert window_of("radar", 60.0, 25.0, None, radius_km=30.0, area_km=500.0).radius_km == 30.0
+    boxed = window_of("radar", 60.0, 25.0, None, box=Box(lat_min=59, lat_max=61, lon_min=24, lon_max=26), area_km=500.0)
+    assert boxed.radius_km is None

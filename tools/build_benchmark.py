@@ -219,9 +219,14 @@ WINDOW_KIND = {
                               "max_moistening", "max_anomaly")},
     **{q: "stations" for q in ("max_wind_gust", "max_wind_gust_station", "max_wind_speed_station",
                                "min_pressure_station")},
+    **{q: "composite" for q in ("max_rain_rate", "max_accumulation", "max_accumulation_1h", "max_accumulation_3h",
+                                "max_accumulation_6h", "max_area", "max_duration", "max_consecutive_duration",
+                                "area_30min", "p99_wet_rain_rate", "wet_fraction", "mean_wet_rain_rate")},
 }
 WHOLE_WORDS = {"radar": "the whole volume", "level3": "the whole product", "gridded": "the whole grid",
-               "stations": "every station and every report time"}
+               "stations": "every station and every report time", "composite": "the whole composite, every frame"}
+#: Kinds whose whole view needs every time as well as the whole area.
+ALL_TIMES = ("stations", "composite")
 
 
 def state_windows(rows: list[dict]) -> list[dict]:
@@ -239,11 +244,11 @@ def state_windows(rows: list[dict]) -> list[dict]:
             continue
         args = tg.setdefault("args", {})
         args["radius"] = WHOLE_KM
-        if kind == "stations":
+        if kind in ALL_TIMES:
             args["time_window"] = ALL_HOURS
         t["question"] = t["question"].rstrip() + f" (Search radius: {WHOLE_WORDS[kind]}.)"
         t["source"] += f"; over {WHOLE_WORDS[kind]} (the task's radius {WHOLE_KM:g} km" + (
-            f", time window {ALL_HOURS:g} h" if kind == "stations" else "") + ")"
+            f", time window {ALL_HOURS:g} h" if kind in ALL_TIMES else "") + ")"
     return rows
 
 

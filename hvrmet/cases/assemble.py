@@ -87,6 +87,7 @@ class FileInfo:
     place: str = ""
     time_from: str = ""
     place_from: str = ""
+    radius_km: float | None = None  # a composite's: centre to farthest corner, the area it covers
     product_code: int | None = None
     product_role: str | None = None
     climatology: bool = False
@@ -440,7 +441,17 @@ def _check_frame(info: FileInfo) -> None:
         cx = (float(meta["x1"]) + float(meta["x2"])) / 2.0
         cy = (float(meta["y1"]) + float(meta["y2"])) / 2.0
         lat, lon = _latlon(meta, np.array([cx]), np.array([cy]))
+        clat, clon = _latlon(meta, np.array([meta["x1"], meta["x2"], meta["x1"], meta["x2"]], dtype=float),
+                             np.array([meta["y1"], meta["y1"], meta["y2"], meta["y2"]], dtype=float))
     info.lat, info.lon = float(lat.ravel()[0]), float(lon.ravel()[0])
+    clat, clon = np.ravel(clat).astype(float), np.ravel(clon).astype(float)
+    ok = np.isfinite(clat) & np.isfinite(clon)
+    if ok.any():
+        from pyproj import Geod
+
+        _, _, far = Geod(ellps="WGS84").inv(np.full(ok.sum(), info.lon), np.full(ok.sum(), info.lat),
+                                            clon[ok], clat[ok])
+        info.radius_km = float(np.ceil(np.max(far) / 1000.0))
     info.place_from = "the centre of the composite grid"
 
 
@@ -646,6 +657,7 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
                                    "come from it; or give the case time (--time)")
         raise CaseError(where, "no file gives a time (a climatology, an untitled sounding?): "
                                "give the case time (--time)")
+    area_km = None
     if lat is not None and lon is not None:
         pos = (float(lat), float(lon))
         notes.append("place given by the user")
@@ -653,6 +665,10 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
         pos = (p_src.lat, p_src.lon)
         notes.append(f"place ({pos[0]:.3f}, {pos[1]:.3f}) read from the data: {p_src.path.name} "
                      f"({p_src.place_from})")
+        if p_src.radius_km is not None:
+            area_km = p_src.radius_km
+            notes.append(f"the area of interest is the whole composite ({area_km:g} km from its centre to its "
+                         "farthest corner), since the data name no spot in it")
     else:
         unread = _without_site(errors)
         if unread:
@@ -685,7 +701,7 @@ def assemble_case(paths: list[str | Path], *, case_id: str | None = None, title:
         "title": title or f"{primary.sniffed.detail}, {ref_time:%Y-%m-%d %H:%M} UTC"
                           + (f", {place_text}" if place_text else ""),
         "time": ref_time,
-        "location": Location(lat=pos[0], lon=pos[1], place=place_text, radar_site=radar_site),
+        "location": Location(lat=pos[0], lon=pos[1], place=place_text, radar_site=radar_site, radius_km=area_km),
         "events": [],
         "files": case_files,
         "context": context_files,

@@ -90,7 +90,13 @@ class CaseFile(BaseModel):
 
 
 class Location(BaseModel):
-    """Where the case is: a point (degrees) and, for radar cases, the radar site id."""
+    """Where the case is: a point (degrees), for radar cases the radar site id, and, when
+    the place is a region (a country, a composite's whole domain), the radius of that area.
+
+    ``radius_km`` widens every tool's search window to at least that radius (a tool whose
+    kind of data has a wider default keeps its own): the area of interest is then the
+    region, not the storm or the station nearest its centre.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +104,8 @@ class Location(BaseModel):
     lon: float = Field(ge=-180, le=360, description="longitude, degree east")
     place: str = ""
     radar_site: str | None = None
+    radius_km: float | None = Field(None, gt=0, le=20038.0,
+                                    description="radius (km) of the area of interest when the place is a region")
 
 
 class Event(BaseModel):

@@ -102,13 +102,15 @@ class ToolContext:
         of ``kind`` (:data:`hvrmet.tools.window.DEFAULTS`) unless ``args`` (a
         :class:`~hvrmet.tools.inputs.WindowInput`) gives ``radius`` / ``time_window``;
         ``box``, ``start`` and ``end`` limit it further (a box given without a radius
-        replaces the default radius); ``center`` (lat, lon) moves it off the case's place."""
+        replaces the default radius); ``center`` (lat, lon) moves it off the case's place.
+        A case whose place is a region (``location.radius_km``) searches at least that far."""
         lat, lon, name = self.place
         if center is not None:
             lat, lon, name = float(center[0]), float(center[1]), "the point asked for"
+        area = self.case.location.radius_km if center is None else None
         return window_of(kind, lat, lon, self.case_time, radius_km=getattr(args, "radius", None),
                          time_window_h=getattr(args, "time_window", None), box=box, start=start, end=end,
-                         place=name)
+                         place=name, area_km=area)
 
     def has(self, role: str) -> bool:
         """Whether the case (or the explicit files) provide ``role`` (never a context-only one)."""

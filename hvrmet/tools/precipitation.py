@@ -6,6 +6,14 @@ on ``(time, y, x)``) and converts it once to rain rate in mm/h with
 the Marshall-Palmer Z-R relation). Accumulations integrate the rain rate over the minutes
 each frame stands for; areas use the pixel area in km2 (cos(lat) on latitude-longitude
 grids). Statistics use only pixels inside the radar coverage (finite values).
+
+Every tool searches a window (:mod:`hvrmet.tools.window`, kind ``composite``): the pixels
+within the radius of the case's place (250 km by default; a case whose place is a
+region, e.g. a whole composite, gives its own radius) and the frames within the time
+window of the case's time (12 h either side). Pixels outside the circle count as outside
+the radar coverage; frames outside the time window are left out while any frame lies
+inside (when none does, all are used, flagged, and weigh less). Each maximum is
+reported with its distance and bearing from the place.
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ import xarray as xr
 from pydantic import Field
 
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.errors import VariableMissing
+from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.calc.precipitation import (KM_PER_DEGREE, WET_MM_H, frame_minutes, iso, loc, peak_area_km2,
                                        pixel_area_km2, rolling_accumulation, to_rain_rate, window_frames)
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import Window, place_units, windowed
 
 __all__: list[str] = []
 
@@ -28,8 +38,8 @@ NEEDS = ("composite_sequence",)
 EXAMPLE = {"case": "mch20150515"}
 
 
-class SequenceInput(CaseInput):
-    """A case and the role of its radar composite sequence."""
+class SequenceInput(WindowInput):
+    """A case, the role of its radar composite sequence and the window searched in it."""
 
     role: str = Field("composite_sequence", description="case role of the radar composite sequence")
 
@@ -38,11 +48,35 @@ def _r(x: float | None, nd: int = 3) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
-def _load(args: SequenceInput, ctx: ToolContext) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str]]:
+def _load(args: SequenceInput, ctx: ToolContext, *, mask_area: bool = True
+          ) -> tuple[xr.Dataset, np.ndarray, np.ndarray, list[str], Window]:
+    """The sequence inside the window: the dataset and its frames' minutes limited to the
+    frames in the time window, the rain rates (mm/h) with the pixels outside the circle set
+    to NaN (unless ``mask_area`` is false: the motion tracks the whole field), the notes
+    and the window."""
     ds = ctx.load(args.role)
-    rate = to_rain_rate(ds).values
+    win = ctx.window("composite", args)
     minutes, notes = frame_minutes(ds)
-    return ds, rate, minutes, notes
+    keep, note = win.select_times(ds["time"].values, "frames")
+    if note:
+        notes.append(note)
+    if not keep.all():
+        ds, minutes = ds.isel(time=np.flatnonzero(keep)), minutes[keep]
+    rate = to_rain_rate(ds).values
+    inside = win.mask(ds["lat"].values, ds["lon"].values)
+    if not (inside & np.isfinite(rate).any(axis=0)).any():
+        raise VariableMissing(ds.attrs.get("source_file") or args.role,
+                              f"no pixel of the composite inside the radar coverage lies {win.area_text()}")
+    if mask_area and not inside.all():
+        rate = np.where(inside, rate, np.float32(np.nan))
+    win.at(ds["time"].values[-1], "the composite's last frame")
+    return ds, rate, minutes, notes, win
+
+
+def _away(vals: dict[str, Value], prefix: str) -> str:
+    """'D km at B deg from the place' for a maximum's ``prefix_distance``/``prefix_bearing``."""
+    d, b = vals[f"{prefix}_distance"].value, vals[f"{prefix}_bearing"].value
+    return "no position" if d is None else f"{d:g} km at {b:g} deg from the place"
 
 
 def _argmax2d(field: np.ndarray) -> tuple[int, int]:
@@ -73,18 +107,19 @@ class RateStatsInput(SequenceInput):
 
 
 @tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
-      outputs={"max_rain_rate": "mm/h", "max_lat": "degree_north", "max_lon": "degree_east",
-               "max_time": "", "mean_wet_rain_rate": "mm/h", "wet_fraction": "1",
-               "p99_wet_rain_rate": "mm/h", "n_frames": "1"})
+      outputs=windowed({"max_rain_rate": "mm/h", "max_lat": "degree_north", "max_lon": "degree_east",
+                        **place_units("max"), "max_time": "", "mean_wet_rain_rate": "mm/h", "wet_fraction": "1",
+                        "p99_wet_rain_rate": "mm/h", "n_frames": "1"}))
 def compute_rain_rate_stats(args: RateStatsInput, ctx: ToolContext) -> ToolOutput:
     """Rain-rate statistics (mm/h) of one frame, or of the whole sequence, of a radar composite.
 
     The maximum rain rate and where and when it occurs, the mean rate over wet pixels
     (> 0.1 mm/h), the wet fraction of the radar coverage and the 99th percentile of the wet
-    pixels' rates. Rates come from :func:`~hvrmet.calc.precipitation.to_rain_rate`
+    pixels' rates, inside the window (the maximum with its distance and bearing from the
+    place). Rates come from :func:`~hvrmet.calc.precipitation.to_rain_rate`
     (accumulations divided by their duration; reflectivity by Marshall-Palmer).
     """
-    ds, rate, _, notes = _load(args, ctx)
+    ds, rate, _, notes, win = _load(args, ctx)
     n = rate.shape[0]
     if args.whole_sequence:
         sel = np.arange(n)
@@ -100,16 +135,21 @@ def compute_rain_rate_stats(args: RateStatsInput, ctx: ToolContext) -> ToolOutpu
     when = iso(ds["time"].values[sel[t]])
     vals = {"max_rain_rate": Value(value=_r(sub[t, r, c], 2), units="mm/h"),
             "max_lat": Value(value=lat, units="degree_north"), "max_lon": Value(value=lon, units="degree_east"),
-            "max_time": Value(value=when),
+            **win.from_place("max", lat, lon), "max_time": Value(value=when),
             "mean_wet_rain_rate": Value(value=_r(wet.mean(), 3) if wet.size else 0.0, units="mm/h"),
             "wet_fraction": Value(value=_r(wet.size / max(int(finite.sum()), 1), 5), units="1"),
             "p99_wet_rain_rate": Value(value=_r(np.percentile(wet, 99), 2) if wet.size else 0.0, units="mm/h"),
             "n_frames": Value(value=int(len(sel)), units="1")}
     scope = f"{len(sel)} frames to {iso(ds['time'].values[sel[-1]])}" if args.whole_sequence else when
-    summary = (f"{scope}: max {vals['max_rain_rate'].value} mm/h at {lat}N {lon}E ({when}); "
+    summary = (f"{scope}, {win.area_text()}: max {vals['max_rain_rate'].value} mm/h at {lat}N {lon}E "
+               f"({_away(vals, 'max')}, {when}); "
                f"wet (>{WET_MM_H} mm/h) {100 * vals['wet_fraction'].value:.1f}% of coverage, "
                f"mean wet {vals['mean_wet_rain_rate'].value} mm/h, p99 {vals['p99_wet_rain_rate'].value} mm/h")
-    return ToolOutput(values=vals, summary=summary, warnings=notes if args.whole_sequence else [])
+    if args.whole_sequence:
+        win.at(ds["time"].values[sel[-1]], "the composite's last frame")
+    else:
+        win.at(ds["time"].values[sel[0]], "the composite frame")
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes if args.whole_sequence else []))
 
 
 # ---------------------------------------------------------------------------------------
@@ -121,17 +161,19 @@ class AccumulationInput(SequenceInput):
 
 
 @tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
-      outputs={"max_accumulation": "mm", "max_lat": "degree_north", "max_lon": "degree_east",
-               "mean_accumulation": "mm", "window_minutes": "min", "window_start": "", "window_end": ""})
+      outputs=windowed({"max_accumulation": "mm", "max_lat": "degree_north", "max_lon": "degree_east",
+                        **place_units("max"), "mean_accumulation": "mm", "window_minutes": "min",
+                        "window_start": "", "window_end": ""}))
 def compute_accumulation(args: AccumulationInput, ctx: ToolContext) -> ToolOutput:
     """Precipitation accumulated over the sequence or its last N minutes (mm): maximum, where, domain mean.
 
     Each frame's rain rate (mm/h) is integrated over the minutes the frame stands for (its
     accumulation time, or the time step for rain-rate and reflectivity frames) and summed.
     The window starts at the beginning of its first frame's interval. The mean is over the
-    pixels covered by the radar in every frame of the window.
+    pixels covered by the radar in every frame of the window, inside the search window's
+    circle; the maximum comes with its distance and bearing from the place.
     """
-    ds, rate, minutes, notes = _load(args, ctx)
+    ds, rate, minutes, notes, win = _load(args, ctx)
     n = rate.shape[0]
     k = n if args.minutes == 0 else window_frames(args.minutes, float(minutes[0]))
     if k > n:
@@ -142,16 +184,18 @@ def compute_accumulation(args: AccumulationInput, ctx: ToolContext) -> ToolOutpu
     r, c = _argmax2d(acc)
     lat, lon = loc(ds, (r, c))
     notes += _isolated(ds, acc, (r, c), "accumulation")
-    win = float(minutes[-k:].sum())
+    span = float(minutes[-k:].sum())
     start = ds["time"].values[-k] - np.timedelta64(int(round(minutes[-k] * 60)), "s")
     vals = {"max_accumulation": Value(value=_r(acc[r, c], 2), units="mm"),
             "max_lat": Value(value=lat, units="degree_north"), "max_lon": Value(value=lon, units="degree_east"),
+            **win.from_place("max", lat, lon),
             "mean_accumulation": Value(value=_r(np.nanmean(acc), 3), units="mm"),
-            "window_minutes": Value(value=_r(win, 1), units="min"),
+            "window_minutes": Value(value=_r(span, 1), units="min"),
             "window_start": Value(value=iso(start)), "window_end": Value(value=iso(ds["time"].values[-1]))}
-    summary = (f"{win:.0f} min to {vals['window_end'].value}: max {vals['max_accumulation'].value} mm at "
-               f"{lat}N {lon}E, domain mean {vals['mean_accumulation'].value} mm")
-    return ToolOutput(values=vals, summary=summary, warnings=notes)
+    summary = (f"{span:.0f} min to {vals['window_end'].value}, {win.area_text()}: max "
+               f"{vals['max_accumulation'].value} mm at {lat}N {lon}E ({_away(vals, 'max')}), mean "
+               f"{vals['mean_accumulation'].value} mm")
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes))
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,16 +206,17 @@ class ThresholdInput(SequenceInput):
 
 
 @tool(category="precipitation", needs=NEEDS, example={**EXAMPLE, "threshold": 10},
-      outputs={"max_area": "km^2", "max_area_fraction": "1", "max_area_time": "", "max_area_frame": "1",
-               "coverage_area": "km^2"})
+      outputs=windowed({"max_area": "km^2", "max_area_fraction": "1", "max_area_time": "", "max_area_frame": "1",
+                        "coverage_area": "km^2"}))
 def compute_area_over_threshold(args: ThresholdInput, ctx: ToolContext) -> ToolOutput:
     """Largest area (km2) with rain rate at or above a threshold, its fraction of the coverage and its time.
 
     For every frame the area of the pixels with rate >= threshold (mm/h) is summed (pixel
     areas in km2, cos(lat)-weighted on latitude-longitude grids); the frame with the largest
-    area is reported, with that area's fraction of the frame's radar coverage.
+    area is reported, with that area's fraction of the frame's radar coverage (both inside
+    the search window's circle; the frame index counts the frames inside its time window).
     """
-    ds, rate, _, _ = _load(args, ctx)
+    ds, rate, _, notes, win = _load(args, ctx)
     area = pixel_area_km2(ds)
     areas = np.array([area[np.nan_to_num(f, nan=-1.0) >= args.threshold].sum() for f in rate])
     cover = np.array([area[np.isfinite(f)].sum() for f in rate])
@@ -181,10 +226,12 @@ def compute_area_over_threshold(args: ThresholdInput, ctx: ToolContext) -> ToolO
             "max_area_time": Value(value=iso(ds["time"].values[t])),
             "max_area_frame": Value(value=t, units="1"),
             "coverage_area": Value(value=_r(cover[t], 0), units="km^2")}
-    summary = (f"largest area >= {args.threshold:g} mm/h: {vals['max_area'].value} km2 "
+    summary = (f"largest area >= {args.threshold:g} mm/h {win.area_text()}: {vals['max_area'].value} km2 "
                f"({100 * vals['max_area_fraction'].value:.2f}% of coverage) at {vals['max_area_time'].value}")
-    warn = [] if areas[t] > 0 else [f"no pixel reaches {args.threshold:g} mm/h in the sequence"]
-    return ToolOutput(values=vals, summary=summary, warnings=warn)
+    warn = [n for n in notes if "time window" in n]
+    if areas[t] <= 0:
+        warn.append(f"no pixel reaches {args.threshold:g} mm/h in the sequence")
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=warn))
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,8 +268,9 @@ def motion_field(rate: np.ndarray) -> np.ndarray:
 
 
 @tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
-      outputs={"motion_speed": "km/h", "motion_direction": "degree", "motion_u_east": "km/h",
-               "motion_v_north": "km/h", "max_motion_speed": "km/h", "valid_fraction": "1", "end_time": ""})
+      outputs=windowed({"motion_speed": "km/h", "motion_direction": "degree", "motion_u_east": "km/h",
+                        "motion_v_north": "km/h", "max_motion_speed": "km/h", "valid_fraction": "1",
+                        "end_time": ""}))
 def compute_motion_field(args: MotionInput, ctx: ToolContext) -> ToolOutput:
     """Motion of the precipitation (km/h, direction it comes from) by Lucas-Kanade optical flow.
 
@@ -232,11 +280,14 @@ def compute_motion_field(args: MotionInput, ctx: ToolContext) -> ToolOutput:
     dB-transformed rain rate, as pysteps recommends. The pixel displacements are turned into
     eastward and northward km per hour with each pixel's latitude and longitude (so grid
     rotation and lat/lon grids are handled). Reported: the mean motion vector over the wet
-    pixels (> 0.1 mm/h) of the last frame, its speed and meteorological direction (where it
-    comes from), the largest speed over those pixels, and the fraction of the domain with a
-    valid (finite, inside radar coverage) motion vector.
+    pixels (> 0.1 mm/h) of the last frame inside the search window's circle (the flow is
+    computed on the whole field, so that the circle's edge is no edge of the rain), its
+    speed and meteorological direction (where it comes from), the largest speed over those
+    pixels, and the fraction of the circle with a valid (finite, inside radar coverage)
+    motion vector.
     """
-    ds, rate, minutes, notes = _load(args, ctx)
+    ds, rate, minutes, notes, win = _load(args, ctx, mask_area=False)
+    inside = win.mask(ds["lat"].values, ds["lon"].values)
     n = rate.shape[0]
     k = min(args.n_frames, n)
     if k < 2:
@@ -252,15 +303,16 @@ def compute_motion_field(args: MotionInput, ctx: ToolContext) -> ToolOutput:
     v_n = (uv[0] * nc + uv[1] * nr) * per_h
     covered = np.isfinite(rate[-k:]).all(axis=0)
     valid = covered & np.isfinite(u_e) & np.isfinite(v_n) & (np.hypot(uv[0], uv[1]) > 0)
-    wet = valid & (np.nan_to_num(rate[-1]) > WET_MM_H)
-    vals: dict[str, Value] = {"valid_fraction": Value(value=_r(valid.mean(), 4), units="1"),
+    wet = valid & inside & (np.nan_to_num(rate[-1]) > WET_MM_H)
+    vals: dict[str, Value] = {"valid_fraction": Value(value=_r(valid[inside].mean(), 4), units="1"),
                               "end_time": Value(value=iso(ds["time"].values[-1]))}
     if not wet.any():
-        notes.append("no wet pixel with a valid motion vector in the last frame: motion undefined")
+        notes.append(f"no wet pixel with a valid motion vector in the last frame {win.area_text()}: "
+                     "motion undefined")
         for key, u in (("motion_speed", "km/h"), ("motion_direction", "degree"), ("motion_u_east", "km/h"),
                        ("motion_v_north", "km/h"), ("max_motion_speed", "km/h")):
             vals[key] = Value(value=None, units=u)
-        return ToolOutput(values=vals, summary="no motion detected", warnings=notes)
+        return win.finish(ToolOutput(values=vals, summary=f"no motion detected {win.area_text()}", warnings=notes))
     mu, mv = float(u_e[wet].mean()), float(v_n[wet].mean())
     direction = float(np.degrees(np.arctan2(-mu, -mv)) % 360.0)
     vals.update({"motion_speed": Value(value=_r(np.hypot(mu, mv), 2), units="km/h"),
@@ -268,9 +320,10 @@ def compute_motion_field(args: MotionInput, ctx: ToolContext) -> ToolOutput:
                  "motion_u_east": Value(value=_r(mu, 2), units="km/h"),
                  "motion_v_north": Value(value=_r(mv, 2), units="km/h"),
                  "max_motion_speed": Value(value=_r(np.hypot(u_e, v_n)[wet].max(), 2), units="km/h")})
-    summary = (f"{k} frames to {vals['end_time'].value}: rain moves at {vals['motion_speed'].value} km/h from "
-               f"{vals['motion_direction'].value} deg (max {vals['max_motion_speed'].value} km/h)")
-    return ToolOutput(values=vals, summary=summary, warnings=notes)
+    summary = (f"{k} frames to {vals['end_time'].value}, {win.area_text()}: rain moves at "
+               f"{vals['motion_speed'].value} km/h from {vals['motion_direction'].value} deg "
+               f"(max {vals['max_motion_speed'].value} km/h)")
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes))
 
 
 # ---------------------------------------------------------------------------------------
@@ -323,11 +376,12 @@ class HeavyRainInput(SequenceInput):
 
 
 @tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
-      outputs={"cma_grade": "", "cma_window": "h", "max_accumulation_1h": "mm", "max_1h_lat": "degree_north",
-               "max_1h_lon": "degree_east", "max_1h_end_time": "", "max_accumulation_3h": "mm",
-               "max_accumulation_6h": "mm", "max_rain_rate": "mm/h", "us_category": "",
-               "short_duration_heavy_rain": "", "rainstorm_signal": "", "rate_over_threshold": "",
-               "ffg_exceeded": ""})
+      outputs=windowed({"cma_grade": "", "cma_window": "h", "max_accumulation_1h": "mm",
+                        "max_1h_lat": "degree_north", "max_1h_lon": "degree_east", **place_units("max_1h"),
+                        "max_1h_end_time": "", "max_accumulation_3h": "mm",
+                        "max_accumulation_6h": "mm", "max_rain_rate": "mm/h", "us_category": "",
+                        "short_duration_heavy_rain": "", "rainstorm_signal": "", "rate_over_threshold": "",
+                        "ffg_exceeded": ""}))
 def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     """Heavy-rain category of the sequence by China Meteorological Administration grades and US flash-flood practice.
 
@@ -352,9 +406,11 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     compared with flash flood guidance (FFG, NWS River Forecast Centers, 1, 3 and 6 h;
     Gourley et al. 2012, Wea. Forecasting 27, 158-173). Real FFG depends on soil moisture
     and basin; the defaults, 1.5 in (38.1 mm)/1 h, 2.5 in (63.5 mm)/3 h and 3 in (76.2 mm)/6 h,
-    are typical values to be replaced by the local RFC guidance.
+    are typical values to be replaced by the local RFC guidance. Every accumulation is
+    searched inside the window (the 1 h maximum with its distance and bearing from the
+    place).
     """
-    ds, rate, minutes, notes = _load(args, ctx)
+    ds, rate, minutes, notes, win = _load(args, ctx)
     step, n = float(minutes[0]), rate.shape[0]
     covered = np.flatnonzero(np.isfinite(rate).all(axis=0))
     acc = rate.reshape(n, -1)[:, covered] * np.float32(step / 60.0)  # mm per frame, covered pixels
@@ -388,11 +444,12 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     if 1 in best:
         lat, lon = loc(ds, best[1][1])
         vals.update({"max_1h_lat": Value(value=lat, units="degree_north"),
-                     "max_1h_lon": Value(value=lon, units="degree_east"),
+                     "max_1h_lon": Value(value=lon, units="degree_east"), **win.from_place("max_1h", lat, lon),
                      "max_1h_end_time": Value(value=iso(ds["time"].values[best[1][2]]))})
     else:
         vals.update({"max_1h_lat": Value(value=None, units="degree_north"),
-                     "max_1h_lon": Value(value=None, units="degree_east"), "max_1h_end_time": Value(value=None)})
+                     "max_1h_lon": Value(value=None, units="degree_east"), **win.from_place("max_1h", None, None),
+                     "max_1h_end_time": Value(value=None)})
     longest = max(best) if best else None
     vals["cma_grade"] = Value(value=cma_grade(longest, best[longest][0]) if longest else
                               f"no CMA window covered (sequence spans {total:.0f} min < 1 h)")
@@ -414,24 +471,27 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     else:
         us = f"below flash-flood criteria (max rate {max_rate:.1f} mm/h, guidance not exceeded)"
     vals["us_category"] = Value(value=us)
-    summary = f"CMA: {vals['cma_grade'].value}. US: {us}"
-    return ToolOutput(values=vals, summary=summary, warnings=notes, table=table)
+    where = f" (1 h maximum {_away(vals, 'max_1h')})" if 1 in best else ""
+    summary = f"{win.area_text()}: CMA: {vals['cma_grade'].value}. US: {us}{where}"
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes, table=table))
 
 
 # ---------------------------------------------------------------------------------------
 @tool(category="precipitation", needs=NEEDS, example={**EXAMPLE, "threshold": 10},
-      outputs={"max_duration": "min", "max_consecutive_duration": "min", "max_lat": "degree_north",
-               "max_lon": "degree_east", "sequence_minutes": "min", "area_30min": "km^2"})
+      outputs=windowed({"max_duration": "min", "max_consecutive_duration": "min", "max_lat": "degree_north",
+                        "max_lon": "degree_east", **place_units("max"), "sequence_minutes": "min",
+                        "area_30min": "km^2"}))
 def compute_training_index(args: ThresholdInput, ctx: ToolContext) -> ToolOutput:
     """How long heavy echoes persist over the same place (minutes): a training / flash-flood indicator.
 
     For every pixel, the minutes of the sequence with rain rate >= threshold (mm/h), in all
-    and in the longest unbroken run; reported are the largest of each over the domain, where
-    the longest total occurs, and the area (km2) where the total reaches 30 minutes.
+    and in the longest unbroken run; reported are the largest of each inside the window,
+    where the longest total occurs (with its distance and bearing from the place), and the
+    area (km2) where the total reaches 30 minutes.
     Repeated passage of heavy cells over one place ("training", e.g. Doswell et al. 1996,
     Wea. Forecasting 11, 560-581) is a main ingredient of flash floods.
     """
-    ds, rate, minutes, notes = _load(args, ctx)
+    ds, rate, minutes, notes, win = _load(args, ctx)
     heavy = np.nan_to_num(rate, nan=-1.0) >= args.threshold
     total = heavy.sum(axis=0) * float(minutes[0])
     run = np.zeros(rate.shape[1:])
@@ -446,11 +506,12 @@ def compute_training_index(args: ThresholdInput, ctx: ToolContext) -> ToolOutput
     vals = {"max_duration": Value(value=_r(total[r, c], 1), units="min"),
             "max_consecutive_duration": Value(value=_r(longest.max(), 1), units="min"),
             "max_lat": Value(value=lat, units="degree_north"), "max_lon": Value(value=lon, units="degree_east"),
-            "sequence_minutes": Value(value=_r(minutes.sum(), 1), units="min"),
+            **win.from_place("max", lat, lon), "sequence_minutes": Value(value=_r(minutes.sum(), 1), units="min"),
             "area_30min": Value(value=_r(area30, 1), units="km^2")}
     summary = (f">= {args.threshold:g} mm/h persists up to {vals['max_duration'].value} min "
                f"(longest unbroken {vals['max_consecutive_duration'].value} min) of {vals['sequence_minutes'].value}"
-               f" min at {lat}N {lon}E; {vals['area_30min'].value} km2 with >= 30 min")
+               f" min at {lat}N {lon}E ({_away(vals, 'max')}); {vals['area_30min'].value} km2 with >= 30 min, "
+               f"{win.area_text()}")
     if total[r, c] == 0:
-        notes.append(f"no pixel reaches {args.threshold:g} mm/h in the sequence")
-    return ToolOutput(values=vals, summary=summary, warnings=notes)
+        notes.append(f"no pixel reaches {args.threshold:g} mm/h in the sequence {win.area_text()}")
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes))

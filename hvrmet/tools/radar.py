@@ -33,7 +33,7 @@ from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
-from hvrmet.tools.window import Window, windowed
+from hvrmet.tools.window import Window, place_units, windowed
 
 __all__: list[str] = []
 
@@ -158,21 +158,13 @@ def _where(prefix: str, p: dict[str, float] | None, win: Window | None = None) -
 
 def _from_place(prefix: str, p: dict[str, Any] | None, win: Window) -> dict[str, Value]:
     """``prefix_distance`` (km) and ``prefix_bearing`` (degree) of a point from the case's place."""
-    d = b = None
-    if p and p.get("lat") is not None and p.get("lon") is not None:
-        dd, bb = win.locate([p["lat"]], [p["lon"]])
-        d, b = _r(float(dd[0]), 1), _r(float(bb[0]), 0)
-    return {f"{prefix}_distance": Value(value=d, units="km", note="from the case's place"),
-            f"{prefix}_bearing": Value(value=b, units="degree", note="from the case's place, clockwise from north")}
+    p = p or {}
+    return win.from_place(prefix, p.get("lat"), p.get("lon"))
 
 
 def _where_units(prefix: str) -> dict[str, str]:
     return {f"{prefix}_lat": "degree_north", f"{prefix}_lon": "degree_east", f"{prefix}_range": "km",
-            f"{prefix}_azimuth": "degree", **_place_units(prefix)}
-
-
-def _place_units(prefix: str) -> dict[str, str]:
-    return {f"{prefix}_distance": "km", f"{prefix}_bearing": "degree"}
+            f"{prefix}_azimuth": "degree", **place_units(prefix)}
 
 
 def _window(ctx: ToolContext, args: RadarInput, vol) -> Window:
@@ -243,7 +235,7 @@ def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOut
 @tool(category="radar", outputs=windowed({"max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
                                           "max_reflectivity_lon": "degree_east", "max_reflectivity_range": "km",
                                           "max_reflectivity_azimuth": "degree", "max_reflectivity_elevation": "degree",
-                                          "max_reflectivity_height": "km", **_place_units("max_reflectivity")}),
+                                          "max_reflectivity_height": "km", **place_units("max_reflectivity")}),
       example=EX, needs=NEEDS)
 def find_max_reflectivity(args: MaxInput, ctx: ToolContext) -> ToolOutput:
     """The strongest reflectivity gate of the volume and where it is.
@@ -339,8 +331,8 @@ def compute_vil(args: GridInput, ctx: ToolContext) -> ToolOutput:
                                           "strongest_cell_lat": "degree_north", "strongest_cell_lon": "degree_east",
                                           "strongest_cell_range": "km", "strongest_cell_azimuth": "degree",
                                           "strongest_cell_area": "km^2", "largest_cell_area": "km^2",
-                                          **_place_units("strongest_cell"), "nearest_cell_max_reflectivity": "dBZ",
-                                          "nearest_cell_area": "km^2", **_place_units("nearest_cell"),
+                                          **place_units("strongest_cell"), "nearest_cell_max_reflectivity": "dBZ",
+                                          "nearest_cell_area": "km^2", **place_units("nearest_cell"),
                                           "cells_outside_window": "1"}),
       example=EX, needs=NEEDS)
 def detect_storm_cells(args: CellInput, ctx: ToolContext) -> ToolOutput:
@@ -406,9 +398,9 @@ ROTATION_OUTPUTS = {"max_rotational_velocity": "m/s", "couplet_lat": "degree_nor
                     "couplet_range": "km", "couplet_azimuth": "degree", "couplet_height": "km",
                     "couplet_elevation": "degree", "couplet_diameter": "km", "azimuthal_shear": "1/s",
                     "inbound_velocity": "m/s", "outbound_velocity": "m/s", "mesocyclone_flag": "",
-                    "mesocyclone_count": "1", **_place_units("couplet"),
+                    "mesocyclone_count": "1", **place_units("couplet"),
                     "nearest_couplet_rotational_velocity": "m/s", "nearest_couplet_lat": "degree_north",
-                    "nearest_couplet_lon": "degree_east", **_place_units("nearest_couplet")}
+                    "nearest_couplet_lon": "degree_east", **place_units("nearest_couplet")}
 
 
 def _is_meso(c: dict[str, Any], args: RotationInput) -> bool:
@@ -554,7 +546,7 @@ def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
                                           "debris_lon": "degree_east", "min_correlation": "1",
                                           "couplet_rotational_velocity": "m/s", "couplet_lat": "degree_north",
                                           "couplet_lon": "degree_east", "debris_signature_flag": "",
-                                          **_place_units("debris")}),
+                                          **place_units("debris")}),
       example={"case": "klbb20160601"}, needs=NEEDS)
 def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
     """Tornado debris signature: low correlation coefficient in echo at a velocity couplet.

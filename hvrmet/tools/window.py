@@ -45,7 +45,7 @@ import pandas as pd
 
 from hvrmet.tools.results import ToolOutput, Value
 
-__all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "RECORD_KEYS", "WIDER_FACTOR", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown",
+__all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "RECORD_KEYS", "WIDER_FACTOR", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown", "place_units",
            "distance_bearing", "window_of", "windowed"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
@@ -104,6 +104,14 @@ DEFAULTS: dict[str, WindowDefault] = {d.kind: d for d in (
         "of the 00 and 12 UTC launches, before the boundary layer and the flow change). A sounding farther "
         "from the place is used and said so; one outside the time window weighs less"),
     WindowDefault(
+        "composite", "radar rain composites (national and continental mosaics of rain rate, accumulation or "
+        "reflectivity)", "mesoscale", 250.0, 12.0,
+        "the rain that matters at a place falls within a few hundred km of it: a mesoscale convective system's "
+        "rain shield spans 100-500 km and a flash flood's catchments tens to a few hundred km; 250 km is about "
+        "the area one forecast office covers (a WSR-88D's 230 km reflectivity range) and leaves out the other "
+        "systems of a continental mosaic. 12 h either side: the longest accumulation the heavy-rain criteria "
+        "grade is 24 h (GB/T 28592-2012); frames farther from the case time belong to another day's rain"),
+    WindowDefault(
         "surface_analysis", "WPC coded surface analyses (fronts, highs, lows)", "synoptic", 1000.0, 12.0,
         "a surface high counts as 'over the region' when it lies within about 1000 km, the width of the "
         "subsiding ridge under an upper high; 12 h either side, as for an analysis"),
@@ -120,6 +128,11 @@ WINDOW_OUTPUTS: dict[str, str] = {
 #: sounding's station distance and bearing from the place), not what they measure: a
 #: report's one-line result of a call leaves them out.
 RECORD_KEYS: frozenset[str] = frozenset(WINDOW_OUTPUTS) | {"station_distance", "station_bearing"}
+
+
+def place_units(prefix: str) -> dict[str, str]:
+    """The units of :meth:`Window.from_place`'s values."""
+    return {f"{prefix}_distance": "km", f"{prefix}_bearing": "degree"}
 
 
 def windowed(outputs: dict[str, str]) -> dict[str, str]:
@@ -230,6 +243,7 @@ class Window:
     end: pd.Timestamp | None = None
     data_time: pd.Timestamp | None = None
     data_time_known: bool = True
+    area_km: float | None = None    # set when the radius is the case's area of interest (a region)
     warnings: list[str] = field(default_factory=list)
     _outside: bool = False
 
@@ -274,6 +288,16 @@ class Window:
                 d, _ = distance_bearing(self.lat, self.lon, lat.ravel()[edge], lon.ravel()[edge])
                 m.flat[edge] = np.nan_to_num(d, nan=np.inf) <= self.radius_km
         return m
+
+    def from_place(self, prefix: str, lat: float | None, lon: float | None) -> dict[str, Value]:
+        """``prefix_distance`` (km) and ``prefix_bearing`` (degree) of a point from the
+        place (both ``None`` for a point without a position); units as :func:`place_units`."""
+        d = b = None
+        if lat is not None and lon is not None:
+            dd, bb = self.locate([lat], [lon])
+            d, b = _r(float(dd[0]), 1), _r(float(bb[0]), 0)
+        return {f"{prefix}_distance": Value(value=d, units="km", note="from the case's place"),
+                f"{prefix}_bearing": Value(value=b, units="degree", note="from the case's place, clockwise from north")}
 
     def inside(self, distance_km) -> np.ndarray:
         """True where a distance (km) from the place is within the radius (always, with no radius)."""
@@ -389,7 +413,10 @@ class Window:
         off = self.offset_h(self.data_time) if self.data_time is not None else None
         return {
             "window_radius": Value(value=self.radius_km, units="km",
-                                   note="" if self.radius_km is not None else "no radius: " + self.area_text()),
+                                   note=("no radius: " + self.area_text() if self.radius_km is None else
+                                         f"the case's area of interest (its place is a region), wider than "
+                                         f"the {DEFAULTS[self.kind].radius_km:g} km of {self.kind} data"
+                                         if self.area_km is not None else "")),
             "window_center_lat": Value(value=round(self.lat, 4), units=DEG_N, note=self.place),
             "window_center_lon": Value(value=round(self.lon, 4), units=DEG_E),
             "window_center_time": Value(value=_iso(self.center_time), note="the case's time"),
@@ -422,17 +449,26 @@ class Window:
 
 def window_of(kind: str, lat: float, lon: float, time: dt.datetime | None, *, radius_km: float | None = None,
               time_window_h: float | None = None, box: Any = None, start: Any = None, end: Any = None,
-              place: str = "") -> Window:
+              place: str = "", area_km: float | None = None) -> Window:
     """A window of ``kind`` around a place and time, with the defaults of :data:`DEFAULTS`
     for what is not given. An explicit ``box`` without an explicit ``radius_km`` limits the
-    area by the box alone."""
+    area by the box alone. ``area_km``, the radius of a place that is a region (a case's
+    ``location.radius_km``), widens the default radius to at least itself."""
     if kind not in DEFAULTS:
         raise KeyError(f"unknown window kind {kind!r}; kinds: {', '.join(DEFAULTS)}")
     d = DEFAULTS[kind]
     has_box = box is not None and bool(box.describe())
-    radius = radius_km if radius_km is not None else (None if has_box else d.radius_km)
+    area = None
+    if radius_km is not None:
+        radius = radius_km
+    elif has_box:
+        radius = None
+    else:
+        radius = d.radius_km
+        if area_km is not None and float(area_km) > radius:
+            radius = area = float(area_km)
     return Window(kind=kind, lat=float(lat), lon=float((float(lon) + 180.0) % 360.0 - 180.0), center_time=_ts(time),
                   radius_km=None if radius is None else float(radius),
                   time_window_h=float(time_window_h if time_window_h is not None else d.time_window_h),
-                  place=place, box=box if has_box else None, start=_ts(start), end=_ts(end))
+                  place=place, box=box if has_box else None, start=_ts(start), end=_ts(end), area_km=area)
 
