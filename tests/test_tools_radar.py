@@ -300,3 +300,96 @@ def test_summarize_level3_fields(vol):
         assert res.value("max_lat") == pytest.approx(float(ds["lat"].values[iy, ix]), abs=1e-3)
     vil = _ok("summarize_level3_field", {"case": "mci20160526"})
     assert vil.value("max_value") == 50.0
+
+
+# --- convective lines -------------------------------------------------------------------
+def _grid(field, res_km=1.0, site=(35.0, -97.0)):
+    """A radar-centred (y, x) grid as composite_reflectivity returns it (lat/lon from an
+    equirectangular approximation, enough for the shapes tested here)."""
+    import xarray as xr
+
+    ny, nx = field.shape
+    x = (np.arange(nx) - nx // 2) * res_km * 1000.0
+    y = (np.arange(ny) - ny // 2) * res_km * 1000.0
+    lat = site[0] + y[:, None] / 111.2e3 + 0 * x[None, :]
+    lon = site[1] + x[None, :] / (111.2e3 * math.cos(math.radians(site[0]))) + 0 * y[:, None]
+    return xr.DataArray(field.astype(np.float32), dims=("y", "x"), coords={"x": x, "y": y,
+                        "lat": (("y", "x"), lat), "lon": (("y", "x"), lon)},
+                        attrs={"site_latitude": site[0], "site_longitude": site[1]})
+
+
+def _band(n, length, width, angle_deg, centre=(0.0, 0.0), value=50.0):
+    """A rectangle of ``value`` dBZ (km on a 1 km grid), its long side ``angle_deg`` from north."""
+    yy, xx = np.mgrid[0:n, 0:n] - n // 2
+    a = math.radians(angle_deg)
+    along = (xx - centre[0]) * math.sin(a) + (yy - centre[1]) * math.cos(a)
+    across = (xx - centre[0]) * math.cos(a) - (yy - centre[1]) * math.sin(a)
+    return np.where((np.abs(along) <= length / 2) & (np.abs(across) <= width / 2), value, np.nan)
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, 90.0, 135.0])
+def test_convective_line_shape_by_hand(angle):
+    """A 150 km x 10 km band at four orientations and a 20 km square beside it: length,
+    width, ratio and orientation as drawn (within a pixel), the square no line."""
+    f = _band(301, 150, 10, angle)
+    f = np.fmax(f, _band(301, 20, 20, 0.0, centre=(120, 120), value=45.0))
+    regions, labels = rc.convective_lines(_grid(f), 40.0, bridge_km=0.0, min_area_km2=50)
+    line, square = regions
+    assert line["length_km"] == pytest.approx(150, abs=2.5) and line["width_km"] == pytest.approx(10, abs=1.5)
+    assert line["aspect_ratio"] == pytest.approx(15, rel=0.15)
+    assert min(abs(line["orientation"] - angle), 180 - abs(line["orientation"] - angle)) <= 1.0
+    assert line["area_km2"] == pytest.approx(np.isfinite(_band(301, 150, 10, angle)).sum())
+    assert square["length_km"] < 30 and square["aspect_ratio"] < 1.5 and square["max_dbz"] == 45.0
+    assert (labels == 1).sum() == line["area_km2"] and set(np.unique(labels)) == {0, 1, 2}
+
+
+def test_convective_line_bridges_small_gaps_only():
+    """Cells 10 km long with 3 km gaps make one 150 km line when gaps up to 4 km are
+    bridged, and no line without bridging; gaps of 9 km are not bridged."""
+    def chain(gap):
+        f = np.full((301, 301), np.nan)
+        y0 = -75
+        while y0 + 10 <= 75:
+            f = np.fmax(f, _band(301, 10, 8, 0.0, centre=(0, y0 + 5)))
+            y0 += 10 + gap
+        return _grid(f)
+
+    bridged, _ = rc.convective_lines(chain(3), 40.0, bridge_km=4.0, min_area_km2=50)
+    assert len(bridged) == 1 and bridged[0]["length_km"] >= 140
+    assert bridged[0]["area_km2"] < 150 * 9  # the bridged gaps are not echo area
+    apart, _ = rc.convective_lines(chain(3), 40.0, bridge_km=0.0, min_area_km2=50)
+    assert max(r["length_km"] for r in apart) <= 12
+    wide, _ = rc.convective_lines(chain(9), 40.0, bridge_km=4.0, min_area_km2=50)
+    assert max(r["length_km"] for r in wide) <= 12
+    with pytest.raises(ValueError, match="bridge_km"):
+        rc.convective_lines(chain(3), 40.0, bridge_km=-1.0)
+
+
+def test_detect_convective_line_on_real_volumes(vol):
+    """KLBB 1 June 2016 15 UTC holds a NW-SE line of 40 dBZ cells over 100 km long through
+    the place; may1999's longest 40 dBZ region is shorter than 100 km. The line's length
+    is checked against its Feret diameter (the largest distance between two of its echo
+    pixels, by scipy's convex hull here), and its nearest echo's distance from the place
+    against a haversine of the pixels themselves."""
+    from scipy.spatial import ConvexHull
+
+    res = _ok("detect_convective_line", {"case": "klbb20160601", "radius": "75 km"})
+    assert res.values["line_flag"].value is True and res.value("line_length") >= 100
+    assert res.value("line_aspect_ratio") >= 3 and 90 <= res.value("line_orientation") <= 180
+    comp = rc.composite_reflectivity(vol("klbb20160601"), 1000.0, 230000.0)
+    regions, labels = rc.convective_lines(comp, 40.0, 4.0)
+    line = next(r for r in regions if r["length_km"] == res.value("line_length"))
+    iy, ix = np.nonzero(labels == line["region_id"])
+    pts = np.c_[comp.x.values[ix], comp.y.values[iy]] / 1000.0
+    hull = pts[ConvexHull(pts).vertices]
+    feret = max(np.hypot(*(a - b)) for a in hull for b in hull)
+    assert feret - 1.0 <= res.value("line_length") <= feret + 1.5
+    from hvrmet.cases import get_case
+
+    loc = get_case("klbb20160601").location
+    d = min(_km(loc.lat, loc.lon, float(la), float(lo))
+            for la, lo in zip(comp.lat.values[iy, ix], comp.lon.values[iy, ix]))
+    assert res.value("line_distance") == pytest.approx(d, abs=1.5)
+    none = _ok("detect_convective_line", {"case": "may1999"})
+    assert none.values["line_flag"].value is False and none.value("line_count") == 0 and none.values["line_length"].value is None
+    assert 50 <= none.value("longest_region_length") < 100 and "no convective line" in none.summary

@@ -386,6 +386,89 @@ def detect_storm_cells(args: CellInput, ctx: ToolContext) -> ToolOutput:
     return win.finish(ToolOutput(values=values, summary=summary, table=every, warnings=warnings))
 
 
+class LineInput(GridInput):
+    """A radar volume, a grid and what makes a convective line."""
+
+    threshold: float = quantity(40.0, units="dBZ", description="reflectivity of the convective cells the line is "
+                                "made of", ge=0.0, le=75.0)
+    bridge: float = quantity(4.0, units="km", description="gaps up to about this width between cells are bridged "
+                             "(nearly contiguous cells form one line)", ge=0.0, le=20.0)
+    min_length: float = quantity(100.0, units="km", description="shortest line (Parker and Johnson 2000: 100 km)",
+                                 ge=1.0, le=2000.0)
+    min_aspect_ratio: float = quantity(3.0, units="1", description="smallest length-to-width ratio of a line",
+                                       ge=1.0, le=100.0)
+
+
+LINE_OUTPUTS = {"line_flag": "", "line_count": "1", "line_length": "km", "line_width": "km",
+                "line_aspect_ratio": "1", "line_orientation": "degree", "line_max_reflectivity": "dBZ",
+                "line_area": "km^2", **place_units("line"), "longest_region_length": "km",
+                "longest_region_aspect_ratio": "1"}
+
+
+@tool(category="radar", outputs=windowed(LINE_OUTPUTS), example=EX, needs=NEEDS)
+def detect_convective_line(args: LineInput, ctx: ToolContext) -> ToolOutput:
+    """Quasi-linear convective systems: lines of convective cells on the composite reflectivity.
+
+    The composite reflectivity's echo at or above ``threshold`` (40 dBZ) is joined across
+    gaps up to ``bridge`` km and labelled into regions
+    (:func:`hvrmet.calc.radar.convective_lines`: length along the major axis, mean width,
+    length-to-width ratio, orientation). A region is a line when it is at least
+    ``min_length`` km long (a linear mesoscale convective system's convective chain,
+    Parker and Johnson 2000, Mon. Wea. Rev. 128, 3413-3436: 100 km or more) and at least
+    ``min_aspect_ratio`` times longer than wide; it counts when any of its echo lies inside
+    the window. Reported: whether there is a line, how many, the longest one's length,
+    width, ratio, orientation (degree from north), maximum reflectivity and area, with the
+    distance and bearing of its nearest echo from the place; and the longest region of
+    any shape inside the window, so that a cluster that is not a line says how far it is
+    from being one. The table lists every region of 100 km2 or more.
+    A bowing segment is not told apart from a straight line.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
+    comp = rc.composite_reflectivity(ds, args.resolution * 1000.0, args.max_range * 1000.0)
+    regions, labels = rc.convective_lines(comp, args.threshold, args.bridge)
+    inside = _grid_mask(comp, win)
+    lat, lon = comp["lat"].values, comp["lon"].values
+    for r in regions:
+        cells = (labels == r["region_id"]) & inside
+        r["in_window"] = bool(cells.any())
+        r["line"] = bool(r["length_km"] >= args.min_length and r["aspect_ratio"] >= args.min_aspect_ratio)
+        if r["in_window"]:
+            d, b = win.locate(lat[cells], lon[cells])
+            i = int(np.nanargmin(d))
+            r.update(distance_km=_r(float(d[i]), 1), bearing=_r(float(b[i]), 0),
+                     nearest_lat=round(float(lat[cells][i]), 4), nearest_lon=round(float(lon[cells][i]), 4))
+    near = [r for r in regions if r["in_window"]]
+    lines = [r for r in near if r["line"]]
+    top = lines[0] if lines else {}
+    longest = near[0] if near else {}
+    values = {"line_flag": Value(value=bool(lines)),
+              "line_count": Value(value=len(lines), units="1", note="lines with echo inside the window"),
+              "line_length": Value(value=top.get("length_km"), units="km"),
+              "line_width": Value(value=top.get("width_km"), units="km"),
+              "line_aspect_ratio": Value(value=top.get("aspect_ratio"), units="1"),
+              "line_orientation": Value(value=top.get("orientation"), units="degree",
+                                        note="direction of the major axis, from north (0-180)"),
+              "line_max_reflectivity": Value(value=top.get("max_dbz"), units="dBZ"),
+              "line_area": Value(value=top.get("area_km2"), units="km^2"),
+              **win.from_place("line", top.get("nearest_lat"), top.get("nearest_lon")),
+              "longest_region_length": Value(value=longest.get("length_km"), units="km"),
+              "longest_region_aspect_ratio": Value(value=longest.get("aspect_ratio"), units="1")}
+    if top:
+        summary = (f"{_site(ds)}: a line of {args.threshold:g} dBZ cells {top['length_km']:.0f} km long, "
+                   f"{top['width_km']:.0f} km wide (ratio {top['aspect_ratio']:.1f}), oriented "
+                   f"{top['orientation']:.0f} deg, max {top['max_dbz']:.1f} dBZ, its nearest echo "
+                   f"{top['distance_km']:.0f} km from the place ({win.area_text()})")
+    elif longest:
+        summary = (f"{_site(ds)}: no convective line {win.area_text()}; the longest region of {args.threshold:g} dBZ "
+                   f"echo is {longest['length_km']:.0f} km long with ratio {longest['aspect_ratio']:.1f} (a line "
+                   f"needs {args.min_length:g} km and {args.min_aspect_ratio:g})")
+    else:
+        summary = f"{_site(ds)}: no region of {args.threshold:g} dBZ echo of 100 km2 or more {win.area_text()}"
+    table = [{k: v for k, v in r.items() if k not in ("nearest_lat", "nearest_lon")} for r in regions]
+    return win.finish(ToolOutput(values=values, summary=summary, table=table))
+
+
 def _couplets(ds, args: RotationInput, win: Window | None = None) -> dict[str, Any]:
     return rc.rotation_couplet(ds, max_elevation=args.max_elevation, max_diameter_m=args.max_diameter * 1000.0,
                                min_range_m=args.min_range * 1000.0, max_range_m=args.max_range * 1000.0,
