@@ -50,6 +50,44 @@ def test_check_catches_bad_cards(tmp_path):
     assert "duplicate card id 'idx-sbcape'" in joined
 
 
+def test_check_catches_bad_signals(tmp_path):
+    """A signal naming an unregistered tool, a field the tool does not return, units of
+    another dimension or an argument the tool does not take, and a screening call of an
+    unknown tool, are problems; a guideline signal without a definition is reported (not
+    a problem: no detector shows it yet)."""
+    import shutil
+
+    from hvrmet.knowledge.store import knowledge_dir
+
+    root = tmp_path / "k"
+    shutil.copytree(knowledge_dir(), root)
+    sig = root / "signals.yaml"
+    text = sig.read_text()
+    for old, new in [("tool: compute_vil, field: max_vil, op: '>=', value: 40, units: kg/m^2}",
+                      "tool: compute_vil, field: max_vill, op: '>=', value: 40, units: kg/m^2}"),
+                     ("tool: detect_convective_line, field: line_flag",
+                      "tool: detect_convective_lines, field: line_flag"),
+                     ("field: max_echo_top, op: '>=', value: 12, units: km}",
+                      "field: max_echo_top, op: '>=', value: 12, units: kg}"),
+                     ("tools: [describe_case_setting]", "tools: [describe_case_settings]")]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    old = "field: cell_count, op: '>=', value: 1, units: '1', args: {radius: 230}}"
+    assert old in text
+    text = text.replace(old, old.replace("{radius: 230}", "{radius: 230, radious: 1}"), 1)
+    sig.write_text(text)
+    problems, stats = check_knowledge(root)
+    joined = "\n".join(problems)
+    assert "compute_vil returns no field 'max_vill'" in joined
+    assert "tool 'detect_convective_lines' is not registered" in joined
+    assert "compute_echo_tops.max_echo_top: threshold units 'kg'" in joined
+    assert "takes no argument(s) ['radious']" in joined
+    assert "calls 'describe_case_settings', which is not a registered tool" in joined
+    _, ok = check_knowledge()
+    assert "hook_echo" in ok["undetected_signals"]["gl-tornadic-supercell"]
+    assert all("convective_line" not in v for v in ok["undetected_signals"].values())
+
+
 def test_retrieval_quality():
     store = default_store()
     assert len(load_queries()) >= 40

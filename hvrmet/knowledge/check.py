@@ -143,7 +143,48 @@ def check_knowledge(root: Path | None = None) -> tuple[list[str], dict]:
             problems.append(f"hazard family {fam!r} has no guideline card")
         if not any(c.library == "index" for c in fam_cards):
             problems.append(f"hazard family {fam!r} has no index card")
+    defined, sig_problems = _signal_definitions(root or knowledge_dir(), tools)
+    problems += sig_problems
+    undetected = {c.id: [s for s in c.signals if s not in defined] for c in cards if c.library == "guideline"}
     stats = {"cards": len(cards), **{lib: sum(c.library == lib for c in cards) for lib in LIBRARIES},
              "conditions": sum(len(c.conditions) for c in cards), "hazards": len(hazards),
-             "families": sorted(families)}
+             "families": sorted(families), "undetected_signals": {k: v for k, v in undetected.items() if v}}
     return problems, stats
+
+
+def _signal_definitions(root: Path, tools: dict) -> tuple[set[str], list[str]]:
+    """The signal ids ``signals.yaml`` defines, and its problems: a signal or a screening
+    call naming a tool that is not registered, a field the tool does not return, units that
+    do not convert, arguments the tool does not take (such a signal would never fire)."""
+    from hvrmet._resources import load_yaml
+
+    path = root / "signals.yaml"
+    if not path.is_file():
+        return set(), [f"{path}: no signals.yaml"]
+    data = load_yaml(path.read_text()) or {}
+    problems, ids = [], set()
+    for sd in data.get("signals", []):
+        sid, name = sd.get("id", "?"), sd.get("tool", "")
+        ids.add(sid)
+        t = tools.get(name)
+        if t is None:
+            problems.append(f"signals.yaml: signal {sid!r}: tool {name!r} is not registered")
+            continue
+        if sd.get("field") not in t.outputs:
+            problems.append(f"signals.yaml: signal {sid!r}: {name} returns no field {sd.get('field')!r}")
+            continue
+        value, declared = sd.get("value"), t.outputs[sd["field"]]
+        # a field declared without units carries them per call (a Level III product's values)
+        if declared and not isinstance(value, (bool, str)) and (msg := _dimension_problem(str(sd.get("units", "")),
+                                                                                         declared)):
+            problems.append(f"signals.yaml: signal {sid!r}: {name}.{sd['field']}: {msg}")
+        bad = set(sd.get("args") or {}) - set(t.input_model.model_fields)
+        if bad:
+            problems.append(f"signals.yaml: signal {sid!r}: {name} takes no argument(s) {sorted(bad)}")
+    for entry in data.get("screening", []):
+        for call in entry.get("tools", []):
+            name = call if isinstance(call, str) else call.get("tool", "")
+            if name not in tools:
+                problems.append(f"signals.yaml: screening of {entry.get('role')!r} calls {name!r}, "
+                                "which is not a registered tool")
+    return ids, problems
