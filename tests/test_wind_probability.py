@@ -61,3 +61,91 @@ def test_a_point_inside_one_ring_of_a_multi_ring_contour_is_inside():
     assert not _contains(lon, lat, 1.5, 1.5, ring)   # in the hole
     assert not _contains(lon, lat, 7.0, 1.0, ring)   # between the storms
     assert _contains(lon + 360.0, lat, 11.0, 1.0, ring)  # the same rings given in 0-360 longitudes
+
+
+def _independent_ring_maxima(path, lat, lon):
+    """Per wind threshold, (probability, geodesic distance in km from the place to the
+    ring's nearest vertex, whether the place is inside) of every ring (shapefile part),
+    read with pyshp and measured with pyproj here."""
+    import shapefile
+    from pyproj import Geod
+    from shapely.geometry import Point, Polygon
+
+    geod = Geod(ellps="WGS84")
+    zf = zipfile.ZipFile(path)
+    out = {34: [], 50: [], 64: []}
+    for stem in sorted({n[:-4] for n in zf.namelist() if n.endswith(".shp")}):
+        m = re.search(r"_wsp(\d+)knt", stem)
+        if not m or int(m.group(1)) not in out:
+            continue
+        rdr = shapefile.Reader(shp=io.BytesIO(zf.read(stem + ".shp")), shx=io.BytesIO(zf.read(stem + ".shx")),
+                               dbf=io.BytesIO(zf.read(stem + ".dbf")))
+        names = [f[0] for f in rdr.fields[1:]]
+        for sr in rdr.iterShapeRecords():
+            rec = dict(zip(names, sr.record))
+            pct = float(re.match(r"[<>]?\s*(\d+)", str(rec.get("PERCENTAGE", rec.get("PWIND", "0")))).group(1))
+            parts = list(sr.shape.parts) + [len(sr.shape.points)]
+            for a, b in zip(parts[:-1], parts[1:]):
+                pts = sr.shape.points[a:b]
+                if len(pts) < 3:
+                    continue
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                _, _, d = geod.inv([lon] * len(xs), [lat] * len(xs), xs, ys)
+                inside = Polygon(pts).buffer(0).contains(Point(lon, lat))
+                out[int(m.group(1))].append((pct, min(d) / 1000.0, inside))
+    return out
+
+
+@pytest.mark.parametrize("lat,lon", [(30.0, -72.0), (22.0, -93.0), (40.0, -30.0)])
+def test_maxima_count_only_the_rings_near_the_place(data_dir, lat, lon):
+    """The product holds Henri (western Atlantic), Grace (Gulf of Mexico) and Pacific
+    storms: the highest probability of each threshold is that of the rings within 500 km
+    of the place (nearest-vertex geodesics here; rings within 10 km of the edge could go
+    either way and may only raise the maximum); mid-Atlantic, far from every storm, is 0
+    with a warning naming the product's highest probability."""
+    from hvrmet.tools import call_tool
+
+    res = call_tool("summarize_wind_probability", {"case": "henri2021", "lat": lat, "lon": lon})
+    assert res.ok, res.error
+    assert res.value("window_radius") == 500.0
+    rings = _independent_ring_maxima(data_dir / ZIP, lat, lon)
+    for kt, rs in rings.items():
+        sure = max([p for p, d, ins in rs if ins or d <= 490.0], default=0.0)
+        maybe = max([p for p, d, ins in rs if ins or d <= 510.0], default=0.0)
+        assert sure <= res.value(f"max_prob_{kt}kt") <= maybe, (kt, sure, maybe)
+        if max(p for p, _, _ in rs) > maybe:
+            assert any(f"highest {kt} kt probability" in w for w in res.warnings)
+    if (lat, lon) == (40.0, -30.0):
+        assert res.value("max_prob_34kt") == 0.0 and res.value("area_34kt_50pct") == 0.0
+    if (lat, lon) == (30.0, -72.0):  # Henri's 64 kt rings, not Grace's 70 % far in the Gulf
+        assert res.value("max_prob_64kt") < max(p for p, _, _ in rings[64])
+    wide = call_tool("summarize_wind_probability", {"case": "henri2021", "lat": lat, "lon": lon, "radius": 20038})
+    for kt, rs in rings.items():
+        assert wide.value(f"max_prob_{kt}kt") == max(p for p, _, _ in rs)
+
+
+def test_the_50_percent_area_of_the_whole_view_by_geodesics(data_dir):
+    """Over the whole product the 34 kt 50 % area is the geodesic area of NHC's polygons
+    (pyshp and shapely read the zip, pyproj measures, holes subtracted)."""
+    import shapefile
+    from pyproj import Geod
+    from shapely.geometry import shape
+
+    from hvrmet.tools import call_tool
+
+    zf = zipfile.ZipFile(data_dir / ZIP)
+    stem = next(n[:-4] for n in zf.namelist() if n.endswith(".shp") and "_wsp34knt" in n)
+    rdr = shapefile.Reader(shp=io.BytesIO(zf.read(stem + ".shp")), shx=io.BytesIO(zf.read(stem + ".shx")),
+                           dbf=io.BytesIO(zf.read(stem + ".dbf")))
+    names = [f[0] for f in rdr.fields[1:]]
+    total = 0.0
+    for sr in rdr.iterShapeRecords():
+        rec = dict(zip(names, sr.record))
+        pct = float(re.match(r"[<>]?\s*(\d+)", str(rec.get("PERCENTAGE", rec.get("PWIND", "0")))).group(1))
+        if pct >= 50 and sr.shape.points:
+            area, _ = Geod(ellps="WGS84").geometry_area_perimeter(shape(sr.shape.__geo_interface__))
+            total += abs(area) / 1e6
+    res = call_tool("summarize_wind_probability", {"case": "henri2021", "radius": 20038})
+    assert res.value("area_34kt_50pct") == pytest.approx(total, rel=1e-3)
+    near = call_tool("summarize_wind_probability", {"case": "henri2021"})
+    assert 0 < near.value("area_34kt_50pct") < res.value("area_34kt_50pct")  # Grace's rings left out

@@ -112,6 +112,13 @@ DEFAULTS: dict[str, WindowDefault] = {d.kind: d for d in (
         "systems of a continental mosaic. 12 h either side: the longest accumulation the heavy-rain criteria "
         "grade is 24 h (GB/T 28592-2012); frames farther from the case time belong to another day's rain"),
     WindowDefault(
+        "tropical", "tropical-cyclone products (NHC wind-speed probabilities)", "synoptic", 500.0, 6.0,
+        "a product holds every active cyclone of its basins: the storm that matters is the one whose winds reach "
+        "the place. A large hurricane's 34 kt winds reach 300-500 km from its centre, so a contour ring whose line "
+        "lies within 500 km belongs to the storm at or near the place; rings farther away are another storm, or "
+        "this one's track days later. NHC issues the product with each advisory, every 6 h: one more than 6 h "
+        "from the case time is superseded"),
+    WindowDefault(
         "surface_analysis", "WPC coded surface analyses (fronts, highs, lows)", "synoptic", 1000.0, 12.0,
         "a surface high counts as 'over the region' when it lies within about 1000 km, the width of the "
         "subsiding ridge under an upper high; 12 h either side, as for an analysis"),
