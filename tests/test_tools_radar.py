@@ -393,3 +393,30 @@ def test_detect_convective_line_on_real_volumes(vol):
     none = _ok("detect_convective_line", {"case": "may1999"})
     assert none.values["line_flag"].value is False and none.value("line_count") == 0 and none.values["line_length"].value is None
     assert 50 <= none.value("longest_region_length") < 100 and "no convective line" in none.summary
+
+
+def test_radial_velocity_statistics_inside_the_window(data_dir):
+    """KLIX 28 August 2005 (Katrina), read by MetPy's own Level2File: the strongest
+    inbound and outbound velocity of the lowest Doppler sweep within 30 km of the place
+    (the radar site here: ground range by the 4/3-earth beam model), and over the whole
+    sweep with the radar's view; the VAD does not depend on the window."""
+    from metpy.io import Level2File
+
+    f = Level2File(str(data_dir / "open-radar-data/data/KLIX20050828_180149.gz"))
+    sweep = next(s for s in f.sweeps if "VEL" in s[0][1])
+    hdr = sweep[0][1]["VEL"][0]
+    vel = np.ma.filled(np.ma.masked_invalid(np.array([ray[1]["VEL"][1] for ray in sweep], dtype=float)), np.nan)
+    el = np.array([ray[0].el_angle for ray in sweep], dtype=float)
+    r = (hdr.first_gate + hdr.gate_width * np.arange(vel.shape[1])) * 1000.0
+    s, _ = _beam(r[None, :], el[:, None])
+    near = np.where(s <= 30e3, vel, np.nan)
+    res = _ok("summarize_radial_velocity", {"case": "katrina2005", "radius": "30 km"})
+    assert res.value("max_outbound") == pytest.approx(np.nanmax(near), abs=0.01)
+    assert res.value("max_inbound") == pytest.approx(np.nanmin(near), abs=0.01)
+    valid = np.isfinite(near)
+    assert res.value("fraction_over_20ms") == pytest.approx((np.abs(near[valid]) > 20).mean(), abs=1e-3)
+    whole = _ok("summarize_radial_velocity", {"case": "katrina2005", "radius": "230 km"})
+    assert whole.value("max_outbound") == pytest.approx(np.nanmax(np.where(s <= 230e3, vel, np.nan)), abs=0.01)
+    assert whole.value("max_outbound") > res.value("max_outbound")
+    assert whole.value("vad_wind_speed") == res.value("vad_wind_speed")
+    assert res.value("window_radius") == 30.0

@@ -1279,7 +1279,8 @@ def vad_fit(az_deg: np.ndarray, vr: np.ndarray, min_gates: int = 30) -> tuple[fl
 
 
 def radial_velocity_summary(volume: xr.DataTree, vad_range_m: float = 30000.0,
-                            min_reflectivity: float = 5.0) -> dict[str, Any]:
+                            min_reflectivity: float = 5.0,
+                            within: tuple[float, float, float] | None = None) -> dict[str, Any]:
     """Radial-velocity statistics of the lowest PPI with velocity, and a VAD wind.
 
     Parameters
@@ -1291,12 +1292,17 @@ def radial_velocity_summary(volume: xr.DataTree, vad_range_m: float = 30000.0,
     min_reflectivity
         Ring gates whose same-elevation reflectivity is weaker (dBZ), or unknown, are
         left out of the fit (when the volume has reflectivity at that elevation).
+    within
+        ``(lat, lon, radius_m)``: the statistics count only the gates in this circle
+        (:func:`within_mask`); the VAD ring, a property of the air over the radar, is
+        fitted on its whole circle.
 
     Returns
     -------
     dict
         ``sweep`` (node number), ``elevation`` (degree), ``max_outbound``, ``max_inbound``
-        (m/s), ``fraction_over_20ms``, ``vad_speed``, ``vad_direction`` (degree, from),
+        (m/s; NaN when no valid gate lies in the circle), ``fraction_over_20ms``,
+        ``n_gates`` (valid gates counted), ``vad_speed``, ``vad_direction`` (degree, from),
         ``vad_rms`` (m/s), ``vad_gates``, ``vad_height_m`` (above the radar), ``nyquist``.
     """
     vol = _tree(volume)
@@ -1306,6 +1312,7 @@ def radial_velocity_summary(volume: xr.DataTree, vad_range_m: float = 30000.0,
     ds = vol[name].ds
     v = ds["radial_velocity"].values
     valid = np.isfinite(v)
+    counted = valid & within_mask(vol, ds, within)
     rng = ds["range"].values.astype(np.float64)
     gate = int(np.argmin(np.abs(rng - rr)))
     ring = v[:, gate].astype(np.float64).copy()
@@ -1321,8 +1328,12 @@ def radial_velocity_summary(volume: xr.DataTree, vad_range_m: float = 30000.0,
     speed, direction, rms, n = vad_fit(az, ring)
     el = fixed_angle(ds)
     height = float(rng[gate] * np.sin(np.deg2rad(el)) + rng[gate] ** 2 / (2 * KE_A))
-    return {"sweep": sweep_index(name), "elevation": el, "max_outbound": float(np.nanmax(v)),
-            "max_inbound": float(np.nanmin(v)), "fraction_over_20ms": float((np.abs(v[valid]) > 20).mean()),
+    vin = v[counted]
+    return {"sweep": sweep_index(name), "elevation": el,
+            "max_outbound": float(vin.max()) if vin.size else float("nan"),
+            "max_inbound": float(vin.min()) if vin.size else float("nan"),
+            "fraction_over_20ms": float((np.abs(vin) > 20).mean()) if vin.size else float("nan"),
+            "n_gates": int(vin.size),
             "vad_speed": speed, "vad_direction": direction, "vad_rms": rms, "vad_gates": n,
             "vad_height_m": height, "vad_range_m": float(rng[gate]), "nyquist": nyquist_velocity(ds)}
 
