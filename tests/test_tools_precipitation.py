@@ -340,3 +340,24 @@ def test_composite_frames_outside_the_time_window(seq, tmp_path):
     res = run("compute_rain_rate_stats", case=early, whole_sequence=True)
     assert res.value("n_frames") == len(times) and res.values["outside_time_window"].value is True
     assert "outside the time window" in res.summary
+
+
+def test_nowcast_answers_inside_the_window(seq, tmp_path):
+    """The nowcast's areas are read inside the window: at a point place with a 100 km
+    radius, the area now at or above 35 dBZ is that of the last frame's pixels within
+    100 km (haversine here, Marshall-Palmer dBZ from the rain rate), and the area at the
+    lead is no larger than the whole domain's."""
+    ds = seq("mch20150515")
+    rate = to_rain_rate(ds).values[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dbz = 10 * np.log10(200.0 * rate ** 1.6)
+    whole = run("run_nowcast", case="mch20150515", lead=30, threshold=35)
+    mlat, mlon = 46.5, 8.9
+    path = _point_case(tmp_path, "mch20150515", location={"lat": mlat, "lon": mlon, "place": "p"})
+    near = run("run_nowcast", case=path, lead=30, threshold=35, radius=100.0)
+    d = _haversine(mlat, mlon, ds.lat.values, ds.lon.values)
+    inner = float(((np.nan_to_num(dbz, nan=-99) >= 35) & (d <= 99.0)).sum())
+    outer = float(((np.nan_to_num(dbz, nan=-99) >= 35) & (d <= 101.0)).sum())
+    assert inner - 1 <= near.value("area_over_threshold_now") <= outer + 1  # 1 km2 pixels
+    assert near.value("area_over_threshold_at_lead") <= whole.value("area_over_threshold_at_lead")
+    assert near.value("window_radius") == 100.0 and whole.value("window_radius") == 420.0

@@ -7,15 +7,17 @@ from pydantic import Field
 
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
-from hvrmet.tools.inputs import CaseInput, quantity
+from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import windowed
 
 __all__: list[str] = []
 
 
-class NowcastInput(CaseInput):
-    """A case, its composite-sequence role, the method, the lead time and a threshold."""
+class NowcastInput(WindowInput):
+    """A case, its composite-sequence role, the method, the lead time, a threshold and the
+    window the answer is read in."""
 
     role: str = Field("composite_sequence", description="case role of the radar composite sequence")
     method: str = Field("extrapolation", description="nowcasting method: persistence, extrapolation, sprog, pa_net, metok or impa_net")
@@ -25,16 +27,19 @@ class NowcastInput(CaseInput):
 
 
 @tool(category="nowcast", needs=("composite_sequence",), example={"case": "fmi20170509", "lead": 30, "threshold": 35},
-      outputs={"max_reflectivity_at_lead": "dBZ", "area_over_threshold_at_lead": "km^2",
-               "area_over_threshold_now": "km^2", "centroid_lat_at_lead": "degree_north",
-               "centroid_lon_at_lead": "degree_east", "analysis_time": "", "valid_time": "", "method": ""})
+      outputs=windowed({"max_reflectivity_at_lead": "dBZ", "area_over_threshold_at_lead": "km^2",
+                        "area_over_threshold_now": "km^2", "centroid_lat_at_lead": "degree_north",
+                        "centroid_lon_at_lead": "degree_east", "analysis_time": "", "valid_time": "",
+                        "method": ""}))
 def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     """Nowcast the radar composite and report where the threshold is exceeded at a lead time.
 
     Converts the sequence to reflectivity (Marshall-Palmer for rain rates), takes the six
     frames up to the analysis frame, runs the named method of :mod:`hvrmet.nowcast` and
     reports the maximum reflectivity, the area at or above the threshold (km^2) and its
-    centroid at the lead time, beside the area now.
+    centroid at the lead time, beside the area now, all inside the window around the case's
+    place (kind ``composite``; the forecast itself covers the whole grid, so that echoes
+    moving in from outside are there).
     """
     from hvrmet.nowcast import get_method
     from hvrmet.nowcast.dataset import to_dbz
@@ -62,8 +67,12 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
         cell = (111.195 ** 2) * float(ds.attrs["xpixelsize"]) * float(ds.attrs["ypixelsize"]) * np.cos(np.deg2rad(lat))
     else:
         cell = np.full(lat.shape, px_km2)
+    win = ctx.window("composite", args)
+    win.at(times[end - 1], "the analysis frame")
+    inside = win.mask(lat, lon)
+    field = np.where(inside, field, np.nan)
     over = field >= args.threshold
-    now = dbz[end - 1] >= args.threshold
+    now = (dbz[end - 1] >= args.threshold) & inside
     area = float(cell[over].sum())
     out = {
         "max_reflectivity_at_lead": Value(value=round(float(np.nanmax(field)), 1) if np.isfinite(field).any() else None, units="dBZ"),
@@ -75,6 +84,6 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
         "valid_time": Value(value=str(times[end - 1] + np.timedelta64(int(args.lead), "m"))[:16] + "Z", units=""),
         "method": Value(value=args.method, units=""),
     }
-    return ToolOutput(values=out, summary=(
+    return win.finish(ToolOutput(values=out, summary=(
         f"{args.method}: {area:.0f} km2 at or above {args.threshold:.0f} dBZ in {args.lead:.0f} min "
-        f"(now {out['area_over_threshold_now'].value:.0f} km2)"))
+        f"(now {out['area_over_threshold_now'].value:.0f} km2) {win.area_text()}")))
