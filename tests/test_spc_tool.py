@@ -132,3 +132,19 @@ def test_hand_checked_points(outlook_case):
     assert (out.values["categorical_risk"].value, out.value("categorical_rank")) == ("NONE", 0)
     assert out.value("tornado_probability") == 0.0 and out.values["significant_tornado"].value is False
     assert out.values["covering_polygons"].value == []
+
+
+def test_an_outlook_for_another_period_is_flagged(tmp_path):
+    """The outlook is valid 13 UTC 26 May to 12 UTC 27 May 2021: a case at 20 UTC on the 26th
+    is inside; one at 20 UTC on the 27th lies 8 h after it (flagged, warned, and its
+    numbers weigh less); one on the 25th lies 17 h before it."""
+    _write(tmp_path)
+    for when, outside, offset in (("2021-05-26T20:00:00Z", False, 0.0), ("2021-05-27T20:00:00Z", True, -8.0),
+                                  ("2021-05-25T20:00:00Z", True, 17.0)):
+        asm = assemble_case([tmp_path], case_id="spc-when", lat=POINTS[0][0], lon=POINTS[0][1], time=when)
+        case = write_case(asm.case, tmp_path / f"spc-{when[:10]}.yaml")
+        res = call_tool("summarize_spc_outlook", {"case": str(case)})
+        assert res.ok, res.error
+        assert res.values["outside_time_window"].value is outside and res.value("data_time_offset") == offset
+        assert any("another period" in w for w in res.warnings) is outside
+        assert ("outside its valid period" in res.summary) is outside

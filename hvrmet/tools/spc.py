@@ -35,7 +35,8 @@ def _outlook_roles(ctx: ToolContext, role: str) -> list[str]:
       outputs={"categorical_risk": "", "categorical_rank": "1", "highest_categorical_risk": "",
                "tornado_probability": "percent", "wind_probability": "percent", "hail_probability": "percent",
                "any_severe_probability": "percent", "significant_tornado": "", "significant_wind": "",
-               "significant_hail": "", "covering_polygons": "", "valid_start": "", "valid_end": ""})
+               "significant_hail": "", "covering_polygons": "", "valid_start": "", "valid_end": "",
+               "outside_time_window": "", "data_time_offset": "hour"})
 def summarize_spc_outlook(args: OutlookInput, ctx: ToolContext) -> ToolOutput:
     """The SPC convective outlook at the case's place (or a given point).
 
@@ -46,6 +47,11 @@ def summarize_spc_outlook(args: OutlookInput, ctx: ToolContext) -> ToolOutput:
     lacks), whether a significant (hatched) area covers it, and the covering polygons as
     SPC labels them (LABEL/LABEL2). The case's role and its numbered roles
     (spc_outlook_2, ...) are read together, as SPC publishes one layer a file.
+
+    An outlook speaks for its valid period (a day-1 outlook 12-12 UTC): when the case's
+    time lies outside it, the result says ``outside_time_window`` (its numbers weigh less
+    in the ledger), ``data_time_offset`` gives the hours from the case time to the nearer
+    end of the period, and a warning says which period the outlook is for.
     """
     roles = _outlook_roles(ctx, args.role)
     if not roles:
@@ -69,12 +75,38 @@ def summarize_spc_outlook(args: OutlookInput, ctx: ToolContext) -> ToolOutput:
         values[f"{h}_probability"] = Value(value=at[f"{h}_probability"], units="percent")
     for h in _HAZARDS:
         values[f"significant_{h}"] = Value(value=at[f"{h}_significant"], units="")
+    when = _period_check(ctx.case_time, starts[0] if starts else None, ends[-1] if ends else None)
+    values["outside_time_window"] = Value(value=when[0], units="")
+    values["data_time_offset"] = Value(value=when[1], units="hour", note="from the case time to the outlook's "
+                                       "valid period (0 inside it)")
     probs = ", ".join(f"{h} {at[f'{h}_probability']:.0f} %" for h in _HAZARDS if at[f"{h}_probability"] is not None)
-    warnings = []
+    warnings = [when[2]] if when[2] else []
     if at["categorical"] is None:
         warnings.append("the outlook has no categorical layer")
     summary = (f"SPC outlook at ({lat:.2f}, {lon:.2f}): "
                f"{at['categorical'] if at['categorical'] is not None else 'no categorical layer'}"
                + (f"; {probs}" if probs else "")
                + (f"; highest risk in the outlook {at['highest_anywhere']}" if at["highest_anywhere"] else ""))
+    if when[0]:
+        summary += f" [outside its valid period: {abs(when[1]):.1f} h {'before' if when[1] > 0 else 'after'} it]"
     return ToolOutput(values=values, summary=summary, warnings=warnings)
+
+
+def _period_check(case_time, start: str | None, end: str | None) -> tuple[bool, float | None, str]:
+    """``(outside, offset_h, warning)``: whether the case time lies outside the outlook's
+    valid period, the hours from the case time to the period (positive: the period starts
+    later; negative: it ended before; 0 inside), and the warning ('' inside or unknown)."""
+    import pandas as pd
+
+    if case_time is None or not start or not end:
+        return False, None, ("" if case_time is None else
+                             "the outlook gives no valid period: whether it holds the case time cannot be checked")
+    t = pd.Timestamp(case_time).tz_localize(None) if pd.Timestamp(case_time).tzinfo is None else \
+        pd.Timestamp(case_time).tz_convert("UTC").tz_localize(None)
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+    if t0 <= t <= t1:
+        return False, 0.0, ""
+    off = round(((t0 - t) if t < t0 else (t1 - t)).total_seconds() / 3600.0, 2)
+    return True, off, (f"the outlook is valid {start} to {end} UTC and the case time {t:%Y-%m-%dT%H:%M} lies "
+                       f"{abs(off):.1f} h {'before' if off > 0 else 'after'} that period: it is the outlook of another "
+                       "period, used, and weighs less in the ledger")
