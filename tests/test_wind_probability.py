@@ -4,9 +4,11 @@ directly (a contour with several rings: one per storm, and holes)."""
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 
+import numpy as np
 import pytest
 
 ZIP = "metpy/staticdata/nhc_wind_prob_2021082012.zip"
@@ -146,6 +148,58 @@ def test_the_50_percent_area_of_the_whole_view_by_geodesics(data_dir):
             area, _ = Geod(ellps="WGS84").geometry_area_perimeter(shape(sr.shape.__geo_interface__))
             total += abs(area) / 1e6
     res = call_tool("summarize_wind_probability", {"case": "henri2021", "radius": 20038})
-    assert res.value("area_34kt_50pct") == pytest.approx(total, rel=1e-3)
+    assert res.value("area_34kt_50pct") == pytest.approx(total, rel=1e-6)
     near = call_tool("summarize_wind_probability", {"case": "henri2021"})
     assert 0 < near.value("area_34kt_50pct") < res.value("area_34kt_50pct")  # Grace's rings left out
+
+
+def _product(rings):
+    """A wind-probability dataset as the reader returns it, from ``(threshold, percent,
+    [(lon, lat), ...])`` rings, one contour each (shapefile order: clockwise)."""
+    import numpy as np
+    import xarray as xr
+
+    lon, lat, contour = [], [], []
+    for c, (_, _, pts) in enumerate(rings):
+        lon += [p[0] for p in pts]
+        lat += [p[1] for p in pts]
+        contour += [c] * len(pts)
+    return xr.Dataset({"threshold": ("contour", [float(r[0]) for r in rings]),
+                       "probability": ("contour", [float(r[1]) for r in rings]),
+                       "vertex_lon": ("vertex", np.array(lon, float)), "vertex_lat": ("vertex", np.array(lat, float)),
+                       "vertex_contour": ("vertex", np.array(contour))})
+
+
+def test_rings_by_hand():
+    """Rings drawn here, without vertex_ring (one ring a contour): a place deep inside a
+    large ring counts it at distance 0 even with a small radius; a triangle (three
+    vertices) 20 km east counts at its distance; a ring across the antimeridian is
+    measured on the place's side; the area of a 1 x 1 degree square is its geodesic area."""
+    from pyproj import Geod
+
+    from hvrmet.tools.tropical import _contains, _rings
+    from hvrmet.tools.window import window_of
+
+    big = [(-82.0, 40.0), (-62.0, 40.0), (-62.0, 20.0), (-82.0, 20.0)]          # clockwise
+    dx = 20.0 / (111.32 * math.cos(math.radians(30.0)))
+    tri = [(-72.0 + dx, 30.2), (-72.0 + dx + 0.3, 30.0), (-72.0 + dx, 29.8)]  # west vertex line 20 km east
+    square = [(179.5, 21.0), (-179.5, 21.0), (-179.5, 20.0), (179.5, 20.0)]   # across 180 degrees
+    ds = _product([(34, 5, big), (34, 90, tri), (64, 70, square)])
+    win = window_of("tropical", 30.0, -72.0, None, radius_km=5.0)
+    rings = _rings(ds, win)
+    assert [r["probability"] for r in rings] == [5.0, 90.0, 70.0]
+    assert rings[0]["distance_km"] == 0.0 and win.inside(rings[0]["distance_km"])
+    assert rings[1]["distance_km"] == pytest.approx(20.0, abs=0.3)
+    geod = Geod(ellps="WGS84")
+    area, _ = geod.polygon_area_perimeter([p[0] for p in big], [p[1] for p in big])
+    assert rings[0]["area_km2"] == pytest.approx(-area / 1e6, rel=1e-9) and rings[0]["area_km2"] > 0
+    far = window_of("tropical", 20.5, -179.9, None, radius_km=0.5)
+    across = _rings(ds, far)[2]
+    assert across["distance_km"] == 0.0  # inside the square across the antimeridian
+    near = window_of("tropical", 20.5, -179.0, None)
+    d = _rings(ds, near)[2]["distance_km"]
+    _, _, want = geod.inv(-179.0, 20.5, -179.5, 20.5)
+    assert d == pytest.approx(want / 1000.0, abs=1.0)  # 52 km west to its edge, not around the globe
+    assert _contains(np.array([p[0] for p in square]), np.array([p[1] for p in square]), -179.9, 20.5)
+    assert _contains(np.array([p[0] for p in tri]), np.array([p[1] for p in tri]), -72.0 + dx + 0.1, 30.0)
+    assert not _contains(np.array([p[0] for p in tri]), np.array([p[1] for p in tri]), -72.0, 30.0)

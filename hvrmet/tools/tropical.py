@@ -48,7 +48,7 @@ def _contains(lon: np.ndarray, lat: np.ndarray, x: float, y: float, ring: np.nda
 
 
 def _rings(ds, win: Window) -> list[dict]:
-    """Every ring of the product: its contour, threshold and probability, its distance
+    """Every ring of the product: its threshold and probability, its distance
     (km) from the window's place (0 when the place lies inside the ring; else to the ring's
     line, in the azimuthal-equidistant plane of the place) and its geodesic area (km2,
     positive for an outer ring, negative for a hole: shapefile rings run clockwise outside)."""
@@ -74,8 +74,7 @@ def _rings(ds, win: Window) -> list[dict]:
             continue
         inside = Polygon(xy).buffer(0).contains(origin)
         area, _ = geod.polygon_area_perimeter(lon[k], lat[k])
-        out.append({"contour": c, "ring": r, "threshold": float(ds.threshold.values[c]),
-                    "probability": float(ds.probability.values[c]), "inside": bool(inside),
+        out.append({"threshold": float(ds.threshold.values[c]), "probability": float(ds.probability.values[c]),
                     "distance_km": 0.0 if inside else float(LinearRing(xy).distance(origin)) / 1000.0,
                     "area_km2": -float(area) / 1e6})
     return out
