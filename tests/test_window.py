@@ -345,6 +345,10 @@ def test_wider_checks_are_planned_only_for_storm_scale_checks_that_ran_in_their_
     # a check already given a radius is not widened again
     given = ran.model_copy(update={"arguments": {"case": "may1999", "radius": 150.0}})
     assert pol.widened("tornadic_supercell", _ctx("may1999", [given], ["radar_volume"])) == []
+    # a case whose place is a region searched its area (200 km): wider is twice that, never narrower
+    region = ran.model_copy(update={"values": {"window_radius": {"value": 200.0, "units": "km"}}})
+    (c,) = pol.widened("tornadic_supercell", _ctx("may1999", [region], ["radar_volume"]))
+    assert c.args["radius"] == 200.0 * WIDER_FACTOR and c.widened_from == 200.0
 
 
 def test_a_wider_check_runs_only_when_it_could_change_a_status(tmp_path):

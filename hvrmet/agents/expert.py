@@ -140,7 +140,11 @@ class ExpertPolicy:
         from hvrmet.tools import REGISTRY
         from hvrmet.tools.window import DEFAULTS, WIDER_FACTOR
 
-        ran = {e.tool for e in ctx.evidence if e.ok and e.arguments.get("radius") is None}
+        ran: dict[str, float] = {}  # tool -> the radius its default window searched
+        for e in ctx.evidence:
+            if e.ok and e.arguments.get("radius") is None:
+                used = ((e.values or {}).get("window_radius") or {}).get("value")
+                ran.setdefault(e.tool, float(used) if isinstance(used, (int, float)) else float("nan"))
         out = []
         for c in self.plan(hazard, ctx):
             t = REGISTRY.get(c.tool)
@@ -148,10 +152,12 @@ class ExpertPolicy:
             if (kind is None or kind.scale != "storm" or "radius" not in t.input_model.model_fields
                     or c.tool not in ran or c.args.get("radius") is not None):
                 continue
-            wide = kind.radius_km * WIDER_FACTOR
-            out.append(PlannedCheck(tool=c.tool, args={**c.args, "radius": wide}, widened_from=kind.radius_km,
-                                    reason=f"{c.reason}; looked for again within {wide:g} km (the storm-scale window "
-                                           f"is {kind.radius_km:g} km)"))
+            # the radius the check searched: the kind's, or the case's area when its place is a region
+            base = ran[c.tool] if ran[c.tool] == ran[c.tool] else kind.radius_km
+            wide = base * WIDER_FACTOR
+            out.append(PlannedCheck(tool=c.tool, args={**c.args, "radius": wide}, widened_from=base,
+                                    reason=f"{c.reason}; looked for again within {wide:g} km (the window searched "
+                                           f"was {base:g} km)"))
         return out
 
     def _null_outcome(self, hazard: str) -> bool:

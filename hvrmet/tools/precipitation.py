@@ -102,7 +102,7 @@ class RateStatsInput(SequenceInput):
     """A composite sequence, and the frame (or the whole sequence) to describe."""
 
     frame: int = quantity(-1, units="1", ge=-100000, le=100000,
-                          description="frame index (0 = first; negative counts from the end, -1 = latest)")
+                          description="frame index among the frames inside the time window (0 = first; negative counts from the end, -1 = latest)")
     whole_sequence: bool = Field(False, description="pool every frame of the sequence instead of one frame")
 
 
