@@ -139,6 +139,19 @@ def test_locate_fronts_heat_dome(load):
     assert r.value("nearest_low_pressure") == ds.strength.values[lows][np.argmin(dl)] == 1002.0
     assert r.value("nearest_low_distance") == pytest.approx(dl.min(), rel=0.01)
 
+    # the deepest analysed low inside each radius (haversine here; no low sits near an edge)
+    for radius in (1000.0, 2000.0, 20038.0):
+        res = r if radius == 1000.0 else _ok("locate_fronts", {"case": "heatdome2021", "radius": radius})
+        assert not (np.abs(dl - radius) < 0.01 * radius).any()
+        want = ds.strength.values[lows][dl <= radius].min()
+        assert res.value("min_low_pressure") == want
+        k = np.flatnonzero(lows)[np.flatnonzero(dl <= radius)[np.argmin(ds.strength.values[lows][dl <= radius])]]
+        assert res.value("min_low_distance") == pytest.approx(
+            _haversine(45.6, -122.6, ds.lat.values[k], ds.lon.values[k]), rel=0.01)
+    assert _ok("locate_fronts", {"case": "heatdome2021", "radius": 20038}).value("min_low_pressure") < 1002.0
+    none = _ok("locate_fronts", {"case": "heatdome2021", "lat": 0.0, "lon": -30.0, "radius": 100})
+    assert none.values["min_low_pressure"].value is None and none.values["min_low_distance"].value is None
+
     wide = _ok("locate_fronts", {"case": "heatdome2021", "radius": 1500})
     assert wide.values["strong_high_nearby"].value is True
     east = _ok("locate_fronts", {"case": "heatdome2021", "lat": 38.0, "lon": -78.0, "radius": 300})

@@ -28,7 +28,7 @@ from hvrmet.tools.gridded import BoxInput
 from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
-from hvrmet.tools.window import Window, windowed
+from hvrmet.tools.window import Window, place_units, windowed
 
 __all__ = ["station_frame", "reports_in_window", "pressure_changes", "distance_km", "buddy_check"]
 
@@ -395,7 +395,8 @@ def _extent_outs() -> dict[str, str]:
                         "nearest_strong_high_pressure": "hPa", "nearest_strong_high_lat": DEG_N,
                         "nearest_strong_high_lon": DEG_E, "nearest_strong_high_bearing": "degree",
                         "nearest_low_distance": "km", "nearest_low_pressure": "hPa", "nearest_low_bearing": "degree",
-                        "valid_time": ""}),
+                        "min_low_pressure": "hPa", "min_low_lat": DEG_N, "min_low_lon": DEG_E,
+                        **place_units("min_low"), "valid_time": ""}),
       example={"case": "heatdome2021"}, needs=("fronts",))
 def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     """Fronts, troughs, highs and lows of a WPC surface analysis, and highs near a point.
@@ -404,7 +405,9 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     extent of the cold, warm and stationary fronts (``None`` when there is none); and says
     whether a high of at least ``min_high_pressure`` lies within ``radius`` km of the point
     (the case's location by default), with the nearest such high and the nearest low
-    (geodesic distances, pyproj; bearings from the point). The radius is the window's
+    (geodesic distances, pyproj; bearings from the point), and the deepest analysed low
+    within the radius (its central pressure, position, distance and bearing; ``None``
+    when no low with a pressure lies inside). The radius is the window's
     (kind ``surface_analysis``, :mod:`hvrmet.tools.window`); an analysis valid outside the
     time window around the case's time is flagged (``outside_time_window``). A strong
     surface high over a region is one sign of a subsiding ridge; in a heat wave a thermal
@@ -457,6 +460,16 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
         nearest_low_pressure=Value(value=None if low is None else float(low["p"]), units="hPa"),
         nearest_low_bearing=Value(value=None if low is None else round(float(low["bearing"]), 0), units="degree",
                                   note="from the point"))
+    lows = centres["lows"]
+    inside = lows[win.inside(lows["km"].to_numpy()) & lows["p"].notna().to_numpy()] if len(lows) else lows
+    deep = inside.loc[inside["p"].idxmin()] if len(inside) else None
+    values.update(
+        min_low_pressure=Value(value=None if deep is None else float(deep["p"]), units="hPa",
+                               note=f"the deepest analysed low {win.area_text()}"),
+        min_low_lat=Value(value=None if deep is None else float(deep["lat"]), units=DEG_N),
+        min_low_lon=Value(value=None if deep is None else float(deep["lon"]), units=DEG_E),
+        **win.from_place("min_low", None if deep is None else float(deep["lat"]),
+                         None if deep is None else float(deep["lon"])))
     valid = ""
     if "valid" in ds.coords and ds["valid"].size:
         valid = _iso(ds["valid"].values[0])
@@ -468,6 +481,8 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
           f"nearest high >= {args.min_high_pressure:g} hPa: {near['p']:.0f} hPa at ({near['lat']:.1f}, "
           f"{near['lon']:.1f}), {near['km']:.0f} km away")
     lo = "" if low is None else f"; nearest low {low['p']:.0f} hPa, {low['km']:.0f} km away"
+    if deep is not None:
+        lo += f"; deepest low within {win.radius_km:g} km {deep['p']:.0f} hPa, {deep['km']:.0f} km away"
     return win.finish(ToolOutput(values=values,
                       summary=f"WPC {valid}: fronts {counts}; {values['n_highs'].value} highs, "
                               f"{values['n_lows'].value} lows; {hi} "
