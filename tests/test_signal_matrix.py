@@ -113,6 +113,13 @@ def test_signal_requirements_and_product_roles():
     ids = lambda evs: {s["id"] for s in find_signals(evs)}
     assert "cold_season_moisture" in ids([setting(False), sounding])
     assert "cold_season_moisture" not in ids([setting(True), sounding])  # 16 mm is nothing in summer
+    # a warm nose counts with cold-season moisture only (dec9's dry one, 11 mm, brings no rain to freeze)
+    nose = _ev("compute_freezing_level", {"warm_layer_max_temperature": (4.0, "degC")})
+    dry = _ev("summarize_sounding", {"precipitable_water": (11.0, "mm")})
+    assert "warm_nose" in ids([setting(False), sounding, nose])
+    assert "warm_nose" not in ids([setting(False), dry, nose]) and "warm_nose" not in ids([setting(True), sounding, nose])
+    cool = _ev("compute_freezing_level", {"warm_layer_max_temperature": (34.0, "degF")})  # 1.1 degC
+    assert "warm_nose" in ids([setting(False), sounding, cool])
     tops = _ev("summarize_level3_field", {"max_value": (45.0, "kft")}, role="level3_echo_tops_2")
     vil_as_tops = _ev("summarize_level3_field", {"max_value": (45.0, "kg/m^2")}, role="level3_vil")
     assert "tall_echo_tops" in ids([tops]) and "tall_echo_tops" not in ids([vil_as_tops])

@@ -177,3 +177,47 @@ def test_all_sounding_tools_cached(load):
     for t in tools:
         assert call_tool(t.name, {"case": "oun20110522"}).ok
     assert CACHE.hits - hits == len(tools)
+
+
+def test_warm_nose_by_hand():
+    """Crossings interpolated by hand: -5, -1, 3, 1, -2 degC at 0-2000 m every 500 m."""
+    import math
+
+    from hvrmet.calc.sounding import warm_nose
+
+    z = np.array([0.0, 500.0, 1000.0, 1500.0, 2000.0])
+    cold, wmax, wdepth = warm_nose(z, np.array([-5.0, -1.0, 3.0, 1.0, -2.0]))
+    assert cold == pytest.approx(500 + 500 * 1 / 4) and wmax == 3.0
+    assert wdepth == pytest.approx((1500 + 500 * 1 / 3) - 625.0)
+    assert warm_nose(z, np.array([-5.0, -1.0, 3.0, 4.0, 2.0]))[2] == pytest.approx(2000 - 625.0)  # never cools
+    cold, wmax, wdepth = warm_nose(z, np.array([-1.0, -3.0, -2.0, -6.0, -9.0]))  # all snow
+    assert (cold, wmax, wdepth) == (2000.0, -2.0, 0.0)
+    cold, wmax, wdepth = warm_nose(z, np.array([0.0, 0.5, 2.0, -1.0, -3.0]))  # 0 degC at the ground is subfreezing
+    assert cold == pytest.approx(0.0) and wmax == 2.0
+    cold, wmax, wdepth = warm_nose(z, np.array([4.0, -1.0, 3.0, 1.0, -2.0]))  # a warm surface: no such layer
+    assert cold == 0.0 and math.isnan(wmax) and math.isnan(wdepth)
+    assert all(math.isnan(x) for x in warm_nose(z[:1], np.array([-1.0])))
+    cold, wmax, _ = warm_nose(np.array([0.0, np.nan, 1000.0]), np.array([-2.0, 5.0, 2.0]))  # missing levels left out
+    assert cold == pytest.approx(500.0) and wmax == 2.0
+
+
+def test_warm_nose_of_a_real_sounding(data_dir):
+    """dec9_sounding.txt (read with pandas here) starts at -0.1 degC and warms to 5.4 degC
+    at 1133 m: a 7 m subfreezing layer under a warm nose; may4_sounding.txt starts above
+    0 degC, so it has none and says why."""
+    import pandas as pd
+
+    names = ["PRES", "HGHT", "TEMP", "DWPT", "RELH", "MIXR", "DRCT", "SKNT", "THTA", "THTE", "THTV"]
+    df = pd.read_fwf(data_dir / "metpy/staticdata/dec9_sounding.txt", skiprows=5, names=names,
+                     widths=[7] * 11).dropna(subset=["TEMP"])
+    z, t = df.HGHT.to_numpy(float), df.TEMP.to_numpy(float)
+    base = z[0] + (z[1] - z[0]) * (0 - t[0]) / (t[1] - t[0])
+    res = call_tool("compute_freezing_level", {"case": "null-dec9"})
+    assert res.ok, res.error
+    assert res.value("surface_cold_layer_depth") == pytest.approx(base - z[0], abs=0.01)
+    assert res.value("warm_layer_max_temperature") == pytest.approx(t[1:].max()) == 5.4
+    warm = call_tool("compute_freezing_level", {"case": "may1999"})
+    assert warm.value("surface_cold_layer_depth") == 0.0
+    assert warm.values["warm_layer_max_temperature"].value is None
+    assert any("warm_layer_max_temperature not computable" in w and "subfreezing layer at the ground" in w
+               for w in warm.warnings)

@@ -25,7 +25,7 @@ from numbers import Real
 import numpy as np
 import xarray as xr
 
-__all__ = ["Profile", "profile_from_dataset", "diagnostics", "ship", "UNITS"]
+__all__ = ["Profile", "profile_from_dataset", "diagnostics", "ship", "UNITS", "warm_nose"]
 
 _LOCK = threading.Lock()
 
@@ -248,6 +248,53 @@ def _crossing_height(z_agl: np.ndarray, temp: np.ndarray) -> float:
     return float(np.interp(0.0, [temp[i], temp[i - 1]], [z_agl[i], z_agl[i - 1]]))
 
 
+def warm_nose(z_agl: np.ndarray, temp_c: np.ndarray) -> tuple[float, float, float]:
+    """The layer structure of freezing rain: a subfreezing layer at the ground under a
+    melting (above 0 degC) layer aloft.
+
+    Parameters
+    ----------
+    z_agl
+        Heights above ground (m), increasing, first level the surface.
+    temp_c
+        Temperatures (degC) at those heights.
+
+    Returns
+    -------
+    cold_depth, warm_max, warm_depth
+        The depth (m) of the subfreezing layer from the ground up to the first 0 degC
+        crossing (the whole profile when it never warms above 0 degC; 0 when the surface
+        is above 0 degC: there is no such layer); the highest temperature (degC) above
+        that layer; and the depth (m) of the first layer above 0 degC over it, between its
+        two 0 degC crossings (0 when there is none; to the profile's top when it never
+        cools again). Both are NaN without a subfreezing surface layer. Crossings are
+        interpolated linearly in height. Falling snow melts partly in a warm layer whose
+        maximum is about 1 degC and wholly at about 3-4 degC or more; the drops then
+        freeze on contact below, or refreeze into ice pellets in a deep, cold layer (the
+        card ``idx-warm-nose``; Bourgouin 2000, Wea. Forecasting 15, 583-592).
+    """
+    z = np.asarray(z_agl, dtype=np.float64)
+    t = np.asarray(temp_c, dtype=np.float64)
+    ok = np.isfinite(z) & np.isfinite(t)
+    z, t = z[ok], t[ok]
+    if z.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    if t[0] > 0.0:
+        return 0.0, float("nan"), float("nan")
+    warm = np.flatnonzero(t > 0.0)
+    if warm.size == 0:
+        return float(z[-1] - z[0]), float(t[1:].max()), 0.0
+    i = int(warm[0])
+    base = float(np.interp(0.0, [t[i - 1], t[i]], [z[i - 1], z[i]]))
+    cold_again = np.flatnonzero(t[i:] <= 0.0)
+    if cold_again.size:
+        j = i + int(cold_again[0])
+        top = float(np.interp(0.0, [t[j], t[j - 1]], [z[j], z[j - 1]]))
+    else:
+        top = float(z[-1])
+    return base - float(z[0]), float(t[i:].max()), top - base
+
+
 def _mag(q, units_: str) -> float:
     try:
         return float(q.to(units_).magnitude)
@@ -304,7 +351,8 @@ UNITS = {
     "shear_0_1km": "m/s", "shear_0_3km": "m/s", "shear_0_6km": "m/s", "bunkers_right_u": "m/s",
     "bunkers_right_v": "m/s", "bunkers_right_speed": "m/s", "bunkers_right_direction": "degree",
     "bunkers_left_u": "m/s", "bunkers_left_v": "m/s", "srh_0_1km": "m^2/s^2", "srh_0_3km": "m^2/s^2",
-    "stp": "1", "scp": "1", "ship": "1",
+    "stp": "1", "scp": "1", "ship": "1", "surface_cold_layer_depth": "m", "warm_layer_max_temperature": "degC",
+    "warm_layer_depth": "m",
 }
 
 
@@ -376,6 +424,8 @@ def _compute(prof: Profile) -> dict[str, tuple[float, str]]:
         v["freezing_level"] = _crossing_height(z_agl.m, t.m)
         tw = mpcalc.wet_bulb_temperature(p, t, td).to("degC")
         v["wet_bulb_zero_height"] = _crossing_height(z_agl.m, tw.m)
+        cold, wmax, wdepth = warm_nose(z_agl.m, t.to("degC").m)
+        v["surface_cold_layer_depth"], v["warm_layer_max_temperature"], v["warm_layer_depth"] = cold, wmax, wdepth
 
     def kinematics():
         if prof.u is None:

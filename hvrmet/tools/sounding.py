@@ -62,10 +62,13 @@ def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> Too
     missing = [k for k, v in values.items() if v.value is None]
     notes = list(prof.notes)
     wind = next((n for n in notes if n.startswith("wind reaches only") or "has no wind" in n), "")
+    by_reason: dict[str, list[str]] = {}  # one note per reason, naming every quantity it leaves out
     for k in missing:
         need = _NEEDS.get(k)
         why = "; ".join(x for x in (f"it needs {need}" if need else "", wind if need and "wind" in need else "") if x)
-        notes.append(f"{k} not computable from this sounding" + (f": {why}" if why else ""))
+        by_reason.setdefault(why, []).append(k)
+    for why, keys in by_reason.items():
+        notes.append(", ".join(f"{k} not computable" for k in keys) + " from this sounding" + (f": {why}" if why else ""))
     where = f"{ds.attrs.get('station', '')} {ds.attrs.get('time', '')[:16]}".strip()
     shown = ", ".join(f"{k} {v.value:.4g} {v.units}" for k, v in values.items()
                       if isinstance(v.value, float))
@@ -75,6 +78,8 @@ def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> Too
 
 #: What each kinematic quantity needs from the sounding (said when it cannot be computed).
 _NEEDS = {
+    "warm_layer_max_temperature": "a subfreezing layer at the ground (the surface is above 0 degC)",
+    "warm_layer_depth": "a subfreezing layer at the ground (the surface is above 0 degC)",
     "shear_0_1km": "winds to 1 km above ground", "shear_0_3km": "winds to 3 km above ground",
     "shear_0_6km": "winds to 6 km above ground",
     "bunkers_right_u": "winds to 6 km above ground (Bunkers storm motion)",
@@ -170,7 +175,13 @@ _sounding_tool("compute_downdraft_cape", {"dcape": J},
     metpy.calc.downdraft_cape.""")
 _sounding_tool("compute_lapse_rate", {"lapse_rate_700_500": "K/km", "t500": "degC"},
     """700-500 hPa temperature lapse rate (K/km) and the 500 hPa temperature (degC).""")
-_sounding_tool("compute_freezing_level", {"freezing_level": "m", "wet_bulb_zero_height": "m"},
-    """Heights above ground of the 0 degC isotherm and of the 0 degC wet-bulb temperature.
+_sounding_tool("compute_freezing_level", {"freezing_level": "m", "wet_bulb_zero_height": "m",
+                                          "surface_cold_layer_depth": "m", "warm_layer_max_temperature": "degC",
+                                          "warm_layer_depth": "m"},
+    """Heights above ground of the 0 degC isotherm and of the 0 degC wet-bulb temperature, and the warm nose.
 
-    The lowest crossing going up; 0 m when the surface is at or below 0 degC.""")
+    The lowest crossing going up; 0 m when the surface is at or below 0 degC. Over a
+    subfreezing layer at the ground (its depth), the highest temperature above it (the warm
+    nose: above 0 degC, snow melts there and the drops refreeze below, the freezing-rain and
+    ice-pellet profile) and the depth of that melting layer
+    (:func:`hvrmet.calc.sounding.warm_nose`); not computable when the surface is above 0 degC.""")
