@@ -273,7 +273,7 @@ def test_tool_error_outcome():
 
 
 @pytest.mark.parametrize("values, warnings, reason", [
-    # the field absent: the first warning that names the field or says "not computable"
+    # the field absent: a warning that names the field, else the first that says "not computable"
     ({}, ["sounding has 40 levels", "deep-layer shear not computable: winds end at 5.6 km"],
      "not computable: deep-layer shear not computable: winds end at 5.6 km"),
     # the value missing without a note: a warning that names the field
@@ -282,6 +282,9 @@ def test_tool_error_outcome():
     # the value's own note comes first
     ({"shear_0_6km": Value(value=None, units="m/s", note="winds end at 5.6 km")}, ["shear_0_6km: other"],
      "not computable: winds end at 5.6 km"),
+    # a warning naming the field wins over an earlier one about another quantity
+    ({}, ["srh_0_3km not computable: no storm motion", "shear_0_6km not computable: winds end at 5.6 km"],
+     "not computable: shear_0_6km not computable: winds end at 5.6 km"),
     # nothing says why
     ({}, ["sounding has 40 levels"], "shear_0_6km not computed"),
     ({"shear_0_6km": Value(value=None, units="m/s")}, [], "shear_0_6km not computed"),

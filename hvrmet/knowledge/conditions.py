@@ -57,8 +57,10 @@ def evaluate_condition(card_id: str, cond: Condition, result: ToolResult) -> Out
         return Outcome(card_id, cond, None, None, cond.units, f"tool error: {result.error}")
     val = result.values.get(cond.field)
     if val is None or val.value is None:
+        # the tool's own reason: a warning naming the field, else one that says "not computable"
         why = (val.note if val is not None and val.note else
-               next((w for w in result.warnings if cond.field in w or "not computable" in w), ""))
+               next((w for w in result.warnings if cond.field in w),
+                    next((w for w in result.warnings if "not computable" in w), "")))
         return Outcome(card_id, cond, None, None, cond.units,
                        f"not computable: {why}" if why else f"{cond.field} not computed")
     if isinstance(cond.value, (bool, str)) or isinstance(val.value, (bool, str)):
