@@ -67,7 +67,7 @@ def test_card_signals_are_defined_or_unmeasured():
     from hvrmet.knowledge import default_store
 
     unmeasured = {"hook_echo", "dry_midlevels", "bowing_line", "rear_inflow_jet", "descending_core",
-                  "surface_divergence", "back_building", "warm_nose", "subfreezing_surface_layer",
+                  "surface_divergence", "back_building", "subfreezing_surface_layer",
                   "warm_advection_aloft", "cold_air_damming", "surface_temperature_below_zero",
                   "qvector_convergence", "banded_precipitation", "eyewall_ring", "slow_motion", "blocking_ridge",
                   "subsidence", "record_temperatures", "warm_nights", "persistence",
