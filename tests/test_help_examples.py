@@ -37,5 +37,4 @@ def test_every_tool_example_validates(data_dir):
     from hvrmet.tools import list_tools
 
     for t in list_tools():
-        if t.example:
-            t.input_model.model_validate({"case": "may1999", **{k: v for k, v in t.example.items() if k != "case"}})
+        t.input_model.model_validate({"case": "may1999", **t.example})

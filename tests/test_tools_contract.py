@@ -15,9 +15,62 @@ from hvrmet.tools.registry import _is_numeric
 TOOLS = [t.name for t in list_tools()]
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
+#: The real case each tool's example runs on here (the registry's examples name no case:
+#: they fit any case with the tool's data). summarize_spc_outlook runs on a written case.
+EXAMPLE_CASES = {
+    **dict.fromkeys(("compute_divergence", "compute_frontogenesis", "compute_gridded_precipitable_water",
+                     "compute_moisture_advection", "compute_moisture_flux_convergence", "compute_qvector_convergence",
+                     "compute_temperature_advection", "compute_vorticity", "find_jet_maxima", "find_pressure_minimum",
+                     "plot_field_map"), "cyclone2010"),
+    **dict.fromkeys(("plot_nowcast_panels", "plot_nowcast_scores"), "fmi"),
+    **dict.fromkeys(("plot_composite_sequence", "run_nowcast"), "fmi20170509"),
+    **dict.fromkeys(("compute_field_anomaly",), "gfs20210130"),
+    **dict.fromkeys(("locate_fronts",), "heatdome2021"),
+    **dict.fromkeys(("summarize_wind_probability",), "henri2021"),
+    **dict.fromkeys(("describe_case_setting", "summarize_radial_velocity"), "katrina2005"),
+    **dict.fromkeys(("detect_debris_signature",), "klbb20160601"),
+    **dict.fromkeys(("compute_bulk_shear", "compute_composite_reflectivity", "compute_downdraft_cape", "compute_echo_tops",
+                     "compute_freezing_level", "compute_hail_parameter", "compute_helicity", "compute_lapse_rate",
+                     "compute_mlcape", "compute_mucape", "compute_precipitable_water", "compute_sbcape",
+                     "compute_stability_indices", "compute_storm_motion", "compute_supercell_composite",
+                     "compute_tornado_parameter", "compute_vil", "detect_convective_line", "detect_rotation",
+                     "detect_storm_cells", "estimate_hail_proxy", "find_max_reflectivity", "plot_composite_reflectivity",
+                     "plot_hodograph", "plot_radar_ppi", "plot_skewt", "summarize_sounding"), "may1999"),
+    **dict.fromkeys(("classify_heavy_rain", "compute_accumulation", "compute_area_over_threshold", "compute_motion_field",
+                     "compute_rain_rate_stats", "compute_training_index"), "mch20150515"),
+    **dict.fromkeys(("get_hail_index", "get_mesocyclones", "get_storm_structure", "get_storm_tracks", "get_tvs_detections",
+                     "summarize_level3_field"), "mci20160526"),
+    **dict.fromkeys(("compute_deepening_rate", "compute_pressure_tendency", "find_pressure_minimum_station",
+                     "find_strongest_winds", "summarize_upper_air"), "superstorm1993"),
+}
+
+
+def _example(name: str) -> dict:
+    """A tool's example arguments on its test case."""
+    return {"case": EXAMPLE_CASES.get(name, "no-case-for-this-tool"), **get_tool(name).example}
+
 
 def test_registry_size():
     assert len(TOOLS) >= 35, TOOLS
+
+
+def test_examples_name_no_case_and_each_has_a_test_case():
+    """A registered example holds only the tool's own arguments: declaring one with a case
+    is refused. Every tool has a case here that holds one of the roles it needs."""
+    for name in TOOLS:
+        t = get_tool(name)
+        assert "case" not in t.example, name
+        if name not in WRITTEN_CASES:
+            assert set(t.needs) & set(get_case(EXAMPLE_CASES[name]).roles) or not t.needs, name
+    assert set(EXAMPLE_CASES) | set(WRITTEN_CASES) == set(TOOLS)
+
+    class In(CaseInput):
+        """test model"""
+
+    with pytest.raises(ToolDefinitionError, match="names a case"):
+        @tool(category="context", outputs={"x": "1"}, example={"case": "may1999"})
+        def report_nothing_here(args: In, ctx) -> ToolOutput:
+            """A tool declared only to be refused."""
 
 
 @pytest.mark.parametrize("name", TOOLS)
@@ -69,7 +122,7 @@ WRITTEN_CASES = {"summarize_spc_outlook": _written_spc_case}
 @pytest.mark.parametrize("name", TOOLS)
 def test_runs_on_real_data(data_dir, name, tmp_path):
     t = get_tool(name)
-    args = dict(t.example)
+    args = _example(name)
     if name in WRITTEN_CASES:
         args["case"] = WRITTEN_CASES[name](tmp_path)
     res = call_tool(name, args)
@@ -92,23 +145,23 @@ def _case_without(needs: tuple[str, ...]) -> str:
 @pytest.mark.parametrize("name", TOOLS)
 def test_bad_arguments_return_errors(data_dir, name):
     t = get_tool(name)
-    res = call_tool(name, {**t.example, "case": "no-such-case"})
+    res = call_tool(name, {**_example(name), "case": "no-such-case"})
     assert not res.ok and "unknown case" in res.error
-    res = call_tool(name, {**t.example, "bogus_argument": 1})
+    res = call_tool(name, {**_example(name), "bogus_argument": 1})
     assert not res.ok and res.error_type == "InvalidArguments"
     if t.needs:
-        res = call_tool(name, {**t.example, "case": _case_without(t.needs)})
+        res = call_tool(name, {**_example(name), "case": _case_without(t.needs)})
         assert not res.ok and res.error, f"{name} ran on a case without {t.needs}"
     for fname, finfo in t.input_model.model_fields.items():
         units = field_units(t.input_model, fname)
         if units is None:
             continue
         wrong = "3 kg" if units not in ("kg", "g") else "3 m"
-        res = call_tool(name, {**t.example, fname: wrong})
+        res = call_tool(name, {**_example(name), fname: wrong})
         assert not res.ok and res.error_type == "InvalidArguments", (name, fname, res.error)
         hi = next((m.le for m in finfo.metadata if hasattr(m, "le")), None)
         if hi is not None:
-            res = call_tool(name, {**t.example, fname: hi * 10 + 1000})
+            res = call_tool(name, {**_example(name), fname: hi * 10 + 1000})
             assert not res.ok and res.error_type == "InvalidArguments", (name, fname)
 
 
@@ -144,25 +197,25 @@ def test_bad_declarations_fail_at_definition():
         return ToolOutput()
 
     with pytest.raises(ToolDefinitionError, match="no docstring"):
-        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="make_nodoc")(no_doc)
+        tool(category="sounding", outputs={"x": "1"}, example={}, name="make_nodoc")(no_doc)
 
     def units_missing(args: NoUnits, ctx) -> ToolOutput:
         """Compute something useful for the tests here."""
         return ToolOutput()
 
     with pytest.raises(ToolDefinitionError, match="states no units"):
-        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="make_nounits")(units_missing)
+        tool(category="sounding", outputs={"x": "1"}, example={}, name="make_nounits")(units_missing)
 
     def undocumented(args: Undocumented, ctx) -> ToolOutput:
         """Compute something useful for the tests here."""
         return ToolOutput()
 
     with pytest.raises(ToolDefinitionError, match="has no description"):
-        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="make_undoc")(undocumented)
+        tool(category="sounding", outputs={"x": "1"}, example={}, name="make_undoc")(undocumented)
     with pytest.raises(ToolDefinitionError, match="verb_noun"):
-        tool(category="sounding", outputs={"x": "1"}, example={"case": "may1999"}, name="Bad-Name")(ok_doc)
+        tool(category="sounding", outputs={"x": "1"}, example={}, name="Bad-Name")(ok_doc)
     with pytest.raises(ToolDefinitionError, match="example arguments invalid"):
-        tool(category="sounding", outputs={"x": "1"}, example={}, name="make_noexample")(ok_doc)
+        tool(category="sounding", outputs={"x": "1"}, example={"bogus_argument": 1}, name="make_noexample")(ok_doc)
     assert "make_nodoc" not in TOOLS
 
 

@@ -143,7 +143,7 @@ def test_tool_call_with_hostile_resolution():
 
     t = get_tool("compute_composite_reflectivity")
     assert field_units(t.input_model, "resolution") == "km"
-    res = call_tool("compute_composite_reflectivity", {**t.example, "resolution": "9**9**9 km"})
+    res = call_tool("compute_composite_reflectivity", {"case": "may1999", **t.example, "resolution": "9**9**9 km"})
     assert not res.ok
     assert res.error_type == "InvalidArguments"
     assert "resolution" in res.error and "9**9**9 km" in res.error

@@ -47,7 +47,7 @@ def _from_stations(ds, win) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows["t"].to_numpy("datetime64[ns]"), rows["p"].to_numpy(float), rows["lat"].to_numpy(float)
 
 
-@tool(category="gridded", needs=("analysis", "surface_obs"), example={"case": "superstorm1993", "role": "surface_obs"},
+@tool(category="gridded", needs=("analysis", "surface_obs"), example={"role": "surface_obs"},
       outputs=windowed({"deepening_rate": "hPa/day", "bergerons": "1", "first_min_pressure": "hPa",
                         "last_min_pressure": "hPa", "hours": "hour", "center_lat": "degree_north"}))
 def compute_deepening_rate(args: DeepeningInput, ctx: ToolContext) -> ToolOutput:

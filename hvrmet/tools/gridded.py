@@ -320,7 +320,7 @@ def _edge_note(name: str, ext: tuple) -> list[str]:
 @tool(category="gridded",
       outputs=windowed({**_outs("max_relative_vorticity", "1/s"), **_outs("min_relative_vorticity", "1/s"),
                **_outs("max_absolute_vorticity", "1/s"), "level": "hPa", "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 500}, needs=("analysis",))
+      example={"level": 500}, needs=("analysis",))
 def compute_vorticity(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     """Relative and absolute vorticity at a pressure level: extremes and where (1/s).
 
@@ -350,7 +350,7 @@ def compute_vorticity(args: LevelInput, ctx: ToolContext) -> ToolOutput:
 @tool(category="gridded",
       outputs=windowed({**_outs("max_divergence", "1/s"), **_outs("max_convergence", "1/s"), "level": "hPa",
                "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 300}, needs=("analysis",))
+      example={"level": 300}, needs=("analysis",))
 def compute_divergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     """Horizontal divergence at a pressure level: strongest divergence and convergence (1/s).
 
@@ -371,7 +371,7 @@ def compute_divergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
 @tool(category="gridded",
       outputs=windowed({**_outs("max_warm_advection", "K/h"), **_outs("max_cold_advection", "K/h"), "level": "hPa",
                "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
+      example={"level": 850}, needs=("analysis",))
 def compute_temperature_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     """Horizontal temperature advection at a level: strongest warm and cold advection (K/h).
 
@@ -393,7 +393,7 @@ def compute_temperature_advection(args: LowLevelInput, ctx: ToolContext) -> Tool
 @tool(category="gridded",
       outputs=windowed({**_outs("max_moistening", "g/kg/h"), **_outs("max_drying", "g/kg/h"), "moisture_variable": "",
                "level": "hPa", "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
+      example={"level": 850}, needs=("analysis",))
 def compute_moisture_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     """Horizontal moisture advection at a level: strongest moist and dry advection (g/kg/h).
 
@@ -418,7 +418,7 @@ def compute_moisture_advection(args: LowLevelInput, ctx: ToolContext) -> ToolOut
 @tool(category="gridded",
       outputs=windowed({**_outs("max_frontogenesis", "K/m/s"), **_outs("max_frontolysis", "K/m/s"), "level": "hPa",
                "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
+      example={"level": 850}, needs=("analysis",))
 def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
     """Petterssen 2-D frontogenesis of potential temperature at a level (K/m/s).
 
@@ -442,7 +442,7 @@ def compute_frontogenesis(args: LowLevelInput, ctx: ToolContext) -> ToolOutput:
 @tool(category="gridded",
       outputs=windowed({**_outs("max_qvector_convergence", "Pa/m^2/s"), **_outs("min_qvector_convergence", "Pa/m^2/s"),
                "level": "hPa", "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 500}, needs=("analysis",))
+      example={"level": 500}, needs=("analysis",))
 def compute_qvector_convergence(args: LevelInput, ctx: ToolContext) -> ToolOutput:
     """Q-vector convergence, -2 div Q, at a level: strongest forcing for ascent and descent.
 
@@ -469,7 +469,7 @@ def compute_qvector_convergence(args: LevelInput, ctx: ToolContext) -> ToolOutpu
       outputs=windowed({**_outs("level_max_convergence", "g/kg/h"), **_outs("column_max_convergence", "mm/day"),
                **_outs("column_max_divergence", "mm/day"), "level": "hPa", "column_bottom": "hPa",
                "column_top": "hPa", "moisture_variable": "", "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 850}, needs=("analysis",))
+      example={"level": 850}, needs=("analysis",))
 def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext) -> ToolOutput:
     """Moisture flux convergence, both at a level and integrated over a pressure layer.
 
@@ -519,7 +519,7 @@ def compute_moisture_flux_convergence(args: MoistureFluxInput, ctx: ToolContext)
 @tool(category="gridded",
       outputs=windowed({**_outs("max_precipitable_water", "mm"), "mean_precipitable_water": "mm", "column_bottom": "hPa",
                "column_top": "hPa", "valid_time": ""}),
-      example={"case": "cyclone2010"}, needs=("analysis",))
+      example={}, needs=("analysis",))
 def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> ToolOutput:
     """Column precipitable water of the analysis from humidity on levels: maximum and where (mm).
 
@@ -561,7 +561,7 @@ def compute_gridded_precipitable_water(args: ColumnInput, ctx: ToolContext) -> T
 
 @tool(category="gridded",
       outputs=windowed({**_outs("min_pressure", "hPa"), "on_edge": "", "valid_time": ""}),
-      example={"case": "cyclone2010"}, needs=("analysis",))
+      example={}, needs=("analysis",))
 def find_pressure_minimum(args: GriddedInput, ctx: ToolContext) -> ToolOutput:
     """Lowest mean-sea-level pressure of the analysis (hPa) and where, optionally in a box.
 
@@ -585,7 +585,7 @@ def find_pressure_minimum(args: GriddedInput, ctx: ToolContext) -> ToolOutput:
 @tool(category="gridded",
       outputs=windowed({**_outs("max_wind_speed", "m/s"), "max_wind_speed_knots": "knot", "level": "hPa",
                "valid_time": ""}),
-      example={"case": "cyclone2010", "level": 250}, needs=("analysis",))
+      example={"level": 250}, needs=("analysis",))
 def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
     """Strongest wind at a level (jet streak), in m/s and knots, and where.
 
@@ -613,7 +613,7 @@ def find_jet_maxima(args: JetInput, ctx: ToolContext) -> ToolOutput:
 @tool(category="gridded",
       outputs=windowed({**_outs("max_anomaly", "m"), **_outs("min_anomaly", "m"), "mean_anomaly": "m",
                "climatology_month": "1", "climatology_interpolated": "", "level": "hPa", "valid_time": ""}),
-      example={"case": "gfs20210130", "level": 300}, needs=("analysis", "climatology"))
+      example={"level": 300}, needs=("analysis", "climatology"))
 def compute_field_anomaly(args: AnomalyInput, ctx: ToolContext) -> ToolOutput:
     """Anomaly of the geopotential height at a level against the monthly climatology (m).
 

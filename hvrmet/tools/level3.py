@@ -43,7 +43,6 @@ from hvrmet.tools.window import Window, windowed
 
 __all__: list[str] = []
 
-EX = {"case": "mci20160526"}
 
 #: Roles a tool falls back on, in order, when its role is left at the default and the
 #: case lacks it (the generated role of the same product, or another product with it).
@@ -213,7 +212,7 @@ def _none(values: dict[str, Value], spec: tuple[tuple[str, str], ...]) -> None:
                                            "storms_with_motion": "1", "storms_in_product": "1",
                                            "storms_outside_window": "1", "nearest_storm_id": "",
                                            **_where_outs("fastest_storm", "nearest_storm")}),
-      example=EX, needs=("level3_storm_tracks", "level3_storm_tracking_information"))
+      example={}, needs=("level3_storm_tracks", "level3_storm_tracking_information"))
 def get_storm_tracks(args: TrackInput, ctx: ToolContext) -> ToolOutput:
     """Storms tracked by the radar (SCIT, Level III storm tracking information product).
 
@@ -291,7 +290,7 @@ def get_storm_tracks(args: TrackInput, ctx: ToolContext) -> ToolOutput:
     "nearest_circulation_id": "", "nearest_storm_id": "", "nearest_strength_rank": "1",
     "nearest_low_level_rotational_velocity": "knot", **_where_outs("nearest"),
     "mesocyclones_in_product": "1", "mesocyclones_outside_window": "1"}),
-      example=EX, needs=("level3_mesocyclone", "level3_mesocyclone_detection"))
+      example={}, needs=("level3_mesocyclone", "level3_mesocyclone_detection"))
 def get_mesocyclones(args: MesoInput, ctx: ToolContext) -> ToolOutput:
     """Mesocyclones detected by the radar (Level III Mesocyclone Detection Algorithm product).
 
@@ -380,7 +379,7 @@ def _hail_table(ds: xr.Dataset, role: str) -> tuple[str, str]:
                                            "storms_in_table": "1", "storms_outside_window": "1",
                                            "nearest_hail_storm_id": "", "nearest_hail_posh": "percent",
                                            **_where_outs("max_hail", "nearest_hail")}),
-      example=EX, needs=("level3_composite_reflectivity", "level3_hail_index"))
+      example={}, needs=("level3_composite_reflectivity", "level3_hail_index"))
 def get_hail_index(args: HailInput, ctx: ToolContext) -> ToolOutput:
     """Hail index per storm cell: POSH, POH and maximum expected hail size (MEHS).
 
@@ -468,7 +467,7 @@ def _tvs_hits(ds: xr.Dataset, role: str) -> list[dict[str, Any]] | None:
 @tool(category="level3", outputs=windowed({"tvs_count": "1", "tvs_storm_ids": "", "products_checked": "1",
                                            "products_failed": "", "tvs_in_products": "1", "tvs_outside_window": "1",
                                            **dict(_TVS_OUT)}),
-      example=EX, needs=("level3_mesocyclone", "level3_composite_reflectivity", "level3_tornado_vortex_signature"))
+      example={}, needs=("level3_mesocyclone", "level3_composite_reflectivity", "level3_tornado_vortex_signature"))
 def get_tvs_detections(args: TvsInput, ctx: ToolContext) -> ToolOutput:
     """Tornado vortex signatures (TVS/ETVS) across the case's Level III products.
 
@@ -573,7 +572,7 @@ def get_tvs_detections(args: TvsInput, ctx: ToolContext) -> ToolOutput:
                                            "storms_in_product": "1", "storms_outside_window": "1",
                                            "nearest_storm_id": "",
                                            **_where_outs("nearest_storm", "max_reflectivity")}),
-      example=EX, needs=("level3_storm_structure", "level3_composite_reflectivity"))
+      example={}, needs=("level3_storm_structure", "level3_composite_reflectivity"))
 def get_storm_structure(args: StructureInput, ctx: ToolContext) -> ToolOutput:
     """Storm structure per cell: top, cell-based VIL, maximum reflectivity and its height.
 
@@ -633,7 +632,7 @@ def get_storm_structure(args: StructureInput, ctx: ToolContext) -> ToolOutput:
 @tool(category="level3", outputs=windowed({"max_value": "", "max_lat": "degree_north", "max_lon": "degree_east",
                                            "max_range": "km", "max_azimuth": "degree", "mean_value": "",
                                            "coverage_fraction": "1", "product_name": "", **_where_outs("max")}),
-      example=EX, needs=("level3_vil", "level3_echo_tops", "level3_base_reflectivity",
+      example={}, needs=("level3_vil", "level3_echo_tops", "level3_base_reflectivity",
                          "level3_composite_reflectivity"))
 def summarize_level3_field(args: FieldInput, ctx: ToolContext) -> ToolOutput:
     """Maximum of a Level III field product (VIL, echo tops, reflectivity...) and where.

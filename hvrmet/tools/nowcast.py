@@ -26,7 +26,7 @@ class NowcastInput(WindowInput):
     frame: int = quantity(-1, units="1", description="index of the analysis frame in the sequence (-1: the last)", ge=-1000, le=1000)
 
 
-@tool(category="nowcast", needs=("composite_sequence",), example={"case": "fmi20170509", "lead": 30, "threshold": 35},
+@tool(category="nowcast", needs=("composite_sequence",), example={"lead": 30, "threshold": 35},
       outputs=windowed({"max_reflectivity_at_lead": "dBZ", "area_over_threshold_at_lead": "km^2",
                         "area_over_threshold_now": "km^2", "centroid_lat_at_lead": "degree_north",
                         "centroid_lon_at_lead": "degree_east", "analysis_time": "", "valid_time": "",

@@ -240,7 +240,7 @@ def _figure_out(ctx: ToolContext, stem: str, meta: FigureMeta, fig, values: dict
 # -------------------------------------------------------------------------- tools
 
 @tool(category="plot", needs=("composite_sequence",),
-      example={"case": "fmi", "method": "extrapolation", "leads": [10, 30, 60], "thresholds": [35, 45]},
+      example={"method": "extrapolation", "leads": [10, 30, 60], "thresholds": [35, 45]},
       outputs={"figure_path": "", "kind": "", "valid_time": "", "method": "", "analysis_time": "",
                "leads_drawn": "minute", "thresholds_drawn": "dBZ", "observed_leads": "minute",
                "csi_first_threshold": "1", "hss_first_threshold": "1"})
@@ -342,7 +342,7 @@ def plot_nowcast_panels(args: NowcastPanelsInput, ctx: ToolContext) -> ToolOutpu
 
 
 @tool(category="plot", needs=("composite_sequence",),
-      example={"case": "fmi", "methods": ["persistence", "extrapolation"], "thresholds": [35, 45], "starts": 2},
+      example={"methods": ["persistence", "extrapolation"], "thresholds": [35, 45], "starts": 2},
       outputs={"figure_path": "", "kind": "", "valid_time": "", "methods": "", "analysis_times": "",
                "leads_drawn": "minute", "thresholds_drawn": "dBZ", "csi_mean_first_threshold": "1",
                "hss_mean_last_threshold": "1"})

@@ -246,7 +246,7 @@ def _station_place(extent: list[float] | None) -> tuple[str, list[dict]]:
 
 @tool(category="plot", outputs={**FIG, "sbcape": "J/kg", "sbcin": "J/kg", "lcl_pressure": "hPa",
                                 "lfc_pressure": "hPa", "el_pressure": "hPa"},
-      example={"case": "may1999"}, needs=("sounding",))
+      example={}, needs=("sounding",))
 def plot_skewt(args: SoundingPlotInput, ctx: ToolContext) -> ToolOutput:
     """Draw the sounding's skew-T log-p diagram with the surface parcel and an inset hodograph.
 
@@ -279,7 +279,7 @@ def plot_skewt(args: SoundingPlotInput, ctx: ToolContext) -> ToolOutput:
 
 @tool(category="plot", outputs={**FIG, "bunkers_right_speed": "m/s", "bunkers_right_direction": "degree",
                                 "shear_0_6km": "m/s", "srh_0_3km": "m^2/s^2"},
-      example={"case": "may1999"}, needs=("sounding",))
+      example={}, needs=("sounding",))
 def plot_hodograph(args: SoundingPlotInput, ctx: ToolContext) -> ToolOutput:
     """Draw the sounding's hodograph (kt) with height layers coloured and Bunkers motion marked.
 
@@ -375,7 +375,7 @@ def _pick_sweep(vol, var: str, sweep: int | None, elevation: float | None) -> in
 
 @tool(category="plot", outputs={**MAP, "sweep_index": "1", "elevation": "degree", "max_reflectivity": "dBZ",
                                 "max_abs_velocity": "m/s"},
-      example={"case": "may1999", "field": "reflectivity"}, needs=("radar_volume",))
+      example={"field": "reflectivity"}, needs=("radar_volume",))
 def plot_radar_ppi(args: PPIInput, ctx: ToolContext) -> ToolOutput:
     """Draw one PPI sweep of a radar volume (reflectivity or radial velocity) on a map.
 
@@ -475,7 +475,7 @@ class CompositeInput(RadarMapInput):
 
 @tool(category="plot", outputs={**MAP, "max_reflectivity": "dBZ", "max_reflectivity_lat": "degree_north",
                                 "max_reflectivity_lon": "degree_east"},
-      example={"case": "may1999"}, needs=("radar_volume", "level3_composite_reflectivity"))
+      example={}, needs=("radar_volume", "level3_composite_reflectivity"))
 def plot_composite_reflectivity(args: CompositeInput, ctx: ToolContext) -> ToolOutput:
     """Draw composite (column-maximum) reflectivity of a radar volume on a map.
 
@@ -692,7 +692,7 @@ def _long_name(name: str, var) -> str:
 @tool(category="plot", outputs={**MAP, "field_min": "", "field_max": "", "field_units": "",
                                 "deepest_low_value": "", "deepest_low_lat": "degree_north",
                                 "deepest_low_lon": "degree_east"},
-      example={"case": "cyclone2010", "variable": "mslp", "contour_variable": "geopotential_height",
+      example={"variable": "mslp", "contour_variable": "geopotential_height",
                "contour_level": 500, "barb_level": 300}, needs=("analysis",))
 def plot_field_map(args: FieldMapInput, ctx: ToolContext) -> ToolOutput:
     """Draw a gridded field on a map: isobars or filled contours, optional contours of a
@@ -840,7 +840,7 @@ class SequencePlotInput(CaseInput):
 
 
 @tool(category="plot", outputs={**MAP, "frames_shown": "1", "max_value": "", "value_units": ""},
-      example={"case": "fmi20170509"}, needs=("composite_sequence",))
+      example={}, needs=("composite_sequence",))
 def plot_composite_sequence(args: SequencePlotInput, ctx: ToolContext) -> ToolOutput:
     """Draw a grid of panels of a radar composite sequence, in the composite's projection.
 

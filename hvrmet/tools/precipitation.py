@@ -35,7 +35,6 @@ __all__: list[str] = []
 
 MM_PER_INCH = 25.4
 NEEDS = ("composite_sequence",)
-EXAMPLE = {"case": "mch20150515"}
 
 
 class SequenceInput(WindowInput):
@@ -106,7 +105,7 @@ class RateStatsInput(SequenceInput):
     whole_sequence: bool = Field(False, description="pool every frame of the sequence instead of one frame")
 
 
-@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+@tool(category="precipitation", needs=NEEDS, example={},
       outputs=windowed({"max_rain_rate": "mm/h", "max_lat": "degree_north", "max_lon": "degree_east",
                         **place_units("max"), "max_time": "", "mean_wet_rain_rate": "mm/h", "wet_fraction": "1",
                         "p99_wet_rain_rate": "mm/h", "n_frames": "1"}))
@@ -160,7 +159,7 @@ class AccumulationInput(SequenceInput):
                               description="accumulate over the last N minutes of the sequence; 0 = the whole sequence")
 
 
-@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+@tool(category="precipitation", needs=NEEDS, example={},
       outputs=windowed({"max_accumulation": "mm", "max_lat": "degree_north", "max_lon": "degree_east",
                         **place_units("max"), "mean_accumulation": "mm", "window_minutes": "min",
                         "window_start": "", "window_end": ""}))
@@ -205,7 +204,7 @@ class ThresholdInput(SequenceInput):
     threshold: float = quantity(10.0, units="mm/h", ge=0, le=1000, description="rain-rate threshold")
 
 
-@tool(category="precipitation", needs=NEEDS, example={**EXAMPLE, "threshold": 10},
+@tool(category="precipitation", needs=NEEDS, example={"threshold": 10},
       outputs=windowed({"max_area": "km^2", "max_area_fraction": "1", "max_area_time": "", "max_area_frame": "1",
                         "coverage_area": "km^2"}))
 def compute_area_over_threshold(args: ThresholdInput, ctx: ToolContext) -> ToolOutput:
@@ -267,7 +266,7 @@ def motion_field(rate: np.ndarray) -> np.ndarray:
     return motion.get_method("LK")(db)
 
 
-@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+@tool(category="precipitation", needs=NEEDS, example={},
       outputs=windowed({"motion_speed": "km/h", "motion_direction": "degree", "motion_u_east": "km/h",
                         "motion_v_north": "km/h", "max_motion_speed": "km/h", "valid_fraction": "1",
                         "end_time": ""}))
@@ -375,7 +374,7 @@ class HeavyRainInput(SequenceInput):
                                      description="rain rate that signals flash-flood potential (1 in/h)")
 
 
-@tool(category="precipitation", needs=NEEDS, example=EXAMPLE,
+@tool(category="precipitation", needs=NEEDS, example={},
       outputs=windowed({"cma_grade": "", "cma_window": "h", "max_accumulation_1h": "mm",
                         "max_1h_lat": "degree_north", "max_1h_lon": "degree_east", **place_units("max_1h"),
                         "max_1h_end_time": "", "max_accumulation_3h": "mm",
@@ -477,7 +476,7 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
 
 
 # ---------------------------------------------------------------------------------------
-@tool(category="precipitation", needs=NEEDS, example={**EXAMPLE, "threshold": 10},
+@tool(category="precipitation", needs=NEEDS, example={"threshold": 10},
       outputs=windowed({"max_duration": "min", "max_consecutive_duration": "min", "max_lat": "degree_north",
                         "max_lon": "degree_east", **place_units("max"), "sequence_minutes": "min",
                         "area_30min": "km^2"}))

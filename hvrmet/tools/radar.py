@@ -37,7 +37,6 @@ from hvrmet.tools.window import Window, place_units, windowed
 
 __all__: list[str] = []
 
-EX = {"case": "may1999"}
 NEEDS = ("radar_volume",)
 
 
@@ -199,7 +198,7 @@ def _site(vol) -> str:
 @tool(category="radar", outputs=windowed({"max_composite_reflectivity": "dBZ", **_where_units("max"),
                                           "area_ge_40dbz": "km^2", "area_ge_50dbz": "km^2", "grid_resolution": "km",
                                           "grid_nx": "1", "grid_ny": "1"}),
-      example=EX, needs=NEEDS)
+      example={}, needs=NEEDS)
 def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOutput:
     """Column-maximum (composite) reflectivity of a radar volume on a regular grid.
 
@@ -236,7 +235,7 @@ def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOut
                                           "max_reflectivity_lon": "degree_east", "max_reflectivity_range": "km",
                                           "max_reflectivity_azimuth": "degree", "max_reflectivity_elevation": "degree",
                                           "max_reflectivity_height": "km", **place_units("max_reflectivity")}),
-      example=EX, needs=NEEDS)
+      example={}, needs=NEEDS)
 def find_max_reflectivity(args: MaxInput, ctx: ToolContext) -> ToolOutput:
     """The strongest reflectivity gate of the volume and where it is.
 
@@ -267,7 +266,7 @@ def find_max_reflectivity(args: MaxInput, ctx: ToolContext) -> ToolOutput:
 
 @tool(category="radar", outputs=windowed({"max_echo_top": "km", **_where_units("max_echo_top"),
                                           "threshold": "dBZ", "area_top_ge_10km": "km^2"}),
-      example=EX, needs=NEEDS)
+      example={}, needs=NEEDS)
 def compute_echo_tops(args: EchoTopInput, ctx: ToolContext) -> ToolOutput:
     """Echo tops: the highest beam-centre height with reflectivity at or above a threshold.
 
@@ -301,7 +300,7 @@ def compute_echo_tops(args: EchoTopInput, ctx: ToolContext) -> ToolOutput:
 
 
 @tool(category="radar", outputs=windowed({"max_vil": "kg/m^2", **_where_units("max_vil"), "area_vil_ge_40": "km^2"}),
-      example=EX, needs=NEEDS)
+      example={}, needs=NEEDS)
 def compute_vil(args: GridInput, ctx: ToolContext) -> ToolOutput:
     """Vertically integrated liquid (kg/m2) of each column and its maximum.
 
@@ -334,7 +333,7 @@ def compute_vil(args: GridInput, ctx: ToolContext) -> ToolOutput:
                                           **place_units("strongest_cell"), "nearest_cell_max_reflectivity": "dBZ",
                                           "nearest_cell_area": "km^2", **place_units("nearest_cell"),
                                           "cells_outside_window": "1"}),
-      example=EX, needs=NEEDS)
+      example={}, needs=NEEDS)
 def detect_storm_cells(args: CellInput, ctx: ToolContext) -> ToolOutput:
     """Storm cells: connected areas of composite reflectivity at or above a threshold.
 
@@ -405,7 +404,7 @@ LINE_OUTPUTS = {"line_flag": "", "line_count": "1", "line_length": "km", "line_w
                 "longest_region_aspect_ratio": "1"}
 
 
-@tool(category="radar", outputs=windowed(LINE_OUTPUTS), example=EX, needs=NEEDS)
+@tool(category="radar", outputs=windowed(LINE_OUTPUTS), example={}, needs=NEEDS)
 def detect_convective_line(args: LineInput, ctx: ToolContext) -> ToolOutput:
     """Quasi-linear convective systems: lines of convective cells on the composite reflectivity.
 
@@ -490,7 +489,7 @@ def _is_meso(c: dict[str, Any], args: RotationInput) -> bool:
     return c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear
 
 
-@tool(category="radar", outputs=windowed(ROTATION_OUTPUTS), example=EX, needs=NEEDS)
+@tool(category="radar", outputs=windowed(ROTATION_OUTPUTS), example={}, needs=NEEDS)
 def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     """Cyclonic velocity couplets on the low tilts: rotational velocity, shear and where.
 
@@ -587,7 +586,7 @@ def _freezing_level_msl(args: HailInput, ctx: ToolContext, ds) -> tuple[float, s
 @tool(category="radar", outputs=windowed({"height_50dbz": "km", "freezing_level": "km",
                                           "height_50dbz_above_freezing": "km", "large_hail_flag": "",
                                           **_where_units("height_50dbz")}),
-      example=EX, needs=NEEDS)
+      example={}, needs=NEEDS)
 def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
     """Hail proxy: height of the highest 50 dBZ echo above the environmental freezing level.
 
@@ -630,7 +629,7 @@ def estimate_hail_proxy(args: HailInput, ctx: ToolContext) -> ToolOutput:
                                           "couplet_rotational_velocity": "m/s", "couplet_lat": "degree_north",
                                           "couplet_lon": "degree_east", "debris_signature_flag": "",
                                           **place_units("debris")}),
-      example={"case": "klbb20160601"}, needs=NEEDS)
+      example={}, needs=NEEDS)
 def detect_debris_signature(args: DebrisInput, ctx: ToolContext) -> ToolOutput:
     """Tornado debris signature: low correlation coefficient in echo at a velocity couplet.
 

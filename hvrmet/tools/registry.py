@@ -3,14 +3,16 @@
 A tool is declared once, with :func:`tool`::
 
     @tool(category="sounding", outputs={"sbcape": "J/kg", "sbcin": "J/kg"},
-          example={"case": "may1999"})
+          example={}, needs=("sounding",))
     def compute_sbcape(args: SoundingInput, ctx: ToolContext) -> ToolOutput:
         '''Surface-based CAPE and CIN of the sounding. ...'''
 
 The declaration is checked when it is made, not when the tool is first called: the name
 must be ``verb_noun`` and a valid OpenAI function name, the function needs a docstring,
-its input model must document every field, every numeric field must state its units, and
-the declared outputs must have units. A bad declaration raises :class:`ToolDefinitionError`.
+its input model must document every field, every numeric field must state its units, the
+declared outputs must have units, and the example must be valid arguments for any case
+with the data the tool needs (so it names no case). A bad declaration raises
+:class:`ToolDefinitionError`.
 
 :func:`call_tool` validates the arguments, runs the tool and returns a
 :class:`~hvrmet.tools.results.ToolResult`; a failure of any kind comes back as a result
@@ -125,8 +127,9 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
         Every value the tool returns, by name, with its units (pint syntax; ``"1"`` for a
         dimensionless number, ``""`` for text or a flag).
     example
-        Arguments of a real run (a case of the catalogue), used by the contract test and
-        shown by ``hvrmet tools schema``.
+        The tool's own arguments of an example run, without ``case``: they fit any case
+        with the data in ``needs`` (the test suite runs each on a real case of its own
+        choosing); shown by ``hvrmet tools schema``.
     needs
         Case roles the tool reads (any one of them suffices), for documentation and for
         the agents' planning.
@@ -142,8 +145,11 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
         if isinstance(model, str):
             raise ToolDefinitionError(f"tool {tool_name}: cannot resolve the input model {model!r}")
         _check_definition(tool_name, func, model, outputs, category)
+        if "case" in example:
+            raise ToolDefinitionError(f"tool {tool_name}: the example names a case ({example['case']!r}); give only "
+                                      "the tool's own arguments, which must fit any case with its data")
         try:
-            model.model_validate(example)
+            model.model_validate({"case": "any-case", **example})
         except ValidationError as exc:
             raise ToolDefinitionError(f"tool {tool_name}: example arguments invalid: {exc}") from None
         REGISTRY[tool_name] = Tool(name=tool_name, func=func, input_model=model, outputs=dict(outputs),

@@ -87,7 +87,7 @@ def tropical_cyclone_season(lat: float, lon: float, month: int) -> bool:
     return month >= 11 or month <= 4
 
 
-@tool(category="context", example={"case": "katrina2005"},
+@tool(category="context", example={},
       outputs={"month": "1", "hour_utc": "1", "latitude": "degree_north", "longitude": "degree_east",
                "warm_season": "", "tropical_cyclone_season": "", "hemisphere": "",
                "distance_to_coast": "km", "on_land": "", "distance_inland": "km",

@@ -104,7 +104,7 @@ def _sounding_tool(name: str, keys: dict[str, str], doc: str) -> None:
     run.__name__ = name
     run.__annotations__ = {"args": SoundingInput, "ctx": ToolContext, "return": ToolOutput}
     tool(category="sounding", outputs=windowed({**keys, "station_distance": "km", "station_bearing": "degree"}),
-         example={"case": "may1999"}, needs=("sounding",))(run)
+         example={}, needs=("sounding",))(run)
 
 
 J = "J/kg"

@@ -31,7 +31,7 @@ def _outlook_roles(ctx: ToolContext, role: str) -> list[str]:
     return sorted(set(roles), key=lambda r: (len(r), r))
 
 
-@tool(category="context", needs=("spc_outlook",), example={"case": "spc-outlook-example"},
+@tool(category="context", needs=("spc_outlook",), example={},
       outputs={"categorical_risk": "", "categorical_rank": "1", "highest_categorical_risk": "",
                "tornado_probability": "percent", "wind_probability": "percent", "hail_probability": "percent",
                "any_severe_probability": "percent", "significant_tornado": "", "significant_wind": "",

@@ -250,7 +250,7 @@ def pressure_changes(df: pd.DataFrame, interval_h: float, tolerance_min: float) 
 @tool(category="surface",
       outputs=windowed({**_outs("max_fall", "hPa"), **_outs("max_rise", "hPa"), "interval": "hour", "n_pairs": "1",
                         "n_stations": "1", "n_rejected": "1"}),
-      example={"case": "superstorm1993"}, needs=("surface_obs",))
+      example={}, needs=("surface_obs",))
 def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutput:
     """Largest station mean-sea-level pressure falls and rises over 3 hours (or another interval).
 
@@ -298,7 +298,7 @@ def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutp
 
 
 @tool(category="surface", outputs=windowed({**_outs("min_pressure", "hPa"), "n_reports": "1"}),
-      example={"case": "superstorm1993", "lon_min": -100, "lon_max": -60}, needs=("surface_obs",))
+      example={"lon_min": -100, "lon_max": -60}, needs=("surface_obs",))
 def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> ToolOutput:
     """Lowest station mean-sea-level pressure (hPa): station, position and time.
 
@@ -331,7 +331,7 @@ def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> Tool
 
 @tool(category="surface", outputs=windowed({**_outs("max_wind_speed", "knot"), **_outs("max_wind_gust", "knot"),
                                             "n_reports": "1"}),
-      example={"case": "superstorm1993"}, needs=("surface_obs",))
+      example={}, needs=("surface_obs",))
 def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     """Strongest sustained wind and strongest gust reported (knots): station, position, time.
 
@@ -397,7 +397,7 @@ def _extent_outs() -> dict[str, str]:
                         "nearest_low_distance": "km", "nearest_low_pressure": "hPa", "nearest_low_bearing": "degree",
                         "min_low_pressure": "hPa", "min_low_lat": DEG_N, "min_low_lon": DEG_E,
                         **place_units("min_low"), "valid_time": ""}),
-      example={"case": "heatdome2021"}, needs=("fronts",))
+      example={}, needs=("fronts",))
 def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     """Fronts, troughs, highs and lows of a WPC surface analysis, and highs near a point.
 

@@ -80,7 +80,7 @@ def _rings(ds, win: Window) -> list[dict]:
     return out
 
 
-@tool(category="surface", needs=("wind_probability",), example={"case": "henri2021"},
+@tool(category="surface", needs=("wind_probability",), example={},
       outputs=windowed({"max_prob_34kt": "percent", "max_prob_50kt": "percent", "max_prob_64kt": "percent",
                         "area_34kt_50pct": "km^2", "point_prob_34kt": "percent", "point_prob_64kt": "percent",
                         "rings_outside_window": "1", "period": "hour", "issued": ""}))

@@ -116,7 +116,7 @@ def _levels(df: pd.DataFrame) -> str:
       outputs=windowed({**_outs("min_trough_height", "m"), "trough_height_anomaly": "m",
                         **_outs("max_trough_wind", "m/s"), **_outs("max_jet_wind", "m/s"),
                         "n_stations": "1", "levels": "hPa"}),
-      example={"case": "superstorm1993", "role": "upper_air"}, needs=("upper_air",))
+      example={"role": "upper_air"}, needs=("upper_air",))
 def summarize_upper_air(args: UpperAirInput, ctx: ToolContext) -> ToolOutput:
     """The upper-air station network at the trough level and the jet levels.
 

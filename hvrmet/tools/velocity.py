@@ -27,7 +27,7 @@ class VelocityInput(WindowInput):
     min_reflectivity: float = quantity(5.0, units="dBZ", description="gates weaker than this are left out of the VAD", ge=-30, le=40)
 
 
-@tool(category="radar", needs=("radar_volume",), example={"case": "katrina2005"},
+@tool(category="radar", needs=("radar_volume",), example={},
       outputs=windowed({"max_outbound": "m/s", "max_inbound": "m/s", "fraction_over_20ms": "1",
                         "vad_wind_speed": "m/s", "vad_wind_direction": "degree", "vad_height": "m",
                         "vad_rms": "m/s", "elevation": "degree"}))
