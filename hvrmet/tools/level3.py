@@ -39,7 +39,7 @@ from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput, WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
-from hvrmet.tools.window import Window, windowed
+from hvrmet.tools.window import Window, place_units, windowed
 
 __all__: list[str] = []
 
@@ -178,7 +178,7 @@ def _where(values: dict[str, Value], prefix: str, row: dict[str, Any] | None) ->
 
 
 def _where_outs(*prefixes: str) -> dict[str, str]:
-    return {k: u for p in prefixes for k, u in ((f"{p}_distance", "km"), (f"{p}_bearing", "degree"))}
+    return {k: u for p in prefixes for k, u in place_units(p).items()}
 
 
 def _outside(rows: list[dict[str, Any]], inside: np.ndarray, what: str, win: Window, key: str = "storm_id") -> str:

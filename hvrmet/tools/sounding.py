@@ -35,21 +35,20 @@ def _sounding_window(args: SoundingInput, ctx: ToolContext, ds) -> tuple[Window,
     win = ctx.window("sounding", args)
     win.at(ds.attrs.get("time") or None, f"the sounding{' of ' + ds.attrs['station'] if ds.attrs.get('station') else ''}")
     lat, lon = ds.attrs.get("latitude"), ds.attrs.get("longitude")
-    d = b = None
     try:
         lat, lon = float(lat), float(lon)
     except (TypeError, ValueError):
         lat = lon = None
-    if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
-        dd, bb = win.locate([lat], [lon])
-        d, b = round(float(dd[0]), 1), round(float(bb[0]), 0)
-        if win.radius_km is not None and d > win.radius_km:
-            win.warnings.append(f"the sounding's station lies {d:.0f} km from the place, beyond the "
-                                f"{win.radius_km:g} km a sounding stands for: its air mass may not be the place's")
-    else:
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+        lat = lon = None
         win.warnings.append("the sounding carries no station position: its distance from the place is unknown")
-    return win, {"station_distance": Value(value=d, units="km", note="the sounding's station from the case's place"),
-                 "station_bearing": Value(value=b, units="degree", note="from the case's place, clockwise from north")}
+    where = win.from_place("station", lat, lon)
+    where["station_distance"].note = "the sounding's station from the case's place"
+    d = where["station_distance"].value
+    if d is not None and win.radius_km is not None and d > win.radius_km:
+        win.warnings.append(f"the sounding's station lies {d:.0f} km from the place, beyond the "
+                            f"{win.radius_km:g} km a sounding stands for: its air mass may not be the place's")
+    return win, where
 
 
 def _output(args: SoundingInput, ctx: ToolContext, keys: tuple[str, ...]) -> ToolOutput:

@@ -10,6 +10,7 @@ from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import CaseInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.window import utc_timestamp
 
 __all__: list[str] = []
 
@@ -96,14 +97,10 @@ def _period_check(case_time, start: str | None, end: str | None) -> tuple[bool, 
     """``(outside, offset_h, warning)``: whether the case time lies outside the outlook's
     valid period, the hours from the case time to the period (positive: the period starts
     later; negative: it ended before; 0 inside), and the warning ('' inside or unknown)."""
-    import pandas as pd
-
-    if case_time is None or not start or not end:
-        return False, None, ("" if case_time is None else
+    t, t0, t1 = utc_timestamp(case_time), utc_timestamp(start), utc_timestamp(end)
+    if t is None or t0 is None or t1 is None:
+        return False, None, ("" if t is None else
                              "the outlook gives no valid period: whether it holds the case time cannot be checked")
-    t = pd.Timestamp(case_time).tz_localize(None) if pd.Timestamp(case_time).tzinfo is None else \
-        pd.Timestamp(case_time).tz_convert("UTC").tz_localize(None)
-    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
     if t0 <= t <= t1:
         return False, 0.0, ""
     off = round(((t0 - t) if t < t0 else (t1 - t)).total_seconds() / 3600.0, 2)

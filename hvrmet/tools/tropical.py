@@ -57,7 +57,7 @@ def _rings(ds, win: Window) -> list[dict]:
 
     from hvrmet.data.readers._common import aeqd_transformer
 
-    tr = aeqd_transformer(win.lat, win.lon)
+    tr = aeqd_transformer(win.lat, win.lon, to_plane=True)
     geod = Geod(ellps="WGS84")
     ring_of = ds.vertex_ring.values if "vertex_ring" in ds else np.zeros(ds.sizes["vertex"], np.int64)
     contour_of = ds.vertex_contour.values
@@ -68,7 +68,7 @@ def _rings(ds, win: Window) -> list[dict]:
         k = (contour_of == c) & (ring_of == r)
         if k.sum() < 3:
             continue
-        x, y = tr.transform(lon[k], lat[k], direction="INVERSE")
+        x, y = tr.transform(lon[k], lat[k])
         xy = np.column_stack([x, y])
         if not np.isfinite(xy).all():
             continue
@@ -104,14 +104,16 @@ def summarize_wind_probability(args: WindProbInput, ctx: ToolContext) -> ToolOut
     win = ctx.window("tropical", args, center=(lat, lon) if given else None)
     win.at(ds.attrs.get("issued"), "the wind-probability product")
     rings = _rings(ds, win)
-    near = [r for r in rings if win.inside(r["distance_km"])[()]]
+    for r in rings:
+        r["near"] = bool(win.inside(r["distance_km"]))
+    near = [r for r in rings if r["near"]]
     out: dict[str, Value] = {}
     warnings: list[str] = []
     for kt in (34, 50, 64):
         mine = [r["probability"] for r in near if r["threshold"] == kt]
         out[f"max_prob_{kt}kt"] = Value(value=max(mine, default=0.0), units="percent",
                                         note=f"rings {win.area_text()}")
-        far = [r for r in rings if r["threshold"] == kt and r not in near
+        far = [r for r in rings if r["threshold"] == kt and not r["near"]
                and r["probability"] > out[f"max_prob_{kt}kt"].value]
         if far:
             top = max(far, key=lambda r: (r["probability"], -r["distance_km"]))

@@ -12,6 +12,7 @@ from hvrmet.calc.radar import radial_velocity_summary, vad_fit
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import WindowInput, quantity
+from hvrmet.tools.radar import _window, _within  # the radar tools' window: the volume's time, the circle
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import windowed
@@ -47,10 +48,8 @@ def summarize_radial_velocity(args: VelocityInput, ctx: ToolContext) -> ToolOutp
     vol = ctx.load(args.role)
     if not isinstance(vol, xr.DataTree):
         raise VariableMissing(vol.attrs.get("source_file"), f"role {args.role!r} is not a radar volume (no sweeps)")
-    win = ctx.window("radar", args)
-    win.at(vol.attrs.get("time_coverage_start") or vol.attrs.get("volume_start_time") or None, "the radar volume")
-    within = None if win.radius_km is None else (win.lat, win.lon, win.radius_km * 1000.0)
-    res = radial_velocity_summary(vol, args.vad_range * 1000.0, args.min_reflectivity, within=within)
+    win = _window(ctx, args, vol)
+    res = radial_velocity_summary(vol, args.vad_range * 1000.0, args.min_reflectivity, within=_within(win))
 
     def num(x: float, nd: int):
         return None if not math.isfinite(x) else round(float(x), nd)

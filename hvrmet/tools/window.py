@@ -46,7 +46,7 @@ import pandas as pd
 from hvrmet.tools.results import ToolOutput, Value
 
 __all__ = ["DEFAULTS", "EARTH_HALF_CIRCUMFERENCE_KM", "RECORD_KEYS", "WIDER_FACTOR", "WINDOW_OUTPUTS", "Window", "WindowDefault", "defaults_markdown", "place_units",
-           "distance_bearing", "window_of", "windowed"]
+           "distance_bearing", "utc_timestamp", "window_of", "windowed"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
 
@@ -209,7 +209,7 @@ def _near(lat0: float, lon0: float, radius_km: float, lat: np.ndarray, lon: np.n
     return ok
 
 
-def _ts(t: Any) -> pd.Timestamp | None:
+def utc_timestamp(t: Any) -> pd.Timestamp | None:
     """A naive UTC timestamp, or ``None`` for no time."""
     if t is None or (isinstance(t, str) and not t.strip()):
         return None
@@ -349,7 +349,7 @@ class Window:
 
     def offset_h(self, t: Any) -> float | None:
         """Hours from the case time to ``t`` (negative: before)."""
-        ts = _ts(t)
+        ts = utc_timestamp(t)
         if ts is None or self.center_time is None:
             return None
         return (ts - self.center_time).total_seconds() / 3600.0
@@ -363,7 +363,7 @@ class Window:
     def at(self, t: Any, what: str = "the data") -> Window:
         """Record the data's valid time ``t``; warn when it lies outside the time window
         (or when the data carry no time). Returns the window."""
-        ts = _ts(t)
+        ts = utc_timestamp(t)
         self.data_time = ts
         if self._outside:  # already said (every item outside the window)
             return self
@@ -474,8 +474,8 @@ def window_of(kind: str, lat: float, lon: float, time: dt.datetime | None, *, ra
         radius = d.radius_km
         if area_km is not None and float(area_km) > radius:
             radius = area = float(area_km)
-    return Window(kind=kind, lat=float(lat), lon=float((float(lon) + 180.0) % 360.0 - 180.0), center_time=_ts(time),
+    return Window(kind=kind, lat=float(lat), lon=float((float(lon) + 180.0) % 360.0 - 180.0), center_time=utc_timestamp(time),
                   radius_km=None if radius is None else float(radius),
                   time_window_h=float(time_window_h if time_window_h is not None else d.time_window_h),
-                  place=place, box=box if has_box else None, start=_ts(start), end=_ts(end), area_km=area)
+                  place=place, box=box if has_box else None, start=utc_timestamp(start), end=utc_timestamp(end), area_km=area)
 
