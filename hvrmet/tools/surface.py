@@ -16,6 +16,9 @@ bulletin: fronts, troughs, highs and lows). Positions are degree_north / degree_
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -30,7 +33,7 @@ from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import Window, place_units, windowed
 
-__all__ = ["station_frame", "reports_in_window", "pressure_changes", "distance_km", "buddy_check"]
+__all__ = ["station_frame", "reports_in_window", "station_extreme", "station_extreme_outs", "pressure_changes", "distance_km", "buddy_check"]
 
 DEG_N, DEG_E = "degree_north", "degree_east"
 
@@ -193,14 +196,26 @@ def _iso(t) -> str:
     return pd.Timestamp(t).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _where(prefix: str, row: pd.Series | None, value: str, units: str, ndigits: int = 1) -> dict[str, Value]:
+def station_extreme(prefix: str, row: pd.Series | None, value: str, units: str, *, tag: str = "time",
+                    tag_units: str = "", tag_of: Callable[[pd.Series], Any] | None = None, ndigits: int = 1,
+                    why: str = "") -> dict[str, Value]:
+    """A station network's extreme as tool values: ``prefix`` (column ``value``, rounded to
+    ``ndigits``), the station, ``prefix_<tag>`` (the report's time by default; a radiosonde's
+    level, say), its position and its distance and bearing from the place. ``row`` ``None``
+    gives every value ``None`` (with ``"not computable: <why>"`` as their note when ``why``
+    is given)."""
     if row is None:
-        return {prefix: Value(value=None, units=units), f"{prefix}_station": Value(value=None),
-                f"{prefix}_time": Value(value=None), f"{prefix}_lat": Value(value=None, units=DEG_N),
-                f"{prefix}_lon": Value(value=None, units=DEG_E), f"{prefix}_distance": Value(value=None, units="km"),
-                f"{prefix}_bearing": Value(value=None, units="degree")}
+        note = f"not computable: {why}" if why else ""
+        return {prefix: Value(value=None, units=units, note=note), f"{prefix}_station": Value(value=None, note=note),
+                f"{prefix}_{tag}": Value(value=None, units=tag_units, note=note),
+                f"{prefix}_lat": Value(value=None, units=DEG_N, note=note),
+                f"{prefix}_lon": Value(value=None, units=DEG_E, note=note),
+                f"{prefix}_distance": Value(value=None, units="km", note=note),
+                f"{prefix}_bearing": Value(value=None, units="degree", note=note)}
+    tagged = tag_of(row) if tag_of is not None else _iso(row["time"])
     out = {prefix: Value(value=round(float(row[value]), ndigits), units=units),
-           f"{prefix}_station": Value(value=str(row["station"])), f"{prefix}_time": Value(value=_iso(row["time"])),
+           f"{prefix}_station": Value(value=str(row["station"])),
+           f"{prefix}_{tag}": Value(value=tagged, units=tag_units),
            f"{prefix}_lat": Value(value=round(float(row["lat"]), 4), units=DEG_N),
            f"{prefix}_lon": Value(value=round(float(row["lon"]), 4), units=DEG_E)}
     dist = row.get("distance_km") if hasattr(row, "get") else None
@@ -212,8 +227,9 @@ def _where(prefix: str, row: pd.Series | None, value: str, units: str, ndigits: 
     return out
 
 
-def _outs(prefix: str, units: str) -> dict[str, str]:
-    return {prefix: units, f"{prefix}_station": "", f"{prefix}_time": "", f"{prefix}_lat": DEG_N,
+def station_extreme_outs(prefix: str, units: str, *, tag: str = "time", tag_units: str = "") -> dict[str, str]:
+    """The declared outputs of :func:`station_extreme`."""
+    return {prefix: units, f"{prefix}_station": "", f"{prefix}_{tag}": tag_units, f"{prefix}_lat": DEG_N,
             f"{prefix}_lon": DEG_E, f"{prefix}_distance": "km", f"{prefix}_bearing": "degree"}
 
 
@@ -248,8 +264,8 @@ def pressure_changes(df: pd.DataFrame, interval_h: float, tolerance_min: float) 
 
 
 @tool(category="surface",
-      outputs=windowed({**_outs("max_fall", "hPa"), **_outs("max_rise", "hPa"), "interval": "hour", "n_pairs": "1",
-                        "n_stations": "1", "n_rejected": "1"}),
+      outputs=windowed({**station_extreme_outs("max_fall", "hPa"), **station_extreme_outs("max_rise", "hPa"),
+                        "interval": "hour", "n_pairs": "1", "n_stations": "1", "n_rejected": "1"}),
       example={}, needs=("surface_obs",))
 def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutput:
     """Largest station mean-sea-level pressure falls and rises over 3 hours (or another interval).
@@ -278,7 +294,7 @@ def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutp
         notes.append(f"no station has two pressure reports {args.interval:g} h apart")
     fall = good.loc[good["change"].idxmin()] if not good.empty else None
     rise = good.loc[good["change"].idxmax()] if not good.empty else None
-    values = {**_where("max_fall", fall, "change", "hPa"), **_where("max_rise", rise, "change", "hPa"),
+    values = {**station_extreme("max_fall", fall, "change", "hPa"), **station_extreme("max_rise", rise, "change", "hPa"),
               "interval": Value(value=args.interval, units="hour"), "n_pairs": Value(value=int(len(good)), units="1"),
               "n_stations": Value(value=int(good["station"].nunique()), units="1"),
               "n_rejected": Value(value=int(bad.sum()) + n_qc, units="1")}
@@ -297,7 +313,7 @@ def compute_pressure_tendency(args: TendencyInput, ctx: ToolContext) -> ToolOutp
     return win.finish(ToolOutput(values=values, summary=summary, warnings=notes, table=table))
 
 
-@tool(category="surface", outputs=windowed({**_outs("min_pressure", "hPa"), "n_reports": "1"}),
+@tool(category="surface", outputs=windowed({**station_extreme_outs("min_pressure", "hPa"), "n_reports": "1"}),
       example={"lon_min": -100, "lon_max": -60}, needs=("surface_obs",))
 def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> ToolOutput:
     """Lowest station mean-sea-level pressure (hPa): station, position and time.
@@ -315,7 +331,7 @@ def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> Tool
         raise VariableMissing(ds.attrs.get("source_file"), f"no pressure report {win.area_text()}")
     df, notes, _ = _qc_pressure(df, args.qc)
     row = df.loc[df["air_pressure_at_sea_level"].idxmin()]
-    values = {**_where("min_pressure", row, "air_pressure_at_sea_level", "hPa"),
+    values = {**station_extreme("min_pressure", row, "air_pressure_at_sea_level", "hPa"),
               "n_reports": Value(value=int(len(df)), units="1")}
     per = df.loc[df.groupby("station")["air_pressure_at_sea_level"].idxmin()].nsmallest(
         10, "air_pressure_at_sea_level")
@@ -329,8 +345,8 @@ def find_pressure_minimum_station(args: PressureInput, ctx: ToolContext) -> Tool
                               f"{len(df)} reports {win.area_text()}"))
 
 
-@tool(category="surface", outputs=windowed({**_outs("max_wind_speed", "knot"), **_outs("max_wind_gust", "knot"),
-                                            "n_reports": "1"}),
+@tool(category="surface", outputs=windowed({**station_extreme_outs("max_wind_speed", "knot"),
+                                            **station_extreme_outs("max_wind_gust", "knot"), "n_reports": "1"}),
       example={}, needs=("surface_obs",))
 def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     """Strongest sustained wind and strongest gust reported (knots): station, position, time.
@@ -348,8 +364,8 @@ def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     ws, wg = df.dropna(subset=["wind_speed"]), df.dropna(subset=["wind_gust"])
     row_s = ws.loc[ws["wind_speed"].idxmax()] if not ws.empty else None
     row_g = wg.loc[wg["wind_gust"].idxmax()] if not wg.empty else None
-    values = {**_where("max_wind_speed", row_s, "wind_speed", "knot"),
-              **_where("max_wind_gust", row_g, "wind_gust", "knot"),
+    values = {**station_extreme("max_wind_speed", row_s, "wind_speed", "knot"),
+              **station_extreme("max_wind_gust", row_g, "wind_gust", "knot"),
               "n_reports": Value(value=int(len(df)), units="1")}
     notes = [] if row_g is not None else ["no report carries a gust"]
     per = ws.loc[ws.groupby("station")["wind_speed"].idxmax()].nlargest(10, "wind_speed")

@@ -22,12 +22,11 @@ from hvrmet.tools.context import ToolContext
 from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
-from hvrmet.tools.surface import reports_in_window
+from hvrmet.tools.surface import reports_in_window, station_extreme, station_extreme_outs
 from hvrmet.tools.window import windowed
 
 __all__ = ["upper_air_frame"]
 
-DEG_N, DEG_E = "degree_north", "degree_east"
 KNOT = 0.514444  # m/s
 
 
@@ -87,25 +86,12 @@ def _standard_height_m(p_hpa: float) -> float:
 
 
 def _extreme(prefix: str, row: pd.Series | None, value: str, units: str, why: str = "") -> dict[str, Value]:
-    if row is None:
-        none = lambda u="": Value(value=None, units=u, note=f"not computable: {why}" if why else "")  # noqa: E731
-        return {prefix: none(units), f"{prefix}_station": none(), f"{prefix}_level": none("hPa"),
-                f"{prefix}_lat": none(DEG_N), f"{prefix}_lon": none(DEG_E), f"{prefix}_distance": none("km"),
-                f"{prefix}_bearing": none("degree")}
-    return {prefix: Value(value=round(float(row[value]), 1), units=units),
-            f"{prefix}_station": Value(value=str(row["station"])),
-            f"{prefix}_level": Value(value=float(row["pressure"]), units="hPa"),
-            f"{prefix}_lat": Value(value=round(float(row["lat"]), 4), units=DEG_N),
-            f"{prefix}_lon": Value(value=round(float(row["lon"]), 4), units=DEG_E),
-            f"{prefix}_distance": Value(value=round(float(row["distance_km"]), 1), units="km",
-                                        note="from the case's place"),
-            f"{prefix}_bearing": Value(value=round(float(row["bearing"]), 0), units="degree",
-                                       note="from the case's place, clockwise from north")}
+    return station_extreme(prefix, row, value, units, tag="level", tag_units="hPa",
+                           tag_of=lambda r: float(r["pressure"]), why=why)
 
 
 def _outs(prefix: str, units: str) -> dict[str, str]:
-    return {prefix: units, f"{prefix}_station": "", f"{prefix}_level": "hPa", f"{prefix}_lat": DEG_N,
-            f"{prefix}_lon": DEG_E, f"{prefix}_distance": "km", f"{prefix}_bearing": "degree"}
+    return station_extreme_outs(prefix, units, tag="level", tag_units="hPa")
 
 
 def _levels(df: pd.DataFrame) -> str:
