@@ -40,6 +40,31 @@ def _dimension_problem(cond_units: str, tool_units: str) -> str | None:
     return None
 
 
+def _reading_problems(where: str, tools: dict, name: str, field: str, units: str, value, args: dict,
+                      *, per_call_units: bool = False) -> list[str]:
+    """What is wrong with a condition or a signal reading ``field`` of tool ``name``: the
+    tool is not registered, it returns no such field, the units do not parse or do not
+    convert from the field's, it takes no such argument. With ``per_call_units`` a field
+    declared without units (its units come with each call: a Level III product's values)
+    is not checked for dimension."""
+    t = tools.get(name)
+    if t is None:
+        return [f"{where}: tool {name!r} is not registered"]
+    if field not in t.outputs:
+        return [f"{where}: {name} returns no field {field!r} (it returns {', '.join(t.outputs)})"]
+    problems = []
+    declared = t.outputs[field]
+    if msg := _units_ok(units):
+        problems.append(f"{where}: {msg}")
+    elif (not isinstance(value, (bool, str)) and (declared or not per_call_units)
+          and (msg := _dimension_problem(units, declared))):
+        problems.append(f"{where}: {name}.{field}: {msg}")
+    bad_args = set(args or {}) - set(t.input_model.model_fields)
+    if bad_args:
+        problems.append(f"{where}: {name} takes no argument(s) {sorted(bad_args)}")
+    return problems
+
+
 def check_knowledge(root: Path | None = None) -> tuple[list[str], dict]:
     """Check the cards; returns ``(problems, stats)``. No problems means the check passed."""
     from hvrmet.tools import list_tools
@@ -75,21 +100,8 @@ def check_knowledge(root: Path | None = None) -> tuple[list[str], dict]:
         for cond in c.conditions:
             if cond.hazard not in hazards:
                 problems.append(f"{where}: condition hazard {cond.hazard!r} is not in hazards.yaml")
-            t = tools.get(cond.tool)
-            if t is None:
-                problems.append(f"{where}: condition tool {cond.tool!r} is not registered")
-                continue
-            if cond.field not in t.outputs:
-                problems.append(f"{where}: {cond.tool} returns no field {cond.field!r} "
-                                f"(it returns {', '.join(t.outputs)})")
-                continue
-            if msg := _units_ok(cond.units):
-                problems.append(f"{where}: {msg}")
-            elif not isinstance(cond.value, (bool, str)) and (msg := _dimension_problem(cond.units, t.outputs[cond.field])):
-                problems.append(f"{where}: {cond.tool}.{cond.field}: {msg}")
-            bad_args = set(cond.args) - set(t.input_model.model_fields)
-            if bad_args:
-                problems.append(f"{where}: {cond.tool} takes no argument(s) {sorted(bad_args)}")
+            problems += _reading_problems(where, tools, cond.tool, cond.field, cond.units,
+                                          cond.value, cond.args)
     # the hazard taxonomy: parents exist, in the same family, without cycles
     for h in hazards.values():
         if h.parent is None:
@@ -164,23 +176,11 @@ def _signal_definitions(root: Path, tools: dict) -> tuple[set[str], list[str]]:
     data = load_yaml(path.read_text()) or {}
     problems, ids = [], set()
     for sd in data.get("signals", []):
-        sid, name = sd.get("id", "?"), sd.get("tool", "")
+        sid = sd.get("id", "?")
         ids.add(sid)
-        t = tools.get(name)
-        if t is None:
-            problems.append(f"signals.yaml: signal {sid!r}: tool {name!r} is not registered")
-            continue
-        if sd.get("field") not in t.outputs:
-            problems.append(f"signals.yaml: signal {sid!r}: {name} returns no field {sd.get('field')!r}")
-            continue
-        value, declared = sd.get("value"), t.outputs[sd["field"]]
-        # a field declared without units carries them per call (a Level III product's values)
-        if declared and not isinstance(value, (bool, str)) and (msg := _dimension_problem(str(sd.get("units", "")),
-                                                                                         declared)):
-            problems.append(f"signals.yaml: signal {sid!r}: {name}.{sd['field']}: {msg}")
-        bad = set(sd.get("args") or {}) - set(t.input_model.model_fields)
-        if bad:
-            problems.append(f"signals.yaml: signal {sid!r}: {name} takes no argument(s) {sorted(bad)}")
+        problems += _reading_problems(f"signals.yaml: signal {sid!r}", tools, sd.get("tool", ""), sd.get("field", ""),
+                                      str(sd.get("units", "")), sd.get("value"), sd.get("args") or {},
+                                      per_call_units=True)
     for entry in data.get("screening", []):
         for call in entry.get("tools", []):
             name = call if isinstance(call, str) else call.get("tool", "")
