@@ -140,11 +140,11 @@ class ExpertPolicy:
         from hvrmet.tools import REGISTRY
         from hvrmet.tools.window import DEFAULTS, WIDER_FACTOR
 
-        ran: dict[str, float] = {}  # tool -> the radius its default window searched
+        ran: dict[str, float | None] = {}  # tool -> the radius its default window searched (None: not said)
         for e in ctx.evidence:
             if e.ok and e.arguments.get("radius") is None:
                 used = ((e.values or {}).get("window_radius") or {}).get("value")
-                ran.setdefault(e.tool, float(used) if isinstance(used, (int, float)) else float("nan"))
+                ran.setdefault(e.tool, float(used) if isinstance(used, (int, float)) else None)
         out = []
         for c in self.plan(hazard, ctx):
             t = REGISTRY.get(c.tool)
@@ -153,7 +153,7 @@ class ExpertPolicy:
                     or c.tool not in ran or c.args.get("radius") is not None):
                 continue
             # the radius the check searched: the kind's, or the case's area when its place is a region
-            base = ran[c.tool] if ran[c.tool] == ran[c.tool] else kind.radius_km
+            base = ran[c.tool] or kind.radius_km
             wide = base * WIDER_FACTOR
             out.append(PlannedCheck(tool=c.tool, args={**c.args, "radius": wide}, widened_from=base,
                                     reason=f"{c.reason}; looked for again within {wide:g} km (the window searched "

@@ -144,9 +144,7 @@ def compute_rain_rate_stats(args: RateStatsInput, ctx: ToolContext) -> ToolOutpu
                f"({_away(vals, 'max')}, {when}); "
                f"wet (>{WET_MM_H} mm/h) {100 * vals['wet_fraction'].value:.1f}% of coverage, "
                f"mean wet {vals['mean_wet_rain_rate'].value} mm/h, p99 {vals['p99_wet_rain_rate'].value} mm/h")
-    if args.whole_sequence:
-        win.at(ds["time"].values[sel[-1]], "the composite's last frame")
-    else:
+    if not args.whole_sequence:  # the data time is the frame's (_load took the last frame's)
         win.at(ds["time"].values[sel[0]], "the composite frame")
     return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes if args.whole_sequence else []))
 
