@@ -144,13 +144,11 @@ class Row:
 
 MATRIX = [
     Row("level3", "mci20160526", ("level3_*",), signals=("high_posh", "large_hail_size", "high_vil")),
-    Row("radar_volume", "may1999", ("radar_volume",), supported=False,
-        why_not="radar alone gives tornadic_supercell 2 of the 3 supporting pieces it needs (posterior 0.61): "
-                "the 21.8 m/s couplet supports the mesocyclone (a full piece, which reaches the hazard), the "
-                "core above 55 dBZ is weak support, in the storm-scale window and again in the wider one; "
-                "the volume (message 1, 1999) has no correlation coefficient for a debris signature, the "
-                "50 dBZ-height hail proxy needs a freezing level, and VIL peaks at 33 kg/m2 (< 40)",
-        signals=("intense_reflectivity_core", "velocity_couplet", "tall_echo_tops")),
+    # radar alone: the 21.8 m/s couplet (the mesocyclone, a full piece that reaches the hazard), the
+    # core above 55 dBZ and the weak-echo region beside it (weak pieces), from the storm-scale radar
+    # aspect only, which the status says; no correlation coefficient in a 1999 volume for debris
+    Row("radar_volume", "may1999", ("radar_volume",),
+        signals=("intense_reflectivity_core", "velocity_couplet", "tall_echo_tops", "weak_echo_region")),
     # radar alone: a tropical cyclone's banded rain shield in the radar's view; thunderstorms below
     # severe limits (cells and cores, no mesocyclone, low VIL)
     Row("radar_volume", "katrina2005", ("radar_volume",), signals=("spiral_rainbands", "widespread_heavy_rain_area")),

@@ -33,7 +33,7 @@ EXAMPLE_CASES = {
                      "compute_freezing_level", "compute_hail_parameter", "compute_helicity", "compute_lapse_rate",
                      "compute_mlcape", "compute_mucape", "compute_precipitable_water", "compute_sbcape",
                      "compute_stability_indices", "compute_storm_motion", "compute_supercell_composite",
-                     "compute_tornado_parameter", "compute_vil", "detect_convective_line", "detect_rotation",
+                     "compute_tornado_parameter", "compute_vil", "detect_convective_line", "detect_rotation", "detect_weak_echo_region",
                      "detect_storm_cells", "estimate_hail_proxy", "find_max_reflectivity", "plot_composite_reflectivity",
                      "plot_hodograph", "plot_radar_ppi", "plot_skewt", "summarize_sounding"), "may1999"),
     **dict.fromkeys(("classify_heavy_rain", "compute_accumulation", "compute_area_over_threshold", "compute_motion_field",

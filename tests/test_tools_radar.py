@@ -420,3 +420,129 @@ def test_radial_velocity_statistics_inside_the_window(data_dir):
     assert whole.value("max_outbound") > res.value("max_outbound")
     assert whole.value("vad_wind_speed") == res.value("vad_wind_speed")
     assert res.value("window_radius") == 30.0
+
+
+# --- weak-echo regions -----------------------------------------------------------------
+
+ELEVATIONS = (0.5, 1.5, 2.5, 3.5, 4.5, 6.0, 8.0, 10.0, 12.0, 14.0)
+
+
+def _synthetic_volume(reflectivity, site=(35.0, -97.0, 300.0)):
+    """A PPI volume (1 degree rays, 250 m gates to 100 km) whose reflectivity is
+    ``reflectivity(x_km, y_km, height_above_radar_km)`` at each gate (NaN: no echo), the
+    gates placed by the 4/3-earth model written out above (not hvrmet's)."""
+    import xarray as xr
+
+    az = np.arange(360) + 0.5
+    r = np.arange(250.0, 100001.0, 250.0)
+    nodes = {"/": xr.Dataset({"latitude": site[0], "longitude": site[1], "altitude": site[2]})}
+    for i, el in enumerate(ELEVATIONS):
+        s, h = _beam(r[None, :], np.full((az.size, 1), el))
+        x, y = s * np.sin(np.deg2rad(az))[:, None] / 1000.0, s * np.cos(np.deg2rad(az))[:, None] / 1000.0
+        z = np.asarray(reflectivity(x, y, h / 1000.0), np.float32)
+        nodes[f"/sweep_{i}"] = xr.Dataset(
+            {"reflectivity": (("azimuth", "range"), z), "sweep_fixed_angle": el,
+             "sweep_mode": "azimuth_surveillance"},
+            coords={"azimuth": az, "range": r, "elevation": ("azimuth", np.full(az.size, el))})
+    return xr.DataTree.from_dict(nodes)
+
+
+def _storm(wer_at=(40.0, -8.0), wer_radius=3.0, overhang=55.0, low=np.nan, core_at=(40.0, 0.0)):
+    """A 55 dBZ core 6 km in radius, 0-10 km deep, and a column ``wer_radius`` km wide at
+    ``wer_at`` with ``low`` dBZ below 3 km and ``overhang`` dBZ from 3.5 to 9 km."""
+    def z(x, y, h):
+        core = np.hypot(x - core_at[0], y - core_at[1]) <= 6.0
+        col = np.hypot(x - wer_at[0], y - wer_at[1]) <= wer_radius
+        out = np.where(core & (h <= 10.0), 55.0, np.nan)
+        out = np.where(col & (h < 3.0), low, out)
+        return np.where(col & (h >= 3.5) & (h <= 9.0), overhang, out)
+    return z
+
+
+def test_weak_echo_region_by_hand():
+    """A weak column under a 55 dBZ overhang, 2 km from a 55 dBZ core: one region where it
+    was drawn (3 km in radius: about 28 km2 on a 1 km grid), its echo aloft 55 dBZ and no
+    echo below; none when the echo aloft is only 40 dBZ, when the low levels have 25 dBZ,
+    when the column lies 10 km from the core, or when it is 1 km in radius (under 5 km2)."""
+    from pyproj import Geod
+
+    res = rc.weak_echo_regions(_synthetic_volume(_storm()), max_range_m=100000.0)
+    (wer,) = res["regions"]
+    assert wer["area_km2"] == pytest.approx(math.pi * 9, rel=0.25)
+    assert wer["mid_max_dbz"] == 55.0 and wer["low_max_dbz"] is None and wer["core_gap_km"] <= 1.5
+    lon, lat, _ = Geod(ellps="WGS84").fwd(-97.0, 35.0, math.degrees(math.atan2(40.0, -8.0)), math.hypot(40, 8) * 1000)
+    assert _km(lat, lon, wer["lat"], wer["lon"]) <= 1.0
+    assert wer["range_km"] == pytest.approx(math.hypot(40, 8), abs=1.0)
+    assert (res["labels"] == 1).sum() == wer["area_km2"]
+    for kwargs in ({"overhang": 40.0}, {"low": 25.0}, {"wer_at": (40.0, -18.0)}, {"wer_radius": 1.0}):
+        assert rc.weak_echo_regions(_synthetic_volume(_storm(**kwargs)), max_range_m=100000.0)["regions"] == [], kwargs
+    # the thresholds are the function's arguments: 40 dBZ aloft is an overhang at 35 dBZ
+    assert len(rc.weak_echo_regions(_synthetic_volume(_storm(overhang=40.0)), strong_dbz=35.0,
+                                    max_range_m=100000.0)["regions"]) == 1
+    # 15 dBZ below is weak at 20 dBZ, not at 10 dBZ
+    vol = _synthetic_volume(_storm(low=15.0))
+    assert rc.weak_echo_regions(vol, max_range_m=100000.0)["regions"][0]["low_max_dbz"] == 15.0
+    assert rc.weak_echo_regions(vol, weak_dbz=10.0, max_range_m=100000.0)["regions"] == []
+    with pytest.raises(ValueError, match="mid_layer_m"):
+        rc.weak_echo_regions(vol, mid_layer_m=(1000.0, 7000.0))
+    with pytest.raises(ValueError, match="min_area_km2"):
+        rc.weak_echo_regions(vol, min_area_km2=-1.0)
+
+
+def test_detect_weak_echo_region_on_real_volumes(data_dir):
+    """may1999 (KTLX 23:56 UTC 3 May 1999): a weak-echo region beside the Bridge Creek-Moore
+    storm's core, a few km from its velocity couplet. Read by MetPy's own Level2File, the
+    gates within 1 km of the region's centre have no echo of 20 dBZ or more below 2 km above
+    the radar and some of 45 dBZ or more 4-7 km above it (heights by the 4/3-earth model).
+    KLBB's line and Katrina's rain shield have none."""
+    from metpy.io import Level2File
+
+    res = _ok("detect_weak_echo_region", {"case": "may1999"})
+    assert res.values["wer_flag"].value is True and res.value("wer_area") >= 5
+    assert res.value("wer_overhang_reflectivity") >= 45 and res.value("wer_count") >= 1
+    rot = _ok("detect_rotation", {"case": "may1999"})
+    assert _km(res.value("wer_lat"), res.value("wer_lon"), rot.value("couplet_lat"), rot.value("couplet_lon")) < 10
+    f = Level2File(str(data_dir / "metpy/staticdata/KTLX19990503_235621.gz"))
+    az0, r0 = res.value("wer_azimuth"), res.value("wer_range") * 1000.0
+    low, mid = [], []
+    for sweep in f.sweeps:
+        if "REF" not in sweep[0][1]:
+            continue
+        hdr = sweep[0][1]["REF"][0]
+        ref = np.ma.filled(np.ma.masked_invalid(np.array([ray[1]["REF"][1] for ray in sweep], float)), np.nan)
+        az = np.array([ray[0].az_angle for ray in sweep], float)
+        el = np.array([ray[0].el_angle for ray in sweep], float)
+        r = (hdr.first_gate + hdr.gate_width * np.arange(ref.shape[1])) * 1000.0
+        s, h = _beam(r[None, :], el[:, None])
+        a = np.deg2rad(az)[:, None]
+        d = np.hypot(s * np.sin(a) - r0 * math.sin(math.radians(az0)), s * np.cos(a) - r0 * math.cos(math.radians(az0)))
+        near = d <= 1000.0
+        low.append(ref[near & (h <= 2000.0)])
+        mid.append(ref[near & (h >= 4000.0) & (h <= 7000.0)])
+    low, mid = np.concatenate(low), np.concatenate(mid)
+    assert low.size and not (low >= 20).any()
+    assert mid.size and np.nanmax(mid) >= 45
+    for case in ("klbb20160601", "katrina2005"):
+        none = _ok("detect_weak_echo_region", {"case": case})
+        assert none.values["wer_flag"].value is False and none.value("wer_count") == 0, case
+        assert none.values["wer_area"].value is None and "no weak-echo region" in none.summary
+
+
+def test_memoised_products_follow_a_tree_built_in_memory():
+    """Trees without a file's sha256 are told apart for as long as they live: a freed tree's
+    products are dropped, so a later tree (which may get the same object id) gets its own."""
+    import gc
+
+    strong = _synthetic_volume(lambda x, y, h: np.where(np.hypot(x - 40, y) <= 6, 60.0, np.nan))
+    assert float(np.nanmax(rc.composite_reflectivity(strong, 1000.0, 100000.0).values)) == 60.0
+    key = rc.volume_key(strong)
+    assert rc.volume_key(strong) == key
+    del strong
+    gc.collect()
+    assert not any(key in k for k in rc._MEMO)
+    for _ in range(5):  # several, so that one of them is likely to reuse the freed id
+        weak = _synthetic_volume(lambda x, y, h: np.where(np.hypot(x - 40, y) <= 6, 30.0, np.nan))
+        assert rc.volume_key(weak) != key
+        assert float(np.nanmax(rc.composite_reflectivity(weak, 1000.0, 100000.0).values)) == 30.0
+        del weak
+        gc.collect()

@@ -37,8 +37,10 @@ argument.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +57,7 @@ __all__ = [
     "gate_locations", "grid_coords", "column_stack", "despeckle", "composite_reflectivity", "echo_top_grid",
     "greene_clark_vil", "vil_grid", "grid_point", "max_gate", "rotation_couplet", "label_cells", "hail_proxy",
     "debris_signature", "vad_fit", "radial_velocity_summary", "polar_composite", "EARTH_RADIUS_M", "KE_A",
-    "within_mask", "convective_lines",
+    "within_mask", "convective_lines", "weak_echo_regions",
 ]
 
 #: 4/3 effective earth radius (m).
@@ -63,6 +65,7 @@ KE_A = 4.0 / 3.0 * EARTH_RADIUS_M
 
 _MEMO: OrderedDict[tuple, Any] = OrderedDict()
 _MEMO_LOCK = threading.RLock()
+_KEYS = itertools.count(1)
 _MEMO_SIZE = 48
 
 
@@ -102,9 +105,31 @@ def _source(volume: xr.DataTree) -> str | None:
 
 
 # --------------------------------------------------------------------------- memo
+_UNHASHED: dict[int, str] = {}
+
+
+def _forget(obj_id: int, key: str) -> None:
+    """A tree built in memory was freed: drop its key and its memoised products."""
+    with _MEMO_LOCK:
+        if _UNHASHED.get(obj_id) == key:
+            del _UNHASHED[obj_id]
+        for k in [k for k in _MEMO if key in k]:
+            del _MEMO[k]
+
+
 def volume_key(volume: xr.DataTree) -> str:
-    """The identity of a decoded volume: its file's sha256 (or the object id)."""
-    return str(volume.attrs.get("sha256") or f"id{id(volume)}")
+    """The identity of a decoded volume: its file's sha256, or for a tree built in memory
+    a key of its own for as long as it lives (an object id is reused by a later tree once
+    this one is freed, and would hand it this one's memoised products)."""
+    sha = volume.attrs.get("sha256")
+    if sha:
+        return str(sha)
+    with _MEMO_LOCK:
+        key = _UNHASHED.get(id(volume))
+        if key is None:
+            key = _UNHASHED[id(volume)] = f"mem{next(_KEYS)}"
+            weakref.finalize(volume, _forget, id(volume), key)
+        return key
 
 
 def memo(key: tuple, compute: Callable[[], Any]) -> Any:
@@ -1123,6 +1148,120 @@ def convective_lines(comp: xr.DataArray, threshold_dbz: float = 40.0, bridge_km:
         out_labels[(labels == r.pop("_label")) & echo] = i
         r["region_id"] = i
     return regions, out_labels
+
+
+def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
+                      mid_layer_m: tuple[float, float] = (4000.0, 7000.0), weak_dbz: float = 20.0,
+                      strong_dbz: float = 45.0, core_dbz: float = 45.0, max_core_gap_m: float = 4000.0,
+                      min_area_km2: float = 5.0, resolution_m: float = 1000.0, max_range_m: float = 150000.0
+                      ) -> dict[str, Any]:
+    """Weak-echo regions under an echo overhang: the low-level inflow notch of a strong,
+    tilted updraft, capped by strong echo aloft and bounded on a side by the storm's core.
+
+    From the gates of every PPI put on the radar-centred grid (:func:`column_stack`,
+    nearest gate per sweep), each column gives the strongest echo of the gates whose
+    beam centre lies within ``low_top_m`` of the radar's height (the *low layer*) and of
+    those between the two heights of ``mid_layer_m`` above it (the *mid layer*). A
+    column is *weak under overhang* when both layers are sampled, the low layer has no
+    echo of ``weak_dbz`` (20 dBZ) or more and the mid layer has echo of ``strong_dbz`` (45
+    dBZ) or more. An 8-connected region of such columns is a weak-echo region (WER) when
+    it covers ``min_area_km2`` or more and lies within ``max_core_gap_m`` of a low-layer
+    core of ``core_dbz`` or more: "bounded by stronger echoes above and on one side"
+    (Lemon 1980, NOAA Tech. Memo. NWS NSSFC-3; Lemon and Doswell 1979, Mon. Wea. Rev.
+    107, 1184-1197, where the weak-echo region marks the supercell's updraft). The
+    thresholds are hvrmet's reading of those descriptions, not a published algorithm's.
+
+    Heights are beam-centre heights above the radar (terrain is not known), so the low
+    layer is sampled only out to where the lowest beam stays under ``low_top_m``. A gate
+    without echo counts as weak, so a partly blocked sector (gates there, echo lost) can
+    mimic a weak echo under strong echo aloft. A bounded weak-echo region (weak echo
+    surrounded by strong echo) is not told apart from one bounded on a side.
+
+    Parameters
+    ----------
+    volume
+        The sweep tree, with ``reflectivity`` on PPI sweeps.
+    low_top_m, mid_layer_m
+        Top of the low layer, and bottom and top of the mid layer, above the radar (m).
+    weak_dbz, strong_dbz, core_dbz
+        Reflectivity (dBZ) under which the low layer is weak, at or above which the mid
+        layer overhangs, and of the low-level core a region must border.
+    max_core_gap_m, min_area_km2
+        Largest distance from a region to the core (m); smallest region area (km2).
+    resolution_m, max_range_m
+        Grid spacing and radius (m).
+
+    Returns
+    -------
+    dict
+        ``regions``: one dict per weak-echo region, largest first (``area_km2``, the
+        centroid's ``lat``/``lon``, ``range_km``, ``azimuth``, ``mid_max_dbz`` (strongest
+        echo aloft over it), ``low_max_dbz`` (strongest low-layer echo in it, ``None``
+        where it has none), ``core_gap_km``, ``wer_id``); ``labels``: the ``(y, x)`` grid
+        of ``wer_id`` (0 elsewhere); ``lat``/``lon`` of the grid; ``candidates``: regions
+        of weak-under-overhang columns before the area and core tests; ``sampled``:
+        the ``(y, x)`` mask of columns where both layers are sampled.
+    """
+    from scipy import ndimage
+
+    vol = _tree(volume)
+    low_top = _mag(low_top_m, "m", "low_top_m", positive=True)
+    if len(mid_layer_m) != 2:
+        raise ValueError(f"mid_layer_m must be (bottom, top), got {mid_layer_m!r}")
+    mid0 = _mag(mid_layer_m[0], "m", "mid_layer_m", nonnegative=True)
+    mid1 = _mag(mid_layer_m[1], "m", "mid_layer_m", positive=True)
+    if not low_top <= mid0 < mid1:
+        raise ValueError(f"mid_layer_m must lie above low_top_m ({low_top:g} m) with its bottom below its top, "
+                         f"got {mid_layer_m!r}")
+    gap = _mag(max_core_gap_m, "m", "max_core_gap_m", nonnegative=True)
+    amin = _mag(min_area_km2, "km^2", "min_area_km2", nonnegative=True)
+    res = _mag(resolution_m, "m", "resolution_m", positive=True)
+    values, heights, _ = column_stack(vol, "reflectivity", res, max_range_m)
+    alt = site_location(vol)[2]
+    agl = heights - (alt if math.isfinite(alt) else 0.0)
+    z = np.where(np.isfinite(values), values, -np.inf)
+    with np.errstate(invalid="ignore"):
+        low_in = np.isfinite(agl) & (agl <= low_top)
+        mid_in = np.isfinite(agl) & (agl >= mid0) & (agl <= mid1)
+    low_max = np.where(low_in, z, -np.inf).max(axis=0)
+    mid_max = np.where(mid_in, z, -np.inf).max(axis=0)
+    sampled = low_in.any(axis=0) & mid_in.any(axis=0)
+    weak = sampled & (low_max < float(weak_dbz)) & (mid_max >= float(strong_dbz))
+    core = low_in.any(axis=0) & (low_max >= float(core_dbz))
+    g = grid_coords(vol, res, max_range_m)
+    labels, n = ndimage.label(weak, structure=np.ones((3, 3), bool))
+    out_labels = np.zeros(labels.shape, np.int32)
+    cell_km2 = (res / 1000.0) ** 2
+    result: dict[str, Any] = {"regions": [], "labels": out_labels, "lat": g["lat"], "lon": g["lon"],
+                              "candidates": int(n), "sampled": sampled}
+    if n == 0:
+        return result
+    to_core = ndimage.distance_transform_edt(~core) * res if core.any() else np.full(core.shape, np.inf)
+    tr = aeqd_transformer(*site_location(vol)[:2])
+    regions = []
+    for k, sl in enumerate(ndimage.find_objects(labels), 1):
+        sub = labels[sl] == k
+        area = float(sub.sum()) * cell_km2
+        # edge-to-edge distance (m) from the region's nearest column to a core column
+        core_gap = float(to_core[sl][sub].min()) - res
+        if area < amin or core_gap > gap:
+            continue
+        iy, ix = np.nonzero(sub)
+        mx, my = float(g["x"][sl[1]][ix].mean()), float(g["y"][sl[0]][iy].mean())
+        lon_c, lat_c = tr.transform(mx, my)
+        low = low_max[sl][sub]
+        regions.append({"area_km2": round(area, 1), "lat": round(float(lat_c), 4), "lon": round(float(lon_c), 4),
+                        "range_km": round(math.hypot(mx, my) / 1000.0, 1),
+                        "azimuth": round(math.degrees(math.atan2(mx, my)) % 360.0, 1),
+                        "mid_max_dbz": round(float(mid_max[sl][sub].max()), 1),
+                        "low_max_dbz": round(float(low.max()), 1) if np.isfinite(low).any() else None,
+                        "core_gap_km": round(max(core_gap, 0.0) / 1000.0, 1), "_label": k})
+    regions.sort(key=lambda r: (-r["area_km2"], -r["mid_max_dbz"]))
+    for i, r in enumerate(regions, 1):
+        out_labels[labels == r.pop("_label")] = i
+        r["wer_id"] = i
+    result["regions"] = regions
+    return result
 
 
 def hail_proxy(volume: xr.DataTree, freezing_level_m: float, *, large_hail_depth_m: float = 4000.0,

@@ -1,12 +1,13 @@
 """Radar tools on a radar volume of any format: composite reflectivity, maximum echo, echo
-tops, VIL, storm cells, velocity couplets, a hail proxy and the tornado debris signature.
+tops, VIL, storm cells, convective lines, velocity couplets, weak-echo regions under an
+echo overhang, a hail proxy and the tornado debris signature.
 
 Each reads the case's ``radar_volume`` role (or another role named by ``role``): a sweep
 tree (:mod:`hvrmet.data.readers.radar`) from NEXRAD Level II or TDWR, its real-time
 chunks, CfRadial 1/2, ODIM_H5, IRIS/Sigmet, Rainbow, GAMIC, UF or Furuno. Each tool is a
 short adapter over :mod:`hvrmet.calc.radar`, where the science lives (memoised per
 volume, so tools called in a loop share one gridding). The column products, cells,
-couplets, hail proxy and debris signature need PPI sweeps; :func:`find_max_reflectivity`
+couplets, weak-echo regions, hail proxy and debris signature need PPI sweeps; :func:`find_max_reflectivity`
 takes any sweep (RHIs too).
 
 Window: every tool searches only inside the window around the case's place and time
@@ -557,6 +558,101 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     else:
         summary = f"{_site(ds)}: no couplet found in echo >= {args.min_reflectivity:g} dBZ {win.area_text()}"
     return win.finish(ToolOutput(values=values, summary=summary, warnings=warnings, table=table))
+
+
+class WeakEchoInput(GridInput):
+    """A radar volume, a grid and what makes a weak-echo region under an echo overhang."""
+
+    low_top: float = quantity(2.0, units="km", description="top of the low layer, above the radar", ge=0.5, le=5.0)
+    mid_bottom: float = quantity(4.0, units="km", description="bottom of the mid layer, above the radar",
+                                 ge=1.0, le=12.0)
+    mid_top: float = quantity(7.0, units="km", description="top of the mid layer, above the radar", ge=2.0, le=15.0)
+    weak: float = quantity(20.0, units="dBZ", description="the low layer is weak under this", ge=-10.0, le=40.0)
+    strong: float = quantity(45.0, units="dBZ", description="the mid layer overhangs at or above this",
+                             ge=20.0, le=70.0)
+    core: float = quantity(45.0, units="dBZ", description="reflectivity of the low-level core a region must "
+                           "border", ge=20.0, le=70.0)
+    max_core_gap: float = quantity(4.0, units="km", description="largest distance from a region to that core",
+                                   ge=0.0, le=20.0)
+    min_area: float = quantity(5.0, units="km^2", description="smallest region kept", ge=1.0, le=1000.0)
+
+
+WER_OUTPUTS = {"wer_flag": "", "wer_count": "1", "wer_area": "km^2", "wer_overhang_reflectivity": "dBZ",
+               "wer_low_reflectivity": "dBZ", **_where_units("wer"), "nearest_wer_area": "km^2",
+               **place_units("nearest_wer"), "sampled_area": "km^2"}
+
+
+@tool(category="radar", outputs=windowed(WER_OUTPUTS), example={}, needs=NEEDS)
+def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput:
+    """Weak-echo regions under an echo overhang: a strong, tilted updraft's inflow notch.
+
+    In each column of the radar-centred grid the strongest echo of the gates below
+    ``low_top`` (2 km above the radar) and of those between ``mid_bottom`` and ``mid_top``
+    (4-7 km) are compared: weak low-level echo (under ``weak``, 20 dBZ) beneath strong echo
+    aloft (``strong``, 45 dBZ or more), in a region of ``min_area`` (5 km2) or more within
+    ``max_core_gap`` (4 km) of a low-level core of ``core`` dBZ, is a weak-echo region,
+    "bounded by stronger echoes above and on one side" (Lemon 1980; Lemon and Doswell 1979:
+    the weak-echo region of a supercell is its updraft). The search is
+    :func:`hvrmet.calc.radar.weak_echo_regions`; the thresholds are hvrmet's reading of
+    those descriptions. Only regions centred inside the window count: the largest
+    (``wer_*``: area, strongest echo aloft, strongest low-level echo in it, where, distance
+    and bearing from the place) and the nearest. The low layer is seen only where the
+    lowest beam stays under ``low_top`` (about 130 km from the radar for a 0.5 degree
+    tilt): ``sampled_area`` says how much of the window was seen. Partial beam blockage can
+    mimic a weak echo under echo aloft; a bounded weak-echo region is not told apart from
+    one bounded on a side.
+    """
+    ds = _load(ctx, args.role, "reflectivity")
+    win = _window(ctx, args, ds)
+    if args.mid_bottom >= args.mid_top or args.mid_bottom < args.low_top:
+        raise ValueError(f"the mid layer ({args.mid_bottom:g}-{args.mid_top:g} km) must lie above the low layer "
+                         f"(top {args.low_top:g} km) with its bottom below its top")
+    res = rc.weak_echo_regions(ds, low_top_m=args.low_top * 1000.0,
+                               mid_layer_m=(args.mid_bottom * 1000.0, args.mid_top * 1000.0), weak_dbz=args.weak,
+                               strong_dbz=args.strong, core_dbz=args.core, max_core_gap_m=args.max_core_gap * 1000.0,
+                               min_area_km2=args.min_area, resolution_m=args.resolution * 1000.0,
+                               max_range_m=args.max_range * 1000.0)
+    every = [dict(r) for r in res["regions"]]
+    if every:
+        d, b = win.locate([r["lat"] for r in every], [r["lon"] for r in every])
+        inside = win.mask(np.array([r["lat"] for r in every]), np.array([r["lon"] for r in every]))
+        for r, di, bi, ok in zip(every, d, b, inside):
+            r.update(distance_km=_r(float(di), 1), bearing=_r(float(bi), 0), in_window=bool(ok))
+    regions = [r for r in every if r["in_window"]]
+    top = regions[0] if regions else None
+    near = min(regions, key=lambda r: r["distance_km"]) if regions else {}
+    g = top or {}
+    sampled = float((np.isfinite(res["lat"]) & win.mask(res["lat"], res["lon"])
+                     & (res["sampled"])).sum()) * args.resolution ** 2
+    values = {"wer_flag": Value(value=bool(regions)),
+              "wer_count": Value(value=len(regions), units="1", note="weak-echo regions centred inside the window"),
+              "wer_area": Value(value=g.get("area_km2"), units="km^2"),
+              "wer_overhang_reflectivity": Value(value=g.get("mid_max_dbz"), units="dBZ",
+                                                 note=f"strongest echo {args.mid_bottom:g}-{args.mid_top:g} km above "
+                                                      "the radar over the region"),
+              "wer_low_reflectivity": Value(value=g.get("low_max_dbz"), units="dBZ",
+                                            note=f"strongest echo below {args.low_top:g} km in the region "
+                                                 "(none: no echo at all)"),
+              **_where("wer", top, win),
+              "nearest_wer_area": Value(value=near.get("area_km2"), units="km^2"),
+              **_from_place("nearest_wer", near, win),
+              "sampled_area": Value(value=round(sampled, 1), units="km^2",
+                                    note="area inside the window where both layers are seen")}
+    warnings = []
+    if len(every) > len(regions):
+        out = [r for r in every if not r["in_window"]]
+        far = min(out, key=lambda r: r["distance_km"])
+        warnings.append(f"{len(out)} of {len(every)} weak-echo regions lie outside the window ({win.area_text()}) "
+                        f"and are not counted; the nearest of them {far['distance_km']:.0f} km from the place")
+    if top:
+        summary = (f"{_site(ds)} {win.area_text()}: {len(regions)} weak-echo region(s) under an echo overhang; the "
+                   f"largest {top['area_km2']:.0f} km2, echo below {args.weak:g} dBZ under {top['mid_max_dbz']:.1f} "
+                   f"dBZ aloft, at {top['range_km']:.0f} km, {top['azimuth']:.0f} deg from the radar, "
+                   f"{top['distance_km']:.0f} km at {top['bearing']:.0f} deg from the place")
+    else:
+        summary = (f"{_site(ds)}: no weak-echo region under an echo overhang {win.area_text()} "
+                   f"({sampled:.0f} km2 of it seen in both layers)")
+    return win.finish(ToolOutput(values=values, summary=summary, warnings=warnings, table=every))
 
 
 def _freezing_level_msl(args: HailInput, ctx: ToolContext, ds) -> tuple[float, str, list[str]]:
