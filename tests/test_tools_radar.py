@@ -546,3 +546,40 @@ def test_memoised_products_follow_a_tree_built_in_memory():
         assert float(np.nanmax(rc.composite_reflectivity(weak, 1000.0, 100000.0).values)) == 30.0
         del weak
         gc.collect()
+
+
+def test_weak_echo_region_thresholds_and_arguments():
+    """The thresholds are inclusive as documented (weak under ``weak_dbz``, overhang and core
+    at or above theirs); arguments given as pint quantities are converted, wrong ones are
+    refused naming the argument."""
+    from metpy.units import units
+
+    at = lambda **kw: rc.weak_echo_regions(_synthetic_volume(_storm(**kw)), max_range_m=100000.0)["regions"]
+    assert at(low=20.0) == [] and len(at(low=19.9)) == 1   # 20 dBZ below is not weak
+    assert len(at(overhang=45.0)) == 1 and at(overhang=44.9) == []  # 45 dBZ aloft overhangs
+
+    def core(z):  # the storm's core at z dBZ, the weak column and its 55 dBZ overhang as before
+        base = _storm()
+        in_core = lambda x, y, h: (np.hypot(x - 40.0, y) <= 6.0) & (np.hypot(x - 40.0, y + 8.0) > 3.0) & (h <= 10.0)
+        return lambda x, y, h: np.where(in_core(x, y, h), z, base(x, y, h))
+
+    assert len(rc.weak_echo_regions(_synthetic_volume(core(45.0)), max_range_m=100000.0)["regions"]) == 1
+    assert rc.weak_echo_regions(_synthetic_volume(core(44.9)), max_range_m=100000.0)["regions"] == []
+    vol = _synthetic_volume(_storm())
+    plain = rc.weak_echo_regions(vol, max_range_m=100000.0)["regions"]
+    given = rc.weak_echo_regions(vol, low_top_m=2 * units.km, mid_layer_m=(4 * units.km, 7000 * units.m),
+                                 max_core_gap_m=4 * units.km, min_area_km2=5 * units("km^2"),
+                                 resolution_m=1 * units.km, max_range_m=100 * units.km)["regions"]
+    assert given == plain
+    for kwargs, match in (({"low_top_m": 0.0}, "low_top_m must be positive"),
+                          ({"low_top_m": 2 * units.hPa}, "low_top_m must be in units of m"),
+                          ({"mid_layer_m": (-1.0, 7000.0)}, "mid_layer_m must not be negative"),
+                          ({"mid_layer_m": (4000.0, 0.0)}, "mid_layer_m must be positive"),
+                          ({"mid_layer_m": (4000.0, 7000.0, 9000.0)}, "mid_layer_m must be"),
+                          ({"mid_layer_m": (5000.0, 4000.0)}, "with its bottom below its top"),
+                          ({"max_core_gap_m": -1.0}, "max_core_gap_m must not be negative"),
+                          ({"max_core_gap_m": 4 * units.kg}, "max_core_gap_m must be in units of m"),
+                          ({"min_area_km2": 5 * units.km}, "min_area_km2 must be in units of km"),
+                          ({"resolution_m": 0.0}, "resolution_m must be positive")):
+        with pytest.raises(ValueError, match=match):
+            rc.weak_echo_regions(vol, **kwargs)

@@ -14,6 +14,9 @@
 #                                      for it (the repository's stays as it is)
 #   MODE=module MUTATE=hvrmet/tools/upper_air.py TESTS=tests/test_upper_air.py tools/mutation.sh
 #                                      any one module against the tests named (space-separated), the same way
+#   ONLY='hvrmet.calc.radar.x_weak_echo_regions__mutmut_*' MODE=module MUTATE=... TESTS=... tools/mutation.sh
+#                                      only the mutants matching the glob(s) (space-separated) are run and
+#                                      counted: one function of a large module
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && git rev-parse --show-toplevel)
 work=${1:-$(mktemp -d /tmp/hvrmet-mutation.XXXXXX)}
@@ -53,8 +56,18 @@ fi
 export MPLBACKEND=Agg PATH="$(dirname "$py"):$PATH"
 cd "$work"
 echo "mutation run in $work"
-"$py" -m mutmut run --max-children "${MAX_CHILDREN:-2}" > mutmut-run.log 2>&1 || { tail -c 2000 mutmut-run.log; exit 2; }
+# shellcheck disable=SC2086 # ONLY holds space-separated globs, each one argument
+"$py" -m mutmut run --max-children "${MAX_CHILDREN:-2}" ${ONLY:-} > mutmut-run.log 2>&1 || { tail -c 2000 mutmut-run.log; exit 2; }
 "$py" -m mutmut results --all true > results.txt 2>/dev/null
+if [ -n "${ONLY:-}" ]; then
+    "$py" - results.txt $ONLY <<'PY'
+import fnmatch, sys
+path, globs = sys.argv[1], sys.argv[2:]
+keep = [l for l in open(path, encoding="utf-8")
+        if ": " in l and any(fnmatch.fnmatchcase(l.strip().rsplit(": ", 1)[0], g) for g in globs)]
+open(path, "w", encoding="utf-8").writelines(keep)
+PY
+fi
 "$py" - "${FAIL_UNDER:-80}" <<'PY'
 import collections, re, subprocess, sys
 

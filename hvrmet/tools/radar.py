@@ -124,7 +124,13 @@ class DebrisInput(RotationInput):
 
 
 def _moments(vol) -> list[str]:
-    return sorted({str(v) for n in rc.sweep_names(vol) for v in vol[n].ds.data_vars if vol[n].ds[v].ndim == 2})
+    """The moments (2-D variables) on any sweep of the volume (memoised: a sweep node's
+    dataset view costs more than the lookup)."""
+    def make() -> list[str]:
+        return sorted({str(v) for n in rc.sweep_names(vol) for ds in (vol[n].ds,) for v in ds.data_vars
+                       if ds[v].ndim == 2})
+
+    return list(rc.memo(("moments", rc.volume_key(vol)), make))
 
 
 def _load(ctx: ToolContext, role: str, *moments: str):
