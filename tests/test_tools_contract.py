@@ -232,3 +232,12 @@ def test_adapters():
     import json
     out = json.loads(lc["compute_sbcape"].invoke({"case": "null-jan20"}))
     assert out["ok"] and out["values"]["sbcape"]["value"] == 0.0
+
+
+def test_find_tool_returns_none_for_an_unknown_name():
+    from hvrmet.tools import find_tool, get_tool
+
+    assert find_tool("detect_rotation") is get_tool("detect_rotation")
+    assert find_tool("detect_rotations") is None
+    with pytest.raises(KeyError, match="known tools"):
+        get_tool("detect_rotations")

@@ -115,10 +115,9 @@ def number_key(ev: Evidence, field: str) -> str:
 
 def aspect_of(tool: str, weights) -> str:
     """The aspect of a tool's evidence (from weights.yaml by the tool's category)."""
-    from hvrmet.tools import REGISTRY, list_tools
+    from hvrmet.tools import find_tool
 
-    list_tools()
-    t = REGISTRY.get(tool)
+    t = find_tool(tool)
     return weights.aspect(tool, t.category if t is not None else "")
 
 

@@ -44,10 +44,9 @@ class ExpertPolicy:
     # -- planning -------------------------------------------------------------------
     def runnable(self, tool_name: str, ctx: BrainContext) -> bool:
         """Whether the case has data the tool needs (and the tool is registered)."""
-        from hvrmet.tools import REGISTRY, list_tools
+        from hvrmet.tools import find_tool
 
-        list_tools()
-        t = REGISTRY.get(tool_name)
+        t = find_tool(tool_name)
         if t is None or t.category == "plot":
             return False
         return not t.needs or bool(set(t.needs) & set(ctx.roles))

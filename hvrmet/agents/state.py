@@ -85,10 +85,9 @@ def effective_args(tool: str, args: dict[str, Any]) -> dict[str, Any]:
 def _effective(tool: str, frozen: tuple, names: tuple) -> tuple:
     import ast
 
-    from hvrmet.tools import REGISTRY, list_tools
+    from hvrmet.tools import find_tool
 
-    list_tools()
-    t = REGISTRY.get(tool)
+    t = find_tool(tool)
     given = {k: ast.literal_eval(v) for k, v in frozen}
     if t is None:
         return tuple(sorted(given.items()))

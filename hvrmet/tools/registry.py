@@ -37,7 +37,7 @@ from hvrmet.errors import HvrmetError
 from hvrmet.tools.inputs import CaseInput, field_units
 from hvrmet.tools.results import ToolOutput, ToolResult, Value
 
-__all__ = ["Tool", "ToolDefinitionError", "tool", "get_tool", "list_tools", "call_tool",
+__all__ = ["Tool", "ToolDefinitionError", "tool", "get_tool", "find_tool", "list_tools", "call_tool",
            "REGISTRY", "CATEGORIES"]
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,12 @@ def list_tools(category: str | None = None) -> list[Tool]:
     """All registered tools (of one category), sorted by name."""
     _load_all()
     return sorted((t for t in REGISTRY.values() if category in (None, t.category)), key=lambda t: t.name)
+
+
+def find_tool(name: str) -> Tool | None:
+    """A tool by name, or ``None`` when no tool of that name is registered."""
+    _load_all()
+    return REGISTRY.get(name)
 
 
 def get_tool(name: str) -> Tool:
