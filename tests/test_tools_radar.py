@@ -522,6 +522,9 @@ def test_detect_weak_echo_region_on_real_volumes(data_dir):
     low, mid = np.concatenate(low), np.concatenate(mid)
     assert low.size and not (low >= 20).any()
     assert mid.size and np.nanmax(mid) >= 45
+    # one sweep cannot see two layers: not computable, not "no region"
+    one = call_tool("detect_weak_echo_region", {"case": "mll20220628"})
+    assert not one.ok and "cannot be looked for" in one.error and "PPIs at" in one.error
     for case in ("klbb20160601", "katrina2005"):
         none = _ok("detect_weak_echo_region", {"case": case})
         assert none.values["wer_flag"].value is False and none.value("wer_count") == 0, case

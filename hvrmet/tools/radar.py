@@ -628,8 +628,13 @@ def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput
     top = regions[0] if regions else None
     near = min(regions, key=lambda r: r["distance_km"]) if regions else {}
     g = top or {}
-    sampled = float((np.isfinite(res["lat"]) & win.mask(res["lat"], res["lon"])
-                     & (res["sampled"])).sum()) * args.resolution ** 2
+    sampled = float((win.mask(res["lat"], res["lon"]) & res["sampled"]).sum()) * args.resolution ** 2
+    if sampled == 0:
+        angles = ", ".join(f"{rc.fixed_angle(ds[n].ds):g}" for n in rc.sweeps_with(ds, "reflectivity"))
+        raise VariableMissing(ds.attrs.get("source_file"),
+                              f"no column {win.area_text()} is seen both below {args.low_top:g} km and "
+                              f"{args.mid_bottom:g}-{args.mid_top:g} km above the radar (reflectivity PPIs at "
+                              f"{angles} deg): a weak-echo region cannot be looked for")
     values = {"wer_flag": Value(value=bool(regions)),
               "wer_count": Value(value=len(regions), units="1", note="weak-echo regions centred inside the window"),
               "wer_area": Value(value=g.get("area_km2"), units="km^2"),
