@@ -1200,7 +1200,9 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
         where it has none), ``core_gap_km``, ``wer_id``); ``labels``: the ``(y, x)`` grid
         of ``wer_id`` (0 elsewhere); ``lat``/``lon`` of the grid; ``candidates``: regions
         of weak-under-overhang columns before the area and core tests; ``sampled``:
-        the ``(y, x)`` mask of columns where both layers are sampled.
+        the ``(y, x)`` mask of columns where both layers are sampled; ``low_max`` and
+        ``mid_max``: the strongest echo (dBZ) of each layer per column (NaN where the
+        layer is not sampled or has no echo).
     """
     from scipy import ndimage
 
@@ -1232,8 +1234,11 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     labels, n = ndimage.label(weak, structure=np.ones((3, 3), bool))
     out_labels = np.zeros(labels.shape, np.int32)
     cell_km2 = (res / 1000.0) ** 2
+    with np.errstate(invalid="ignore"):
+        shown = {"low_max": np.where(low_in.any(axis=0) & np.isfinite(low_max), low_max, np.nan),
+                 "mid_max": np.where(mid_in.any(axis=0) & np.isfinite(mid_max), mid_max, np.nan)}
     result: dict[str, Any] = {"regions": [], "labels": out_labels, "lat": g["lat"], "lon": g["lon"],
-                              "candidates": int(n), "sampled": sampled}
+                              "candidates": int(n), "sampled": sampled, **shown}
     if n == 0:
         return result
     to_core = ndimage.distance_transform_edt(~core) * res if core.any() else np.full(core.shape, np.inf)
