@@ -447,15 +447,18 @@ def _synthetic_volume(reflectivity, site=(35.0, -97.0, 300.0)):
     return xr.DataTree.from_dict(nodes)
 
 
-def _storm(wer_at=(40.0, -8.0), wer_radius=3.0, overhang=55.0, low=np.nan, core_at=(40.0, 0.0)):
+def _storm(wer_at=(40.0, -8.0), wer_radius=3.0, overhang=55.0, low=np.nan, core_at=(40.0, 0.0),
+           aloft=(3.5, 9.0)):
     """A 55 dBZ core 6 km in radius, 0-10 km deep, and a column ``wer_radius`` km wide at
-    ``wer_at`` with ``low`` dBZ below 3 km and ``overhang`` dBZ from 3.5 to 9 km."""
+    ``wer_at`` with ``low`` dBZ below 3 km and ``overhang`` dBZ between the heights of
+    ``aloft`` (km above the radar); no echo elsewhere in the column."""
     def z(x, y, h):
         core = np.hypot(x - core_at[0], y - core_at[1]) <= 6.0
         col = np.hypot(x - wer_at[0], y - wer_at[1]) <= wer_radius
         out = np.where(core & (h <= 10.0), 55.0, np.nan)
+        out = np.where(col, np.nan, out)
         out = np.where(col & (h < 3.0), low, out)
-        return np.where(col & (h >= 3.5) & (h <= 9.0), overhang, out)
+        return np.where(col & (h >= aloft[0]) & (h <= aloft[1]), overhang, out)
     return z
 
 
@@ -473,7 +476,16 @@ def test_weak_echo_region_by_hand():
     lon, lat, _ = Geod(ellps="WGS84").fwd(-97.0, 35.0, math.degrees(math.atan2(40.0, -8.0)), math.hypot(40, 8) * 1000)
     assert _km(lat, lon, wer["lat"], wer["lon"]) <= 1.0
     assert wer["range_km"] == pytest.approx(math.hypot(40, 8), abs=1.0)
-    assert (res["labels"] == 1).sum() == wer["area_km2"]
+    assert (res["labels"] == 1).sum() == wer["area_km2"] and wer["wer_id"] == 1 and res["candidates"] >= 1
+    # the area is in km2 whatever the grid spacing
+    fine = rc.weak_echo_regions(_synthetic_volume(_storm()), resolution_m=500.0, max_range_m=100000.0)
+    assert fine["regions"][0]["area_km2"] == pytest.approx(math.pi * 9, rel=0.25)
+    # heights are above the radar: a radar 2.5 km above sea level sees the same storm
+    high = rc.weak_echo_regions(_synthetic_volume(_storm(), site=(35.0, -97.0, 2500.0)), max_range_m=100000.0)
+    assert [r["area_km2"] for r in high["regions"]] == [wer["area_km2"]]
+    # echo aloft only under 4 km or only over 7 km above the radar is no overhang of the mid layer
+    for aloft in ((2.5, 3.6), (7.6, 9.0)):
+        assert rc.weak_echo_regions(_synthetic_volume(_storm(aloft=aloft)), max_range_m=100000.0)["regions"] == []
     for kwargs in ({"overhang": 40.0}, {"low": 25.0}, {"wer_at": (40.0, -18.0)}, {"wer_radius": 1.0}):
         assert rc.weak_echo_regions(_synthetic_volume(_storm(**kwargs)), max_range_m=100000.0)["regions"] == [], kwargs
     # the thresholds are the function's arguments: 40 dBZ aloft is an overhang at 35 dBZ

@@ -1219,8 +1219,7 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     amin = _mag(min_area_km2, "km^2", "min_area_km2", nonnegative=True)
     res = _mag(resolution_m, "m", "resolution_m", positive=True)
     values, heights, _ = column_stack(vol, "reflectivity", res, max_range_m)
-    alt = site_location(vol)[2]
-    agl = heights - (alt if math.isfinite(alt) else 0.0)
+    agl = heights - site_location(vol)[2]
     z = np.where(np.isfinite(values), values, -np.inf)
     with np.errstate(invalid="ignore"):
         low_in = np.isfinite(agl) & (agl <= low_top)
