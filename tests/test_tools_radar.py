@@ -466,7 +466,8 @@ def test_weak_echo_region_by_hand():
     """A weak column under a 55 dBZ overhang, 2 km from a 55 dBZ core: one region where it
     was drawn (3 km in radius: about 28 km2 on a 1 km grid), its echo aloft 55 dBZ and no
     echo below; none when the echo aloft is only 40 dBZ, when the low levels have 25 dBZ,
-    when the column lies 10 km from the core, or when it is 1 km in radius (under 5 km2)."""
+    when the column lies 6 or 9 km from the core (3 km is kept), or when it is 1 km in
+    radius (under 5 km2)."""
     from pyproj import Geod
 
     res = rc.weak_echo_regions(_synthetic_volume(_storm()), max_range_m=100000.0)
@@ -486,7 +487,10 @@ def test_weak_echo_region_by_hand():
     # echo aloft only under 4 km or only over 7 km above the radar is no overhang of the mid layer
     for aloft in ((2.5, 3.6), (7.6, 9.0)):
         assert rc.weak_echo_regions(_synthetic_volume(_storm(aloft=aloft)), max_range_m=100000.0)["regions"] == []
-    for kwargs in ({"overhang": 40.0}, {"low": 25.0}, {"wer_at": (40.0, -18.0)}, {"wer_radius": 1.0}):
+    # the core gap: 3 km between the echoes is kept, 6 km is not (the limit is 4 km)
+    assert len(rc.weak_echo_regions(_synthetic_volume(_storm(wer_at=(40.0, -12.0))))["regions"]) == 1
+    for kwargs in ({"overhang": 40.0}, {"low": 25.0}, {"wer_at": (40.0, -15.0)}, {"wer_at": (40.0, -18.0)},
+                   {"wer_radius": 1.0}):
         assert rc.weak_echo_regions(_synthetic_volume(_storm(**kwargs)), max_range_m=100000.0)["regions"] == [], kwargs
     # the thresholds are the function's arguments: 40 dBZ aloft is an overhang at 35 dBZ
     assert len(rc.weak_echo_regions(_synthetic_volume(_storm(overhang=40.0)), strong_dbz=35.0,
@@ -512,6 +516,9 @@ def test_detect_weak_echo_region_on_real_volumes(data_dir):
     res = _ok("detect_weak_echo_region", {"case": "may1999"})
     assert res.values["wer_flag"].value is True and res.value("wer_area") >= 5
     assert res.value("wer_overhang_reflectivity") >= 45 and res.value("wer_count") >= 1
+    near = _ok("detect_weak_echo_region", {"case": "may1999", "radius": "75 km"})  # the radar's default window
+    assert near.value("wer_count") >= 1 and res.value("wer_outside_window") == 0
+    assert near.value("wer_outside_window") == res.value("wer_count") - near.value("wer_count") >= 1
     rot = _ok("detect_rotation", {"case": "may1999"})
     assert _km(res.value("wer_lat"), res.value("wer_lon"), rot.value("couplet_lat"), rot.value("couplet_lon")) < 10
     f = Level2File(str(data_dir / "metpy/staticdata/KTLX19990503_235621.gz"))
@@ -554,11 +561,10 @@ def test_memoised_products_follow_a_tree_built_in_memory():
     assert rc.volume_key(strong) == key
     del strong
     gc.collect()
-    assert not any(key in k for k in rc._MEMO)
     for _ in range(5):  # several, so that one of them is likely to reuse the freed id
         weak = _synthetic_volume(lambda x, y, h: np.where(np.hypot(x - 40, y) <= 6, 30.0, np.nan))
-        assert rc.volume_key(weak) != key
         assert float(np.nanmax(rc.composite_reflectivity(weak, 1000.0, 100000.0).values)) == 30.0
+        assert not any(key in k for k in rc._MEMO)  # the freed tree's products are gone
         del weak
         gc.collect()
 
@@ -595,6 +601,7 @@ def test_weak_echo_region_thresholds_and_arguments():
                           ({"max_core_gap_m": -1.0}, "max_core_gap_m must not be negative"),
                           ({"max_core_gap_m": 4 * units.kg}, "max_core_gap_m must be in units of m"),
                           ({"min_area_km2": 5 * units.km}, "min_area_km2 must be in units of km"),
-                          ({"resolution_m": 0.0}, "resolution_m must be positive")):
+                          ({"resolution_m": 0.0}, "resolution_m must be positive"),
+                          ({"weak_dbz": 40.0, "core_dbz": 30.0}, "core_dbz .* must be above weak_dbz")):
         with pytest.raises(ValueError, match=match):
             rc.weak_echo_regions(vol, **kwargs)

@@ -37,11 +37,11 @@ argument.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -63,7 +63,7 @@ __all__ = [
 #: 4/3 effective earth radius (m).
 KE_A = 4.0 / 3.0 * EARTH_RADIUS_M
 
-_MEMO: OrderedDict[tuple, Any] = OrderedDict()
+_MEMO: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
 _MEMO_LOCK = threading.RLock()
 _KEYS = itertools.count(1)
 _MEMO_SIZE = 48
@@ -105,16 +105,21 @@ def _source(volume: xr.DataTree) -> str | None:
 
 
 # --------------------------------------------------------------------------- memo
-_UNHASHED: dict[int, str] = {}
+#: id of a tree built in memory -> (a weak reference to it, its key)
+_UNHASHED: dict[int, tuple[weakref.ref, str]] = {}
+#: keys of freed trees, whose products :func:`memo` drops (appended by their finalizers,
+#: which take no lock: they may run inside a locked section during garbage collection)
+_FREED: collections.deque[str] = collections.deque()
 
 
-def _forget(obj_id: int, key: str) -> None:
-    """A tree built in memory was freed: drop its key and its memoised products."""
-    with _MEMO_LOCK:
-        if _UNHASHED.get(obj_id) == key:
-            del _UNHASHED[obj_id]
+def _drop_freed() -> None:
+    """Drop the memoised products of the trees freed since the last call (lock held)."""
+    while _FREED:
+        key = _FREED.popleft()
         for k in [k for k in _MEMO if key in k]:
-            del _MEMO[k]
+            _MEMO.pop(k, None)
+        for i in [i for i, (_, v) in _UNHASHED.items() if v == key]:
+            _UNHASHED.pop(i, None)
 
 
 def volume_key(volume: xr.DataTree) -> str:
@@ -125,22 +130,26 @@ def volume_key(volume: xr.DataTree) -> str:
     if sha:
         return str(sha)
     with _MEMO_LOCK:
-        key = _UNHASHED.get(id(volume))
-        if key is None:
-            key = _UNHASHED[id(volume)] = f"mem{next(_KEYS)}"
-            weakref.finalize(volume, _forget, id(volume), key)
+        entry = _UNHASHED.get(id(volume))
+        if entry is not None and entry[0]() is volume:
+            return entry[1]
+        key = f"mem{next(_KEYS)}"
+        _UNHASHED[id(volume)] = (weakref.ref(volume), key)
+        weakref.finalize(volume, _FREED.append, key)
         return key
 
 
 def memo(key: tuple, compute: Callable[[], Any]) -> Any:
     """Return the memoised result for ``key``, computing (and storing) it when absent."""
     with _MEMO_LOCK:
+        _drop_freed()
         if key in _MEMO:
             _MEMO.move_to_end(key)
             return _MEMO[key]
     value = compute()
     with _MEMO_LOCK:
         _MEMO[key] = value
+        _drop_freed()  # a tree freed while this was computed takes its product with it
         while len(_MEMO) > _MEMO_SIZE:
             _MEMO.popitem(last=False)
     return value
@@ -1153,7 +1162,7 @@ def convective_lines(comp: xr.DataArray, threshold_dbz: float = 40.0, bridge_km:
 def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
                       mid_layer_m: tuple[float, float] = (4000.0, 7000.0), weak_dbz: float = 20.0,
                       strong_dbz: float = 45.0, core_dbz: float = 45.0, max_core_gap_m: float = 4000.0,
-                      min_area_km2: float = 5.0, resolution_m: float = 1000.0, max_range_m: float = 150000.0
+                      min_area_km2: float = 5.0, resolution_m: float = 1000.0, max_range_m: float = 230000.0
                       ) -> dict[str, Any]:
     """Weak-echo regions under an echo overhang: the low-level inflow notch of a strong,
     tilted updraft, capped by strong echo aloft and bounded on a side by the storm's core.
@@ -1166,7 +1175,9 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     echo of ``weak_dbz`` (20 dBZ) or more and the mid layer has echo of ``strong_dbz`` (45
     dBZ) or more. An 8-connected region of such columns is a weak-echo region (WER) when
     it covers ``min_area_km2`` or more and lies within ``max_core_gap_m`` of a low-layer
-    core of ``core_dbz`` or more: "bounded by stronger echoes above and on one side"
+    core of ``core_dbz`` or more (between cell edges; nearest-gate gridding widens both
+    by up to a cell, so the gap measured is up to about a cell narrower than the echo's):
+    "bounded by stronger echoes above and on one side"
     (Lemon 1980, NOAA Tech. Memo. NWS NSSFC-3; Lemon and Doswell 1979, Mon. Wea. Rev.
     107, 1184-1197, where the weak-echo region marks the supercell's updraft). The
     thresholds are hvrmet's reading of those descriptions, not a published algorithm's.
@@ -1198,8 +1209,9 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
         centroid's ``lat``/``lon``, ``range_km``, ``azimuth``, ``mid_max_dbz`` (strongest
         echo aloft over it), ``low_max_dbz`` (strongest low-layer echo in it, ``None``
         where it has none), ``core_gap_km``, ``wer_id``); ``labels``: the ``(y, x)`` grid
-        of ``wer_id`` (0 elsewhere); ``lat``/``lon`` of the grid; ``candidates``: regions
-        of weak-under-overhang columns before the area and core tests; ``sampled``:
+        of ``wer_id`` (0 elsewhere); ``lat``/``lon`` of the grid; ``candidates``: the
+        number of regions of weak-under-overhang columns before the area and core tests;
+        ``sampled``:
         the ``(y, x)`` mask of columns where both layers are sampled; ``low_max`` and
         ``mid_max``: the strongest echo (dBZ) of each layer per column (NaN where the
         layer is not sampled or has no echo).
@@ -1215,27 +1227,37 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     if not low_top <= mid0 < mid1:
         raise ValueError(f"mid_layer_m must lie above low_top_m ({low_top:g} m) with its bottom below its top, "
                          f"got {mid_layer_m!r}")
+    if not float(weak_dbz) < float(core_dbz):
+        raise ValueError(f"core_dbz ({core_dbz!r}) must be above weak_dbz ({weak_dbz!r}): the core borders the "
+                         "weak echo")
     gap = _mag(max_core_gap_m, "m", "max_core_gap_m", nonnegative=True)
     amin = _mag(min_area_km2, "km^2", "min_area_km2", nonnegative=True)
     res = _mag(resolution_m, "m", "resolution_m", positive=True)
     values, heights, _ = column_stack(vol, "reflectivity", res, max_range_m)
-    agl = heights - site_location(vol)[2]
-    z = np.where(np.isfinite(values), values, -np.inf)
-    with np.errstate(invalid="ignore"):
-        low_in = np.isfinite(agl) & (agl <= low_top)
-        mid_in = np.isfinite(agl) & (agl >= mid0) & (agl <= mid1)
-    low_max = np.where(low_in, z, -np.inf).max(axis=0)
-    mid_max = np.where(mid_in, z, -np.inf).max(axis=0)
-    sampled = low_in.any(axis=0) & mid_in.any(axis=0)
+    alt = site_location(vol)[2]
+    # each layer's strongest echo per column, one sweep at a time (no volume-sized temporaries)
+    low_max = np.full(values.shape[1:], -np.inf, np.float32)
+    mid_max = low_max.copy()
+    low_seen = np.zeros(values.shape[1:], bool)
+    mid_seen = low_seen.copy()
+    for v, h in zip(values, heights):
+        with np.errstate(invalid="ignore"):
+            agl = h - alt
+            low_k, mid_k = agl <= low_top, (agl >= mid0) & (agl <= mid1)  # False where no gate (NaN)
+        echo = np.where(np.isfinite(v), v, -np.inf)
+        low_max = np.where(low_k, np.maximum(low_max, echo), low_max)
+        mid_max = np.where(mid_k, np.maximum(mid_max, echo), mid_max)
+        low_seen |= low_k
+        mid_seen |= mid_k
+    sampled = low_seen & mid_seen
     weak = sampled & (low_max < float(weak_dbz)) & (mid_max >= float(strong_dbz))
-    core = low_in.any(axis=0) & (low_max >= float(core_dbz))
+    core = low_seen & (low_max >= float(core_dbz))
     g = grid_coords(vol, res, max_range_m)
     labels, n = ndimage.label(weak, structure=np.ones((3, 3), bool))
     out_labels = np.zeros(labels.shape, np.int32)
     cell_km2 = (res / 1000.0) ** 2
-    with np.errstate(invalid="ignore"):
-        shown = {"low_max": np.where(low_in.any(axis=0) & np.isfinite(low_max), low_max, np.nan),
-                 "mid_max": np.where(mid_in.any(axis=0) & np.isfinite(mid_max), mid_max, np.nan)}
+    shown = {"low_max": np.where(np.isfinite(low_max), low_max, np.nan),
+             "mid_max": np.where(np.isfinite(mid_max), mid_max, np.nan)}
     result: dict[str, Any] = {"regions": [], "labels": out_labels, "lat": g["lat"], "lon": g["lon"],
                               "candidates": int(n), "sampled": sampled, **shown}
     if n == 0:
@@ -1246,7 +1268,7 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     for k, sl in enumerate(ndimage.find_objects(labels), 1):
         sub = labels[sl] == k
         area = float(sub.sum()) * cell_km2
-        # edge-to-edge distance (m) from the region's nearest column to a core column
+        # distance (m) between the edges of the region's nearest cell and a core cell
         core_gap = float(to_core[sl][sub].min()) - res
         if area < amin or core_gap > gap:
             continue

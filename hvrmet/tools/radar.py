@@ -585,7 +585,7 @@ class WeakEchoInput(GridInput):
 
 WER_OUTPUTS = {"wer_flag": "", "wer_count": "1", "wer_area": "km^2", "wer_overhang_reflectivity": "dBZ",
                "wer_low_reflectivity": "dBZ", **_where_units("wer"), "nearest_wer_area": "km^2",
-               **place_units("nearest_wer"), "sampled_area": "km^2"}
+               **place_units("nearest_wer"), "wer_outside_window": "1", "sampled_area": "km^2"}
 
 
 @tool(category="radar", outputs=windowed(WER_OUTPUTS), example={}, needs=NEEDS)
@@ -603,7 +603,7 @@ def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput
     those descriptions. Only regions centred inside the window count: the largest
     (``wer_*``: area, strongest echo aloft, strongest low-level echo in it, where, distance
     and bearing from the place) and the nearest. The low layer is seen only where the
-    lowest beam stays under ``low_top`` (about 130 km from the radar for a 0.5 degree
+    lowest beam stays under ``low_top`` (about 125 km from the radar for a 0.5 degree
     tilt): ``sampled_area`` says how much of the window was seen. Partial beam blockage can
     mimic a weak echo under echo aloft; a bounded weak-echo region is not told apart from
     one bounded on a side.
@@ -630,7 +630,7 @@ def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput
     g = top or {}
     sampled = float((win.mask(res["lat"], res["lon"]) & res["sampled"]).sum()) * args.resolution ** 2
     if sampled == 0:
-        angles = ", ".join(f"{rc.fixed_angle(ds[n].ds):g}" for n in rc.sweeps_with(ds, "reflectivity"))
+        angles = ", ".join(f"{rc.fixed_angle(ds[n].ds):.1f}" for n in rc.sweeps_with(ds, "reflectivity"))
         raise VariableMissing(ds.attrs.get("source_file"),
                               f"no column {win.area_text()} is seen both below {args.low_top:g} km and "
                               f"{args.mid_bottom:g}-{args.mid_top:g} km above the radar (reflectivity PPIs at "
@@ -647,6 +647,7 @@ def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput
               **_where("wer", top, win),
               "nearest_wer_area": Value(value=near.get("area_km2"), units="km^2"),
               **_from_place("nearest_wer", near, win),
+              "wer_outside_window": Value(value=len(every) - len(regions), units="1"),
               "sampled_area": Value(value=round(sampled, 1), units="km^2",
                                     note="area inside the window where both layers are seen")}
     warnings = []
