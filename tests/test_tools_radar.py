@@ -487,8 +487,17 @@ def test_weak_echo_region_by_hand():
     # echo aloft only under 4 km or only over 7 km above the radar is no overhang of the mid layer
     for aloft in ((2.5, 3.6), (7.6, 9.0)):
         assert rc.weak_echo_regions(_synthetic_volume(_storm(aloft=aloft)), max_range_m=100000.0)["regions"] == []
-    # the core gap: 3 km between the echoes is kept, 6 km is not (the limit is 4 km)
-    assert len(rc.weak_echo_regions(_synthetic_volume(_storm(wer_at=(40.0, -12.0))))["regions"]) == 1
+    # each layer's strongest echo per column: the core below, the overhang above the column
+    g = rc.grid_coords(_synthetic_volume(_storm()), 1000.0, 100000.0)
+    at_xy = lambda x, y: np.unravel_index(int(np.argmin(np.hypot(g["x"][None, :] - x, g["y"][:, None] - y))),
+                                          g["lat"].shape)
+    assert res["low_max"][at_xy(40e3, 0.0)] == 55.0 and np.isnan(res["low_max"][at_xy(40e3, -8e3)])
+    assert res["mid_max"][at_xy(40e3, -8e3)] == 55.0 and np.isnan(res["mid_max"][at_xy(-40e3, 0.0)])
+    for key in ("range_km", "azimuth", "mid_max_dbz", "core_gap_km", "area_km2"):
+        assert wer[key] == round(wer[key], 1), key
+    # the core gap: 3 km between the echoes is kept (measured a cell narrower at most), 6 km is not
+    (kept,) = rc.weak_echo_regions(_synthetic_volume(_storm(wer_at=(40.0, -12.0))))["regions"]
+    assert 1.5 <= kept["core_gap_km"] <= 3.0
     for kwargs in ({"overhang": 40.0}, {"low": 25.0}, {"wer_at": (40.0, -15.0)}, {"wer_at": (40.0, -18.0)},
                    {"wer_radius": 1.0}):
         assert rc.weak_echo_regions(_synthetic_volume(_storm(**kwargs)), max_range_m=100000.0)["regions"] == [], kwargs
@@ -592,6 +601,8 @@ def test_weak_echo_region_thresholds_and_arguments():
                                  max_core_gap_m=4 * units.km, min_area_km2=5 * units("km^2"),
                                  resolution_m=1 * units.km, max_range_m=100 * units.km)["regions"]
     assert given == plain
+    # the mid layer may start where the low layer ends
+    assert rc.weak_echo_regions(vol, mid_layer_m=(2000.0, 7000.0), max_range_m=100000.0)["candidates"] >= 1
     for kwargs, match in (({"low_top_m": 0.0}, "low_top_m must be positive"),
                           ({"low_top_m": 2 * units.hPa}, "low_top_m must be in units of m"),
                           ({"mid_layer_m": (-1.0, 7000.0)}, "mid_layer_m must not be negative"),
@@ -602,6 +613,8 @@ def test_weak_echo_region_thresholds_and_arguments():
                           ({"max_core_gap_m": 4 * units.kg}, "max_core_gap_m must be in units of m"),
                           ({"min_area_km2": 5 * units.km}, "min_area_km2 must be in units of km"),
                           ({"resolution_m": 0.0}, "resolution_m must be positive"),
-                          ({"weak_dbz": 40.0, "core_dbz": 30.0}, "core_dbz .* must be above weak_dbz")):
+                          ({"weak_dbz": 40.0, "core_dbz": 30.0}, "core_dbz .* must be above weak_dbz"),
+                          ({"weak_dbz": 45.0, "core_dbz": 45.0}, "core_dbz .* must be above weak_dbz"),
+                          ({"mid_layer_m": (4000.0, 4000.0)}, "with its bottom below its top")):
         with pytest.raises(ValueError, match=match):
             rc.weak_echo_regions(vol, **kwargs)
