@@ -364,20 +364,21 @@ def test_nowcast_answers_inside_the_window(seq, tmp_path):
 
 
 def test_motion_of_a_large_grid_is_tracked_on_block_means():
-    """A rain field moving 6 px east and 4 px south per frame on a 1201 x 1001 grid (over a
-    million pixels, so tracked on 2 x 2 block means): the vectors over the rain are the
-    drawn shift, in full-grid pixels, on every pixel of the grid."""
-    from hvrmet.tools.precipitation import motion_field
+    """A rain field moving 6 px east and 4 px south per frame on a 601 x 501 grid, tracked
+    on 2 x 2 block means (``max_pixels`` 200000 here; a million by default): the vectors
+    over the rain are the drawn shift, in full-grid pixels, on every pixel of the grid."""
+    from hvrmet.tools.precipitation import MOTION_MAX_PIXELS, motion_field
 
+    assert MOTION_MAX_PIXELS == 1_000_000
     rng = np.random.default_rng(0)
-    base = np.zeros((1400, 1200))
-    for _ in range(60):  # rain cells of 8-30 px radius
-        y, x, r = rng.integers(100, 1300), rng.integers(100, 1100), rng.integers(8, 30)
-        yy, xx = np.ogrid[-y:1400 - y, -x:1200 - x]
+    base = np.zeros((700, 600))
+    for _ in range(20):  # rain cells of 8-30 px radius
+        y, x, r = rng.integers(60, 640), rng.integers(60, 540), rng.integers(8, 30)
+        yy, xx = np.ogrid[-y:700 - y, -x:600 - x]
         base += 20.0 * np.exp(-(yy**2 + xx**2) / (2.0 * r**2))
-    frames = np.stack([base[100 - 4 * k:1301 - 4 * k, 100 - 6 * k:1101 - 6 * k] for k in range(3)])
-    assert frames.shape[1] * frames.shape[2] > 1_000_000
-    uv = motion_field(frames)
+    frames = np.stack([base[50 - 4 * k:651 - 4 * k, 50 - 6 * k:551 - 6 * k] for k in range(3)])
+    assert 200_000 < frames.shape[1] * frames.shape[2] <= 4 * 200_000
+    uv = motion_field(frames, max_pixels=200_000)
     assert uv.shape == (2,) + frames.shape[1:]
     wet = frames[-1] > 1.0
     assert np.median(uv[0][wet]) == pytest.approx(6.0, abs=0.5)  # columns: eastward
