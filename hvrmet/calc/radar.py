@@ -107,19 +107,20 @@ def _source(volume: xr.DataTree) -> str | None:
 # --------------------------------------------------------------------------- memo
 #: id of a tree built in memory -> (a weak reference to it, its key)
 _UNHASHED: dict[int, tuple[weakref.ref, str]] = {}
-#: keys of freed trees, whose products :func:`memo` drops (appended by their finalizers,
-#: which take no lock: they may run inside a locked section during garbage collection)
-_FREED: collections.deque[str] = collections.deque()
+#: (id, key) of freed trees, whose products :func:`memo` drops (appended by their
+#: finalizers, which take no lock: they may run inside a locked section during garbage
+#: collection)
+_FREED: collections.deque[tuple[int, str]] = collections.deque()
 
 
 def _drop_freed() -> None:
     """Drop the memoised products of the trees freed since the last call (lock held)."""
     while _FREED:
-        key = _FREED.popleft()
+        obj_id, key = _FREED.popleft()
         for k in [k for k in _MEMO if key in k]:
             _MEMO.pop(k, None)
-        for i in [i for i, (_, v) in _UNHASHED.items() if v == key]:
-            _UNHASHED.pop(i, None)
+        if _UNHASHED.get(obj_id, (None, None))[1] == key:  # the id may already name a later tree
+            del _UNHASHED[obj_id]
 
 
 def volume_key(volume: xr.DataTree) -> str:
@@ -135,7 +136,7 @@ def volume_key(volume: xr.DataTree) -> str:
             return entry[1]
         key = f"mem{next(_KEYS)}"
         _UNHASHED[id(volume)] = (weakref.ref(volume), key)
-        weakref.finalize(volume, _FREED.append, key)
+        weakref.finalize(volume, _FREED.append, (id(volume), key))
         return key
 
 
@@ -1077,6 +1078,16 @@ def label_cells(comp: xr.DataArray, threshold_dbz: float, min_area_km2: float = 
     return cells
 
 
+def _plane_place(tr: Any, x_m: float, y_m: float) -> dict[str, float]:
+    """``lat``/``lon`` (through the site's azimuthal-equidistant transformer ``tr``),
+    ``range_km`` and ``azimuth`` of a point ``x_m``, ``y_m`` (m east and north of the radar),
+    rounded as the region tables give them."""
+    lon, lat = tr.transform(x_m, y_m)
+    return {"lat": round(float(lat), 4), "lon": round(float(lon), 4),
+            "range_km": round(math.hypot(x_m, y_m) / 1000.0, 1),
+            "azimuth": round(math.degrees(math.atan2(x_m, y_m)) % 360.0, 1)}
+
+
 def convective_lines(comp: xr.DataArray, threshold_dbz: float = 40.0, bridge_km: float = 4.0,
                      min_area_km2: float = 100.0) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Convective regions of a composite grid and their shape: how long, how wide, how
@@ -1143,15 +1154,12 @@ def convective_lines(comp: xr.DataArray, threshold_dbz: float = 40.0, bridge_km:
         along = pts @ major
         length = float(np.ptp(along)) + res_km
         width = area / length
-        lon_c, lat_c = tr.transform(mx * 1000.0, my * 1000.0)
         vals = field[sl][sub]
         regions.append({"length_km": round(length, 1), "width_km": round(width, 1),
                         "aspect_ratio": round(length / width, 2),
                         "orientation": round(float(np.degrees(np.arctan2(major[0], major[1])) % 180.0), 0),
                         "area_km2": round(area, 1), "max_dbz": round(float(vals.max()), 1),
-                        "lat": round(float(lat_c), 4), "lon": round(float(lon_c), 4),
-                        "range_km": round(float(np.hypot(mx, my)), 1),
-                        "azimuth": round(float(np.degrees(np.arctan2(mx, my)) % 360.0), 1), "_label": k})
+                        **_plane_place(tr, mx * 1000.0, my * 1000.0), "_label": k})
     regions.sort(key=lambda r: (-r["length_km"], -r["area_km2"]))
     for i, r in enumerate(regions, 1):
         out_labels[(labels == r.pop("_label")) & echo] = i
@@ -1234,7 +1242,7 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     amin = _mag(min_area_km2, "km^2", "min_area_km2", nonnegative=True)
     res = _mag(resolution_m, "m", "resolution_m", positive=True)
     values, heights, _ = column_stack(vol, "reflectivity", res, max_range_m)
-    alt = site_location(vol)[2]
+    lat0, lon0, alt = site_location(vol)
     # each layer's strongest echo per column, one sweep at a time (no volume-sized temporaries)
     low_max = np.full(values.shape[1:], -np.inf, np.float32)
     mid_max = low_max.copy()
@@ -1263,7 +1271,7 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
     if n == 0:
         return result
     to_core = ndimage.distance_transform_edt(~core) * res if core.any() else np.full(core.shape, np.inf)
-    tr = aeqd_transformer(*site_location(vol)[:2])
+    tr = aeqd_transformer(lat0, lon0)
     regions = []
     for k, sl in enumerate(ndimage.find_objects(labels), 1):
         sub = labels[sl] == k
@@ -1273,12 +1281,9 @@ def weak_echo_regions(volume: xr.DataTree, *, low_top_m: float = 2000.0,
         if area < amin or core_gap > gap:
             continue
         iy, ix = np.nonzero(sub)
-        mx, my = float(g["x"][sl[1]][ix].mean()), float(g["y"][sl[0]][iy].mean())
-        lon_c, lat_c = tr.transform(mx, my)
         low = low_max[sl][sub]
-        regions.append({"area_km2": round(area, 1), "lat": round(float(lat_c), 4), "lon": round(float(lon_c), 4),
-                        "range_km": round(math.hypot(mx, my) / 1000.0, 1),
-                        "azimuth": round(math.degrees(math.atan2(mx, my)) % 360.0, 1),
+        regions.append({"area_km2": round(area, 1),
+                        **_plane_place(tr, float(g["x"][sl[1]][ix].mean()), float(g["y"][sl[0]][iy].mean())),
                         "mid_max_dbz": round(float(mid_max[sl][sub].max()), 1),
                         "low_max_dbz": round(float(low.max()), 1) if np.isfinite(low).any() else None,
                         "core_gap_km": round(max(core_gap, 0.0) / 1000.0, 1), "_label": k})

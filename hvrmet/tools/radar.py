@@ -618,6 +618,13 @@ def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput
                                strong_dbz=args.strong, core_dbz=args.core, max_core_gap_m=args.max_core_gap * 1000.0,
                                min_area_km2=args.min_area, resolution_m=args.resolution * 1000.0,
                                max_range_m=args.max_range * 1000.0)
+    sampled = float((win.mask(res["lat"], res["lon"]) & res["sampled"]).sum()) * args.resolution ** 2
+    if sampled == 0:
+        angles = ", ".join(f"{rc.fixed_angle(ds[n].ds):.1f}" for n in rc.sweeps_with(ds, "reflectivity"))
+        raise VariableMissing(ds.attrs.get("source_file"),
+                              f"no column {win.area_text()} is seen both below {args.low_top:g} km and "
+                              f"{args.mid_bottom:g}-{args.mid_top:g} km above the radar (reflectivity PPIs at "
+                              f"{angles} deg): a weak-echo region cannot be looked for")
     every = [dict(r) for r in res["regions"]]
     if every:
         d, b = win.locate([r["lat"] for r in every], [r["lon"] for r in every])
@@ -628,13 +635,6 @@ def detect_weak_echo_region(args: WeakEchoInput, ctx: ToolContext) -> ToolOutput
     top = regions[0] if regions else None
     near = min(regions, key=lambda r: r["distance_km"]) if regions else {}
     g = top or {}
-    sampled = float((win.mask(res["lat"], res["lon"]) & res["sampled"]).sum()) * args.resolution ** 2
-    if sampled == 0:
-        angles = ", ".join(f"{rc.fixed_angle(ds[n].ds):.1f}" for n in rc.sweeps_with(ds, "reflectivity"))
-        raise VariableMissing(ds.attrs.get("source_file"),
-                              f"no column {win.area_text()} is seen both below {args.low_top:g} km and "
-                              f"{args.mid_bottom:g}-{args.mid_top:g} km above the radar (reflectivity PPIs at "
-                              f"{angles} deg): a weak-echo region cannot be looked for")
     values = {"wer_flag": Value(value=bool(regions)),
               "wer_count": Value(value=len(regions), units="1", note="weak-echo regions centred inside the window"),
               "wer_area": Value(value=g.get("area_km2"), units="km^2"),
