@@ -110,6 +110,26 @@ def test_resample_keeps_5min_and_leaves_gaps():
         nd.resample_5min(x[:2], tg[::-1][:2])
 
 
+def test_resample_at_given_grid_times():
+    """``grid=``: only those times, each the same frame as on the full grid (a native time
+    gives its frame, 00:05 between 00:00 and 00:06 is 1/6 + 5/6); times outside the
+    frames' span are refused."""
+    x = np.random.default_rng(2).normal(20, 5, (3, 2, 2)).astype(np.float32)
+    t = np.datetime64("2020-01-01T00:00") + np.arange(3) * np.timedelta64(6, "m")
+    grid = np.array(["2020-01-01T00:05", "2020-01-01T00:06", "2020-01-01T00:10"], dtype="datetime64[ns]")
+    g, tg = nd.resample_5min(x, t, grid=grid)
+    np.testing.assert_array_equal(tg, grid)
+    np.testing.assert_allclose(g[0], x[0] / 6.0 + x[1] * 5.0 / 6.0, atol=1e-5)
+    np.testing.assert_array_equal(g[1], x[1])
+    np.testing.assert_allclose(g[2], x[1] * 2.0 / 6.0 + x[2] * 4.0 / 6.0, atol=1e-5)
+    full, tf = nd.resample_5min(x, t)
+    np.testing.assert_array_equal(full[[1, 2]], g[[0, 2]])
+    for bad in (np.array(["2019-12-31T23:55"], dtype="datetime64[ns]"),
+                np.array(["2020-01-01T00:15"], dtype="datetime64[ns]")):
+        with pytest.raises(ValueError, match="span"):
+            nd.resample_5min(x, t, grid=bad)
+
+
 # ------------------------------------------------------------------ samples, split
 
 def test_make_samples_shapes_criteria_and_determinism():

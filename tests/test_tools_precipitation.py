@@ -363,6 +363,30 @@ def test_nowcast_answers_inside_the_window(seq, tmp_path):
     assert near.value("window_radius") == 100.0 and whole.value("window_radius") == 420.0
 
 
+def test_nowcast_of_6_min_frames_reads_the_5_min_grid_between_them(seq):
+    """BoM frames 6 min apart: the analysis frame one 5-min step before the last (frame
+    -2) is 5/6 of the last frame but one plus 1/6 of the last, in dBZ (Marshall-Palmer
+    from the rain rate, by hand, floor 0 dBZ); persistence reads it back as the maximum
+    and the area at or above 35 dBZ in a window that holds the whole grid, timed 5 min
+    before the last frame. Only the native frames the six input frames come from are
+    converted, so the long sequence gives the same answer as its last frames."""
+    ds = seq("bom20180616")
+    rate = to_rain_rate(ds).values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dbz = np.where(np.isfinite(rate), np.maximum(10 * np.log10(200.0 * np.maximum(rate, 0) ** 1.6), 0.0), np.nan)
+    frame = 5 / 6 * dbz[-2] + 1 / 6 * dbz[-1]
+    res = run("run_nowcast", case="bom20180616", method="persistence", frame=-2, lead=30, threshold=35,
+              radius=5000.0)
+    assert res.value("max_reflectivity_at_lead") == pytest.approx(float(np.nanmax(frame)), abs=0.051)
+    area = pixel_area_km2(ds)
+    over = np.nan_to_num(frame, nan=-99.0) >= 35.0
+    assert res.value("area_over_threshold_now") == pytest.approx(float(np.sum(np.where(over, area, 0.0))), rel=1e-3)
+    last = ds.time.values[-1].astype("datetime64[m]") - np.timedelta64(5, "m")
+    assert res.values["analysis_time"].value == str(last)[:16] + "Z"
+    bad = call_tool("run_nowcast", {"case": "bom20180616", "frame": 4})
+    assert not bad.ok and "fewer than 6 frames" in bad.error
+
+
 def test_motion_of_a_large_grid_is_tracked_on_block_means():
     """A rain field moving 6 px east and 4 px south per frame on a 601 x 501 grid, tracked
     on 2 x 2 block means (``max_pixels`` 200000 here; a million by default): the vectors

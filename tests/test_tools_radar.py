@@ -618,3 +618,80 @@ def test_weak_echo_region_thresholds_and_arguments():
                           ({"mid_layer_m": (4000.0, 4000.0)}, "with its bottom below its top")):
         with pytest.raises(ValueError, match=match):
             rc.weak_echo_regions(vol, **kwargs)
+
+
+# --- rotation: speckle ------------------------------------------------------------------
+
+def _velocity_ppi(velocity, nyquist=22.5, el=0.5, site=(35.0, -97.0, 300.0)):
+    """One 0.5 degree PPI (1 degree rays, 250 m gates to 60 km), 40 dBZ everywhere, with
+    ``velocity(x_km, y_km)`` as its radial velocity and ``nyquist`` its Nyquist velocity;
+    gates placed by the 4/3-earth model above."""
+    import xarray as xr
+
+    az = np.arange(360) + 0.5
+    r = np.arange(250.0, 60001.0, 250.0)
+    s, _ = _beam(r[None, :], np.full((az.size, 1), el))
+    x, y = s * np.sin(np.deg2rad(az))[:, None] / 1000.0, s * np.cos(np.deg2rad(az))[:, None] / 1000.0
+    v = np.asarray(velocity(x, y), np.float32)
+    ds = xr.Dataset({"reflectivity": (("azimuth", "range"), np.full(v.shape, 40.0, np.float32)),
+                     "radial_velocity": (("azimuth", "range"), v), "nyquist_velocity": nyquist,
+                     "sweep_fixed_angle": el, "sweep_mode": "azimuth_surveillance"},
+                    coords={"azimuth": az, "range": r, "elevation": ("azimuth", np.full(az.size, el))})
+    return xr.DataTree.from_dict({"/": xr.Dataset({"latitude": site[0], "longitude": site[1], "altitude": site[2]}),
+                                  "/sweep_0": ds})
+
+
+def _rankine(x, y, centre, vmax=20.0, radius=1.0, background=-6.0):
+    """Radial velocity (m/s) of a cyclonic Rankine vortex (core ``radius`` km, ``vmax``)
+    at ``centre`` (km east, north of the radar) in a uniform ``background`` radial flow."""
+    dx, dy = x - centre[0], y - centre[1]
+    d = np.maximum(np.hypot(dx, dy), 1e-6)
+    vt = np.where(d <= radius, vmax * d / radius, vmax * radius / d)
+    r = np.maximum(np.hypot(x, y), 1e-6)
+    return background + vt * (-dy * x + dx * y) / d / r
+
+
+def test_a_sparse_speckle_cluster_is_no_couplet_and_a_vortex_is():
+    """Gates of +20 and -17 m/s scattered among missing gates in a -6 m/s flow (a cluster
+    too sparse for its 3 x 3 median: fewer than 5 valid gates of 9) give no couplet, while
+    a Rankine vortex of 20 m/s (1 km core) 30 km north-east in the same sweep is found
+    where it was drawn, with its rotational velocity."""
+    cx, cy = 30.0 * np.sin(np.deg2rad(45.0)), 30.0 * np.cos(np.deg2rad(45.0))
+
+    def velocity(x, y):
+        return _rankine(x, y, (cx, cy))
+
+    vol = _velocity_ppi(velocity)
+    v = vol["sweep_0"].ds["radial_velocity"].values
+    # speckle at 12 km, 83 deg: three gates of -17 on one ray, three of +20 on the next,
+    # offset by three gates (within the 1 km radial window), missing gates all round
+    j, g = 82, 47
+    v[j - 1:j + 3, g - 2:g + 8] = np.nan
+    v[j + 1, g:g + 3] = 20.0
+    v[j, g + 3:g + 6] = -17.0
+    res = rc.rotation_couplet(vol)
+    near = [c for c in res["couplets"] if abs(c["range_km"] - 12.0) < 2.0 and abs(c["azimuth"] - 83.0) < 5.0]
+    assert not near or max(c["vrot"] for c in near) < 5.0
+    top = res["couplets"][0]
+    x = top["range_km"] * np.sin(np.deg2rad(top["azimuth"]))
+    y = top["range_km"] * np.cos(np.deg2rad(top["azimuth"]))
+    assert np.hypot(x - cx, y - cy) < 1.5
+    assert 12.0 <= top["vrot"] <= 20.0 + 1e-3  # sampled by 1 degree rays and the median
+
+
+def test_median_needs_five_valid_gates_of_nine():
+    """The speckle median keeps a gate whose 3 x 3 neighbourhood holds 5 valid gates (their
+    median, by hand) and drops one that holds 4; rays wrap round the sweep."""
+    v = np.full((6, 5), np.nan)
+    v[2, 1:4] = [1.0, 9.0, 3.0]
+    v[3, 2] = 4.0
+    med = rc._median3x3(v)
+    assert np.isnan(med[2, 2])  # 4 valid of 9
+    v[1, 2] = 7.0
+    med = rc._median3x3(v)
+    assert med[2, 2] == 4.0  # median of 1, 9, 3, 4, 7
+    assert np.isnan(med[0, 0]) and np.isnan(med[5, 4])
+    w = np.full((6, 5), np.nan)
+    w[0, 1:4] = [2.0, 2.0, 2.0]
+    w[5, 1:3] = [8.0, 8.0]
+    assert rc._median3x3(w)[0, 2] == 2.0 and np.isnan(rc._median3x3(w, wrap=False)[0, 2])

@@ -793,9 +793,11 @@ def max_gate(volume: xr.DataTree, moment: str = "reflectivity", min_range_m: flo
 
 
 # --------------------------------------------------------------------------- couplets
-def _median3x3(v: np.ndarray, wrap: bool = True) -> np.ndarray:
+def _median3x3(v: np.ndarray, wrap: bool = True, min_valid: int = 5) -> np.ndarray:
     """NaN-aware median of each gate's 3 x 3 (ray, gate) neighbourhood, rays wrapping
-    round the sweep (speckle filter); gates that were NaN stay NaN."""
+    round the sweep (speckle filter). Gates that were NaN stay NaN, and so does a gate
+    with fewer than ``min_valid`` valid gates in its neighbourhood (itself included):
+    the median of a sparse cluster of noise is noise."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     if wrap:
@@ -808,7 +810,7 @@ def _median3x3(v: np.ndarray, wrap: bool = True) -> np.ndarray:
     n = np.isfinite(win).sum(axis=-1)
     rows = np.arange(len(win))
     med = np.full(v.shape, np.nan)
-    med[keep] = 0.5 * (win[rows, (n - 1) // 2] + win[rows, n // 2])
+    med[keep] = np.where(n >= min_valid, 0.5 * (win[rows, (n - 1) // 2] + win[rows, n // 2]), np.nan)
     return np.where(np.isfinite(v), med, np.nan)
 
 

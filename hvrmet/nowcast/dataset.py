@@ -140,8 +140,9 @@ def scale_dbz(dbz: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------- time grid
 
 def resample_5min(dbz: np.ndarray, times, step_min: float = STEP_MIN,
-                  max_gap_min: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
-    """Frames every ``step_min`` minutes from the first frame's time to the last one's.
+                  max_gap_min: float = 15.0, grid=None) -> tuple[np.ndarray, np.ndarray]:
+    """Frames every ``step_min`` minutes from the first frame's time to the last one's
+    (or at the times ``grid``, each within the frames' span).
 
     A grid time that is a native frame time takes that frame; any other takes the linear
     interpolation in time (in dBZ) of the two native frames around it, e.g. for 6-min
@@ -161,9 +162,14 @@ def resample_5min(dbz: np.ndarray, times, step_min: float = STEP_MIN,
     if len(t) > 1 and np.any(np.diff(t) <= np.timedelta64(0, "ns")):
         raise ValueError("times must be strictly increasing")
     step = np.timedelta64(int(round(step_min * 60e9)), "ns")
-    if len(t) < 2 or np.all(np.diff(t) == step):
+    if grid is not None:
+        grid = np.asarray(grid).astype("datetime64[ns]")
+        if grid.ndim != 1 or grid.size == 0 or grid[0] < t[0] or grid[-1] > t[-1]:
+            raise ValueError(f"grid must be times within the frames' span {t[0]} to {t[-1]}")
+    elif len(t) < 2 or np.all(np.diff(t) == step):
         return dbz.astype(np.float32, copy=False), t
-    grid = np.arange(t[0], t[-1] + np.timedelta64(1, "ns"), step)
+    else:
+        grid = np.arange(t[0], t[-1] + np.timedelta64(1, "ns"), step)
     out = np.empty((len(grid),) + dbz.shape[1:], np.float32)
     gap = np.timedelta64(int(round(max_gap_min * 60e9)), "ns")
     for k, g in enumerate(grid):

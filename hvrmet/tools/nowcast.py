@@ -35,29 +35,46 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     """Nowcast the radar composite and report where the threshold is exceeded at a lead time.
 
     Converts the sequence to reflectivity (Marshall-Palmer for rain rates), takes the six
-    frames up to the analysis frame, runs the named method of :mod:`hvrmet.nowcast` and
+    frames up to the analysis frame, runs the named method of :mod:`hvrmet.nowcast` (its
+    Lucas-Kanade motion tracked on block means when the grid has over a million pixels,
+    as :func:`hvrmet.tools.precipitation.motion_field` does) and
     reports the maximum reflectivity, the area at or above the threshold (km^2) and its
     centroid at the lead time, beside the area now, all inside the window around the case's
     place (kind ``composite``; the forecast itself covers the whole grid, so that echoes
     moving in from outside are there).
     """
     from hvrmet.nowcast import get_method
+    from hvrmet.nowcast.baselines import MOTION_MAX_PIXELS, motion_field
     from hvrmet.nowcast.dataset import to_dbz
 
+    from hvrmet.nowcast.dataset import resample_5min
+
     ds = ctx.load(args.role)
-    dbz = to_dbz(ds)
+    if "precip" not in ds.data_vars or ds["precip"].ndim != 3:
+        to_dbz(ds)  # raises VariableMissing naming the file
+    native = ds.time.values.astype("datetime64[ns]")
     step = float(ds.attrs.get("timestep_min", 5.0))
-    if abs(step - 5.0) > 0.01:
-        from hvrmet.nowcast.dataset import resample_5min
-        dbz, times = resample_5min(dbz, ds.time.values)
-    else:
-        times = ds.time.values
-    end = len(dbz) + args.frame + 1 if args.frame < 0 else args.frame + 1
-    if end < 6 or end > len(dbz):
+    # the 5-min grid times first (cheap), then only the native frames the six input frames
+    # come from are converted: a long continental sequence is not converted whole
+    times = native if abs(step - 5.0) <= 0.01 else resample_5min(np.zeros((len(native), 1, 1), np.float32),
+                                                                 native)[1]
+    end = len(times) + args.frame + 1 if args.frame < 0 else args.frame + 1
+    if end < 6 or end > len(times):
         raise VariableMissing(ds.attrs.get("source_file"), f"analysis frame {args.frame} leaves fewer than 6 frames "
-                                                           f"(the sequence has {len(dbz)} at 5 min)")
+                                                           f"(the sequence has {len(times)} at 5 min)")
+    grid = times[end - 6:end]
+    lo = int(np.searchsorted(native, grid[0], side="right")) - 1
+    hi = int(np.searchsorted(native, grid[-1], side="left"))
+    sub = ds.isel(time=slice(lo, hi + 1))
+    frames = to_dbz(sub)
+    if not np.array_equal(sub.time.values.astype("datetime64[ns]"), grid):
+        frames = resample_5min(frames, sub.time.values, grid=grid)[0]
+    now_dbz = frames[-1]
     steps = int(round(args.lead / 5.0))
-    fc = get_method(args.method)(dbz[end - 6:end], steps)
+    # one motion field for the method, tracked on block means on a grid of over a million
+    # pixels (a continental composite: pysteps' IDW costs pixels times vectors)
+    velocity = motion_field(frames, max_pixels=MOTION_MAX_PIXELS) if args.method != "persistence" else None
+    fc = get_method(args.method)(frames, steps, velocity=velocity)
     field = fc[steps - 1]
     px = float(ds.attrs.get("xpixelsize", 1.0)) * float(ds.attrs.get("ypixelsize", 1.0))
     unit = ds.attrs.get("cartesian_unit", "m")
@@ -72,7 +89,7 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     inside = win.mask(lat, lon)
     field = np.where(inside, field, np.nan)
     over = field >= args.threshold
-    now = (dbz[end - 1] >= args.threshold) & inside
+    now = (now_dbz >= args.threshold) & inside
     area = float(cell[over].sum())
     out = {
         "max_reflectivity_at_lead": Value(value=round(float(np.nanmax(field)), 1) if np.isfinite(field).any() else None, units="dBZ"),

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 from pydantic import Field
 
+from hvrmet.nowcast.baselines import MOTION_MAX_PIXELS
 from hvrmet.tools.context import ToolContext
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.inputs import WindowInput, quantity
@@ -249,10 +250,6 @@ def _east_north_per_pixel(ds: xr.Dataset) -> tuple[np.ndarray, ...]:
             dlon_r * coslat * KM_PER_DEGREE, dlat_r * KM_PER_DEGREE)
 
 
-#: Largest grid (pixels) the motion is tracked on at full resolution.
-MOTION_MAX_PIXELS = 1_000_000
-
-
 def motion_field(rate: np.ndarray, max_pixels: int = MOTION_MAX_PIXELS) -> np.ndarray:
     """pysteps Lucas-Kanade motion (pixels per time step, shape (2, y, x)) of rain-rate frames.
 
@@ -266,19 +263,13 @@ def motion_field(rate: np.ndarray, max_pixels: int = MOTION_MAX_PIXELS) -> np.nd
     of 1900 x 2200 pixels before this).
     """
     import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
-    from pysteps import motion
     from pysteps.utils.transformation import dB_transform
+
+    from hvrmet.nowcast.baselines import lucas_kanade
 
     db, meta = dB_transform(rate.astype(np.float64), {"transform": None}, threshold=WET_MM_H, zerovalue=-15.0)
     db[~np.isfinite(db)] = meta["zerovalue"]
-    t, ny, nx = db.shape
-    if ny * nx <= max_pixels:
-        return motion.get_method("LK")(db)
-    f = int(np.ceil(np.sqrt(ny * nx / max_pixels)))
-    padded = np.pad(db, ((0, 0), (0, -ny % f), (0, -nx % f)), constant_values=meta["zerovalue"])
-    coarse = padded.reshape(t, padded.shape[1] // f, f, padded.shape[2] // f, f).mean(axis=(2, 4))
-    uv = motion.get_method("LK")(coarse) * f
-    return np.repeat(np.repeat(uv, f, axis=1), f, axis=2)[:, :ny, :nx]
+    return lucas_kanade(db, max_pixels, meta["zerovalue"])
 
 
 @tool(category="precipitation", needs=NEEDS, example={},
