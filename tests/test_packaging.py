@@ -178,6 +178,19 @@ def test_core_imports_without_the_optional_extras():
     assert out["hits"] and out["semantic"] is False  # BM25 alone without the semantic extra
 
 
+def test_the_tools_and_the_graph_do_not_import_torch():
+    """torch is installed, but loading every tool and the graph leaves it unimported: only a
+    learned nowcast pays its import (about a second), never a diagnosis without one."""
+    pytest.importorskip("torch")
+    code = ("import sys, hvrmet.tools, hvrmet.agents.graph, hvrmet.runs; "
+            "from hvrmet.tools import list_tools; list_tools(); "
+            "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'torch')[:3])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "MPLBACKEND": "Agg"}, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize(("argv", "extra"), [(["serve"], "web"), (["nowcast", "train", "pa_net"], "nowcast")])
 def test_commands_of_a_missing_extra_name_it(argv, extra):
     r = _run_blocked('''

@@ -3,10 +3,14 @@
 One converter (:func:`to_rain_rate`) turns every decoded composite sequence into rain
 rate in mm/h with pysteps' own unit conversion; :func:`frame_minutes` gives the time
 each frame stands for, :func:`pixel_area_km2` the area of each pixel, and
-:func:`rolling_accumulation` the largest accumulation over a moving window.
+:func:`rolling_accumulation` the largest accumulation over a moving window and
+:func:`lucas_kanade` the motion of a sequence of frames.
 """
 
 from __future__ import annotations
+
+import contextlib
+import io
 
 import numpy as np
 import xarray as xr
@@ -14,12 +18,14 @@ import xarray as xr
 from hvrmet.errors import VariableMissing
 
 __all__ = ["WET_MM_H", "KM_PER_DEGREE", "to_rain_rate", "frame_minutes", "pixel_area_km2",
-           "rolling_accumulation", "window_frames", "iso", "loc"]
+           "rolling_accumulation", "window_frames", "iso", "loc", "MOTION_MAX_PIXELS", "lucas_kanade"]
 
 #: Rain rate above which a pixel counts as wet (mm/h), as pysteps' examples threshold.
 WET_MM_H = 0.1
 #: Length of one degree of latitude on a sphere of radius 6371 km (km).
 KM_PER_DEGREE = np.pi * 6371.0 / 180.0
+#: Largest grid (pixels) the tools track motion on at full resolution (see :func:`lucas_kanade`).
+MOTION_MAX_PIXELS = 1_000_000
 
 
 def _precip(ds: xr.Dataset) -> xr.DataArray:
@@ -167,3 +173,32 @@ def peak_area_km2(field: np.ndarray, idx: tuple[int, int], area: np.ndarray) -> 
 
     labels, _ = ndimage.label(np.nan_to_num(field, nan=-np.inf) >= 0.5 * field[idx])
     return float(area[labels == labels[idx]].sum())
+
+
+def lucas_kanade(arr: np.ndarray, max_pixels: int | None = None, fill: float = 0.0,
+                 lk_kwargs: dict | None = None, **lk_options) -> np.ndarray:
+    """pysteps' dense Lucas-Kanade motion ``(2, y, x)`` (pixels per time step) of finite
+    frames ``(time, y, x)``, NaN vectors set to 0.
+
+    With ``max_pixels``, a frame of more pixels (a continental composite) is tracked on its
+    mean over ``f`` x ``f`` blocks, ``f`` the smallest integer that brings it to
+    ``max_pixels`` or fewer (the padding takes ``fill``), and each block's vector, times
+    ``f``, is given to its pixels. pysteps spreads its tracked vectors to every pixel by
+    inverse-distance weighting, whose cost grows with the pixels times the vectors; the
+    block means keep the motion of features larger than a block.
+    """
+    import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
+    from pysteps import motion
+
+    arr = np.asarray(arr, dtype=np.float64)
+    t, ny, nx = arr.shape
+    f = 1 if max_pixels is None or ny * nx <= max_pixels else int(np.ceil(np.sqrt(ny * nx / max_pixels)))
+    if f > 1:
+        pad = np.pad(arr, ((0, 0), (0, -ny % f), (0, -nx % f)), constant_values=fill)
+        arr = pad.reshape(t, pad.shape[1] // f, f, pad.shape[2] // f, f).mean(axis=(2, 4))
+    with contextlib.redirect_stdout(io.StringIO()):  # pysteps prints its progress
+        v = motion.get_method("LK")(arr, lk_kwargs=lk_kwargs, **lk_options)
+    v = np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0)
+    if f > 1:
+        v = np.repeat(np.repeat(v * f, f, axis=1), f, axis=2)[:, :ny, :nx]
+    return v

@@ -31,14 +31,13 @@ import io
 
 import numpy as np
 
+from hvrmet.calc.precipitation import lucas_kanade
 from hvrmet.nowcast.dataset import FLOOR_DBZ, dbz_to_rain_rate, rain_rate_to_dbz
 
-__all__ = ["persistence", "extrapolation", "sprog", "motion_field", "lucas_kanade", "check_inputs"]
+__all__ = ["persistence", "extrapolation", "sprog", "motion_field", "check_inputs"]
 
 #: Frames the motion field is estimated from (pysteps' examples use the last 3).
 MOTION_FRAMES = 3
-#: Largest grid (pixels) the tools track motion on at full resolution (see :func:`lucas_kanade`).
-MOTION_MAX_PIXELS = 1_000_000
 #: S-PROG in dBR: the rain threshold (mm/h) and the value given to no rain (dBR).
 SPROG_THRESHOLD_MM_H = 0.1
 SPROG_ZEROVALUE_DBR = -15.0
@@ -83,40 +82,12 @@ def persistence(frames, timesteps: int, **kw) -> np.ndarray:
     return np.repeat(arr[-1:].astype(np.float32), n, axis=0)
 
 
-def lucas_kanade(arr: np.ndarray, max_pixels: int | None = None, fill: float = FLOOR_DBZ,
-                 lk_kwargs: dict | None = None, **lk_options) -> np.ndarray:
-    """pysteps' dense Lucas-Kanade motion ``(2, y, x)`` (pixels per time step) of finite
-    frames ``(time, y, x)``, NaN vectors set to 0.
-
-    With ``max_pixels``, a frame of more pixels (a continental composite) is tracked on its
-    mean over ``f`` x ``f`` blocks, ``f`` the smallest integer that brings it to
-    ``max_pixels`` or fewer (the padding takes ``fill``), and each block's vector, times
-    ``f``, is given to its pixels. pysteps spreads its tracked vectors to every pixel by
-    inverse-distance weighting, whose cost grows with the pixels times the vectors; the
-    block means keep the motion of features larger than a block.
-    """
-    import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
-    from pysteps import motion
-
-    arr = np.asarray(arr, dtype=np.float64)
-    t, ny, nx = arr.shape
-    f = 1 if max_pixels is None or ny * nx <= max_pixels else int(np.ceil(np.sqrt(ny * nx / max_pixels)))
-    if f > 1:
-        pad = np.pad(arr, ((0, 0), (0, -ny % f), (0, -nx % f)), constant_values=fill)
-        arr = pad.reshape(t, pad.shape[1] // f, f, pad.shape[2] // f, f).mean(axis=(2, 4))
-    with contextlib.redirect_stdout(io.StringIO()):
-        v = motion.get_method("LK")(arr, lk_kwargs=lk_kwargs, **lk_options)
-    v = np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0)
-    if f > 1:
-        v = np.repeat(np.repeat(v * f, f, axis=1), f, axis=2)[:, :ny, :nx]
-    return v
-
-
 def motion_field(frames, floor: float = FLOOR_DBZ, lk_kwargs: dict | None = None, max_pixels: int | None = None,
                  **lk_options) -> np.ndarray:
     """pysteps' dense Lucas-Kanade motion ``(2, y, x)`` (u, v in pixels per time step) from
     the last :data:`MOTION_FRAMES` frames, NaN set to ``floor``; frames of more than
-    ``max_pixels`` pixels are tracked on block means (see :func:`lucas_kanade`; ``None``,
+    ``max_pixels`` pixels are tracked on block means (see
+    :func:`hvrmet.calc.precipitation.lucas_kanade`; ``None``,
     the default, tracks every pixel, as the verification does)."""
     arr = np.asarray(frames, dtype=np.float64)[-MOTION_FRAMES:]
     arr = np.where(np.isfinite(arr), arr, floor)

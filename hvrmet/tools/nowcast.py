@@ -44,7 +44,8 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     moving in from outside are there).
     """
     from hvrmet.nowcast import get_method
-    from hvrmet.nowcast.baselines import MOTION_MAX_PIXELS, motion_field
+    from hvrmet.calc.precipitation import MOTION_MAX_PIXELS
+    from hvrmet.nowcast.baselines import motion_field
     from hvrmet.nowcast.dataset import to_dbz
 
     from hvrmet.nowcast.dataset import resample_5min

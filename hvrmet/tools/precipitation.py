@@ -22,12 +22,12 @@ import numpy as np
 import xarray as xr
 from pydantic import Field
 
-from hvrmet.nowcast.baselines import MOTION_MAX_PIXELS
 from hvrmet.tools.context import ToolContext
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.inputs import WindowInput, quantity
-from hvrmet.calc.precipitation import (KM_PER_DEGREE, WET_MM_H, frame_minutes, iso, loc, peak_area_km2,
-                                       pixel_area_km2, rolling_accumulation, to_rain_rate, window_frames)
+from hvrmet.calc.precipitation import (KM_PER_DEGREE, MOTION_MAX_PIXELS, WET_MM_H, frame_minutes, iso, loc,
+                                       lucas_kanade, peak_area_km2, pixel_area_km2, rolling_accumulation,
+                                       to_rain_rate, window_frames)
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import Window, place_units, windowed
@@ -264,8 +264,6 @@ def motion_field(rate: np.ndarray, max_pixels: int = MOTION_MAX_PIXELS) -> np.nd
     """
     import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
     from pysteps.utils.transformation import dB_transform
-
-    from hvrmet.nowcast.baselines import lucas_kanade
 
     db, meta = dB_transform(rate.astype(np.float64), {"transform": None}, threshold=WET_MM_H, zerovalue=-15.0)
     db[~np.isfinite(db)] = meta["zerovalue"]
