@@ -46,7 +46,7 @@ demo: $(STAMP)
 	$(BIN)/hvrmet diagnose may1999 --out out
 
 test: $(STAMP) $(SYSTEM)
-	HVRMET_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+	HVRMET_REQUIRE_BROWSER=1 $(BIN)/python -m pytest --durations=15
 
 clean:
 	rm -rf $(VENV) out

@@ -130,6 +130,45 @@ def test_resample_at_given_grid_times():
             nd.resample_5min(x, t, grid=bad)
 
 
+def test_resample_edges_gaps_and_refusals():
+    """Frames 15 min apart are bridged and 16 min apart are not (``max_gap_min`` 15 is
+    inclusive); a NaN in the frame before a shared time does not reach that time's frame;
+    the output is float32 (a 5-min float32 sequence is returned as it is, not copied);
+    grid times may sit on the first and last frame, one time is a grid; bad input is
+    refused with a message that says what is wrong."""
+    t0 = np.datetime64("2020-01-01T00:00", "ns")
+    x = np.arange(12, dtype=np.float64).reshape(3, 2, 2)
+    t15 = t0 + np.array([0, 15, 31], dtype="timedelta64[m]")
+    d, tg = nd.resample_5min(x, t15)
+    assert d.dtype == np.float32 and len(tg) == 7  # 00:00 .. 00:30
+    assert len(nd.resample_5min(x[:2], t15[:2])[1]) == 4  # two frames 15 min apart: 00:00 .. 00:15
+    np.testing.assert_allclose(d[1], x[0] * 2 / 3 + x[1] / 3, atol=1e-5)  # 00:05, bridged over 15 min
+    assert np.isnan(d[4:]).all()  # 00:20 .. 00:30 lie in the 16-min gap
+    y = x.copy()
+    y[0, 0, 0] = np.nan
+    d, _ = nd.resample_5min(y, t15)
+    np.testing.assert_array_equal(d[3], x[1])  # 00:15 is frame 1 itself, whatever frame 0 holds
+    assert np.isnan(d[1, 0, 0]) and np.isfinite(d[1, 1, 1])
+    f5 = np.zeros((3, 2, 2), np.float32)
+    t5 = t0 + np.arange(3) * np.timedelta64(5, "m")
+    same, _ = nd.resample_5min(f5, t5)
+    assert np.shares_memory(same, f5)
+    assert nd.resample_5min(f5.astype(np.float64), t5)[0].dtype == np.float32
+    g, _ = nd.resample_5min(x, t15, grid=t15[[0, 2]])
+    np.testing.assert_array_equal(g, x[[0, 2]])
+    assert nd.resample_5min(x, t15, grid=t15[1:2])[0].shape == (1, 2, 2)
+    with pytest.raises(ValueError, match="2020-01-01T00:00:00.000000000 to 2020-01-01T00:31:00.000000000"):
+        nd.resample_5min(x, t15, grid=np.array([t15[-1] + np.timedelta64(1, "ns")]))
+    with pytest.raises(ValueError, match="span"):
+        nd.resample_5min(x, t15, grid=np.array([t15[:2]]))  # not one-dimensional
+    with pytest.raises(ValueError, match="span"):
+        nd.resample_5min(x, t15, grid=np.array([], dtype="datetime64[ns]"))
+    with pytest.raises(ValueError, match=r"one time per frame; got \(3, 2, 2\) and 2 times"):
+        nd.resample_5min(x, t15[:2])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        nd.resample_5min(x, t15[[0, 1, 1]])
+
+
 # ------------------------------------------------------------------ samples, split
 
 def test_make_samples_shapes_criteria_and_determinism():

@@ -695,3 +695,7 @@ def test_median_needs_five_valid_gates_of_nine():
     w[0, 1:4] = [2.0, 2.0, 2.0]
     w[5, 1:3] = [8.0, 8.0]
     assert rc._median3x3(w)[0, 2] == 2.0 and np.isnan(rc._median3x3(w, wrap=False)[0, 2])
+    e = np.full((6, 5), np.nan)  # the first gate: beyond it is no gate (never a zero)
+    e[1:4, 0] = 5.0
+    e[2, 1] = 5.0
+    assert np.isnan(rc._median3x3(e)[2, 0])  # 4 valid of 9
