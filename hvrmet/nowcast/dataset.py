@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "CROP_ABOVE_PIXELS", "to_dbz", "resample_5min",
-           "heaviest_window", "event_sequence", "sequence_from_dataset", "sample_index", "make_samples", "load_split",
+__all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "CROP_ABOVE_PIXELS", "to_dbz", "grid_times",
+           "resample_5min", "heaviest_window", "event_sequence", "sequence_from_dataset", "sample_index", "make_samples", "load_split",
            "SPLITS_FILE", "NowcastDataset", "build_dataset", "training_arrays", "scale_dbz",
            "rain_rate_to_dbz", "dbz_to_rain_rate", "frame_time_from_contents", "CONTENT_TIME_IMPORTERS"]
 
@@ -139,6 +139,17 @@ def scale_dbz(dbz: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------- time grid
 
+def grid_times(times, step_min: float = STEP_MIN) -> np.ndarray:
+    """The times :func:`resample_5min` gives frames at (``datetime64[ns]``): ``times``
+    themselves when there are fewer than two or they are already ``step_min`` apart, else
+    every ``step_min`` minutes from the first to the last."""
+    t = np.asarray(times).astype("datetime64[ns]")
+    step = np.timedelta64(int(round(step_min * 60e9)), "ns")
+    if len(t) < 2 or np.all(np.diff(t) == step):
+        return t
+    return np.arange(t[0], t[-1] + np.timedelta64(1, "ns"), step)
+
+
 def resample_5min(dbz: np.ndarray, times, step_min: float = STEP_MIN,
                   max_gap_min: float = 15.0, grid=None) -> tuple[np.ndarray, np.ndarray]:
     """Frames every ``step_min`` minutes from the first frame's time to the last one's
@@ -161,15 +172,14 @@ def resample_5min(dbz: np.ndarray, times, step_min: float = STEP_MIN,
         raise ValueError(f"dbz must be (time, y, x) with one time per frame; got {dbz.shape} and {len(t)} times")
     if len(t) > 1 and np.any(np.diff(t) <= np.timedelta64(0, "ns")):
         raise ValueError("times must be strictly increasing")
-    step = np.timedelta64(int(round(step_min * 60e9)), "ns")
     if grid is not None:
         grid = np.asarray(grid).astype("datetime64[ns]")
         if grid.ndim != 1 or grid.size == 0 or grid[0] < t[0] or grid[-1] > t[-1]:
             raise ValueError(f"grid must be times within the frames' span {t[0]} to {t[-1]}")
-    elif len(t) < 2 or np.all(np.diff(t) == step):
-        return dbz.astype(np.float32, copy=False), t
     else:
-        grid = np.arange(t[0], t[-1] + np.timedelta64(1, "ns"), step)
+        grid = grid_times(t, step_min)
+        if np.array_equal(grid, t):  # already on the grid
+            return dbz.astype(np.float32, copy=False), t
     out = np.empty((len(grid),) + dbz.shape[1:], np.float32)
     gap = np.timedelta64(int(round(max_gap_min * 60e9)), "ns")
     for k, g in enumerate(grid):

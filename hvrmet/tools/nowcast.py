@@ -43,12 +43,10 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     place (kind ``composite``; the forecast itself covers the whole grid, so that echoes
     moving in from outside are there).
     """
-    from hvrmet.nowcast import get_method
     from hvrmet.calc.precipitation import MOTION_MAX_PIXELS
+    from hvrmet.nowcast import get_method
     from hvrmet.nowcast.baselines import motion_field
-    from hvrmet.nowcast.dataset import to_dbz
-
-    from hvrmet.nowcast.dataset import resample_5min
+    from hvrmet.nowcast.dataset import grid_times, resample_5min, to_dbz
 
     ds = ctx.load(args.role)
     if "precip" not in ds.data_vars or ds["precip"].ndim != 3:
@@ -57,8 +55,7 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     step = float(ds.attrs.get("timestep_min", 5.0))
     # the 5-min grid times first (cheap), then only the native frames the six input frames
     # come from are converted: a long continental sequence is not converted whole
-    times = native if abs(step - 5.0) <= 0.01 else resample_5min(np.zeros((len(native), 1, 1), np.float32),
-                                                                 native)[1]
+    times = native if abs(step - 5.0) <= 0.01 else grid_times(native)
     end = len(times) + args.frame + 1 if args.frame < 0 else args.frame + 1
     if end < 6 or end > len(times):
         raise VariableMissing(ds.attrs.get("source_file"), f"analysis frame {args.frame} leaves fewer than 6 frames "

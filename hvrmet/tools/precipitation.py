@@ -254,13 +254,10 @@ def motion_field(rate: np.ndarray, max_pixels: int = MOTION_MAX_PIXELS) -> np.nd
     """pysteps Lucas-Kanade motion (pixels per time step, shape (2, y, x)) of rain-rate frames.
 
     As in pysteps' optical-flow example: rain rate to dB (threshold 0.1 mm/h, zero value
-    -15 dBR), missing values set to the zero value, then ``pysteps.motion.get_method("LK")``.
-    A frame of more than ``max_pixels`` pixels (a continental composite) is tracked on its
-    mean over ``f`` x ``f`` blocks, ``f`` the smallest integer that brings it under
-    ``max_pixels``, and each block's vector (times ``f``) is given to its pixels: pysteps
-    spreads the tracked vectors to every pixel by inverse-distance weighting, whose cost
-    grows with the pixels times the vectors (11 s of a 40 s diagnosis of four OPERA frames
-    of 1900 x 2200 pixels before this).
+    -15 dBR), missing values set to the zero value, then ``pysteps.motion.get_method("LK")``
+    through :func:`hvrmet.calc.precipitation.lucas_kanade`: a frame of more than
+    ``max_pixels`` pixels (a continental composite) is tracked on block means (11 s of a
+    40 s diagnosis of four OPERA frames of 1900 x 2200 pixels before this).
     """
     import hvrmet._pysteps  # noqa: F401  (imports pysteps quietly)
     from pysteps.utils.transformation import dB_transform
