@@ -95,6 +95,36 @@ def test_the_same_call_in_two_evidence_items_is_one_number():
     assert len(ledger(H, [a, other], W).counted()) == 2  # another call is another number
 
 
+def _max_refl(eid, radius, value, lat, widened=None):
+    ev = _ev(eid, "find_max_reflectivity", [_v("max_reflectivity", "weakly_supports", True, value=value)],
+             args={"radius": radius}, files=[{"path": "v.ar2", "sha256": "f00d", "role": "radar_volume"}])
+    ev.values = {"max_reflectivity": {"value": value, "units": "dBZ"},
+                 "max_reflectivity_lat": {"value": lat, "units": "degree_north"},
+                 "max_reflectivity_lon": {"value": -101.8, "units": "degree_east"},
+                 "window_radius": {"value": radius, "units": "km"},
+                 "window_center_lat": {"value": 33.65, "units": "degree_north"}}
+    ev.widened_from = widened
+    return ev
+
+
+def test_a_wider_search_that_finds_the_same_maximum_measured_it_once():
+    near = _max_refl("E0-S2", 75.0, 60.0, 33.5477)
+    wide = _max_refl("E2-H1-1", 150.0, 60.0, 33.5477, widened=75.0)
+    counted = ledger(H, [wide, near], W).counted()
+    # one term, the unscaled one of the storm-scale window
+    assert [(c.evidence_id, c.weight, c.scale) for c in counted] == [("E0-S2", W.meanings.weakly_supports, 1.0)]
+    # the wider window's maximum elsewhere (another gate) is another number, weighed less
+    other = _max_refl("E2-H1-1", 150.0, 60.0, 34.6, widened=75.0)
+    counted = ledger(H, [near, other], W).counted()
+    assert sorted(c.weight for c in counted) == pytest.approx(
+        sorted([W.meanings.weakly_supports, W.meanings.weakly_supports * W.wider_window]))
+    # so is another value at the same place, and the same value from another file
+    assert len(ledger(H, [near, _max_refl("E2-H1-1", 150.0, 61.0, 33.5477, widened=75.0)], W).counted()) == 2
+    moved = _max_refl("E2-H1-1", 150.0, 60.0, 33.5477, widened=75.0)
+    moved.files = [{"path": "w.ar2", "sha256": "beef", "role": "radar_volume"}]
+    assert len(ledger(H, [near, moved], W).counted()) == 2
+
+
 def test_refuting_outweighs_and_unmet_support_counts_once():
     ev = _ev("E1", "compute_tornado_parameter", [_v("stp", "supports", True, card="a"),
                                                  _v("stp", "refutes", True, card="b")])
@@ -727,3 +757,33 @@ def test_a_station_networks_rising_minimum_does_not_refute_deepening(args, refut
     led = ledger(h, [ev], W)
     assert bool(led.refuting) is refutes
     assert any(v.field == "bergerons" and v.met is False for v in ev.verdicts)  # the support is still weighed
+
+
+def test_a_condition_without_a_radius_judges_only_the_default_window():
+    """The VIL conditions of the hail card name no radius: screening's VIL over the radar's
+    whole view (radius 230 km) is not their number and gets none of their verdicts, so one
+    maximum is not judged twice; a replanning check that widened the window and a
+    forecaster's own call stand in for the default one. The ordinary-convection card's
+    condition that names radius 230 judges only that call."""
+    from hvrmet.agents.evidence import _args_match, attach_verdicts
+
+    hail = Hypothesis(id="H1", hazard="large_hail", statement="s", prior=0.2, posterior=0.2)
+    conv = Hypothesis(id="H2", hazard="ordinary_convection", statement="s", prior=0.5, posterior=0.5)
+
+    def vil(eid, args, **kw):
+        ev = Evidence(id=eid, loop=0, tool="compute_vil", arguments={"case": "x", **args}, ok=True,
+                      values={"max_vil": {"value": 3.0, "units": "kg/m^2"}}, **kw)
+        return attach_verdicts(ev, [hail, conv])
+
+    def cards(ev, hid):
+        return sorted({(v.card, v.condition) for v in ev.verdicts if v.hypothesis_id == hid})
+
+    default, whole = vil("E0-S1", {}), vil("E0-S2", {"radius": 230})
+    assert cards(default, "H1") and not cards(whole, "H1")
+    wide_conv = [v for v in whole.verdicts if v.hypothesis_id == "H2"]
+    assert [(v.field, v.op, v.threshold, v.met) for v in wide_conv] == [("max_vil", "<", 5.0, True)]
+    assert not any(v.threshold == 5.0 for v in default.verdicts)
+    assert cards(vil("E2-H1-1", {"radius": 150}, widened_from=75.0), "H1") == cards(default, "H1")
+    assert cards(vil("E1-F-1", {"radius": 100}, origin="forecaster"), "H1") == cards(default, "H1")
+    assert _args_match({}, {"radius": None}) and not _args_match({}, {"radius": 230.0})
+    assert _args_match({"radius": 230}, {"radius": 230.0}) and not _args_match({"radius": 230}, {})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hvrmet.agents.accounting import logistic, number_key
+from hvrmet.agents.accounting import logistic, measurement_key, number_key
 from hvrmet.agents.configuration import Configuration
 from hvrmet.agents.state import Evidence
 from hvrmet.cases import list_cases
@@ -53,6 +53,10 @@ def test_accounting_invariants(runs, case):
         keys = [f"{c['evidence_id']}|{c['tool']}.{c['field']}" if c["tool"] == "(hypothesis)" else
                 number_key(evidence[c["evidence_id"]], c["field"]) for c in counted]
         assert len(keys) == len(set(keys)), (case, h["id"], keys)
+        # ... nor twice through two search windows that found it at the same place
+        same = [measurement_key(evidence[c["evidence_id"]], c["field"]) for c in counted if c["tool"] != "(hypothesis)"]
+        same = [m for m in same if m is not None]
+        assert len(same) == len(set(same)), (case, h["id"])
         # the posterior is the printed sum
         total = led["logit_prior"] + sum(c["weight"] for c in counted)
         assert led["total"] == pytest.approx(total, abs=1e-5)

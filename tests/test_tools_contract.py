@@ -37,7 +37,7 @@ EXAMPLE_CASES = {
                      "detect_storm_cells", "estimate_hail_proxy", "find_max_reflectivity", "plot_composite_reflectivity",
                      "plot_hodograph", "plot_radar_ppi", "plot_skewt", "summarize_sounding"), "may1999"),
     **dict.fromkeys(("classify_heavy_rain", "compute_accumulation", "compute_area_over_threshold", "compute_motion_field",
-                     "compute_rain_rate_stats", "compute_training_index"), "mch20150515"),
+                     "compute_rain_rate_stats", "compute_training_index", "classify_convective_stratiform"), "mch20150515"),
     **dict.fromkeys(("get_hail_index", "get_mesocyclones", "get_storm_structure", "get_storm_tracks", "get_tvs_detections",
                      "summarize_level3_field"), "mci20160526"),
     **dict.fromkeys(("compute_deepening_rate", "compute_pressure_tendency", "find_pressure_minimum_station",

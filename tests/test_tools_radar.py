@@ -699,3 +699,84 @@ def test_median_needs_five_valid_gates_of_nine():
     e[1:4, 0] = 5.0
     e[2, 1] = 5.0
     assert np.isnan(rc._median3x3(e)[2, 0])  # 4 valid of 9
+
+
+# --- rotation: vertical continuity ----------------------------------------------------------
+
+def _velocity_volume(velocities, nyquist=22.5, site=(35.0, -97.0, 300.0)):
+    """PPIs at the elevations of ``velocities`` (elevation -> ``velocity(x_km, y_km)``), each
+    as :func:`_velocity_ppi` builds it, in one tree."""
+    import xarray as xr
+
+    nodes = {"/": xr.Dataset({"latitude": site[0], "longitude": site[1], "altitude": site[2]})}
+    for i, (el, vel) in enumerate(sorted(velocities.items())):
+        nodes[f"/sweep_{i}"] = _velocity_ppi(vel, nyquist=nyquist, el=el, site=site)["sweep_0"].ds
+    return xr.DataTree.from_dict(nodes)
+
+
+def test_a_deep_vortex_shows_on_every_tilt_and_a_shear_line_on_one():
+    """A Rankine vortex (20 m/s, 1 km core) 30 km north-east drawn on the 0.5 and 1.5 deg
+    tilts shows on both in the couplet's tilt profile (12-20 m/s, sampled by 1 degree rays
+    and the median); drawn on the 0.5 deg tilt alone, under a uniform -6 m/s flow on the
+    1.5 deg tilt, the profile's 1.5 deg entry holds no rotation (a uniform flow has no
+    cyclonic pair: NaN)."""
+    cx, cy = 30.0 * np.sin(np.deg2rad(45.0)), 30.0 * np.cos(np.deg2rad(45.0))
+
+    def vortex(x, y):
+        return _rankine(x, y, (cx, cy))
+
+    def uniform(x, y):
+        return np.full(np.shape(x), -6.0)
+
+    deep = rc.rotation_couplet(_velocity_volume({0.5: vortex, 1.5: vortex}))["couplets"][0]
+    assert [t["elevation"] for t in deep["tilts"]] == [0.5, 1.5]
+    assert all(12.0 <= t["vrot"] <= 20.0 + 1e-3 for t in deep["tilts"])
+    shallow = rc.rotation_couplet(_velocity_volume({0.5: vortex, 1.5: uniform}))["couplets"][0]
+    assert shallow["elevation"] == 0.5 and 12.0 <= shallow["vrot"] <= 20.0 + 1e-3
+    assert [t["elevation"] for t in shallow["tilts"]] == [0.5, 1.5]
+    assert shallow["tilts"][0]["vrot"] == pytest.approx(shallow["vrot"])
+    assert np.isnan(shallow["tilts"][1]["vrot"])
+    # the vortex on the upper tilt, displaced 4 km (within the 5 km diameter), still counts;
+    # displaced 8 km it does not
+    for shift, seen in ((4.0, True), (8.0, False)):
+        def moved(x, y, shift=shift):
+            return _rankine(x, y, (cx + shift, cy))
+        c = rc.rotation_couplet(_velocity_volume({0.5: vortex, 1.5: moved}))["couplets"][0]
+        up = c["tilts"][1]["vrot"]
+        assert (np.isfinite(up) and up >= 10.0) is seen, (shift, up)
+
+
+def test_a_mesocyclone_needs_rotation_on_two_tilts():
+    """The tool's test, on couplets written by hand: 16 m/s with shear 0.01 1/s is
+    mesocyclone strength; with 9 m/s (above half of 15) on a second tilt it is a
+    mesocyclone, with 7 m/s there it is not (too shallow), and with one tilt to search
+    the test cannot be made and strength decides; ``min_tilts`` 1 turns it off."""
+    from hvrmet.tools.radar import RotationInput, _continuity, _is_meso
+
+    args = RotationInput(case="x")
+    base = {"vrot": 16.0, "shear": 0.01}
+    two = {**base, "tilts": [{"elevation": 0.5, "vrot": 16.0}, {"elevation": 1.5, "vrot": 9.0}]}
+    low = {**base, "tilts": [{"elevation": 0.5, "vrot": 16.0}, {"elevation": 1.5, "vrot": 7.0}]}
+    edge = {**base, "tilts": [{"elevation": 0.5, "vrot": 16.0}, {"elevation": 1.5, "vrot": 7.5}]}
+    none = {**base, "tilts": [{"elevation": 0.5, "vrot": 16.0}, {"elevation": 1.5, "vrot": float("nan")}]}
+    one = {**base, "tilts": [{"elevation": 0.5, "vrot": 16.0}]}
+    assert (_continuity(two, args), _is_meso(two, args)) == (2, True)
+    assert (_continuity(low, args), _is_meso(low, args)) == (1, False)
+    assert (_continuity(edge, args), _is_meso(edge, args)) == (2, True)  # 7.5 is half of 15: counts
+    assert (_continuity(none, args), _is_meso(none, args)) == (1, False)
+    assert (_continuity(one, args), _is_meso(one, args)) == (None, True)
+    assert _is_meso(low, RotationInput(case="x", min_tilts=1))
+    assert not _is_meso({**two, "vrot": 14.0}, args) and not _is_meso({**two, "shear": 0.004}, args)
+    assert not _is_meso(two, RotationInput(case="x", continuity_fraction=0.7))  # 9 < 10.5
+
+
+def test_klbb_one_tilt_shear_line_is_no_mesocyclone_and_may1999_is():
+    """On real volumes: the strongest KLBB couplet in the window (16 m/s on the 0.5 deg tilt)
+    shows no rotation on the 1.5 deg tilt, so it is no mesocyclone; the Bridge Creek-Moore
+    couplet of 3 May 1999 shows on both low tilts."""
+    klbb = call_tool("detect_rotation", {"case": "klbb20160601"})
+    assert klbb.ok, klbb.error
+    assert klbb.values["max_rotational_velocity"].value >= 15.0
+    assert klbb.values["couplet_tilts"].value == 1 and klbb.values["mesocyclone_flag"].value is False
+    may = call_tool("detect_rotation", {"case": "may1999"})
+    assert may.values["couplet_tilts"].value == 2 and may.values["mesocyclone_flag"].value is True

@@ -1,7 +1,9 @@
 """Evidence accounting: a hypothesis's posterior as a sum that a forecaster can check.
 
 For one hypothesis the verdicts of all evidence are grouped by the *measured number*
-they judge (one tool call's field). Each number contributes once, however many cards
+they judge (one tool call's field; calls that differ only in their search window and
+return the same value at the same place, such as a wider search finding the same
+maximum, measured one number: :func:`measurement_key`). Each number contributes once, however many cards
 state a condition on it: the met condition of largest absolute weight counts; the other
 met ones are kept in the ledger as "same number" with weight 0. A number whose
 supporting conditions are all unmet counts ``unmet_support`` once. A number the data
@@ -43,7 +45,7 @@ from pydantic import BaseModel, Field
 
 from hvrmet.agents.state import Evidence, Hypothesis
 
-__all__ = ["Contribution", "Ledger", "ledger", "logit", "logistic", "number_key", "aspect_of"]
+__all__ = ["Contribution", "Ledger", "ledger", "logit", "logistic", "number_key", "measurement_key", "aspect_of"]
 
 
 def logit(p: float) -> float:
@@ -113,6 +115,48 @@ def number_key(ev: Evidence, field: str) -> str:
     return f"{check_key(ev.tool, ev.arguments)}.{field}"
 
 
+#: Arguments that only set where a tool searches: two calls that differ in these alone and
+#: find the same value at the same place measured one number.
+_WINDOW_ARGS = ("radius", "time_window")
+_PLACE_UNITS = ("degree_north", "degree_east")
+
+
+def measurement_key(ev: Evidence, field: str) -> str | None:
+    """What a number measured, whatever window found it: the tool, its other arguments,
+    the files, the field, its value and the place the tool put it (every latitude and
+    longitude it reported outside the window's own centre). Two calls with different
+    windows that return the same maximum at the same gate measured it once. ``None`` when
+    the evidence holds no value for ``field``."""
+    import json
+
+    val = ev.values.get(field)
+    if val is None or val.get("value") is None:
+        return None
+    place = sorted((k, v.get("value")) for k, v in ev.values.items()
+                   if not k.startswith("window_") and v.get("units") in _PLACE_UNITS)
+    args = {k: v for k, v in ev.arguments.items() if k not in ("case", "data_dir", "files", *_WINDOW_ARGS)}
+    files = sorted(f.get("sha256", "") or f.get("path", "") for f in ev.files)
+    return json.dumps([ev.tool, args, files, field, val.get("value"), val.get("units"), place],
+                      sort_keys=True, default=str)
+
+
+def _merge_measurements(groups: dict[str, list]) -> dict[str, list]:
+    """Groups of verdicts by call (:func:`number_key`) joined when their calls measured the
+    same number (:func:`measurement_key`); the joined group keeps its first key (sorted)."""
+    out: dict[str, list] = {}
+    home: dict[str, str] = {}
+    for key in sorted(groups):
+        ev, v = groups[key][0]
+        m = measurement_key(ev, v.field)
+        if m is not None and m in home:
+            out[home[m]].extend(groups[key])
+            continue
+        if m is not None:
+            home[m] = key
+        out[key] = list(groups[key])
+    return out
+
+
 def aspect_of(tool: str, weights) -> str:
     """The aspect of a tool's evidence (from weights.yaml by the tool's category)."""
     from hvrmet.tools import find_tool
@@ -156,6 +200,7 @@ def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[
         for v in ev.verdicts:
             if v.hypothesis_id == h.id:
                 groups.setdefault(number_key(ev, v.field), []).append((ev, v))
+    groups = _merge_measurements(groups)
     led = Ledger(hypothesis_id=h.id, prior=h.prior, logit_prior=round(logit(h.prior), 6))
     for key in sorted(groups):
         items = groups[key]
@@ -178,7 +223,8 @@ def ledger(h: Hypothesis, evidence: list[Evidence], weights, *, competing: list[
         if met:
             led.tested += 1
             best = max(met, key=lambda i: (abs(weights.weight(items[i][1].meaning, items[i][1].weight)),
-                                           items[i][1].meaning == "refutes", items[i][1].card))
+                                           items[i][1].meaning == "refutes", not items[i][0].widened_from,
+                                           not items[i][0].outside_time_window, items[i][1].card))
             for i, (ev, v) in enumerate(items):
                 if i == best:
                     led.contributions.append(contrib(ev, v, weight=weights.weight(v.meaning, v.weight), counted=True))

@@ -93,9 +93,17 @@ def result_of(ev: Evidence) -> ToolResult:
                       values={k: Value(**v) for k, v in ev.values.items()})
 
 
-def _args_match(cond_args: dict, ev_args: dict, tool: str = "") -> bool:
+def _args_match(cond_args: dict, ev_args: dict, tool: str = "", *, standin: bool = False) -> bool:
     """Whether a call's arguments are those a condition asks for, the tool's defaults
-    filled in on both sides (a level left at its default is that level)."""
+    filled in on both sides (a level left at its default is that level).
+
+    A condition that names no ``radius`` is written for the tool's default window: a call
+    that searched another radius (screening's look over the radar's whole view, say) is
+    not its number, so that one maximum is not judged twice through two windows, unless
+    the call stands in for the default one (``standin``: a replanning check that widened
+    the window, weighed less for it, or a forecaster's own call)."""
+    if "radius" not in cond_args and ev_args.get("radius") is not None and not standin:
+        return False
     if not cond_args:
         return True
     have = effective_args(tool, ev_args) if tool else ev_args
@@ -164,7 +172,8 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict
         for card in store.cards:
             for cond in card.conditions:
                 if (cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard, cond.meaning)
-                        or not _args_match(cond.args, ev.arguments, ev.tool)):
+                        or not _args_match(cond.args, ev.arguments, ev.tool,
+                                           standin=ev.widened_from is not None or ev.origin == "forecaster")):
                     continue
                 cond = with_threshold(card.id, cond, thresholds)
                 key = (h.id, card.id, cond.describe())

@@ -230,7 +230,8 @@ class ExpertPolicy:
         for card in self.store.cards:
             for cond in card.conditions:
                 if (cond.tool != check.tool or not bears_on(h.hazard, cond.hazard, cond.meaning)
-                        or not _args_match(cond.args, check.args, check.tool)):
+                        or not _args_match(cond.args, check.args, check.tool,
+                                           standin=check.widened_from is not None)):
                     continue
                 base = dict(hypothesis_id=h.id, hazard=h.hazard, card=card.id, condition=cond.describe(),
                             field=cond.field, op=cond.op, meaning=cond.meaning, weight=cond.weight)

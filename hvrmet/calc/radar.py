@@ -847,6 +847,24 @@ def _echo_mask(volume: xr.DataTree, name: str, az: np.ndarray, r: np.ndarray, mi
         return (ds["reflectivity"].values[ray][:, gate] >= min_dbz) & inside[None, :]
 
 
+def _tilt_profile(maps: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], x: float, y: float,
+                  radius_km: float) -> list[dict[str, float]]:
+    """The strongest rotational velocity on each tilt within ``radius_km`` (horizontal) of
+    the point ``(x, y)`` (km east and north of the radar), one entry per fixed angle
+    (rounded to 0.1 deg; of two sweeps at one angle, the stronger), lowest first; a tilt
+    with no couplet there has ``vrot`` NaN."""
+    out: dict[float, float] = {}
+    for el, vrot, xs, ys in maps:
+        near = (np.abs(xs - x) <= radius_km) & (np.abs(ys - y) <= radius_km)
+        near &= np.hypot(xs - x, ys - y) <= radius_km
+        v = vrot[near]
+        v = float(np.nanmax(v)) if np.isfinite(v).any() else float("nan")
+        key = round(float(el), 1)
+        prev = out.get(key, float("nan"))
+        out[key] = v if not np.isfinite(prev) or (np.isfinite(v) and v > prev) else prev
+    return [{"elevation": k, "vrot": out[k]} for k in sorted(out)]
+
+
 def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_diameter_m: float = 5000.0,
                      min_range_m: float = 5000.0, max_range_m: float = 150000.0,
                      max_spectrum_width: float = 12.0, nyquist_fraction: float = 0.98,
@@ -878,7 +896,10 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
         ``couplets``: up to ``n_couplets`` dicts at least ``separation_m`` apart, strongest
         first, each with ``vrot`` (m/s), ``shear`` (1/s), ``diameter_m``, ``v_in``,
         ``v_out``, ``lat``, ``lon``, ``range_km``, ``azimuth``, ``height_m`` (MSL),
-        ``elevation``, ``sweep`` (node number); ``gate_to_gate_shear`` (largest
+        ``elevation``, ``sweep`` (node number), ``tilts`` (per fixed angle searched, lowest
+        first: ``elevation`` and the strongest ``vrot`` centred within ``max_diameter_m``
+        of the couplet, NaN where there is none; the vertical continuity a mesocyclone
+        needs, Stumpf et al. 1998); ``gate_to_gate_shear`` (largest
         adjacent-ray shear, 1/s), ``sweeps`` (node numbers used), ``masked_fraction``
         (share of velocity gates masked), ``alias_pairs`` (gates where a stronger pair was
         skipped as possibly folded), ``nyquist`` (m/s, per sweep used).
@@ -908,6 +929,7 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
     def make() -> dict[str, Any]:
         sweeps = sweeps_with(vol, "radial_velocity", dedupe=False, max_elevation=p["max_elevation"])
         cands: list[dict[str, Any]] = []
+        maps: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []  # per sweep: tilt, Vrot, x, y (km)
         g2g, n_all, n_masked, n_alias, nyqs = 0.0, 0, 0, 0, []
         for name in sweeps:
             ds = vol[name].ds
@@ -979,10 +1001,15 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
                 best_k[:, :ng] = np.where(upd, k, best_k[:, :ng])
                 best_d[:, :ng] = np.where(upd, dist, best_d[:, :ng])
             n_alias += int(alias_any.sum())
+            mid_all = (np.arange(nray)[:, None] + best_k // 2) % nray  # each pair's centre ray
             if within is not None:  # the couplet's centre (mid ray) inside the circle
                 inside = within_mask(vol, ds, within, r)
-                mid_all = (np.arange(nray)[:, None] + best_k // 2) % nray
                 best = np.where(inside[mid_all, np.arange(r.size)[None, :]], best, -np.inf)
+            el = fixed_angle(ds)
+            ground = ground_range(r, np.full(r.shape, el)) / 1000.0
+            a_mid = np.deg2rad(az[mid_all])
+            maps.append((el, np.where(np.isfinite(best) & (best > 0), best / 2.0, np.nan),
+                         ground[None, :] * np.sin(a_mid), ground[None, :] * np.cos(a_mid)))
             flat = np.flatnonzero(np.isfinite(best) & (best > 0))
             top = flat[np.argsort(best.ravel()[flat])[::-1][:2000]]
             if top.size == 0:
@@ -992,7 +1019,6 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
             mid = (jj + kk // 2) % nray
             gi = gsel[gg]
             lat, lon, z = _points(vol, az[mid], ds["elevation"].values[mid], rng[gi])
-            el = fixed_angle(ds)
             for t in range(top.size):
                 j, g, k = int(jj[t]), int(gg[t]), int(kk[t])
                 cands.append({"vrot": float(best[j, g] / 2.0), "shear": float(best[j, g] / best_d[j, g]),
@@ -1011,6 +1037,9 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
                     break
         for c in chosen:
             c.pop("_x"), c.pop("_y")
+            ground = float(ground_range(np.array([c["range_km"] * 1000.0]), np.array([c["elevation"]]))[0]) / 1000.0
+            x, y = ground * np.sin(np.deg2rad(c["azimuth"])), ground * np.cos(np.deg2rad(c["azimuth"]))
+            c["tilts"] = _tilt_profile(maps, x, y, p["max_diameter_m"] / 1000.0)
         return {"couplets": chosen, "gate_to_gate_shear": g2g, "sweeps": [sweep_index(n) for n in sweeps],
                 "masked_fraction": n_masked / n_all if n_all else float("nan"),
                 "alias_pairs": n_alias, "nyquist": nyqs}

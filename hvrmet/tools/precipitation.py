@@ -25,9 +25,10 @@ from pydantic import Field
 from hvrmet.tools.context import ToolContext
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.inputs import WindowInput, quantity
-from hvrmet.calc.precipitation import (KM_PER_DEGREE, MOTION_MAX_PIXELS, WET_MM_H, frame_minutes, iso, loc,
-                                       lucas_kanade, peak_area_km2, pixel_area_km2, rolling_accumulation,
-                                       to_rain_rate, window_frames)
+from hvrmet.calc.precipitation import (KM_PER_DEGREE, MOTION_MAX_PIXELS, WET_MM_H, block_reflectivity,
+                                       convective_stratiform,
+                                       frame_minutes, iso, loc, lucas_kanade, peak_area_km2, pixel_area_km2,
+                                       rain_rate_to_dbz, rolling_accumulation, to_rain_rate, window_frames)
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import Window, place_units, windowed
@@ -230,6 +231,96 @@ def compute_area_over_threshold(args: ThresholdInput, ctx: ToolContext) -> ToolO
     if areas[t] <= 0:
         warn.append(f"no pixel reaches {args.threshold:g} mm/h in the sequence")
     return win.finish(ToolOutput(values=vals, summary=summary, warnings=warn))
+
+
+# ---------------------------------------------------------------------------------------
+def pixel_size_km(ds: xr.Dataset, rows: slice | None = None, cols: slice | None = None) -> tuple[float, float]:
+    """Pixel size along x and y (km): the grid's own on projected grids; on latitude-longitude
+    grids the degree spacing in km at the mean latitude of ``rows``/``cols``."""
+    unit = str(ds.attrs.get("cartesian_unit", "m"))
+    dx, dy = abs(float(ds.attrs["xpixelsize"])), abs(float(ds.attrs["ypixelsize"]))
+    if unit.startswith("deg"):
+        lat = np.asarray(ds["lat"].values, dtype=np.float64)[rows or slice(None), cols or slice(None)]
+        return dx * KM_PER_DEGREE * float(np.cos(np.deg2rad(np.nanmean(lat)))), dy * KM_PER_DEGREE
+    scale = {"m": 1e-3, "km": 1.0}.get(unit)
+    if scale is None:
+        raise VariableMissing(ds.attrs.get("source_file"), f"unknown grid unit {unit!r}")
+    return dx * scale, dy * scale
+
+
+class ConvectiveStratiformInput(SequenceInput):
+    """A composite sequence, the grid the separation runs on and how many frames it samples."""
+
+    grid: float = quantity(2.0, units="km", description="pixels finer than this are averaged (linear Z) into "
+                           "blocks about this size first: the paper's 2 km grid", ge=0.1, le=20.0)
+    max_frames: int = quantity(6, units="1", description="frames classified, evenly spaced through the time "
+                               "window (its last frame included)", ge=1, le=1000)
+
+
+@tool(category="precipitation", needs=NEEDS, example={},
+      outputs=windowed({"convective_area_fraction": "1", "convective_rain_fraction": "1",
+                        "max_convective_area": "km^2", "max_convective_area_time": "", "mean_echo_area": "km^2",
+                        "pixel_size": "km", "n_frames": "1"}))
+def classify_convective_stratiform(args: ConvectiveStratiformInput, ctx: ToolContext) -> ToolOutput:
+    """Convective and stratiform rain in the sequence (Steiner, Houze and Yuter 1995): their shares of area and rain.
+
+    Each frame's rain rate becomes reflectivity by Marshall-Palmer (Z = 200 R^1.6, as the
+    composites' reflectivity became rain rate; wet pixels only) and is separated by
+    :func:`hvrmet.calc.precipitation.convective_stratiform`: convective where it reaches
+    40 dBZ or stands above its 11 km background by the paper's peakedness, with the
+    convective radius round each centre; stratiform elsewhere. Pooled over the frames in
+    the time window, inside the window's circle: ``convective_area_fraction`` is the
+    convective share of the echo area and ``convective_rain_fraction`` its share of the
+    rain (rate times area). Widespread rain with a small convective share is stratiform
+    (frontal, warm-conveyor) rain; convective systems put most of their rain in the
+    convective class (about 60 % at Darwin in the paper). The paper's grids were 2 km at
+    3 km height: pixels finer than ``grid`` are averaged (linear Z) into blocks of about
+    that size first, and a block's class goes to its wet pixels; on coarser pixels and at
+    a composite's lower level the split is an approximation, and a rain-rate composite
+    carries the Z-R error. At most ``max_frames`` frames, evenly spaced, are classified.
+    """
+    ds, rate, _, notes, win = _load(args, ctx)
+    cover = np.isfinite(rate).any(axis=0)
+    rows, cols = np.flatnonzero(cover.any(axis=1)), np.flatnonzero(cover.any(axis=0))
+    ys, xs = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    dx, dy = pixel_size_km(ds, ys, xs)
+    f = max(1, int(round(args.grid / max(dx, dy))))
+    area = pixel_area_km2(ds)[ys, xs]
+    frames = np.unique(np.linspace(rate.shape[0] - 1, 0, min(args.max_frames, rate.shape[0])).round().astype(int))
+    echo_area, conv_area, rain, conv_rain, per_frame = 0.0, 0.0, 0.0, 0.0, []
+    for t in frames:
+        r = rate[t, ys, xs]
+        dbz = rain_rate_to_dbz(r)
+        classes, _ = convective_stratiform(block_reflectivity(dbz, f), dx * f, dy * f)
+        wet = np.isfinite(dbz)
+        conv = wet & np.repeat(np.repeat(classes == 2, f, axis=0), f, axis=1)[:r.shape[0], :r.shape[1]]
+        echo_area += float(area[wet].sum())
+        conv_area += float(area[conv].sum())
+        rain += float((r[wet] * area[wet]).sum())
+        conv_rain += float((r[conv] * area[conv]).sum())
+        per_frame.append((float(area[conv].sum()), float(area[wet].sum())))
+    n = len(frames)
+    k = int(np.argmax([c for c, _ in per_frame]))
+    none = echo_area <= 0
+    vals = {"convective_area_fraction": Value(value=None if none else _r(conv_area / echo_area, 4), units="1",
+                                              note="of the echo area (rain above 0.1 mm/h), all frames pooled"),
+            "convective_rain_fraction": Value(value=None if none else _r(conv_rain / rain, 4), units="1",
+                                              note="of the rain (rate times area), all frames pooled"),
+            "max_convective_area": Value(value=_r(per_frame[k][0], 1), units="km^2"),
+            "max_convective_area_time": Value(value=iso(ds["time"].values[frames[k]])),
+            "mean_echo_area": Value(value=_r(echo_area / n, 1), units="km^2"),
+            "pixel_size": Value(value=_r(max(dx, dy) * f, 3), units="km",
+                                note=f"the grid classified ({f} x {f} composite pixels); the paper's was 2 km"),
+            "n_frames": Value(value=n, units="1")}
+    if none:
+        summary = f"no rain above {WET_MM_H:g} mm/h in {n} frame(s) classified {win.area_text()}: nothing to separate"
+        notes.append("no echo to classify: the shares are not computable")
+    else:
+        summary = (f"{n} frame(s) {win.area_text()}: convective {100 * conv_area / echo_area:.1f}% of the echo area "
+                   f"and {100 * conv_rain / rain:.1f}% of the rain (Steiner et al. 1995 on {max(dx, dy) * f:.2g} km "
+                   f"pixels, {n} of {rate.shape[0]} frames); mean echo area {echo_area / n:.0f} km2, the most convective area "
+                   f"{per_frame[k][0]:.0f} km2 at {vals['max_convective_area_time'].value}")
+    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes))
 
 
 # ---------------------------------------------------------------------------------------

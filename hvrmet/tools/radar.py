@@ -95,6 +95,12 @@ class RotationInput(RadarInput):
                                        "mesocyclone-strength couplet", ge=1.0, le=100.0)
     mesocyclone_shear: float = quantity(0.005, units="1/s", description="azimuthal shear of a "
                                         "mesocyclone-strength couplet", ge=0.0, le=1.0)
+    min_tilts: int = quantity(2, units="1", description="distinct tilts (up to max_elevation) on which a "
+                              "mesocyclone must show rotation: its vertical continuity; 1 turns the test off",
+                              ge=1, le=10)
+    continuity_fraction: float = quantity(0.5, units="1", description="rotation on another tilt counts when its "
+                                          "Vrot within max_diameter of the couplet reaches this fraction of "
+                                          "mesocyclone_vrot", ge=0.0, le=1.0)
 
 
 class HailInput(GridInput):
@@ -486,14 +492,30 @@ def _couplets(ds, args: RotationInput, win: Window | None = None) -> dict[str, A
 ROTATION_OUTPUTS = {"max_rotational_velocity": "m/s", "couplet_lat": "degree_north", "couplet_lon": "degree_east",
                     "couplet_range": "km", "couplet_azimuth": "degree", "couplet_height": "km",
                     "couplet_elevation": "degree", "couplet_diameter": "km", "azimuthal_shear": "1/s",
-                    "inbound_velocity": "m/s", "outbound_velocity": "m/s", "mesocyclone_flag": "",
+                    "inbound_velocity": "m/s", "outbound_velocity": "m/s", "couplet_tilts": "1",
+                    "mesocyclone_flag": "",
                     "mesocyclone_count": "1", **place_units("couplet"),
                     "nearest_couplet_rotational_velocity": "m/s", "nearest_couplet_lat": "degree_north",
                     "nearest_couplet_lon": "degree_east", **place_units("nearest_couplet")}
 
 
+def _continuity(c: dict[str, Any], args: RotationInput) -> int | None:
+    """On how many tilts the couplet shows rotation (``continuity_fraction`` of
+    ``mesocyclone_vrot`` within ``max_diameter``); None when the volume has fewer tilts to
+    search than ``min_tilts`` (the continuity cannot be tested)."""
+    tilts = c.get("tilts") or []
+    if len(tilts) < args.min_tilts:
+        return None
+    floor = args.continuity_fraction * args.mesocyclone_vrot
+    return sum(1 for t in tilts if math.isfinite(t["vrot"]) and t["vrot"] >= floor)
+
+
 def _is_meso(c: dict[str, Any], args: RotationInput) -> bool:
-    return c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear
+    """Mesocyclone strength (Vrot and shear) with vertical continuity where it can be tested."""
+    if not (c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear):
+        return False
+    n = _continuity(c, args)
+    return n is None or n >= args.min_tilts
 
 
 @tool(category="radar", outputs=windowed(ROTATION_OUTPUTS), example={}, needs=NEEDS)
@@ -509,7 +531,12 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     0.8 Vn are skipped as possible folding. Mesocyclone-strength: Vrot >= 15 m/s (~30 kt)
     and shear >= 5e-3 1/s by default, about the moderate-mesocyclone line of the WSR-88D
     OSF rotational-velocity nomogram at short range (Andra 1997) and of the MDA strength
-    ranks (Stumpf et al. 1998, Wea. Forecasting 13, 304-326). Only couplets centred inside
+    ranks (Stumpf et al. 1998, Wea. Forecasting 13, 304-326). A mesocyclone is a deep
+    vortex: as the MDA builds its three-dimensional features from two-dimensional ones on
+    at least two tilts, the flag also needs rotation of ``continuity_fraction`` x
+    ``mesocyclone_vrot`` within ``max_diameter`` of the couplet on ``min_tilts`` distinct
+    tilts (``couplet_tilts``). A one-tilt shear line, such as a folding boundary, fails it;
+    with fewer tilts to search the flag rests on strength and a warning says so. Only couplets centred inside
     the window count: the strongest (``max_rotational_velocity``, ``couplet_*``) and the
     nearest (``nearest_couplet_*``), each with distance and bearing from the place. The
     table lists up to ten couplets at least 10 km apart, strongest first.
@@ -538,6 +565,12 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
               "azimuthal_shear": Value(value=_r(g.get("shear"), 4), units="1/s"),
               "inbound_velocity": Value(value=_r(g.get("v_in"), 1), units="m/s"),
               "outbound_velocity": Value(value=_r(g.get("v_out"), 1), units="m/s"),
+              "couplet_tilts": Value(value=_continuity(top, args) if top else None, units="1",
+                                     note=f"tilts up to {args.max_elevation:g} deg with rotation of at least "
+                                          f"{args.continuity_fraction * args.mesocyclone_vrot:g} m/s within "
+                                          f"{args.max_diameter:g} km of the couplet"
+                                          + ("" if not top or _continuity(top, args) is not None else
+                                             f"; not computable: fewer than {args.min_tilts} tilts to search")),
               "mesocyclone_flag": Value(value=bool(top and _is_meso(top, args)), units=""),
               "mesocyclone_count": Value(value=int(nmeso), units="1"),
               **_from_place("couplet", top, win),
@@ -553,10 +586,19 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     if res["alias_pairs"]:
         warnings.append(f"at {res['alias_pairs']} gate(s) a stronger pair was skipped because both its "
                         "velocities exceeded 0.8 of the Nyquist velocity (possible folding)")
-    table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()}
-             | {"mesocyclone": _is_meso(c, args)} for c in cps]
+    if top and _continuity(top, args) is None:
+        warnings.append(f"vertical continuity not tested: the volume has {len(top.get('tilts') or [])} tilt(s) with "
+                        f"radial velocity up to {args.max_elevation:g} deg, fewer than {args.min_tilts}; the "
+                        "mesocyclone flag rests on one tilt's strength")
+    table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items() if k != "tilts"}
+             | {"tilts": [{"elevation": t["elevation"], "vrot": _r(t["vrot"], 2)} for t in c.get("tilts") or []],
+                "mesocyclone": _is_meso(c, args)} for c in cps]
     if top:
-        strength = "mesocyclone strength" if _is_meso(top, args) else "below mesocyclone strength"
+        n = _continuity(top, args)
+        strong = top["vrot"] >= args.mesocyclone_vrot and top["shear"] >= args.mesocyclone_shear
+        strength = ("mesocyclone strength" if _is_meso(top, args) else
+                    f"mesocyclone strength on {n} tilt only, too shallow for a mesocyclone (needs {args.min_tilts})"
+                    if strong else "below mesocyclone strength")
         summary = (f"{_site(ds)} {win.area_text()}: strongest couplet Vrot {top['vrot']:.1f} m/s at "
                    f"{top['range_km']:.0f} km, {top['azimuth']:.0f} deg from the radar ({top['lat']:.3f}, "
                    f"{top['lon']:.3f}), {top['distance_km']:.1f} km at {top['bearing']:.0f} deg from the place, "
