@@ -787,3 +787,35 @@ def test_a_condition_without_a_radius_judges_only_the_default_window():
     assert cards(vil("E1-F-1", {"radius": 100}, origin="forecaster"), "H1") == cards(default, "H1")
     assert _args_match({}, {"radius": None}) and not _args_match({}, {"radius": 230.0})
     assert _args_match({"radius": 230}, {"radius": 230.0}) and not _args_match({"radius": 230}, {})
+
+
+def test_what_a_measurement_is():
+    """``measurement_key``: the case, the data folder and the search window do not change
+    what was measured; the tool's other arguments, the file (by sha256, by path when the
+    evidence has none), the field, its value and units and every latitude and longitude the
+    tool reported outside its window's own centre do."""
+    from hvrmet.agents.accounting import measurement_key
+
+    base = _max_refl("E0-S2", 75.0, 60.0, 33.5477)
+    key = measurement_key(base, "max_reflectivity")
+    assert key is not None and measurement_key(base, "no_such_field") is None
+
+    def variant(**change):
+        ev = base.model_copy(deep=True)
+        for k, v in change.items():
+            setattr(ev, k, v)
+        return measurement_key(ev, "max_reflectivity")
+
+    args = dict(base.arguments)
+    assert variant(arguments={**args, "case": "other", "data_dir": "/d", "files": ["x"], "time_window": 3.0}) == key
+    assert variant(arguments={"threshold": 10, **args}) == variant(arguments={**args, "threshold": 10}) != key
+    assert variant(values={**base.values, "window_center_lat": {"value": 40.0, "units": "degree_north"}}) == key
+    assert variant(values={**base.values, "max_reflectivity_height": {"value": 9.9, "units": "km"}}) == key
+    assert variant(values={**base.values, "max_reflectivity_lon": {"value": -101.9, "units": "degree_east"}}) != key
+    assert variant(values={**base.values, "max_reflectivity": {"value": 60.0, "units": "dB"}}) != key
+    assert variant(values={**base.values, "max_reflectivity": {"value": None, "units": "dBZ"}}) is None
+    assert variant(files=[{"path": "elsewhere.ar2", "sha256": "f00d"}]) == key
+    no_sha = [{"path": "a.ar2"}]
+    assert variant(files=no_sha) != variant(files=[{"path": "b.ar2"}]) and variant(files=no_sha) != key
+    assert variant(files=[{"path": "a.ar2", "sha256": ""}]) == variant(files=no_sha)
+    assert variant(tool="compute_composite_reflectivity") != key

@@ -135,9 +135,8 @@ def measurement_key(ev: Evidence, field: str) -> str | None:
     place = sorted((k, v.get("value")) for k, v in ev.values.items()
                    if not k.startswith("window_") and v.get("units") in _PLACE_UNITS)
     args = {k: v for k, v in ev.arguments.items() if k not in ("case", "data_dir", "files", *_WINDOW_ARGS)}
-    files = sorted(f.get("sha256", "") or f.get("path", "") for f in ev.files)
-    return json.dumps([ev.tool, args, files, field, val.get("value"), val.get("units"), place],
-                      sort_keys=True, default=str)
+    files = sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
+    return json.dumps([ev.tool, args, files, field, val.get("value"), val.get("units"), place], sort_keys=True)
 
 
 def _merge_measurements(groups: dict[str, list]) -> dict[str, list]:
