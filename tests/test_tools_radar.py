@@ -767,6 +767,7 @@ def test_a_mesocyclone_needs_rotation_on_two_tilts():
     assert (_continuity(one, args), _is_meso(one, args)) == (None, True)
     assert _is_meso(low, RotationInput(case="x", min_tilts=1))
     assert not _is_meso({**two, "vrot": 14.0}, args) and not _is_meso({**two, "shear": 0.004}, args)
+    assert _is_meso({**two, "vrot": 15.0}, args) and _is_meso({**two, "shear": 0.005}, args)  # at the thresholds
     assert not _is_meso(two, RotationInput(case="x", continuity_fraction=0.7))  # 9 < 10.5
 
 
