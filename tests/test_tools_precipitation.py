@@ -542,3 +542,41 @@ def test_convective_stratiform_tool_on_knmi_matches_pysteps_import(data_dir):
     assert res.values["convective_rain_fraction"].value == pytest.approx(conv_r / rain, abs=5e-3)
     assert res.values["convective_area_fraction"].value < 0.05
     assert res.values["n_frames"].value == 6 and res.values["pixel_size"].value == pytest.approx(2.0, abs=0.01)
+
+
+@pytest.mark.parametrize("level", [-5.0, 10.0, 30.0, 44.0])
+def test_convective_stratiform_matches_the_loops_at_every_background(level):
+    """Fields of weak (-5 dBZ: peakedness 10 dB), light (10 dBZ: 1 km radius), moderate
+    (30 dBZ) and strong (44 dBZ, above 42.43: every pixel a centre) background, each with
+    scattered peaks of 3-15 dB, on 1.5 x 1 km pixels: classes and background equal the
+    pixel-by-pixel loops."""
+    from hvrmet.calc.precipitation import convective_stratiform
+
+    rng = np.random.default_rng(int(level) + 10)
+    z = level + rng.uniform(-1.0, 1.0, (28, 30))
+    peaks = rng.uniform(size=z.shape) < 0.05
+    z[peaks] += rng.uniform(3.0, 15.0, int(peaks.sum()))
+    z[rng.uniform(size=z.shape) < 0.1] = np.nan
+    cls, bg = convective_stratiform(z, 1.5, 1.0)
+    ref_cls, ref_bg = _shy_by_loops(z, 1.5, 1.0)
+    assert (cls == ref_cls).all()
+    np.testing.assert_allclose(bg, ref_bg, atol=1e-6)
+    if level >= 44.0:
+        assert (cls[np.isfinite(z)] == 2).all()
+    else:
+        assert {1, 2} <= set(np.unique(cls))
+
+
+def test_forty_dbz_is_convective_by_intensity_alone():
+    """In uniform 39 dBZ echo the peakedness needed is 10 - 39^2/180 = 1.55 dB, which a
+    40.0 dBZ pixel (about 1 dB above its background) does not reach: it is convective
+    because it reaches 40 dBZ, and a 39.9 dBZ pixel is not."""
+    from hvrmet.calc.precipitation import convective_stratiform
+
+    z = np.full((31, 31), 39.0)
+    z[15, 15] = 40.0
+    cls, bg = convective_stratiform(z, 1.0, 1.0)
+    assert 40.0 - bg[15, 15] < 10 - bg[15, 15] ** 2 / 180
+    assert cls[15, 15] == 2
+    z[15, 15] = 39.9
+    assert convective_stratiform(z, 1.0, 1.0)[0][15, 15] == 1
