@@ -129,12 +129,14 @@ def measurement_key(ev: Evidence, field: str) -> str | None:
     the evidence holds no value for ``field``."""
     import json
 
+    from hvrmet.agents.evidence import _BASE_ARGS
+
     val = ev.values.get(field)
     if val is None or val.get("value") is None:
         return None
     place = sorted((k, v.get("value")) for k, v in ev.values.items()
                    if not k.startswith("window_") and v.get("units") in _PLACE_UNITS)
-    args = {k: v for k, v in ev.arguments.items() if k not in ("case", "data_dir", "files", *_WINDOW_ARGS)}
+    args = {k: v for k, v in ev.arguments.items() if k not in (*_BASE_ARGS, *_WINDOW_ARGS)}
     files = sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
     return json.dumps([ev.tool, args, files, field, val.get("value"), val.get("units"), place], sort_keys=True)
 

@@ -17,7 +17,7 @@ import xarray as xr
 
 from hvrmet.errors import VariableMissing
 
-__all__ = ["WET_MM_H", "KM_PER_DEGREE", "to_rain_rate", "frame_minutes", "pixel_area_km2",
+__all__ = ["WET_MM_H", "KM_PER_DEGREE", "to_rain_rate", "frame_minutes", "pixel_area_km2", "pixel_size_km",
            "rolling_accumulation", "window_frames", "iso", "loc", "MOTION_MAX_PIXELS", "lucas_kanade",
            "rain_rate_to_dbz", "block_reflectivity", "convective_stratiform", "SHY_RADIUS_STEPS"]
 
@@ -108,16 +108,35 @@ def pixel_area_km2(ds: xr.Dataset) -> np.ndarray:
     (``cartesian_unit`` degrees): dx dy (pi R / 180)^2 cos(lat) on a sphere of radius
     R = 6371 km.
     """
-    unit = str(ds.attrs.get("cartesian_unit", "m"))
-    dx, dy = abs(float(ds.attrs["xpixelsize"])), abs(float(ds.attrs["ypixelsize"]))
+    dx, dy, scale = _pixel_steps(ds)
     shape = (ds.sizes["y"], ds.sizes["x"])
-    if unit.startswith("deg"):
+    if scale is None:
         lat = np.asarray(ds["lat"].values, dtype=np.float64)
         return dx * dy * KM_PER_DEGREE ** 2 * np.cos(np.deg2rad(lat))
+    return np.full(shape, dx * scale * dy * scale)
+
+
+def _pixel_steps(ds: xr.Dataset) -> tuple[float, float, float | None]:
+    """The grid's pixel size along x and y in its own unit, and that unit in km (None for
+    degrees of latitude and longitude)."""
+    unit = str(ds.attrs.get("cartesian_unit", "m"))
+    dx, dy = abs(float(ds.attrs["xpixelsize"])), abs(float(ds.attrs["ypixelsize"]))
+    if unit.startswith("deg"):
+        return dx, dy, None
     scale = {"m": 1e-3, "km": 1.0}.get(unit)
     if scale is None:
         raise VariableMissing(ds.attrs.get("source_file"), f"unknown grid unit {unit!r}")
-    return np.full(shape, dx * scale * dy * scale)
+    return dx, dy, scale
+
+
+def pixel_size_km(ds: xr.Dataset, rows: slice | None = None, cols: slice | None = None) -> tuple[float, float]:
+    """Pixel size along x and y (km): the grid's own on projected grids; on latitude-longitude
+    grids the degree spacing in km at the mean latitude of ``rows``/``cols``."""
+    dx, dy, scale = _pixel_steps(ds)
+    if scale is None:
+        lat = np.asarray(ds["lat"].values, dtype=np.float64)[rows or slice(None), cols or slice(None)]
+        return dx * KM_PER_DEGREE * float(np.cos(np.deg2rad(np.nanmean(lat)))), dy * KM_PER_DEGREE
+    return dx * scale, dy * scale
 
 
 def window_frames(minutes: float, step: float) -> int:

@@ -855,13 +855,10 @@ def _tilt_profile(maps: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], 
     with no couplet there has ``vrot`` NaN."""
     out: dict[float, float] = {}
     for el, vrot, xs, ys in maps:
-        near = (np.abs(xs - x) <= radius_km) & (np.abs(ys - y) <= radius_km)
-        near &= np.hypot(xs - x, ys - y) <= radius_km
-        v = vrot[near]
+        v = vrot[np.hypot(xs - x, ys - y) <= radius_km]
         v = float(np.nanmax(v)) if np.isfinite(v).any() else float("nan")
         key = round(float(el), 1)
-        prev = out.get(key, float("nan"))
-        out[key] = v if not np.isfinite(prev) or (np.isfinite(v) and v > prev) else prev
+        out[key] = float(np.fmax(out.get(key, np.nan), v))  # NaN only where both are
     return [{"elevation": k, "vrot": out[k]} for k in sorted(out)]
 
 

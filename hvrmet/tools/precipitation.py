@@ -28,7 +28,7 @@ from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.calc.precipitation import (KM_PER_DEGREE, MOTION_MAX_PIXELS, WET_MM_H, block_reflectivity,
                                        convective_stratiform,
                                        frame_minutes, iso, loc, lucas_kanade, peak_area_km2, pixel_area_km2,
-                                       rain_rate_to_dbz, rolling_accumulation, to_rain_rate, window_frames)
+                                       pixel_size_km, rain_rate_to_dbz, rolling_accumulation, to_rain_rate, window_frames)
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import Window, place_units, windowed
@@ -234,20 +234,6 @@ def compute_area_over_threshold(args: ThresholdInput, ctx: ToolContext) -> ToolO
 
 
 # ---------------------------------------------------------------------------------------
-def pixel_size_km(ds: xr.Dataset, rows: slice | None = None, cols: slice | None = None) -> tuple[float, float]:
-    """Pixel size along x and y (km): the grid's own on projected grids; on latitude-longitude
-    grids the degree spacing in km at the mean latitude of ``rows``/``cols``."""
-    unit = str(ds.attrs.get("cartesian_unit", "m"))
-    dx, dy = abs(float(ds.attrs["xpixelsize"])), abs(float(ds.attrs["ypixelsize"]))
-    if unit.startswith("deg"):
-        lat = np.asarray(ds["lat"].values, dtype=np.float64)[rows or slice(None), cols or slice(None)]
-        return dx * KM_PER_DEGREE * float(np.cos(np.deg2rad(np.nanmean(lat)))), dy * KM_PER_DEGREE
-    scale = {"m": 1e-3, "km": 1.0}.get(unit)
-    if scale is None:
-        raise VariableMissing(ds.attrs.get("source_file"), f"unknown grid unit {unit!r}")
-    return dx * scale, dy * scale
-
-
 class ConvectiveStratiformInput(SequenceInput):
     """A composite sequence, the grid the separation runs on and how many frames it samples."""
 
@@ -287,7 +273,7 @@ def classify_convective_stratiform(args: ConvectiveStratiformInput, ctx: ToolCon
     f = max(1, int(round(args.grid / max(dx, dy))))
     area = pixel_area_km2(ds)[ys, xs]
     frames = np.unique(np.linspace(rate.shape[0] - 1, 0, min(args.max_frames, rate.shape[0])).round().astype(int))
-    echo_area, conv_area, rain, conv_rain, per_frame = 0.0, 0.0, 0.0, 0.0, []
+    echo_area, rain, conv_rain, per_frame = 0.0, 0.0, 0.0, []  # per_frame: each frame's convective area
     for t in frames:
         r = rate[t, ys, xs]
         dbz = rain_rate_to_dbz(r)
@@ -295,18 +281,18 @@ def classify_convective_stratiform(args: ConvectiveStratiformInput, ctx: ToolCon
         wet = np.isfinite(dbz)
         conv = wet & np.repeat(np.repeat(classes == 2, f, axis=0), f, axis=1)[:r.shape[0], :r.shape[1]]
         echo_area += float(area[wet].sum())
-        conv_area += float(area[conv].sum())
+        per_frame.append(float(area[conv].sum()))
         rain += float((r[wet] * area[wet]).sum())
         conv_rain += float((r[conv] * area[conv]).sum())
-        per_frame.append((float(area[conv].sum()), float(area[wet].sum())))
     n = len(frames)
-    k = int(np.argmax([c for c, _ in per_frame]))
+    conv_area = sum(per_frame)
+    k = int(np.argmax(per_frame))
     none = echo_area <= 0
     vals = {"convective_area_fraction": Value(value=None if none else _r(conv_area / echo_area, 4), units="1",
                                               note="of the echo area (rain above 0.1 mm/h), all frames pooled"),
             "convective_rain_fraction": Value(value=None if none else _r(conv_rain / rain, 4), units="1",
                                               note="of the rain (rate times area), all frames pooled"),
-            "max_convective_area": Value(value=_r(per_frame[k][0], 1), units="km^2"),
+            "max_convective_area": Value(value=_r(per_frame[k], 1), units="km^2"),
             "max_convective_area_time": Value(value=iso(ds["time"].values[frames[k]])),
             "mean_echo_area": Value(value=_r(echo_area / n, 1), units="km^2"),
             "pixel_size": Value(value=_r(max(dx, dy) * f, 3), units="km",
@@ -319,7 +305,7 @@ def classify_convective_stratiform(args: ConvectiveStratiformInput, ctx: ToolCon
         summary = (f"{n} frame(s) {win.area_text()}: convective {100 * conv_area / echo_area:.1f}% of the echo area "
                    f"and {100 * conv_rain / rain:.1f}% of the rain (Steiner et al. 1995 on {max(dx, dy) * f:.2g} km "
                    f"pixels, {n} of {rate.shape[0]} frames); mean echo area {echo_area / n:.0f} km2, the most convective area "
-                   f"{per_frame[k][0]:.0f} km2 at {vals['max_convective_area_time'].value}")
+                   f"{per_frame[k]:.0f} km2 at {vals['max_convective_area_time'].value}")
     return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes))
 
 

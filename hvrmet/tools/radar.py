@@ -510,9 +510,14 @@ def _continuity(c: dict[str, Any], args: RotationInput) -> int | None:
     return sum(1 for t in tilts if math.isfinite(t["vrot"]) and t["vrot"] >= floor)
 
 
+def _meso_strength(c: dict[str, Any], args: RotationInput) -> bool:
+    """Mesocyclone strength on the couplet's own tilt: Vrot and shear."""
+    return c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear
+
+
 def _is_meso(c: dict[str, Any], args: RotationInput) -> bool:
     """Mesocyclone strength (Vrot and shear) with vertical continuity where it can be tested."""
-    if not (c["vrot"] >= args.mesocyclone_vrot and c["shear"] >= args.mesocyclone_shear):
+    if not _meso_strength(c, args):
         return False
     n = _continuity(c, args)
     return n is None or n >= args.min_tilts
@@ -550,6 +555,7 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
         for c, di, bi in zip(cps, d, b):
             c.update(distance_km=float(di), bearing=float(bi))
     top = cps[0] if cps else None
+    n_tilts = _continuity(top, args) if top else None
     near = min(cps, key=lambda c: c["distance_km"]) if cps else {}
     nmeso = sum(_is_meso(c, args) for c in cps)
     g = top or {}
@@ -565,11 +571,11 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
               "azimuthal_shear": Value(value=_r(g.get("shear"), 4), units="1/s"),
               "inbound_velocity": Value(value=_r(g.get("v_in"), 1), units="m/s"),
               "outbound_velocity": Value(value=_r(g.get("v_out"), 1), units="m/s"),
-              "couplet_tilts": Value(value=_continuity(top, args) if top else None, units="1",
+              "couplet_tilts": Value(value=n_tilts, units="1",
                                      note=f"tilts up to {args.max_elevation:g} deg with rotation of at least "
                                           f"{args.continuity_fraction * args.mesocyclone_vrot:g} m/s within "
                                           f"{args.max_diameter:g} km of the couplet"
-                                          + ("" if not top or _continuity(top, args) is not None else
+                                          + ("" if not top or n_tilts is not None else
                                              f"; not computable: fewer than {args.min_tilts} tilts to search")),
               "mesocyclone_flag": Value(value=bool(top and _is_meso(top, args)), units=""),
               "mesocyclone_count": Value(value=int(nmeso), units="1"),
@@ -586,7 +592,7 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
     if res["alias_pairs"]:
         warnings.append(f"at {res['alias_pairs']} gate(s) a stronger pair was skipped because both its "
                         "velocities exceeded 0.8 of the Nyquist velocity (possible folding)")
-    if top and _continuity(top, args) is None:
+    if top and n_tilts is None:
         warnings.append(f"vertical continuity not tested: the volume has {len(top.get('tilts') or [])} tilt(s) with "
                         f"radial velocity up to {args.max_elevation:g} deg, fewer than {args.min_tilts}; the "
                         "mesocyclone flag rests on one tilt's strength")
@@ -594,11 +600,9 @@ def detect_rotation(args: RotationInput, ctx: ToolContext) -> ToolOutput:
              | {"tilts": [{"elevation": t["elevation"], "vrot": _r(t["vrot"], 2)} for t in c.get("tilts") or []],
                 "mesocyclone": _is_meso(c, args)} for c in cps]
     if top:
-        n = _continuity(top, args)
-        strong = top["vrot"] >= args.mesocyclone_vrot and top["shear"] >= args.mesocyclone_shear
         strength = ("mesocyclone strength" if _is_meso(top, args) else
-                    f"mesocyclone strength on {n} tilt only, too shallow for a mesocyclone (needs {args.min_tilts})"
-                    if strong else "below mesocyclone strength")
+                    f"mesocyclone strength on {n_tilts} tilt only, too shallow for a mesocyclone (needs "
+                    f"{args.min_tilts})" if _meso_strength(top, args) else "below mesocyclone strength")
         summary = (f"{_site(ds)} {win.area_text()}: strongest couplet Vrot {top['vrot']:.1f} m/s at "
                    f"{top['range_km']:.0f} km, {top['azimuth']:.0f} deg from the radar ({top['lat']:.3f}, "
                    f"{top['lon']:.3f}), {top['distance_km']:.1f} km at {top['bearing']:.0f} deg from the place, "
