@@ -384,6 +384,102 @@ def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     return win.finish(ToolOutput(values=values, summary=s + g + f" ({win.area_text()})", warnings=notes, table=table))
 
 
+class PresentWeatherInput(SurfaceInput):
+    """Station observations with present weather, and how many precipitating stations a
+    snow fraction needs."""
+
+    min_precipitation_stations: int = quantity(5, units="1", ge=1, le=1000, description="fewest stations with "
+                                               "precipitation for which snow_fraction is given (below: not computable)")
+
+
+_PW_KINDS = ("snow", "heavy_snow", "freezing_precipitation", "ice_pellets", "hail", "rain", "thunder",
+             "blowing_snow", "funnel_cloud", "squall")
+_PW_NEAREST = ("snow", "freezing_precipitation", "ice_pellets", "thunder")
+
+
+def _pw_outs() -> dict[str, str]:
+    out = {"n_stations": "1", "n_precipitation_stations": "1", **{f"n_{k}_stations": "1" for k in _PW_KINDS},
+           "snow_fraction": "1"}
+    for k in _PW_NEAREST:
+        out.update({f"nearest_{k}_station": "", f"nearest_{k}_distance": "km", f"nearest_{k}_bearing": "degree",
+                    f"nearest_{k}_time": "", f"nearest_{k}_weather": ""})
+    return out
+
+
+@tool(category="surface", outputs=windowed(_pw_outs()), example={}, needs=("surface_obs",))
+def summarize_present_weather(args: PresentWeatherInput, ctx: ToolContext) -> ToolOutput:
+    """What the stations report falling: snow, freezing rain, ice pellets, hail, rain, thunder.
+
+    Reads the reports' present weather (METAR weather groups, e.g. ``-SN BLSN``,
+    ``FZRA``, ``+TSRAGR``: :mod:`hvrmet.calc.present_weather`) and counts, for each kind
+    of weather, the stations inside the window (the stations within the radius of the
+    case's place, the reports within the time window: see the module docstring) with at
+    least one report of it (``n_<kind>_stations``); ``n_stations`` counts the stations
+    reporting inside the window, with or without weather. ``snow_fraction`` is the share
+    of the stations with precipitation that report snow (not computable with fewer than
+    ``min_precipitation_stations`` of them). For snow, freezing precipitation, ice pellets
+    and thunder, the nearest station reporting it: its distance and bearing from the
+    place, the report's time and weather. The table lists the stations with significant
+    weather, nearest first (their latest such report).
+    """
+    from hvrmet.calc.present_weather import KINDS, weather_kinds
+
+    ds = ctx.load(args.role)
+    path = ds.attrs.get("source_file")
+    if "present_weather" not in ds:
+        raise VariableMissing(path, "the observations carry no present weather (METAR weather groups); they hold: "
+                                    f"{', '.join(map(str, ds.data_vars))}")
+    win = _station_window(ctx, args)
+    df = pd.DataFrame({"station": ds["station"].values.astype(str), "time": pd.to_datetime(ds["time"].values),
+                       "lat": ds["lat"].values.astype(float), "lon": wrap_lon(ds["lon"].values.astype(float)),
+                       "weather": ds["present_weather"].values.astype(str)})
+    df = df.dropna(subset=["lat", "lon", "time"]).drop_duplicates(["station", "time"], keep="first")
+    df = reports_in_window(df, win, path, "station with present weather", "stations")
+    kinds = weather_kinds(df["weather"].tolist())
+    df = df.assign(**{f"is_{k}": v for k, v in kinds.items()})
+    per = df.groupby("station")[[f"is_{k}" for k in KINDS]].any()
+    n = {k: int(per[f"is_{k}"].sum()) for k in KINDS}
+    values: dict[str, Value] = {"n_stations": Value(value=int(df["station"].nunique()), units="1"),
+                                "n_precipitation_stations": Value(value=n["precipitation"], units="1")}
+    for k in _PW_KINDS:
+        values[f"n_{k}_stations"] = Value(value=n[k], units="1", note=KINDS[k])
+    if n["precipitation"] >= args.min_precipitation_stations:
+        values["snow_fraction"] = Value(value=round(n["snow"] / n["precipitation"], 3), units="1",
+                                        note=f"{n['snow']} of {n['precipitation']} stations with precipitation")
+    else:
+        values["snow_fraction"] = Value(value=None, units="1", note=(
+            f"not computable: {n['precipitation']} station(s) with precipitation {win.area_text()}, fewer than "
+            f"the {args.min_precipitation_stations} a fraction needs"))
+    for k in _PW_NEAREST:
+        hit = df[df[f"is_{k}"]].sort_values(["distance_km", "time"], ascending=[True, False])
+        r = hit.iloc[0] if len(hit) else None
+        why = "" if r is not None else f"no station reports {k.replace('_', ' ')} {win.area_text()}"
+        vals = {"station": (None if r is None else str(r["station"]), ""),
+                "distance": (None if r is None else round(float(r["distance_km"]), 1), "km"),
+                "bearing": (None if r is None else round(float(r["bearing"]), 0), "degree"),
+                "time": (None if r is None else _iso(r["time"]), ""),
+                "weather": (None if r is None else str(r["weather"]), "")}
+        for name, (v, u) in vals.items():
+            values[f"nearest_{k}_{name}"] = Value(value=v, units=u, note=why or ("from the case's place" if name in (
+                "distance", "bearing") else ""))
+    sig = df[df[[f"is_{k}" for k in KINDS]].any(axis=1)].sort_values("time").groupby("station").tail(1)
+    sig = sig.sort_values("distance_km").head(25)
+    table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "distance_km": round(r.distance_km, 1), "weather": r.weather,
+              "kinds": ", ".join(k for k in KINDS if k != "precipitation" and getattr(r, f"is_{k}"))}
+             for r in sig.itertuples()]
+    parts = [f"{n[k]} {k.replace('_', ' ')}" for k in ("snow", "freezing_precipitation", "ice_pellets", "hail",
+                                                       "rain", "thunder") if n[k] or k in ("snow", "rain")]
+    near = values["nearest_snow_station"].value
+    snow = "" if near is None else (f"; nearest snow {values['nearest_snow_weather'].value} at {near}, "
+                                    f"{values['nearest_snow_distance'].value:.0f} km from the place, "
+                                    f"{values['nearest_snow_time'].value}")
+    win.at(df["time"].max() if len(df) else None, "the reports")
+    return win.finish(ToolOutput(values=values, table=table, summary=(
+        f"of {values['n_stations'].value} stations {win.area_text()}, {n['precipitation']} report precipitation: "
+        f"stations with " + ", ".join(parts) + snow)))
+
+
 def distance_km(lat0: float, lon0: float, lat, lon) -> np.ndarray:
     """Great-circle (WGS84 geodesic) distance in km from one point to others."""
     from pyproj import Geod

@@ -260,8 +260,12 @@ def read_metar(path: str | Path, *, sha256: str = "", year: int | None = None,
             if var in df:
                 ds[var] = ("obs", pd.to_numeric(df[var], errors="coerce").to_numpy(np.float64),
                            {"units": units})
-        if "current_wx1" in df:
-            ds["present_weather"] = ("obs", df["current_wx1"].fillna("").astype(str).to_numpy())
+        wx = [c for c in ("current_wx1", "current_wx2", "current_wx3") if c in df]
+        if wx:
+            # every weather group of the report, space-separated (empty for none)
+            groups = df[wx].fillna("").astype(str)
+            ds["present_weather"] = ("obs", groups.apply(lambda r: " ".join(g for g in r if g.strip()),
+                                                         axis=1).to_numpy(str))
         ds.attrs["title"] = f"METAR reports, {df['station_id'].nunique()} stations"
         ds.attrs["stations_without_position"] = int(ds["lat"].isnull().sum())
         ds.attrs["reports_decoded"] = len(decoded)

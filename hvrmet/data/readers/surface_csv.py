@@ -31,7 +31,9 @@ def read_surface_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
     -------
     xarray.Dataset
         On dim ``obs``: ``station``, ``time`` (UTC), ``lat``/``lon`` and the observed
-        quantities with units (temperatures in degF, wind in knot, pressure in hPa, ...).
+        quantities with units (temperatures in degF, wind in knot, pressure in hPa, ...);
+        ``present_weather`` (text: the report's METAR weather groups, from the ``wxcodes``
+        column) where the file has it.
     """
     p = check_file(path)
     with reading(p, "surface observation CSV"):
@@ -49,5 +51,8 @@ def read_surface_csv(path: str | Path, *, sha256: str = "") -> xr.Dataset:
             "time": ("obs", pd.to_datetime(df["valid"]).to_numpy("datetime64[ns]")),
             "lat": ("obs", pd.to_numeric(df["lat"]).to_numpy(np.float64), {"units": "degree_north"}),
             "lon": ("obs", pd.to_numeric(df["lon"]).to_numpy(np.float64), {"units": "degree_east"})})
+        if "wxcodes" in df:
+            # METAR present-weather groups (IEM's ``wxcodes``), as text; empty for none
+            ds["present_weather"] = ("obs", df["wxcodes"].fillna("").astype(str).str.strip().to_numpy())
         ds.attrs["title"] = f"Surface observations, {df['station'].nunique()} stations"
     return add_provenance(ds, p, sha256, "surface_csv")
