@@ -23,7 +23,7 @@ __all__ = ["KINDS", "WeatherGroup", "parse_weather_group", "parse_present_weathe
 
 _PRECIP = ("DZ", "RA", "SN", "SG", "IC", "PL", "GR", "GS", "UP")
 _GROUP = re.compile(r"^(?P<intensity>[-+]|VC)?(?P<descriptor>MI|PR|BC|DR|BL|SH|TS|FZ)?"
-                    r"(?P<precip>(?:DZ|RA|SN|SG|IC|PL|GR|GS|UP)*)"
+                    rf"(?P<precip>(?:{'|'.join(_PRECIP)})*)"
                     r"(?P<obscuration>BR|FG|FU|VA|DU|SA|HZ|PY)?(?P<other>PO|SQ|FC|SS|DS)?$")
 
 #: The kinds of weather :func:`weather_kinds` tells apart, with what each means.
