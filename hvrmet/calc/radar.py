@@ -862,6 +862,92 @@ def _tilt_profile(maps: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], 
     return [{"elevation": k, "vrot": out[k]} for k in sorted(out)]
 
 
+def _pair_search(vol: xr.DataTree, name: str, p: dict[str, float]) -> dict[str, Any] | None:
+    """The window-independent part of :func:`rotation_couplet` on one sweep, memoised: the
+    masked, median-filtered velocities, their radial maxima and minima, and for each gate
+    the strongest admissible pair (its velocity difference, ray offset and diameter).
+    ``None`` when the sweep is too small to search. Arrays come back read-only."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    def make() -> dict[str, Any] | None:
+        ds = vol[name].ds
+        rng = ds["range"].values.astype(np.float64)
+        if rng.size < 3:
+            return None
+        dr = float(rng[1] - rng[0])
+        win = max(1, int(round(p["radial_window_m"] / 2 / dr))) * 2 + 1
+        gsel = np.flatnonzero((rng >= max(p["min_range_m"], 1.0)) & (rng <= p["max_range_m"]))
+        if gsel.size == 0:
+            return None
+        r = rng[gsel]
+        az = ds["azimuth"].values.astype(np.float64)
+        nray = len(az)
+        if nray < 8:
+            return None
+        wrap = _full_circle(ds)
+        v = ds["radial_velocity"].values[:, gsel].astype(np.float64)
+        finite = np.isfinite(v)
+        mask = np.zeros_like(finite)
+        nyq = nyquist_velocity(ds)
+        with np.errstate(invalid="ignore"):
+            if np.isfinite(nyq):
+                mask |= np.abs(v) >= p["nyquist_fraction"] * nyq
+            if "spectrum_width" in ds.data_vars:
+                mask |= ds["spectrum_width"].values[:, gsel] > p["max_spectrum_width"]
+        mask &= finite
+        v = _median3x3(np.where(mask, np.nan, v), wrap=wrap)
+        vmax = maximum_filter1d(np.where(np.isfinite(v), v, -np.inf), win, axis=1)
+        vmin = minimum_filter1d(np.where(np.isfinite(v), v, np.inf), win, axis=1)
+        step = _ray_spacing(az)
+        echo = _echo_mask(vol, name, az, r, p["min_reflectivity"])
+        kmax = int(min(nray // 4, np.ceil(p["max_diameter_m"] / (max(r[0], 1.0) * np.deg2rad(step)))))
+        g2g = 0.0
+        best = np.full(v.shape, -np.inf)
+        best_k = np.zeros(v.shape, np.int64)
+        best_d = np.ones(v.shape)
+        alias_any = np.zeros(v.shape, bool)
+        for k in range(1, max(kmax, 1) + 1):
+            j2 = (np.arange(nray) + k) % nray
+            ng = int(np.searchsorted(r, p["max_diameter_m"] / np.deg2rad(max(k * step, 1e-3)) * 1.5))
+            if ng == 0:
+                break
+            dist = np.deg2rad((az[j2] - az) % 360.0)[:, None] * r[None, :ng]
+            near = dist <= p["max_diameter_m"]
+            if not wrap:
+                near &= (np.arange(nray) + k < nray)[:, None]
+            vo, vi = vmax[j2, :ng], vmin[:, :ng]
+            with np.errstate(invalid="ignore"):
+                dv = np.where(near & np.isfinite(vo - vi), vo - vi, -np.inf)
+                if np.isfinite(nyq):
+                    folded = ((np.abs(vo) >= p["alias_fraction"] * nyq)
+                              & (np.abs(vi) >= p["alias_fraction"] * nyq))
+                    alias_any[:, :ng] |= folded & (dv > best[:, :ng])
+                    dv = np.where(folded, -np.inf, dv)
+                dv = np.where(echo[:, :ng] & echo[j2, :ng], dv, -np.inf)
+            if k == 1:
+                dist1 = np.deg2rad((az[j2] - az) % 360.0)[:, None] * r[None, :]
+                with np.errstate(invalid="ignore"):
+                    adj = (v[j2] - v) / np.maximum(dist1, 1.0)
+                if not wrap:
+                    adj[-1] = np.nan
+                if np.isfinite(adj).any():
+                    g2g = float(np.nanmax(adj))
+            upd = dv > best[:, :ng]
+            best[:, :ng] = np.where(upd, dv, best[:, :ng])
+            best_k[:, :ng] = np.where(upd, k, best_k[:, :ng])
+            best_d[:, :ng] = np.where(upd, dist, best_d[:, :ng])
+        mid_all = (np.arange(nray)[:, None] + best_k // 2) % nray  # each pair's centre ray
+        out = {"rng": rng, "gsel": gsel, "r": r, "az": az, "nray": nray, "nyq": nyq, "n_all": int(finite.sum()),
+               "n_masked": int(mask.sum()), "n_alias": int(alias_any.sum()), "g2g": g2g, "vmax": vmax,
+               "vmin": vmin, "best": best, "best_k": best_k, "best_d": best_d, "mid_all": mid_all}
+        for a in out.values():
+            if isinstance(a, np.ndarray):
+                a.setflags(write=False)
+        return out
+
+    return memo(("rotation-sweep", volume_key(vol), name, tuple(sorted(p.items()))), make)
+
+
 def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_diameter_m: float = 5000.0,
                      min_range_m: float = 5000.0, max_range_m: float = 150000.0,
                      max_spectrum_width: float = 12.0, nyquist_fraction: float = 0.98,
@@ -906,8 +992,6 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
     hvrmet.errors.VariableMissing
         If no PPI holds radial velocity.
     """
-    from scipy.ndimage import maximum_filter1d, minimum_filter1d
-
     vol = _tree(volume)
     p = {"max_elevation": _mag(max_elevation, "degree", "max_elevation"),
          "max_diameter_m": _mag(max_diameter_m, "m", "max_diameter_m", positive=True),
@@ -929,76 +1013,18 @@ def rotation_couplet(volume: xr.DataTree, *, max_elevation: float = 1.5, max_dia
         maps: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []  # per sweep: tilt, Vrot, x, y (km)
         g2g, n_all, n_masked, n_alias, nyqs = 0.0, 0, 0, 0, []
         for name in sweeps:
+            sw = _pair_search(vol, name, p)
+            if sw is None:
+                continue
             ds = vol[name].ds
-            rng = ds["range"].values.astype(np.float64)
-            if rng.size < 3:
-                continue
-            dr = float(rng[1] - rng[0])
-            win = max(1, int(round(p["radial_window_m"] / 2 / dr))) * 2 + 1
-            gsel = np.flatnonzero((rng >= max(p["min_range_m"], 1.0)) & (rng <= p["max_range_m"]))
-            if gsel.size == 0:
-                continue
-            r = rng[gsel]
-            az = ds["azimuth"].values.astype(np.float64)
-            nray = len(az)
-            if nray < 8:
-                continue
-            wrap = _full_circle(ds)
-            v = ds["radial_velocity"].values[:, gsel].astype(np.float64)
-            finite = np.isfinite(v)
-            mask = np.zeros_like(finite)
-            nyq = nyquist_velocity(ds)
-            nyqs.append(nyq)
-            with np.errstate(invalid="ignore"):
-                if np.isfinite(nyq):
-                    mask |= np.abs(v) >= p["nyquist_fraction"] * nyq
-                if "spectrum_width" in ds.data_vars:
-                    mask |= ds["spectrum_width"].values[:, gsel] > p["max_spectrum_width"]
-            mask &= finite
-            n_all += int(finite.sum())
-            n_masked += int(mask.sum())
-            v = _median3x3(np.where(mask, np.nan, v), wrap=wrap)
-            vmax = maximum_filter1d(np.where(np.isfinite(v), v, -np.inf), win, axis=1)
-            vmin = minimum_filter1d(np.where(np.isfinite(v), v, np.inf), win, axis=1)
-            step = _ray_spacing(az)
-            echo = _echo_mask(vol, name, az, r, p["min_reflectivity"])
-            kmax = int(min(nray // 4, np.ceil(p["max_diameter_m"] / (max(r[0], 1.0) * np.deg2rad(step)))))
-            best = np.full(v.shape, -np.inf)
-            best_k = np.zeros(v.shape, np.int64)
-            best_d = np.ones(v.shape)
-            alias_any = np.zeros(v.shape, bool)
-            for k in range(1, max(kmax, 1) + 1):
-                j2 = (np.arange(nray) + k) % nray
-                ng = int(np.searchsorted(r, p["max_diameter_m"] / np.deg2rad(max(k * step, 1e-3)) * 1.5))
-                if ng == 0:
-                    break
-                dist = np.deg2rad((az[j2] - az) % 360.0)[:, None] * r[None, :ng]
-                near = dist <= p["max_diameter_m"]
-                if not wrap:
-                    near &= (np.arange(nray) + k < nray)[:, None]
-                vo, vi = vmax[j2, :ng], vmin[:, :ng]
-                with np.errstate(invalid="ignore"):
-                    dv = np.where(near & np.isfinite(vo - vi), vo - vi, -np.inf)
-                    if np.isfinite(nyq):
-                        folded = ((np.abs(vo) >= p["alias_fraction"] * nyq)
-                                  & (np.abs(vi) >= p["alias_fraction"] * nyq))
-                        alias_any[:, :ng] |= folded & (dv > best[:, :ng])
-                        dv = np.where(folded, -np.inf, dv)
-                    dv = np.where(echo[:, :ng] & echo[j2, :ng], dv, -np.inf)
-                if k == 1:
-                    dist1 = np.deg2rad((az[j2] - az) % 360.0)[:, None] * r[None, :]
-                    with np.errstate(invalid="ignore"):
-                        adj = (v[j2] - v) / np.maximum(dist1, 1.0)
-                    if not wrap:
-                        adj[-1] = np.nan
-                    if np.isfinite(adj).any():
-                        g2g = max(g2g, float(np.nanmax(adj)))
-                upd = dv > best[:, :ng]
-                best[:, :ng] = np.where(upd, dv, best[:, :ng])
-                best_k[:, :ng] = np.where(upd, k, best_k[:, :ng])
-                best_d[:, :ng] = np.where(upd, dist, best_d[:, :ng])
-            n_alias += int(alias_any.sum())
-            mid_all = (np.arange(nray)[:, None] + best_k // 2) % nray  # each pair's centre ray
+            rng, gsel, r, az, nray = sw["rng"], sw["gsel"], sw["r"], sw["az"], sw["nray"]
+            best, best_k, best_d, vmax, vmin, mid_all = (sw[k] for k in ("best", "best_k", "best_d", "vmax",
+                                                                          "vmin", "mid_all"))
+            nyqs.append(sw["nyq"])
+            n_all += sw["n_all"]
+            n_masked += sw["n_masked"]
+            n_alias += sw["n_alias"]
+            g2g = max(g2g, sw["g2g"])
             if within is not None:  # the couplet's centre (mid ray) inside the circle
                 inside = within_mask(vol, ds, within, r)
                 best = np.where(inside[mid_all, np.arange(r.size)[None, :]], best, -np.inf)
