@@ -176,3 +176,33 @@ def test_observations_without_present_weather(tmp_path, data_dir):
     (tmp_path / "nowx.yaml").write_text(yaml.safe_dump(case))
     r = call_tool("summarize_present_weather", {"case": str(tmp_path / "nowx.yaml")})
     assert not r.ok and "no present weather" in r.error and "air_pressure_at_sea_level" in r.error
+
+
+def test_thunder_reports_alone_raise_ordinary_convection(load, data_dir, tmp_path):
+    """Station reports alone: thunder (TS, VCTS) at nine stations within 1500 km of 39N 98W
+    in the July 2019 METARs, counted here from MetPy's own decoding of the file and pyproj
+    distances, fires ``station_thunder_reports``, which raises ordinary convection, and the
+    thunder count is its evidence (a hypothesis from the station network alone)."""
+    from metpy.io import parse_metar_file
+    from pyproj import Geod
+
+    from hvrmet.agents.configuration import Configuration
+    from hvrmet.runs import diagnose
+
+    load("metar20190701", "surface_obs")  # the station tables, offline
+    ref = parse_metar_file(str(data_dir / "metpy/staticdata/metar_20190701_1200.txt"), year=2019,
+                           month=7).reset_index(drop=True).dropna(subset=["latitude", "longitude"])
+    _, _, d = Geod(ellps="WGS84").inv(np.full(len(ref), -98.0), np.full(len(ref), 39.0), ref["longitude"].to_numpy(),
+                                      ref["latitude"].to_numpy())
+    wx = ref[["current_wx1", "current_wx2", "current_wx3"]].fillna("").astype(str).agg(" ".join, axis=1)
+    ts = ref[(d / 1000.0 <= 1500.0) & wx.str.contains("TS").to_numpy()]
+    n = ts["station_id"].nunique()
+    assert n == 9
+    state = diagnose("metar20190701", Configuration(out_dir=str(tmp_path), figures=False))
+    sig = {s["id"]: s for s in state["signals"]}
+    assert sig["station_thunder_reports"]["value"] == n
+    conv = [h for h in state["hypotheses"] if h["hazard"] == "ordinary_convection"]
+    assert conv and conv[0]["status"] != "refuted"
+    assert conv[0]["posterior"] > conv[0]["prior"]
+    ev = {e["id"]: e for e in state["evidence"]}
+    assert any(ev[i]["tool"] == "summarize_present_weather" for i in conv[0]["evidence_ids"])
