@@ -72,3 +72,32 @@ def test_accounting_invariants(runs, case):
         # not assessed only when nothing was tested
         if h["status"] == "not_assessed":
             assert not any(c["met"] is not None for c in led["contributions"]), (case, h["id"])
+
+
+def test_quiet_radar_volume_alone_supports_the_null(tmp_path, data_dir):
+    """A radar volume alone whose strongest echo is 15 dBZ (Avesnes, northern France, 20 April
+    2023: the maximum of DBZH over every sweep, read here by xradar) supports 'no severe
+    hazard' from what the null card names: weak echoes, no mesocyclone-strength couplet and
+    no deep column (before the null card's rotation and VIL conditions, the two reflectivity
+    maxima alone left it inconclusive at 2 of the 3 pieces it needs)."""
+    import numpy as np
+    import xradar
+    import yaml
+
+    rel = "open-radar-data/data/T_PAZB63_C_LFPW_20230420065125.h5"
+    tree = xradar.io.open_odim_datatree(str(data_dir / rel))
+    zmax = max(float(np.nanmax(tree[n].ds["DBZH"].values)) for n in tree.children if n.startswith("sweep_"))
+    assert zmax == pytest.approx(15.0, abs=0.5)
+    case = {"id": "quiet-odim", "title": "one quiet ODIM volume", "time": "2023-04-20T06:50:44Z",
+            "location": {"lat": 50.1283, "lon": 3.8118},
+            "files": [{"role": "radar_volume", "format": "odim_h5", "path": rel}], "data_dir": str(data_dir)}
+    path = tmp_path / "quiet-odim.yaml"
+    path.write_text(yaml.safe_dump(case))
+    state = diagnose(str(path), Configuration(out_dir=str(tmp_path / "out"), figures=False))
+    null = next(h for h in state["hypotheses"] if h["hazard"] == "no_severe_hazard")
+    assert null["status"] == "supported", null["rationale"]
+    counted = {(c["tool"], c["field"]): c for c in null["ledger"]["contributions"] if c["counted"]}
+    assert counted[("find_max_reflectivity", "max_reflectivity")]["value"] == pytest.approx(zmax, abs=0.5)
+    assert counted[("detect_rotation", "mesocyclone_flag")]["value"] is False
+    assert counted[("compute_vil", "max_vil")]["value"] < 5
+    assert not any(h["status"] == "supported" for h in state["hypotheses"] if h["hazard"] != "no_severe_hazard")
