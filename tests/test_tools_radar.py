@@ -679,6 +679,78 @@ def test_a_sparse_speckle_cluster_is_no_couplet_and_a_vortex_is():
     assert 12.0 <= top["vrot"] <= 20.0 + 1e-3  # sampled by 1 degree rays and the median
 
 
+def _block_ppi(inbound=-15.0, outbound=25.0, nyquist=40.0, width=None):
+    """A 0.5 degree PPI (1 degree rays centred on 0.5, 1.5, ... deg; 250 m gates to 60 km),
+    40 dBZ everywhere, still air but for two blocks of 3 rays by 5 gates at 29.75-30.75 km:
+    ``inbound`` on rays 100-102 (azimuths 100.5-102.5) and ``outbound`` on rays 104-106;
+    ``width`` (m/s), when given, is the spectrum width of the outbound block (1 elsewhere)."""
+    def still(x, y):
+        return np.zeros(np.shape(x))
+
+    vol = _velocity_ppi(still, nyquist=nyquist)
+    ds = vol["sweep_0"].ds
+    v = ds["radial_velocity"].values
+    g0 = 118  # range 29.75 km
+    v[100:103, g0:g0 + 5] = inbound
+    v[104:107, g0:g0 + 5] = outbound
+    if width is not None:
+        w = np.ones(v.shape, np.float32)
+        w[104:107, g0:g0 + 5] = width
+        import xarray as xr
+
+        vol["sweep_0"]["spectrum_width"] = xr.DataArray(w, dims=("azimuth", "range"))
+    return vol, ds["range"].values[g0:g0 + 5]
+
+
+def test_couplet_of_two_blocks_by_hand():
+    """Two blocks, by hand. Each block's 3 x 3 median keeps its middle three gates on its
+    edge rays (its first and last gates see only 4 block gates of 9). With pairs at most
+    1.2 km across at 30 km only rays up to 2 apart pair, so the strongest pair is
+    inbound ray 102 with outbound ray 104: Vrot (25 + 15) / 2 = 20 m/s, 2 degrees of arc
+    apart (diameter r * 2 pi / 180), centred on ray 103 (azimuth 103.5). The largest
+    adjacent-ray shear is 25 m/s over 1 degree at the block's first gate (29.75 km), where
+    the outbound block's middle ray keeps its value and the edge ray beside it does not."""
+    vol, r_block = _block_ppi()
+    res = rc.rotation_couplet(vol, max_diameter_m=1200.0)
+    top = res["couplets"][0]
+    assert (top["vrot"], top["v_in"], top["v_out"]) == (20.0, -15.0, 25.0)
+    assert top["azimuth"] == 103.5 and top["elevation"] == 0.5
+    assert 29.25 <= top["range_km"] <= 31.25  # the kept gates, widened by the 1 km radial window
+    assert top["diameter_m"] == pytest.approx(np.deg2rad(2.0) * top["range_km"] * 1000.0, rel=1e-9)
+    assert top["shear"] == pytest.approx(40.0 / top["diameter_m"], rel=1e-9)
+    assert res["gate_to_gate_shear"] == pytest.approx(25.0 / (np.deg2rad(1.0) * r_block[0]), rel=1e-6)
+    assert res["masked_fraction"] == 0.0 and res["alias_pairs"] == 0 and res["nyquist"] == [40.0]
+    # 0.8 km across: at 30 km only neighbouring rays pair (0.52 km); the strongest pairs are
+    # still air beside the outbound block, 1 degree apart
+    small = rc.rotation_couplet(vol, max_diameter_m=800.0)["couplets"][0]
+    assert (small["vrot"], small["v_in"], small["v_out"]) == (12.5, 0.0, 25.0)
+    assert small["diameter_m"] == pytest.approx(np.deg2rad(1.0) * small["range_km"] * 1000.0, rel=1e-9)
+    # the search starts at min_range_m and ends at max_range_m: the blocks outside it leave no couplet
+    assert not rc.rotation_couplet(vol, max_diameter_m=1200.0, min_range_m=31500.0)["couplets"]
+    assert not rc.rotation_couplet(vol, max_diameter_m=1200.0, max_range_m=29000.0)["couplets"]
+
+
+def test_couplet_masks_by_hand():
+    """The masks, counted by hand over the 360 rays x 221 gates from 5 to 60 km: an
+    outbound block at 98 % of the Nyquist velocity (25 of 25.5 m/s) is masked (15 gates),
+    as is one whose spectrum width exceeds 12 m/s, and neither leaves its couplet; two
+    blocks both beyond 80 % of the Nyquist velocity (-25 and +25 of 30 m/s) are skipped as
+    possibly folded and counted as such."""
+    n = 360 * 221
+    for vol, _ in (_block_ppi(nyquist=25.5), _block_ppi(width=12.5)):
+        res = rc.rotation_couplet(vol, max_diameter_m=1200.0)
+        assert res["masked_fraction"] == pytest.approx(15 / n, rel=1e-12)
+        assert res["couplets"][0]["vrot"] == pytest.approx(7.5)  # inbound -15 against still air
+    ok, _ = _block_ppi(width=12.0)  # at the limit: kept
+    assert rc.rotation_couplet(ok, max_diameter_m=1200.0)["couplets"][0]["vrot"] == 20.0
+    folded, _ = _block_ppi(inbound=-25.0, nyquist=30.0)
+    res = rc.rotation_couplet(folded, max_diameter_m=1200.0)
+    assert res["alias_pairs"] > 0 and res["masked_fraction"] == 0.0
+    assert res["couplets"][0]["vrot"] == 12.5  # still air against one block: not folded
+    kept = rc.rotation_couplet(folded, max_diameter_m=1200.0, alias_fraction=0.9)
+    assert kept["alias_pairs"] == 0 and kept["couplets"][0]["vrot"] == 25.0
+
+
 def test_median_needs_five_valid_gates_of_nine():
     """The speckle median keeps a gate whose 3 x 3 neighbourhood holds 5 valid gates (their
     median, by hand) and drops one that holds 4; rays wrap round the sweep."""
