@@ -41,7 +41,9 @@ def _kinds(text: str) -> set[str]:
     ("VCSH", set()),                                  # showers in the vicinity: none at the station
     ("-SHRA", {"precipitation", "rain"}),
     ("DZ", {"precipitation", "rain"}),
-    ("+FC", {"funnel_cloud"}),
+    ("+FC", {"funnel_cloud", "tornado"}),             # a tornado or waterspout
+    ("FC", {"funnel_cloud"}),                         # a funnel cloud aloft
+    ("VCFC", {"funnel_cloud"}),
     ("SQ", {"squall"}),
     ("BR HZ", set()),
     ("RERA", set()),                                  # a recent-weather remark, not present weather
@@ -206,3 +208,44 @@ def test_thunder_reports_alone_raise_ordinary_convection(load, data_dir, tmp_pat
     assert conv[0]["posterior"] > conv[0]["prior"]
     ev = {e["id"]: e for e in state["evidence"]}
     assert any(ev[i]["tool"] == "summarize_present_weather" for i in conv[0]["evidence_ids"])
+
+
+def test_a_tornado_report_raises_a_tornado_hypothesis(tmp_path, data_dir):
+    """The superstorm's first 400 station reports with one report of the station nearest
+    to 33N 84W (by pyproj) rewritten as ``+FC`` (a tornado): the tool counts one tornado
+    station and names it, ``station_tornado_report`` fires, and the tornadic-supercell
+    hypothesis is proposed with the report as evidence; ``FC`` alone (a funnel cloud)
+    fires nothing."""
+    from pyproj import Geod
+
+    from hvrmet.agents.configuration import Configuration
+    from hvrmet.runs import diagnose
+
+    src = pd.read_csv(data_dir / "metpy/staticdata/SFC_obs.csv", low_memory=False, nrows=400)
+    _, _, d = Geod(ellps="WGS84").inv(np.full(len(src), -84.0), np.full(len(src), 33.0), src["lon"].to_numpy(),
+                                      src["lat"].to_numpy())
+    i = int(np.nanargmin(d))
+    for code, seen in (("+FC", True), ("FC", False)):
+        obs = src.copy()
+        obs.loc[i, "wxcodes"] = code
+        name = f"fc{int(seen)}"
+        obs.to_csv(tmp_path / f"{name}.csv", index=False)
+        case = {"id": name, "title": "stations with a funnel cloud report", "time": "1993-03-12T07:00:00Z",
+                "location": {"lat": 33.0, "lon": -84.0, "place": "Georgia"}, "events": [], "data_dir": str(tmp_path),
+                "files": [{"role": "surface_obs", "format": "surface_csv", "path": f"{name}.csv"}]}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(case))
+        r = call_tool("summarize_present_weather", {"case": str(tmp_path / f"{name}.yaml")})
+        assert r.ok, r.error
+        assert r.value("n_funnel_cloud_stations") >= 1
+        assert r.value("n_tornado_stations") == int(seen)
+        if seen:
+            assert r.values["nearest_tornado_station"].value == src.loc[i, "station"]
+            assert r.value("nearest_tornado_distance") == pytest.approx(d[i] / 1000.0, abs=0.05)
+        state = diagnose(str(tmp_path / f"{name}.yaml"), Configuration(out_dir=str(tmp_path / name), figures=False))
+        assert ("station_tornado_report" in {s["id"] for s in state["signals"]}) is seen
+        tor = [h for h in state["hypotheses"] if h["hazard"] == "tornadic_supercell"]
+        assert bool(tor) is seen
+        if seen:
+            ev = {e["id"]: e for e in state["evidence"]}
+            assert any(ev[k]["tool"] == "summarize_present_weather" for k in tor[0]["evidence_ids"])
+            assert tor[0]["posterior"] > tor[0]["prior"]

@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "thunder": "a thunderstorm at the station or in its vicinity (TS, VCTS, TSRA, ...)",
     "blowing_snow": "snow raised by the wind above 2 m (BLSN)",
     "funnel_cloud": "a funnel cloud, tornado or waterspout (FC, +FC)",
+    "tornado": "a tornado or waterspout (+FC; FC alone is a funnel cloud not reaching the ground)",
     "squall": "a squall (SQ)",
 }
 
@@ -103,6 +104,8 @@ def _kinds_of(groups: list[WeatherGroup]) -> set[str]:
             kinds.add("thunder")
         if g.other == "FC":
             kinds.add("funnel_cloud")
+            if g.intensity == "+":
+                kinds.add("tornado")
         if g.other == "SQ":
             kinds.add("squall")
         if not at_station or not precip:

@@ -393,8 +393,8 @@ class PresentWeatherInput(SurfaceInput):
 
 
 _PW_KINDS = ("snow", "heavy_snow", "freezing_precipitation", "ice_pellets", "hail", "rain", "thunder",
-             "blowing_snow", "funnel_cloud", "squall")
-_PW_NEAREST = ("snow", "freezing_precipitation", "ice_pellets", "thunder")
+             "blowing_snow", "funnel_cloud", "tornado", "squall")
+_PW_NEAREST = ("snow", "freezing_precipitation", "ice_pellets", "thunder", "tornado")
 
 
 def _pw_outs() -> dict[str, str]:
@@ -408,7 +408,7 @@ def _pw_outs() -> dict[str, str]:
 
 @tool(category="surface", outputs=windowed(_pw_outs()), example={}, needs=("surface_obs",))
 def summarize_present_weather(args: PresentWeatherInput, ctx: ToolContext) -> ToolOutput:
-    """What the stations report falling: snow, freezing rain, ice pellets, hail, rain, thunder.
+    """What the stations report: snow, freezing rain, ice pellets, hail, rain, thunder, tornadoes.
 
     Reads the reports' present weather (METAR weather groups, e.g. ``-SN BLSN``,
     ``FZRA``, ``+TSRAGR``: :mod:`hvrmet.calc.present_weather`) and counts, for each kind
@@ -417,9 +417,9 @@ def summarize_present_weather(args: PresentWeatherInput, ctx: ToolContext) -> To
     least one report of it (``n_<kind>_stations``); ``n_stations`` counts the stations
     reporting inside the window, with or without weather. ``snow_fraction`` is the share
     of the stations with precipitation that report snow (not computable with fewer than
-    ``min_precipitation_stations`` of them). For snow, freezing precipitation, ice pellets
-    and thunder, the nearest station reporting it: its distance and bearing from the
-    place, the report's time and weather. The table lists the stations with significant
+    ``min_precipitation_stations`` of them). For snow, freezing precipitation, ice pellets,
+    thunder and tornadoes (``+FC``), the nearest station reporting it: its distance and
+    bearing from the place, the report's time and weather. The table lists the stations with significant
     weather, nearest first (their latest such report).
     """
     from hvrmet.calc.present_weather import KINDS, weather_kinds
@@ -469,7 +469,8 @@ def summarize_present_weather(args: PresentWeatherInput, ctx: ToolContext) -> To
               "kinds": ", ".join(k for k in KINDS if k != "precipitation" and getattr(r, f"is_{k}"))}
              for r in sig.itertuples()]
     parts = [f"{n[k]} {k.replace('_', ' ')}" for k in ("snow", "freezing_precipitation", "ice_pellets", "hail",
-                                                       "rain", "thunder") if n[k] or k in ("snow", "rain")]
+                                                       "rain", "thunder", "tornado")
+             if n[k] or k in ("snow", "rain")]
     near = values["nearest_snow_station"].value
     snow = "" if near is None else (f"; nearest snow {values['nearest_snow_weather'].value} at {near}, "
                                     f"{values['nearest_snow_distance'].value:.0f} km from the place, "
