@@ -39,6 +39,8 @@ def _kinds(text: str) -> set[str]:
     ("TS", {"thunder"}),
     ("VCTS", {"thunder"}),                            # thunder heard in the vicinity
     ("VCSH", set()),                                  # showers in the vicinity: none at the station
+    ("VCSH -SN", {"precipitation", "snow"}),          # ... and the groups after it still count
+    ("BLSN -SN", {"precipitation", "snow", "blowing_snow"}),
     ("-SHRA", {"precipitation", "rain"}),
     ("DZ", {"precipitation", "rain"}),
     ("+FC", {"funnel_cloud", "tornado"}),             # a tornado or waterspout
@@ -62,6 +64,8 @@ def test_group_parts():
     assert not parse_weather_group("+SN").vicinity
     assert parse_weather_group("+FC").other == "FC"
     assert parse_weather_group("SNRA").precipitation == ("SN", "RA")
+    g = parse_weather_group("SN")  # parts that are absent are empty strings
+    assert (g.intensity, g.descriptor, g.obscuration, g.other) == ("", "", "", "")
     for bad in ("", "  ", "XX", "SNX", "-", "+SNSNSNQ", "RESN"):
         assert parse_weather_group(bad) is None
     assert [x.precipitation for x in parse_present_weather(" -SN  BLSN RMK ")] == [("SN",), ("SN",)]
