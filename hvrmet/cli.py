@@ -881,9 +881,9 @@ def main() -> None:
     the first message), with one line at the end saying how many errors it got.
 
     The collector runs less often (``gc.set_threshold``): a diagnosis builds many
-    long-lived objects (xarray trees, the graph, MetPy's registry) and the default
-    threshold of 700 allocations spends seconds re-walking them. Before the process ends
-    the live objects are frozen (``gc.freeze``), so the interpreter's last collection does
+    long-lived objects (xarray trees, the graph, MetPy's registry), which the default
+    threshold of 700 allocations has the collector walk again and again. Before the
+    process ends the live objects are frozen (``gc.freeze``), so the interpreter's last collection does
     not walk them once more. Neither changes a result; both only move collector work."""
     import gc
     import os
