@@ -253,6 +253,42 @@ def test_classify_heavy_rain_bom_six_hours(seq):
     assert res.values["us_category"].value.startswith("brief intense rates")
 
 
+
+def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
+    """30 minutes of frames cannot say that no hour reached 20 mm, that no rainstorm signal
+    was reached or that no flash flood guidance was exceeded: each is not computable, with
+    the reason, and a card's condition on it is not judged."""
+    import glob
+    import os
+
+    import yaml
+
+    from hvrmet.knowledge import default_store
+    from hvrmet.knowledge.conditions import evaluate_condition
+
+    pattern = "pysteps-data/radar/mch/20150515/AQC1513516[0-2]*.gif"  # 16:00-16:25 UTC
+    frames = sorted(glob.glob(os.path.join(str(data_dir), pattern)))
+    assert len(frames) == 6  # six 5-min frames: 30 min
+    case = {"id": "mch-half-hour", "title": "half an hour of MeteoSwiss frames", "time": "2015-05-15T16:00:00Z",
+            "location": {"lat": 46.8, "lon": 8.2, "radius_km": 420},
+            "files": [{"role": ROLE, "format": "composite", "glob": pattern, "options": {"importer": "mch_gif"}}],
+            "data_dir": str(data_dir)}
+    path = tmp_path / "mch-half-hour.yaml"
+    path.write_text(yaml.safe_dump(case))
+    res = call_tool("classify_heavy_rain", {"case": str(path)})
+    assert res.ok, res.error
+    for field, window in (("short_duration_heavy_rain", "1 h"), ("rainstorm_signal", "3 h"),
+                          ("ffg_exceeded", "1 h")):
+        v = res.values[field]
+        assert v.value is None, field
+        assert "spans 30 min" in v.note and f"shorter than the {window} window" in v.note, v.note
+    assert res.values["max_accumulation_1h"].value is None
+    card = next(c for c in default_store().cards if c.id == "gl-stratiform-rain")
+    cond = next(c for c in card.conditions if c.field == "short_duration_heavy_rain" and c.value is False)
+    out = evaluate_condition(card.id, cond, res)
+    assert out.met is None and out.reason.startswith("not computable: the sequence spans 30 min")
+
+
 # --- training ----------------------------------------------------------------------------
 def test_training_index_mch(seq):
     ds = seq("mch20150515")

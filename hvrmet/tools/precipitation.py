@@ -476,7 +476,10 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
       50 mm/12 h, yellow 50 mm/6 h, orange 50 mm/3 h, red 100 mm/3 h.
     - 1 h: CMA operational short-duration heavy precipitation, >= 20 mm in 1 h.
 
-    ``cma_grade`` is the label of the longest covered window. US practice: rain rates
+    ``cma_grade`` is the label of the longest covered window. ``short_duration_heavy_rain``,
+    ``rainstorm_signal`` and ``ffg_exceeded`` are judged on the windows the sequence covers,
+    and each is not computable (its note says why) when the sequence covers none of its
+    windows: 40 minutes of frames cannot show that no hour reached 20 mm. US practice: rain rates
     >= 1 in/h (25.4 mm/h) can lead to flash flooding (NWS Wilmington OH, flash flood
     reports: "an inch or more of rain in less than an hour"), tested on the largest 1 h
     accumulation (on the largest frame rate only when the sequence is shorter than 1 h;
@@ -532,11 +535,20 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     vals["cma_grade"] = Value(value=cma_grade(longest, best[longest][0]) if longest else
                               f"no CMA window covered (sequence spans {total:.0f} min < 1 h)")
     vals["cma_window"] = Value(value=longest, units="h")
-    vals["short_duration_heavy_rain"] = Value(value=bool(1 in best and best[1][0] >= CMA_SHORT_DURATION_MM))
-    vals["rainstorm_signal"] = Value(value=any(h in best and best[h][0] >= thr for h, thr, _ in CMA_SIGNALS))
+    short = f"the sequence spans {total:.0f} min"
+    vals["short_duration_heavy_rain"] = (
+        Value(value=best[1][0] >= CMA_SHORT_DURATION_MM) if 1 in best else
+        Value(value=None, note=f"{short}, shorter than the 1 h window of short-duration heavy rain"))
+    signal_hours = sorted({h for h, _, _ in CMA_SIGNALS})
+    vals["rainstorm_signal"] = (
+        Value(value=any(h in best and best[h][0] >= thr for h, thr, _ in CMA_SIGNALS))
+        if any(h in best for h in signal_hours) else
+        Value(value=None, note=f"{short}, shorter than the {signal_hours[0]} h window of the shortest "
+                               f"rainstorm-signal criterion"))
     ffg = {1: args.ffg_1h, 3: args.ffg_3h, 6: args.ffg_6h}
     exceeded = [h for h in ffg if h in best and best[h][0] >= ffg[h]]
-    vals["ffg_exceeded"] = Value(value=bool(exceeded))
+    vals["ffg_exceeded"] = (Value(value=bool(exceeded)) if any(h in best for h in ffg) else
+                            Value(value=None, note=f"{short}, shorter than the 1 h window of flash flood guidance"))
     if exceeded:
         us = "flash flooding likely: " + ", ".join(f"{h} h max {best[h][0]:.1f} mm >= FFG {ffg[h]:g} mm"
                                                    for h in exceeded)
