@@ -125,6 +125,41 @@ def test_a_wider_search_that_finds_the_same_maximum_measured_it_once():
     assert len(ledger(H, [near, moved], W).counted()) == 2
 
 
+def _composite(eid, radius, value, lat, sha="f00d"):
+    ev = _ev(eid, "compute_composite_reflectivity",
+             [_v("max_composite_reflectivity", "supports", True, card="c2", value=value)],
+             files=[{"path": "v.ar2", "sha256": sha, "role": "radar_volume"}])
+    ev.values = {"max_composite_reflectivity": {"value": value, "units": "dBZ"},
+                 "max_lat": {"value": lat, "units": "degree_north"},  # the grid cell's centre, not the gate
+                 "max_lon": {"value": -101.79, "units": "degree_east"},
+                 "window_radius": {"value": radius, "units": "km"},
+                 "window_center_lat": {"value": 33.65, "units": "degree_north"}}
+    return ev
+
+
+def test_the_composite_maximum_and_the_strongest_gate_are_one_number():
+    """The column-maximum composite's largest value is the volume's strongest gate (the
+    registry declares both one quantity): two cards on the two tools count it once."""
+    gate = _max_refl("E1-H1-1", 75.0, 35.5, 33.5477)
+    comp = _composite("E1-H1-2", 75.0, 35.5, 33.551)
+    led = ledger(H, [gate, comp], W)
+    counted = led.counted()
+    assert len(counted) == 1 and counted[0].meaning == "supports" and counted[0].weight == W.meanings.supports
+    assert led.pieces == 1.0
+    same = [c for c in led.contributions if not c.counted]
+    assert len(same) == 1 and same[0].note.startswith("same number as")
+    # another value, another window or another file: two numbers
+    assert len(ledger(H, [gate, _composite("E1-H1-2", 75.0, 36.0, 33.551)], W).counted()) == 2
+    assert len(ledger(H, [gate, _composite("E1-H1-2", 150.0, 35.5, 33.551)], W).counted()) == 2
+    assert len(ledger(H, [gate, _composite("E1-H1-2", 75.0, 35.5, 33.551, sha="beef")], W).counted()) == 2
+    # a field that declares no quantity is never joined across tools
+    other = _ev("E1-H1-3", "compute_echo_tops", [_v("max_echo_top", "supports", True, value=35.5)],
+                files=[{"path": "v.ar2", "sha256": "f00d", "role": "radar_volume"}])
+    other.values = {"max_echo_top": {"value": 35.5, "units": "dBZ"}, "window_radius": {"value": 75.0, "units": "km"},
+                    "window_center_lat": {"value": 33.65, "units": "degree_north"}}
+    assert len(ledger(H, [gate, other], W).counted()) == 2
+
+
 def test_refuting_outweighs_and_unmet_support_counts_once():
     ev = _ev("E1", "compute_tornado_parameter", [_v("stp", "supports", True, card="a"),
                                                  _v("stp", "refutes", True, card="b")])

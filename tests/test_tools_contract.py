@@ -219,6 +219,27 @@ def test_bad_declarations_fail_at_definition():
     assert "make_nodoc" not in TOOLS
 
 
+def test_shared_quantities_are_checked_at_definition():
+    def ok_doc(args: CaseInput, ctx) -> ToolOutput:
+        """Compute something useful for the tests here."""
+        return ToolOutput()
+
+    with pytest.raises(ToolDefinitionError, match="'y', which is not among its outputs"):
+        tool(category="radar", outputs={"x": "dBZ"}, example={}, name="make_noquantity",
+             quantities={"y": "volume_max_reflectivity"})(ok_doc)
+    with pytest.raises(ToolDefinitionError, match="snake_case"):
+        tool(category="radar", outputs={"x": "dBZ"}, example={}, name="make_badquantity",
+             quantities={"x": "Volume max"})(ok_doc)
+    # the composite's maximum and the strongest gate are one quantity, in dBZ: not in mm/h
+    with pytest.raises(ToolDefinitionError, match=r"is in 'mm/h', but \w+\.max_\w*reflectivity measures it in 'dBZ'"):
+        tool(category="radar", outputs={"x": "mm/h"}, example={}, name="make_otherunits",
+             quantities={"x": "volume_max_reflectivity"})(ok_doc)
+    assert get_tool("find_max_reflectivity").quantities == {"max_reflectivity": "volume_max_reflectivity"}
+    assert get_tool("compute_composite_reflectivity").quantities == {
+        "max_composite_reflectivity": "volume_max_reflectivity"}
+    assert not {"make_noquantity", "make_badquantity", "make_otherunits"} & {t.name for t in list_tools()}
+
+
 def test_unknown_tool_is_an_error_result():
     res = call_tool("compute_everything", {"case": "may1999"})
     assert not res.ok and "known tools" in res.error

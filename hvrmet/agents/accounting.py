@@ -3,7 +3,9 @@
 For one hypothesis the verdicts of all evidence are grouped by the *measured number*
 they judge (one tool call's field; calls that differ only in their search window and
 return the same value at the same place, such as a wider search finding the same
-maximum, measured one number: :func:`measurement_key`). Each number contributes once, however many cards
+maximum, measured one number: :func:`measurement_key`; so did two tools' outputs that the
+tool registry declares one quantity, on the same files and window with the same value:
+:func:`quantity_key`). Each number contributes once, however many cards
 state a condition on it: the met condition of largest absolute weight counts; the other
 met ones are kept in the ledger as "same number" with weight 0. A number whose
 supporting conditions are all unmet counts ``unmet_support`` once. A number the data
@@ -45,7 +47,8 @@ from pydantic import BaseModel, Field
 
 from hvrmet.agents.state import Evidence, Hypothesis
 
-__all__ = ["Contribution", "Ledger", "ledger", "logit", "logistic", "number_key", "measurement_key", "aspect_of"]
+__all__ = ["Contribution", "Ledger", "ledger", "logit", "logistic", "number_key", "measurement_key", "quantity_key",
+           "aspect_of"]
 
 
 def logit(p: float) -> float:
@@ -141,20 +144,44 @@ def measurement_key(ev: Evidence, field: str) -> str | None:
     return json.dumps([ev.tool, args, files, field, val.get("value"), val.get("units"), place], sort_keys=True)
 
 
+def quantity_key(ev: Evidence, field: str) -> str | None:
+    """What a number measured, whatever tool measured it, for a field that the tool
+    registry declares a shared quantity (``quantities`` of :func:`hvrmet.tools.registry.tool`:
+    the composite's maximum and the volume's strongest gate are one
+    ``volume_max_reflectivity``): the quantity, the files, the window, the value and its
+    units. Calls of two tools on the same files, in the same window, that found the same
+    value measured it once. ``None`` for a field that declares no quantity or holds no value."""
+    import json
+
+    from hvrmet.tools import find_tool
+
+    t = find_tool(ev.tool)
+    qty = t.quantities.get(field) if t is not None else None
+    val = ev.values.get(field)
+    if not qty or val is None or val.get("value") is None:
+        return None
+    window = sorted((k, v.get("value")) for k, v in ev.values.items() if k.startswith("window_"))
+    files = sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
+    return json.dumps(["quantity", qty, files, val.get("value"), val.get("units"), window], sort_keys=True)
+
+
 def _merge_measurements(groups: dict[str, list]) -> dict[str, list]:
     """Groups of verdicts by call (:func:`number_key`) joined when their calls measured the
-    same number (:func:`measurement_key`); the joined group keeps its first key (sorted)."""
+    same number (:func:`measurement_key`, or across tools :func:`quantity_key`); the joined
+    group keeps its first key (sorted)."""
     out: dict[str, list] = {}
     home: dict[str, str] = {}
     for key in sorted(groups):
         ev, v = groups[key][0]
-        m = measurement_key(ev, v.field)
-        if m is not None and m in home:
-            out[home[m]].extend(groups[key])
-            continue
-        if m is not None:
-            home[m] = key
-        out[key] = list(groups[key])
+        keys = [k for k in (measurement_key(ev, v.field), quantity_key(ev, v.field)) if k is not None]
+        joined = next((home[k] for k in keys if k in home), None)
+        if joined is not None:
+            out[joined].extend(groups[key])
+        else:
+            out[key] = list(groups[key])
+            joined = key
+        for k in keys:
+            home.setdefault(k, joined)
     return out
 
 

@@ -211,7 +211,7 @@ def _site(vol) -> str:
 @tool(category="radar", outputs=windowed({"max_composite_reflectivity": "dBZ", **_where_units("max"),
                                           "area_ge_40dbz": "km^2", "area_ge_50dbz": "km^2", "grid_resolution": "km",
                                           "grid_nx": "1", "grid_ny": "1"}),
-      example={}, needs=NEEDS)
+      quantities={"max_composite_reflectivity": "volume_max_reflectivity"}, example={}, needs=NEEDS)
 def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOutput:
     """Column-maximum (composite) reflectivity of a radar volume on a regular grid.
 
@@ -248,7 +248,7 @@ def compute_composite_reflectivity(args: GridInput, ctx: ToolContext) -> ToolOut
                                           "max_reflectivity_lon": "degree_east", "max_reflectivity_range": "km",
                                           "max_reflectivity_azimuth": "degree", "max_reflectivity_elevation": "degree",
                                           "max_reflectivity_height": "km", **place_units("max_reflectivity")}),
-      example={}, needs=NEEDS)
+      quantities={"max_reflectivity": "volume_max_reflectivity"}, example={}, needs=NEEDS)
 def find_max_reflectivity(args: MaxInput, ctx: ToolContext) -> ToolOutput:
     """The strongest reflectivity gate of the volume and where it is.
 

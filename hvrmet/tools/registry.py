@@ -63,6 +63,9 @@ class Tool:
     description: str
     example: dict[str, Any]
     needs: tuple[str, ...] = field(default=())
+    #: output name -> the quantity it measures, where another tool's output measures the
+    #: same one (see :func:`tool`)
+    quantities: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -115,8 +118,25 @@ def _check_definition(name: str, func: Callable, model: type, outputs: dict[str,
         raise ToolDefinitionError(f"tool {name}: " + "; ".join(problems))
 
 
+def _check_quantities(name: str, outputs: dict[str, str], quantities: dict[str, str]) -> None:
+    """Each declared quantity names an output, and keeps one unit across tools."""
+    for out, qty in quantities.items():
+        if out not in outputs:
+            raise ToolDefinitionError(f"tool {name}: quantities names {out!r}, which is not among its outputs "
+                                      f"({', '.join(sorted(outputs))})")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", qty or ""):
+            raise ToolDefinitionError(f"tool {name}: quantity {qty!r} of {out!r} must be a snake_case name")
+        for other in REGISTRY.values():
+            for o_out, o_qty in other.quantities.items():
+                if other.name != name and o_qty == qty and other.outputs[o_out] != outputs[out]:
+                    raise ToolDefinitionError(
+                        f"tool {name}: quantity {qty!r} of {out!r} is in {outputs[out]!r}, but {other.name}."
+                        f"{o_out} measures it in {other.outputs[o_out]!r}")
+
+
 def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
-         name: str | None = None, needs: tuple[str, ...] = ()) -> Callable:
+         name: str | None = None, needs: tuple[str, ...] = (),
+         quantities: dict[str, str] | None = None) -> Callable:
     """Declare and register a tool (see the module docstring).
 
     Parameters
@@ -133,6 +153,13 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
     needs
         Case roles the tool reads (any one of them suffices), for documentation and for
         the agents' planning.
+    quantities
+        Outputs that measure a quantity another tool's output also measures, by name: the
+        column-maximum composite's largest value and the volume's strongest gate are one
+        ``volume_max_reflectivity``. Two such outputs of calls on the same files, in the
+        same window, with the same value, are one measured number to the evidence
+        accounting (:func:`hvrmet.agents.accounting.measurement_key`), counted once.
+        Each must name a declared output; one quantity keeps one unit across tools.
     """
 
     def register(func: Callable) -> Callable:
@@ -145,6 +172,7 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
         if isinstance(model, str):
             raise ToolDefinitionError(f"tool {tool_name}: cannot resolve the input model {model!r}")
         _check_definition(tool_name, func, model, outputs, category)
+        _check_quantities(tool_name, outputs, quantities or {})
         if "case" in example:
             raise ToolDefinitionError(f"tool {tool_name}: the example names a case ({example['case']!r}); give only "
                                       "the tool's own arguments, which must fit any case with its data")
@@ -154,7 +182,8 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
             raise ToolDefinitionError(f"tool {tool_name}: example arguments invalid: {exc}") from None
         REGISTRY[tool_name] = Tool(name=tool_name, func=func, input_model=model, outputs=dict(outputs),
                                    category=category, description=inspect.getdoc(func) or "",
-                                   example=dict(example), needs=tuple(needs))
+                                   example=dict(example), needs=tuple(needs),
+                                   quantities=dict(quantities or {}))
         return func
 
     return register
