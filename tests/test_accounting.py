@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from hvrmet.agents.accounting import ledger, logistic, logit, number_key
+from hvrmet.agents.accounting import ledger, logistic, logit, number_key, quantity_key
 from hvrmet.agents.state import Evidence, Hypothesis, Verdict
 from hvrmet.knowledge import default_store
 from hvrmet.knowledge.conditions import convert, evaluate_condition, evaluate_conditions
@@ -152,12 +152,52 @@ def test_the_composite_maximum_and_the_strongest_gate_are_one_number():
     assert len(ledger(H, [gate, _composite("E1-H1-2", 75.0, 36.0, 33.551)], W).counted()) == 2
     assert len(ledger(H, [gate, _composite("E1-H1-2", 150.0, 35.5, 33.551)], W).counted()) == 2
     assert len(ledger(H, [gate, _composite("E1-H1-2", 75.0, 35.5, 33.551, sha="beef")], W).counted()) == 2
+    # joined transitively: the widened search found the gate's number, the composite the
+    # same number by the other tool; all three are one term, whatever their order
+    wide = _max_refl("E2-H1-1", 150.0, 35.5, 33.5477, widened=75.0)
+    for evs in ([gate, comp, wide], [wide, comp, gate], [comp, wide, gate]):
+        counted = ledger(H, evs, W).counted()
+        assert [(c.evidence_id, c.weight) for c in counted] == [("E1-H1-2", W.meanings.supports)], evs
+    # evidence that names no file is never joined by its value alone
+    bare = _composite("E1-H1-2", 75.0, 35.5, 33.551)
+    bare.files = []
+    nofile = _max_refl("E1-H1-1", 75.0, 35.5, 33.5477)
+    nofile.files = []
+    assert len(ledger(H, [nofile, bare], W).counted()) == 2
     # a field that declares no quantity is never joined across tools
     other = _ev("E1-H1-3", "compute_echo_tops", [_v("max_echo_top", "supports", True, value=35.5)],
                 files=[{"path": "v.ar2", "sha256": "f00d", "role": "radar_volume"}])
     other.values = {"max_echo_top": {"value": 35.5, "units": "dBZ"}, "window_radius": {"value": 75.0, "units": "km"},
                     "window_center_lat": {"value": 33.65, "units": "degree_north"}}
     assert len(ledger(H, [gate, other], W).counted()) == 2
+
+
+def test_what_a_shared_quantity_key_holds():
+    gate = _max_refl("E1", 75.0, 35.5, 33.5477)
+    comp = _composite("E2", 75.0, 35.5, 33.551)
+    assert quantity_key(gate, "max_reflectivity") == quantity_key(comp, "max_composite_reflectivity") is not None
+    # a field with a value but no declared quantity, a field the evidence lacks, a tool
+    # the registry does not know: no key
+    assert quantity_key(gate, "max_reflectivity_lat") is None
+    assert quantity_key(gate, "max_composite_reflectivity") is None
+    empty = _max_refl("E3", 75.0, 35.5, 33.5477)
+    del empty.values["max_reflectivity"]
+    assert quantity_key(empty, "max_reflectivity") is None
+    empty.values["max_reflectivity"] = {"value": None, "units": "dBZ"}
+    assert quantity_key(empty, "max_reflectivity") is None
+    unknown = _max_refl("E3", 75.0, 35.5, 33.5477)
+    unknown.tool = "measure_nothing_known"
+    assert quantity_key(unknown, "max_reflectivity") is None
+    # files without a checksum are told apart by their paths
+    a, b = _max_refl("E4", 75.0, 35.5, 33.5477), _composite("E5", 75.0, 35.5, 33.551)
+    a.files = [{"path": "one.h5", "role": "radar_volume"}]
+    b.files = [{"path": "two.h5", "role": "radar_volume"}]
+    assert quantity_key(a, "max_reflectivity") != quantity_key(b, "max_composite_reflectivity")
+    b.files = [{"path": "one.h5", "role": "radar_volume"}]
+    assert quantity_key(a, "max_reflectivity") == quantity_key(b, "max_composite_reflectivity")
+    # the same value in other units is another number
+    b.values["max_composite_reflectivity"] = {"value": 35.5, "units": "dB"}
+    assert quantity_key(a, "max_reflectivity") != quantity_key(b, "max_composite_reflectivity")
 
 
 def test_refuting_outweighs_and_unmet_support_counts_once():

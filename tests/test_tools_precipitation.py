@@ -253,7 +253,6 @@ def test_classify_heavy_rain_bom_six_hours(seq):
     assert res.values["us_category"].value.startswith("brief intense rates")
 
 
-
 def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
     """30 minutes of frames cannot say that no hour reached 20 mm, that no rainstorm signal
     was reached or that no flash flood guidance was exceeded: each is not computable, with
@@ -283,6 +282,7 @@ def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
         assert v.value is None, field
         assert "spans 30 min" in v.note and f"shorter than the {window} window" in v.note, v.note
     assert res.values["max_accumulation_1h"].value is None
+    assert "guidance not computable: the sequence spans 30 min" in res.values["us_category"].value
     card = next(c for c in default_store().cards if c.id == "gl-stratiform-rain")
     cond = next(c for c in card.conditions if c.field == "short_duration_heavy_rain" and c.value is False)
     out = evaluate_condition(card.id, cond, res)

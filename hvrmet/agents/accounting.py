@@ -149,8 +149,10 @@ def quantity_key(ev: Evidence, field: str) -> str | None:
     registry declares a shared quantity (``quantities`` of :func:`hvrmet.tools.registry.tool`:
     the composite's maximum and the volume's strongest gate are one
     ``volume_max_reflectivity``): the quantity, the files, the window, the value and its
-    units. Calls of two tools on the same files, in the same window, that found the same
-    value measured it once. ``None`` for a field that declares no quantity or holds no value."""
+    units (not the place each tool puts it: a grid cell's centre or the gate itself). Calls
+    of two tools on the same files, in the same window, that found the same value measured
+    it once. ``None`` for a field that declares no quantity or holds no value, and for
+    evidence that names no file."""
     import json
 
     from hvrmet.tools import find_tool
@@ -158,7 +160,7 @@ def quantity_key(ev: Evidence, field: str) -> str | None:
     t = find_tool(ev.tool)
     qty = t.quantities.get(field) if t is not None else None
     val = ev.values.get(field)
-    if not qty or val is None or val.get("value") is None:
+    if not qty or val is None or val.get("value") is None or not ev.files:
         return None
     window = sorted((k, v.get("value")) for k, v in ev.values.items() if k.startswith("window_"))
     files = sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
@@ -167,21 +169,32 @@ def quantity_key(ev: Evidence, field: str) -> str | None:
 
 def _merge_measurements(groups: dict[str, list]) -> dict[str, list]:
     """Groups of verdicts by call (:func:`number_key`) joined when their calls measured the
-    same number (:func:`measurement_key`, or across tools :func:`quantity_key`); the joined
-    group keeps its first key (sorted)."""
-    out: dict[str, list] = {}
+    same number (:func:`measurement_key`, or across tools :func:`quantity_key`), joined
+    transitively (a call that shares one key with one group and another with a second
+    joins all three); a joined group keeps its first key (sorted)."""
+    keys = sorted(groups)
+    parent = {k: k for k in keys}
+
+    def root(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
     home: dict[str, str] = {}
-    for key in sorted(groups):
+    for key in keys:
         ev, v = groups[key][0]
-        keys = [k for k in (measurement_key(ev, v.field), quantity_key(ev, v.field)) if k is not None]
-        joined = next((home[k] for k in keys if k in home), None)
-        if joined is not None:
-            out[joined].extend(groups[key])
-        else:
-            out[key] = list(groups[key])
-            joined = key
-        for k in keys:
-            home.setdefault(k, joined)
+        for m in (measurement_key(ev, v.field), quantity_key(ev, v.field)):
+            if m is None:
+                continue
+            if m in home:
+                a, b = sorted((root(home[m]), root(key)))
+                parent[b] = a
+            else:
+                home[m] = key
+    out: dict[str, list] = {}
+    for key in keys:
+        out.setdefault(root(key), []).extend(groups[key])
     return out
 
 

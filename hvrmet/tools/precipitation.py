@@ -535,31 +535,36 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     vals["cma_grade"] = Value(value=cma_grade(longest, best[longest][0]) if longest else
                               f"no CMA window covered (sequence spans {total:.0f} min < 1 h)")
     vals["cma_window"] = Value(value=longest, units="h")
-    short = f"the sequence spans {total:.0f} min"
+    def uncovered_note(hours: int, what: str) -> str:
+        if not covered.size:
+            return f"no pixel holds a value in every frame, so no window is covered ({what})"
+        return f"the sequence spans {total:.0f} min, shorter than the {hours} h window of {what}"
+
     vals["short_duration_heavy_rain"] = (
         Value(value=best[1][0] >= CMA_SHORT_DURATION_MM) if 1 in best else
-        Value(value=None, note=f"{short}, shorter than the 1 h window of short-duration heavy rain"))
+        Value(value=None, note=uncovered_note(1, "short-duration heavy rain")))
     signal_hours = sorted({h for h, _, _ in CMA_SIGNALS})
     vals["rainstorm_signal"] = (
         Value(value=any(h in best and best[h][0] >= thr for h, thr, _ in CMA_SIGNALS))
         if any(h in best for h in signal_hours) else
-        Value(value=None, note=f"{short}, shorter than the {signal_hours[0]} h window of the shortest "
-                               f"rainstorm-signal criterion"))
+        Value(value=None, note=uncovered_note(signal_hours[0], "the shortest rainstorm-signal criterion")))
     ffg = {1: args.ffg_1h, 3: args.ffg_3h, 6: args.ffg_6h}
     exceeded = [h for h in ffg if h in best and best[h][0] >= ffg[h]]
     vals["ffg_exceeded"] = (Value(value=bool(exceeded)) if any(h in best for h in ffg) else
-                            Value(value=None, note=f"{short}, shorter than the 1 h window of flash flood guidance"))
+                            Value(value=None, note=uncovered_note(min(ffg), "flash flood guidance")))
+    guidance = ("guidance not exceeded" if vals["ffg_exceeded"].value is not None else
+                "guidance not computable: " + vals["ffg_exceeded"].note)
     if exceeded:
         us = "flash flooding likely: " + ", ".join(f"{h} h max {best[h][0]:.1f} mm >= FFG {ffg[h]:g} mm"
                                                    for h in exceeded)
     elif hourly >= args.rate_threshold:
         us = (f"flash-flood-capable rain: {hourly:.1f} mm in {'1 h' if 1 in best else 'one frame (mm/h)'} "
-              f">= {args.rate_threshold:g} mm/h, guidance not exceeded")
+              f">= {args.rate_threshold:g} mm/h, {guidance}")
     elif max_rate >= args.rate_threshold:
         us = (f"brief intense rates only (frame max {max_rate:.1f} mm/h, but no hour reaches "
-              f"{args.rate_threshold:g} mm); guidance not exceeded")
+              f"{args.rate_threshold:g} mm); {guidance}")
     else:
-        us = f"below flash-flood criteria (max rate {max_rate:.1f} mm/h, guidance not exceeded)"
+        us = f"below flash-flood criteria (max rate {max_rate:.1f} mm/h, {guidance})"
     vals["us_category"] = Value(value=us)
     where = f" (1 h maximum {_away(vals, 'max_1h')})" if 1 in best else ""
     summary = f"{win.area_text()}: CMA: {vals['cma_grade'].value}. US: {us}{where}"

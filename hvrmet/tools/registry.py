@@ -158,7 +158,7 @@ def tool(*, category: str, outputs: dict[str, str], example: dict[str, Any],
         column-maximum composite's largest value and the volume's strongest gate are one
         ``volume_max_reflectivity``. Two such outputs of calls on the same files, in the
         same window, with the same value, are one measured number to the evidence
-        accounting (:func:`hvrmet.agents.accounting.measurement_key`), counted once.
+        accounting (:func:`hvrmet.agents.accounting.quantity_key`), counted once.
         Each must name a declared output; one quantity keeps one unit across tools.
     """
 
