@@ -235,6 +235,7 @@ def test_classify_heavy_rain_mch(seq):
     assert res.values["short_duration_heavy_rain"].value is True
     assert res.values["ffg_exceeded"].value is True and res.values["rate_over_threshold"].value is True
     assert "flash flooding likely" in res.values["us_category"].value
+    assert _max_window(p, 12) >= 20.0 and _cma_refutation(res).met is False
     assert any("not covered" in w and "6 h" in w for w in res.warnings)
 
 
@@ -251,6 +252,20 @@ def test_classify_heavy_rain_bom_six_hours(seq):
     # 53 mm/h in one frame, but no hour reaches 1 in: not a flash-flood rate
     assert res.value("max_rain_rate") > 25.4 and res.values["rate_over_threshold"].value is False
     assert res.values["us_category"].value.startswith("brief intense rates")
+    # the rates that define extreme short-duration rain were measured and fell short
+    assert _max_window(p, 10) < 20.0
+    assert _cma_refutation(res).met is True
+
+
+def _cma_refutation(res):
+    from hvrmet.knowledge import default_store
+    from hvrmet.knowledge.conditions import evaluate_condition
+
+    card = next(c for c in default_store().cards if c.id == "idx-cma-rainstorm-grades")
+    cond = next(c for c in card.conditions if c.meaning == "refutes")
+    assert (cond.field, cond.op, cond.value, cond.hazard) == ("short_duration_heavy_rain", "==", False,
+                                                              "extreme_short_duration_rain")
+    return evaluate_condition(card.id, cond, res)
 
 
 def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
@@ -287,6 +302,7 @@ def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
     cond = next(c for c in card.conditions if c.field == "short_duration_heavy_rain" and c.value is False)
     out = evaluate_condition(card.id, cond, res)
     assert out.met is None and out.reason.startswith("not computable: the sequence spans 30 min")
+    assert _cma_refutation(res).met is None  # half an hour cannot refute extreme short-duration rain
 
 
 # --- training ----------------------------------------------------------------------------
