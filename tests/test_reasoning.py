@@ -74,12 +74,14 @@ def test_accounting_invariants(runs, case):
             assert not any(c["met"] is not None for c in led["contributions"]), (case, h["id"])
 
 
-def test_quiet_radar_volume_alone_supports_the_null(tmp_path, data_dir):
+def test_quiet_radar_volume_alone_counts_its_maximum_once(tmp_path, data_dir):
     """A radar volume alone whose strongest echo is 15 dBZ (Avesnes, northern France, 20 April
-    2023: the maximum of DBZH over every sweep, read here by xradar) supports 'no severe
-    hazard' from what the null card names: weak echoes, no mesocyclone-strength couplet and
-    no deep column (before the null card's rotation and VIL conditions, the two reflectivity
-    maxima alone left it inconclusive at 2 of the 3 pieces it needs)."""
+    2023: the maximum of DBZH over every sweep, read here by xradar) weighs for 'no severe
+    hazard' with what the null card names: weak echoes, no mesocyclone-strength couplet and
+    no deep column. The composite's maximum and the strongest gate are that one 15 dBZ
+    (the registry declares them one quantity), so two cards' "under 40 dBZ" count once:
+    one full piece and two half pieces, 2 of the 3 that 'supported' needs, so the null is
+    left open and nothing else is accepted."""
     import numpy as np
     import xradar
     import yaml
@@ -95,9 +97,17 @@ def test_quiet_radar_volume_alone_supports_the_null(tmp_path, data_dir):
     path.write_text(yaml.safe_dump(case))
     state = diagnose(str(path), Configuration(out_dir=str(tmp_path / "out"), figures=False))
     null = next(h for h in state["hypotheses"] if h["hazard"] == "no_severe_hazard")
-    assert null["status"] == "supported", null["rationale"]
-    counted = {(c["tool"], c["field"]): c for c in null["ledger"]["contributions"] if c["counted"]}
-    assert counted[("find_max_reflectivity", "max_reflectivity")]["value"] == pytest.approx(zmax, abs=0.5)
+    assert null["status"] == "inconclusive", null["rationale"]
+    led = null["ledger"]
+    assert led["pieces"] == pytest.approx(2.0) and led["strong_pieces"] == 1
+    counted = {(c["tool"], c["field"]): c for c in led["contributions"] if c["counted"]}
+    maxima = {("find_max_reflectivity", "max_reflectivity"),
+              ("compute_composite_reflectivity", "max_composite_reflectivity")}
+    (one,) = maxima & set(counted)
+    assert counted[one]["value"] == pytest.approx(zmax, abs=0.5) and counted[one]["meaning"] == "supports"
+    (other,) = maxima - {one}
+    twin = [c for c in led["contributions"] if (c["tool"], c["field"]) == other and c["met"]]
+    assert twin and all(not c["counted"] and c["note"].startswith("same number as") for c in twin)
     assert counted[("detect_rotation", "mesocyclone_flag")]["value"] is False
     assert counted[("compute_vil", "max_vil")]["value"] < 5
     assert not any(h["status"] == "supported" for h in state["hypotheses"] if h["hazard"] != "no_severe_hazard")
