@@ -257,15 +257,20 @@ def test_classify_heavy_rain_bom_six_hours(seq):
     assert _cma_refutation(res).met is True
 
 
-def _cma_refutation(res):
+def _judge(res, card_id, **match):
+    """The outcome on ``res`` of the one condition of card ``card_id`` whose attributes
+    equal ``match``."""
     from hvrmet.knowledge import default_store
     from hvrmet.knowledge.conditions import evaluate_condition
 
-    card = next(c for c in default_store().cards if c.id == "idx-cma-rainstorm-grades")
-    cond = next(c for c in card.conditions if c.meaning == "refutes")
-    assert (cond.field, cond.op, cond.value, cond.hazard) == ("short_duration_heavy_rain", "==", False,
-                                                              "extreme_short_duration_rain")
+    card = next(c for c in default_store().cards if c.id == card_id)
+    (cond,) = [c for c in card.conditions if all(getattr(c, k) == v for k, v in match.items())]
     return evaluate_condition(card.id, cond, res)
+
+
+def _cma_refutation(res):
+    return _judge(res, "idx-cma-rainstorm-grades", meaning="refutes", field="short_duration_heavy_rain", op="==",
+                  value=False, hazard="extreme_short_duration_rain")
 
 
 def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
@@ -276,9 +281,6 @@ def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
     import os
 
     import yaml
-
-    from hvrmet.knowledge import default_store
-    from hvrmet.knowledge.conditions import evaluate_condition
 
     pattern = "pysteps-data/radar/mch/20150515/AQC1513516[0-2]*.gif"  # 16:00-16:25 UTC
     frames = sorted(glob.glob(os.path.join(str(data_dir), pattern)))
@@ -298,9 +300,7 @@ def test_classify_heavy_rain_half_hour_is_not_computable(tmp_path, data_dir):
         assert "spans 30 min" in v.note and f"shorter than the {window} window" in v.note, v.note
     assert res.values["max_accumulation_1h"].value is None
     assert "guidance not computable: the sequence spans 30 min" in res.values["us_category"].value
-    card = next(c for c in default_store().cards if c.id == "gl-stratiform-rain")
-    cond = next(c for c in card.conditions if c.field == "short_duration_heavy_rain" and c.value is False)
-    out = evaluate_condition(card.id, cond, res)
+    out = _judge(res, "gl-stratiform-rain", field="short_duration_heavy_rain", value=False)
     assert out.met is None and out.reason.startswith("not computable: the sequence spans 30 min")
     assert _cma_refutation(res).met is None  # half an hour cannot refute extreme short-duration rain
 

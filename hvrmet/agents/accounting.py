@@ -124,6 +124,11 @@ _WINDOW_ARGS = ("radius", "time_window")
 _PLACE_UNITS = ("degree_north", "degree_east")
 
 
+def _files_key(ev: Evidence) -> list[str]:
+    """The files a number came from: their checksums (their paths where none is given), sorted."""
+    return sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
+
+
 def measurement_key(ev: Evidence, field: str) -> str | None:
     """What a number measured, whatever window found it: the tool, its other arguments,
     the files, the field, its value and the place the tool put it (every latitude and
@@ -140,8 +145,8 @@ def measurement_key(ev: Evidence, field: str) -> str | None:
     place = sorted((k, v.get("value")) for k, v in ev.values.items()
                    if not k.startswith("window_") and v.get("units") in _PLACE_UNITS)
     args = {k: v for k, v in ev.arguments.items() if k not in (*_BASE_ARGS, *_WINDOW_ARGS)}
-    files = sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
-    return json.dumps([ev.tool, args, files, field, val.get("value"), val.get("units"), place], sort_keys=True)
+    return json.dumps([ev.tool, args, _files_key(ev), field, val.get("value"), val.get("units"), place],
+                      sort_keys=True)
 
 
 def quantity_key(ev: Evidence, field: str) -> str | None:
@@ -163,8 +168,7 @@ def quantity_key(ev: Evidence, field: str) -> str | None:
     if not qty or val is None or val.get("value") is None or not ev.files:
         return None
     window = sorted((k, v.get("value")) for k, v in ev.values.items() if k.startswith("window_"))
-    files = sorted(f.get("sha256") or f.get("path", "") for f in ev.files)
-    return json.dumps(["quantity", qty, files, val.get("value"), val.get("units"), window], sort_keys=True)
+    return json.dumps(["quantity", qty, _files_key(ev), val.get("value"), val.get("units"), window], sort_keys=True)
 
 
 def _merge_measurements(groups: dict[str, list]) -> dict[str, list]:
