@@ -201,12 +201,24 @@ def format_units(u: Any) -> str:
     if u is None:
         return ""
     if isinstance(u, str):
-        if u.strip() in ("", "1", "dimensionless"):
-            return ""
-        try:
-            u = parse_units(u, name="units")
-        except ValueError:
-            return u
+        return _format_units_text(u)
+    return _format_pint_units(u)
+
+
+@lru_cache(maxsize=1024)
+def _format_units_text(u: str) -> str:
+    """:func:`format_units` of text (memoised: the report formats the same few units
+    thousands of times)."""
+    if u.strip() in ("", "1", "dimensionless"):
+        return ""
+    try:
+        parsed = parse_units(u, name="units")
+    except ValueError:
+        return u
+    return _format_pint_units(parsed)
+
+
+def _format_pint_units(u: Any) -> str:
     u = getattr(u, "units", u)
     if u.dimensionless and str(u) in ("dimensionless", ""):
         return ""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from hvrmet.agents.state import Evidence, Hypothesis, Origin, PlannedCheck, Verdict, effective_args, evidence_id
-from hvrmet.knowledge import default_store
+from hvrmet.knowledge import KnowledgeStore, default_store
 from hvrmet.knowledge.conditions import evaluate_condition
 from hvrmet.knowledge.model import Condition
 from hvrmet.tools import call_tool
@@ -127,7 +128,13 @@ def bears_on(hazard: str, condition_hazard: str, meaning: str | None = None) -> 
     ``necessary`` to them: a filling low refutes explosive deepening, not the cyclone."""
     if hazard == condition_hazard:
         return True
-    store = default_store()
+    return _bears_on(default_store(), hazard, condition_hazard, meaning)
+
+
+@functools.lru_cache(maxsize=8192)
+def _bears_on(store: KnowledgeStore, hazard: str, condition_hazard: str, meaning: str | None) -> bool:
+    """:func:`bears_on` for two different labels in ``store`` (memoised per store: the
+    verdicts ask it for every card condition on every hypothesis and every evidence)."""
     if condition_hazard in store.ancestors(hazard):  # a parent's conditions reach its children
         return True
     hz = store.hazards
@@ -171,7 +178,8 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict
     for h in hypotheses:
         for card in store.cards:
             for cond in card.conditions:
-                if (cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard, cond.meaning)
+                if (cond.tool != ev.tool
+                        or not (h.hazard == cond.hazard or _bears_on(store, h.hazard, cond.hazard, cond.meaning))
                         or not _args_match(cond.args, ev.arguments, ev.tool,
                                            standin=ev.widened_from is not None or ev.origin == "forecaster")):
                     continue
