@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import contextvars
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -119,16 +119,18 @@ def _same(a, b) -> bool:
         return False
 
 
-def bears_on(hazard: str, condition_hazard: str, meaning: str | None = None) -> bool:
+def bears_on(hazard: str, condition_hazard: str, meaning: str | None = None, *,
+             store: KnowledgeStore | None = None) -> bool:
     """Whether a condition about ``condition_hazard`` bears on a hypothesis of ``hazard``:
     the same label, a hazard it specialises (``parent`` in hazards.yaml: the hail index
     written for large hail bears on supercell large hail), or a mechanism of the same family (a mesocyclone for a tornadic
     supercell, a stable column for the null hypothesis). A mechanism's refuting condition
     (``meaning`` ``"refutes"``) reaches the family's hazards only when the mechanism is
-    ``necessary`` to them: a filling low refutes explosive deepening, not the cyclone."""
+    ``necessary`` to them: a filling low refutes explosive deepening, not the cyclone.
+    ``store`` is the knowledge store to ask (the process's default store when None)."""
     if hazard == condition_hazard:
         return True
-    return _bears_on(default_store(), hazard, condition_hazard, meaning)
+    return _bears_on(default_store() if store is None else store, hazard, condition_hazard, meaning)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -178,8 +180,7 @@ def attach_verdicts(ev: Evidence, hypotheses: list[Hypothesis], thresholds: dict
     for h in hypotheses:
         for card in store.cards:
             for cond in card.conditions:
-                if (cond.tool != ev.tool
-                        or not (h.hazard == cond.hazard or _bears_on(store, h.hazard, cond.hazard, cond.meaning))
+                if (cond.tool != ev.tool or not bears_on(h.hazard, cond.hazard, cond.meaning, store=store)
                         or not _args_match(cond.args, ev.arguments, ev.tool,
                                            standin=ev.widened_from is not None or ev.origin == "forecaster")):
                     continue
