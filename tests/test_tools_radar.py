@@ -157,6 +157,32 @@ def test_greene_clark_formula():
         pytest.approx(3.44e-6 * (0.5e4) ** (4 / 7) * 1000.0)
 
 
+def test_greene_clark_grid_of_columns_some_without_echo():
+    # a (level, y, x) grid: each column checked against the hand sum of its layers; columns
+    # without echo (all NaN, or echo only where the height is unknown) give 0
+    layer = lambda z1, z2, dh: 3.44e-6 * ((10 ** (z1 / 10) + 10 ** (z2 / 10)) / 2) ** (4 / 7) * dh  # noqa: E731
+    dbz = np.full((3, 2, 3), np.nan, np.float32)
+    h = np.tile(np.array([500.0, 1500.0, 3500.0], np.float32)[:, None, None], (1, 2, 3))
+    dbz[:, 0, 1] = [30.0, 40.0, 20.0]
+    dbz[1:, 1, 2] = [45.0, 45.0]
+    dbz[0, 1, 0] = 60.0  # capped at 56 dBZ; the level above it has no echo
+    h[:, 0, 2] = np.nan
+    dbz[:, 0, 2] = 50.0  # echo, but no heights: no layer counts
+    out = rc.greene_clark_vil(dbz, h)
+    assert out.shape == (2, 3)
+    assert out[0, 1] == pytest.approx(layer(30, 40, 1000) + layer(40, 20, 2000), rel=1e-6)
+    # the level without echo below counts as Z = 0
+    assert out[1, 2] == pytest.approx(3.44e-6 * (10 ** 4.5 / 2) ** (4 / 7) * 1000 + layer(45, 45, 2000), rel=1e-6)
+    assert out[1, 0] == pytest.approx(3.44e-6 * (10 ** 5.6 / 2) ** (4 / 7) * 1000, rel=1e-6)
+    assert out[0, 0] == 0.0 and out[1, 1] == 0.0 and out[0, 2] == 0.0
+    # one column given as 1-D levels, and a column with no echo at all
+    assert float(rc.greene_clark_vil(np.array([30.0, 40.0]), np.array([0.0, 1000.0]))) == \
+        pytest.approx(layer(30, 40, 1000))
+    assert float(rc.greene_clark_vil(np.array([np.nan, np.nan]), np.array([0.0, 1000.0]))) == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        rc.greene_clark_vil(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
 def test_calc_argument_checks_name_the_argument(vol):
     from hvrmet.errors import VariableMissing
 

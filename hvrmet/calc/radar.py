@@ -690,22 +690,32 @@ def greene_clark_vil(dbz: np.ndarray, heights_m: np.ndarray, cap_dbz: float = 56
     cap_dbz
         Reflectivity cap (dBZ).
     """
-    dbz = np.asarray(dbz, np.float64)
-    heights_m = np.asarray(heights_m, np.float64)
+    dbz = np.asarray(dbz)
+    heights_m = np.asarray(heights_m)
     if dbz.shape != heights_m.shape:
         raise ValueError(f"dbz and heights_m must have one shape; got {dbz.shape} and {heights_m.shape}")
+    if dbz.ndim == 0:
+        raise ValueError("dbz must have a level axis (axis 0)")
     cap = _mag(cap_dbz, "dBZ", "cap_dbz")
-    # powers only where there is echo (most gates of a volume have none)
-    fin = np.isfinite(dbz)
-    zlin = np.zeros(dbz.shape)
-    zlin[fin] = 10.0 ** (np.minimum(dbz[fin], cap) / 10.0)
-    dh = np.diff(heights_m, axis=0)
+    out = np.zeros(dbz.shape[1:])
+    # only the columns holding echo (most columns of a radar grid hold none): the arithmetic
+    # below then touches a fraction of the volume, in float64
+    cols = np.isfinite(dbz).reshape(dbz.shape[0], -1).any(axis=0)
+    if not cols.any():
+        return out if out.ndim else out[()]
+    d = dbz.reshape(dbz.shape[0], -1)[:, cols].astype(np.float64)
+    h = heights_m.reshape(dbz.shape[0], -1)[:, cols].astype(np.float64)
+    fin = np.isfinite(d)
+    zlin = np.zeros(d.shape)
+    zlin[fin] = 10.0 ** (np.minimum(d[fin], cap) / 10.0)
+    dh = np.diff(h, axis=0)
     zm = 0.5 * (zlin[1:] + zlin[:-1])
     with np.errstate(invalid="ignore"):
         use = (zm > 0.0) & np.isfinite(dh) & (dh > 0.0)
     layer = np.zeros(zm.shape)
     layer[use] = 3.44e-6 * zm[use] ** (4.0 / 7.0) * dh[use]
-    return layer.sum(axis=0)
+    out.reshape(-1)[cols] = layer.sum(axis=0)
+    return out if out.ndim else out[()]
 
 
 def vil_grid(volume: xr.DataTree, resolution_m: float = 1000.0, max_range_m: float = 230000.0) -> xr.DataArray:
@@ -725,7 +735,7 @@ def vil_grid(volume: xr.DataTree, resolution_m: float = 1000.0, max_range_m: flo
 
     def make() -> xr.DataArray:
         vals, hts, _ = column_stack(vol, "reflectivity", res, maxr)
-        vil = greene_clark_vil(vals.astype(np.float64), hts.astype(np.float64))
+        vil = greene_clark_vil(vals, hts)
         vil = np.where(np.isfinite(vals).any(axis=0), vil, np.nan)
         return _grid_array(vol, vil, res, maxr, "vil", "kg/m^2", "vertically integrated liquid (Greene and Clark 1972)")
 
