@@ -384,3 +384,61 @@ def test_evaluate_small_run():
         assert res["per_case"]["fmi20170509"][name]["scores"]["CSI"][20] == m["scores"]["CSI"][20]
     with pytest.raises(ValueError, match="unknown nowcasting method"):
         evaluate(["nope"], ["fmi20170509"])
+
+
+def test_exported_sequences_read_back_in_place_of_the_radar_files(tmp_path, monkeypatch):
+    """``export_sequences`` writes what ``event_sequence`` decoded from the files; with
+    ``HVRMET_NOWCAST_SEQUENCES`` set, ``event_sequence`` reads that file instead, to float16
+    precision, with the same source sha256 (so pools built from it get the same key)."""
+    import hashlib
+
+    case = "mch20170131"
+    dbz, t5, meta = nd.event_sequence(case)
+    (path,) = nd.export_sequences([case], tmp_path)
+    assert path.name == f"{case}.default.npz"
+    # the sha256 recorded are those of the case's files, read here with hashlib
+    assert meta["source_sha256"] == [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in meta["source_files"]]
+    monkeypatch.setenv(nd.SEQUENCES_ENV, str(tmp_path))
+    nd._event.cache_clear()
+    try:
+        dbz2, t52, meta2 = nd.event_sequence(case)
+        assert meta2["read_from"] == str(path)
+        assert meta2["source_sha256"] == meta["source_sha256"] and meta2["shape"] == meta["shape"]
+        np.testing.assert_array_equal(t52, t5)
+        np.testing.assert_array_equal(np.isnan(dbz2), np.isnan(dbz))
+        ok = ~np.isnan(dbz)
+        # float16: 10 mantissa bits, so at most 2**-11 relative (1/32 dBZ below 64 dBZ)
+        assert np.max(np.abs(dbz2[ok] - dbz[ok])) <= 64.0 * 2.0 ** -11
+        assert not dbz2.flags.writeable
+        # a crop that was not exported still comes from the radar files
+        assert "read_from" not in nd.event_sequence(case, crop=128)[2]
+    finally:
+        nd._event.cache_clear()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    np.savez(bad / f"{case}.default.npz", dbz=np.zeros((1, 2, 2), np.float16), times=np.zeros(1, np.int64),
+             meta=np.array('{"format": 99}'))
+    monkeypatch.setenv(nd.SEQUENCES_ENV, str(bad))
+    nd._event.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="not a sequence file"):
+            nd.event_sequence(case)
+    finally:
+        nd._event.cache_clear()
+
+
+def test_pool_is_the_same_for_any_number_of_workers():
+    from hvrmet.nowcast.pool import build_pool
+
+    kw = dict(patch=128, crops_per_start=2, t_stride=11, margin=16, seed=3, cache=False)
+    one = build_pool(["mch20170131"], workers=1, **kw)
+    two = build_pool(["mch20170131"], workers=2, **kw)
+    assert len(one) >= 4
+    np.testing.assert_array_equal(one.index, two.index)
+    for name in ("obs", "target", "adv", "motion"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+    # each sample's observed frames are the sequence's own, quantised to 1/3 dBZ
+    dbz = nd.event_sequence("mch20170131")[0]
+    e, t0, r, c = one.index[-1]
+    raw = np.clip(np.nan_to_num(dbz[t0:t0 + 6, r:r + 128, c:c + 128]), 0, 70)
+    assert np.max(np.abs(one.obs[-1] / 3.0 - raw)) <= 1 / 6 + 1e-6

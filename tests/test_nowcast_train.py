@@ -57,6 +57,57 @@ def test_best_checkpoint_selection_never_ships_worse_than_the_start():
         select_best([])
 
 
+def test_selection_refuses_candidates_that_smooth_or_err_more_than_the_start():
+    start = {"step": 0, "CSI35": 0.30, "HSS45": 0.20, "RAPSD_ratio": 0.80, "MAE_dbz": 2.50,
+             "n_obs35": 5000, "n_obs45": 5000}
+    smoother = {"step": 1, "CSI35": 0.40, "HSS45": 0.30, "RAPSD_ratio": 0.759, "MAE_dbz": 2.40}
+    edge = {"step": 2, "CSI35": 0.35, "HSS45": 0.25, "RAPSD_ratio": 0.76, "MAE_dbz": 2.50}   # 0.95 x 0.80, same MAE
+    worse_mae = {"step": 3, "CSI35": 0.40, "HSS45": 0.30, "RAPSD_ratio": 0.85, "MAE_dbz": 2.501}
+    no_rapsd = {"step": 4, "CSI35": 0.45, "HSS45": 0.35, "MAE_dbz": 2.0}
+    assert select_best([start, smoother]) == 0
+    assert select_best([start, smoother, edge]) == 2        # at the tolerance is allowed
+    assert select_best([start, worse_mae]) == 0
+    assert select_best([start, worse_mae], mae_tolerance=0.01) == 1
+    assert select_best([start, smoother], rapsd_tolerance=0.06) == 1
+    assert select_best([start, no_rapsd]) == 0               # a guard the start has must be met
+    # guards the start lacks (or has as NaN) are left out
+    bare = {k: v for k, v in start.items() if k not in ("RAPSD_ratio", "MAE_dbz")}
+    assert select_best([bare, smoother]) == 1
+    assert select_best([dict(start, RAPSD_ratio=float("nan"), MAE_dbz=float("nan")), smoother]) == 1
+
+
+def test_reselect_rebuilds_the_zero_residual_start(tmp_path):
+    """``tools/nowcast/reselect.py`` on a checkpoint whose stored selection the current rule
+    refuses: the start's weights are rebuilt (zero output head) and the meta updated."""
+    import subprocess
+    import sys
+
+    from hvrmet.nowcast.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("impa_net")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01)                                       # "trained" weights
+    start = {"step": 0, "CSI35": 0.30, "HSS45": 0.20, "RAPSD_ratio": 0.80, "MAE_dbz": 2.5,
+             "n_obs35": 5000, "n_obs45": 5000}
+    smoother = {"step": 10, "CSI35": 0.40, "HSS45": 0.30, "RAPSD_ratio": 0.50, "MAE_dbz": 2.4}
+    meta = {"model": "impa_net", "config": model.config, "train_config": {"seed": 0, "model_config": {}},
+            "candidates": [start, smoother], "selected": smoother, "selected_is_zero_residual_start": False}
+    path = tmp_path / "impa_net.pt"
+    torch.save({"meta": meta, "state_dict": model.state_dict()}, path)
+    res = subprocess.run([sys.executable, "tools/nowcast/reselect.py", str(path)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    ck = torch.load(path, weights_only=False)
+    assert ck["meta"]["selected"] == start and ck["meta"]["selected_is_zero_residual_start"]
+    assert ck["meta"]["reselected"]["previous_selected"] == smoother
+    torch.manual_seed(0)
+    fresh = build_model("impa_net").state_dict()
+    assert all(torch.equal(ck["state_dict"][k], fresh[k]) for k in fresh)
+    again = subprocess.run([sys.executable, "tools/nowcast/reselect.py", str(path)], capture_output=True, text=True)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+
+
 @pytest.mark.parametrize("name", LEARNED)
 def test_shipped_checkpoint_forecasts_a_real_window(data_dir, name):
     from hvrmet.nowcast.dataset import event_sequence
@@ -201,3 +252,43 @@ def test_untrained_model_forecast_is_the_extrapolation_method_exactly(data_dir, 
     ref = get_method("extrapolation")(frames, 12)
     assert fc.shape == (12, 100, 100) and np.isnan(fc[:, 0]).all()
     assert np.array_equal(fc, ref, equal_nan=True)
+
+
+def test_time_schedule_follows_pytorch_one_cycle():
+    """``one_cycle_lr`` against PyTorch's own ``OneCycleLR`` at every step of a run."""
+    from hvrmet.nowcast.train import one_cycle_lr
+
+    total, max_lr = 200, 2e-3
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=max_lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total, pct_start=0.15)
+    for step in range(total):
+        # PyTorch's phase ends at step pct_start * total - 1 and the run at total - 1
+        frac = step / (0.15 * total - 1) * 0.15 if step <= 0.15 * total - 1 else \
+            0.15 + (step - (0.15 * total - 1)) / (total - 1 - (0.15 * total - 1)) * 0.85
+        assert one_cycle_lr(frac, max_lr) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
+        opt.step()
+        sched.step()
+    assert one_cycle_lr(0.0, max_lr) == pytest.approx(max_lr / 25)
+    assert one_cycle_lr(0.15, max_lr) == pytest.approx(max_lr)
+    assert one_cycle_lr(1.0, max_lr) == pytest.approx(max_lr / 25 / 1e4)
+    assert one_cycle_lr(-1.0, max_lr) == one_cycle_lr(0.0, max_lr) and one_cycle_lr(2.0, max_lr) == one_cycle_lr(1.0, max_lr)
+
+
+def test_time_scheduled_run_stops_at_its_limit_and_validates_by_seconds(data_dir, tmp_path):
+    torch.set_num_threads(1)
+    cfg = TrainConfig(model="impa_net", epochs=1, steps_per_epoch=10 ** 6, batch_size=2, max_train=4, max_val=1,
+                      val_every=10 ** 6, val_every_s=0.0, device="cpu", train_cases=["mch20170131"], t_stride=12,
+                      crops_per_start=2, val_t_stride=12, val_crops_per_start=1, cache_pool=False,
+                      schedule="time", time_limit_s=1.0)
+    meta = train(cfg, tmp_path / "m.pt", progress=False, command="test")
+    assert meta["stopped_at_time_limit"] and meta["steps"] >= 1
+    # val_every_s = 0: a candidate after every step (plus the zero-residual start)
+    assert [c["step"] for c in meta["candidates"]] == list(range(meta["steps"] + 1))
+    with pytest.raises(ValueError, match="time_limit_s"):
+        train(TrainConfig(model="impa_net", schedule="time", device="cpu", train_cases=["mch20170131"], t_stride=12,
+                          crops_per_start=1, val_t_stride=12, val_crops_per_start=1, cache_pool=False),
+              tmp_path / "x.pt", progress=False)
+    with pytest.raises(ValueError, match="schedule must be"):
+        train(TrainConfig(model="impa_net", schedule="epochs", device="cpu", train_cases=["mch20170131"],
+                          t_stride=12, crops_per_start=1, val_t_stride=12, val_crops_per_start=1,
+                          cache_pool=False), tmp_path / "y.pt", progress=False)

@@ -23,6 +23,10 @@ Every composite importer's unit ends in one physical quantity, reflectivity in d
 * ``event_sequence`` -- one case as ``(dbz5, times5, meta)``, cached in this process only
   (nothing is written to disk). MRMS (875 x 1750 at 0.04 degrees) is cropped to the
   512 x 512 window holding the most pixel-times >= 35 dBZ (:func:`heaviest_window`).
+* ``export_sequences`` -- those sequences written to ``.npz`` files (float16 dBZ, times,
+  meta with the source sha256), read back by ``event_sequence`` where the environment
+  variable ``HVRMET_NOWCAST_SEQUENCES`` names their folder: training on a machine that
+  has no radar files (a GPU machine) from the very sequences this one decoded.
 * ``make_samples`` -- 18-frame (6 in + 12 out) space-time windows, ``patch`` x ``patch``
   pixels on a ``stride`` grid, skipping windows with little echo or with missing data.
 * ``splits.yaml`` / ``load_split`` -- the train / validation / test split, by event.
@@ -41,7 +45,8 @@ import numpy as np
 __all__ = ["FLOOR_DBZ", "WET_DBZ", "DBZ_SCALE", "STEP_MIN", "EVENT_CROP", "CROP_ABOVE_PIXELS", "to_dbz", "grid_times",
            "resample_5min", "heaviest_window", "event_sequence", "sequence_from_dataset", "sample_index", "make_samples", "load_split",
            "SPLITS_FILE", "NowcastDataset", "build_dataset", "training_arrays", "scale_dbz",
-           "rain_rate_to_dbz", "dbz_to_rain_rate", "frame_time_from_contents", "CONTENT_TIME_IMPORTERS"]
+           "rain_rate_to_dbz", "dbz_to_rain_rate", "frame_time_from_contents", "CONTENT_TIME_IMPORTERS",
+           "export_sequences", "SEQUENCES_ENV"]
 
 #: Reflectivity given to "no rain" and to every echo weaker than it (dBZ); 0 dBZ is
 #: R = 0.036 mm/h under Marshall-Palmer.
@@ -270,8 +275,66 @@ def _content_times(ds, native: np.ndarray) -> tuple[np.ndarray, str]:
     return np.asarray(got, dtype="datetime64[ns]"), "file contents (ODIM /what date, time)"
 
 
+#: Environment variable naming a folder of sequences written by :func:`export_sequences`;
+#: where it holds ``<case_id>.npz`` for the crop asked for, :func:`event_sequence` reads
+#: that file instead of the case's radar files (training on a machine without the data).
+SEQUENCES_ENV = "HVRMET_NOWCAST_SEQUENCES"
+SEQUENCE_FORMAT = 1
+
+
+def _exported_path(folder: str | Path, case_id: str, crop: int | None) -> Path:
+    tag = "full" if crop is None else ("default" if crop == -1 else f"crop{int(crop)}")
+    return Path(folder) / f"{case_id}.{tag}.npz"
+
+
+def export_sequences(case_ids: list[str], folder: str | Path, crop: int | None = -1) -> list[Path]:
+    """Write each case's :func:`event_sequence` to ``folder/<case_id>.<crop>.npz``.
+
+    The file holds the dBZ on the 5-minute grid as ``float16`` (steps of at most 1/32 dBZ
+    below 64 dBZ; NaN outside coverage kept), the frame times and the meta, the sha256 of
+    every source file included, so a pool built from it (:mod:`hvrmet.nowcast.pool`) has
+    the same cache key and records the same data as one built from the radar files.
+    Point :data:`SEQUENCES_ENV` at ``folder`` on the machine without the data.
+    """
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for cid in case_ids:
+        dbz5, t5, meta = event_sequence(cid, crop)
+        path = _exported_path(folder, cid, crop)
+        np.savez_compressed(path, dbz=dbz5.astype(np.float16), times=np.asarray(t5, "datetime64[ns]").astype(np.int64),
+                            meta=np.array(json.dumps({**meta, "format": SEQUENCE_FORMAT}, default=list)))
+        out.append(path)
+    return out
+
+
+def _read_exported(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    import json
+
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta.pop("format", None) != SEQUENCE_FORMAT:
+            raise ValueError(f"{path}: not a sequence file of format {SEQUENCE_FORMAT} (written by export_sequences)")
+        dbz5 = z["dbz"].astype(np.float32)
+        t5 = z["times"].astype("datetime64[ns]")
+    for k in ("native_shape", "shape", "pixel_km", "lat_range", "lon_range", "zr"):
+        if isinstance(meta.get(k), list):
+            meta[k] = tuple(meta[k])
+    meta["read_from"] = str(path)
+    dbz5.setflags(write=False)
+    t5.setflags(write=False)
+    return dbz5, t5, meta
+
+
 @functools.lru_cache(maxsize=None)
 def _event(case_id: str, crop: int | None):
+    import os
+
+    folder = os.environ.get(SEQUENCES_ENV)
+    if folder and _exported_path(folder, case_id, crop).is_file():
+        return _read_exported(_exported_path(folder, case_id, crop))
     from hvrmet.cases import get_case, load_role
 
     return sequence_from_dataset(load_role(get_case(case_id), ROLE), crop, case_id=case_id)

@@ -88,12 +88,50 @@ def _key(cases, **settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_pool(cases: list[str], patch: int = 128, crops_per_start: int = 8, t_stride: int = 2,
-               margin: int = 32, min_wet: float = 0.05, max_nan: float = 0.05, seed: int = 0,
-               cache: bool = True, tries: int = 40) -> Pool:
-    """The Lagrangian-frame samples of ``cases`` (see the module docstring)."""
+def _start_samples(job):
+    """Motion (on the whole domain, once) and the per-crop extrapolations of one start
+    frame: ``job`` is ``(frames, chosen, patch, margin)`` with ``frames`` the last 3 input
+    frames of the whole domain; returns ``[(advected uint8, motion float16), ...]``."""
     from hvrmet.nowcast.baselines import extrapolation, motion_field
 
+    frames, chosen, patch, margin = job
+    _n, ny, nx = frames.shape
+    v = motion_field(frames)
+    rows = []
+    for r, c in chosen:
+        r0, r1 = max(r - margin, 0), min(r + patch + margin, ny)
+        c0, c1 = max(c - margin, 0), min(c + patch + margin, nx)
+        e = extrapolation(frames[:, r0:r1, c0:c1], N_OUT, velocity=v[:, r0:r1, c0:c1])
+        sl = (slice(r - r0, r - r0 + patch), slice(c - c0, c - c0 + patch))
+        rows.append((_q(e[:, sl[0], sl[1]]), v[:, r:r + patch, c:c + patch].astype(np.float16)))
+    return rows
+
+
+def _worker_init():  # one thread per worker process: the parallelism is across starts
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def build_pool(cases: list[str], patch: int = 128, crops_per_start: int = 8, t_stride: int = 2,
+               margin: int = 32, min_wet: float = 0.05, max_nan: float = 0.05, seed: int = 0,
+               cache: bool = True, tries: int = 40, workers: int = 1) -> Pool:
+    """The Lagrangian-frame samples of ``cases`` (see the module docstring).
+
+    The crops are drawn first, in one seeded sequence; the motion and extrapolations of
+    each start frame are then computed, in ``workers`` spawned processes when more than
+    one (each is sent the start's last 3 frames), so the pool does not depend on
+    ``workers``.
+    """
     settings = dict(patch=patch, crops_per_start=crops_per_start, t_stride=t_stride, margin=margin,
                     min_wet=min_wet, max_nan=max_nan, seed=seed, version=1)
     path = CACHE_DIR / f"pool_{_key(cases, **settings)}.npz"
@@ -102,7 +140,7 @@ def build_pool(cases: list[str], patch: int = 128, crops_per_start: int = 8, t_s
         z = np.load(path)
         return Pool(z["obs"], z["target"], z["adv"], z["motion"], z["index"], list(cases), sha, settings)
     rng = np.random.default_rng(seed)
-    obs, tgt, adv, mot, idx = [], [], [], [], []
+    jobs, idx, obs, tgt = [], [], [], []
     n = N_IN + N_OUT
     for k, cid in enumerate(cases):
         dbz, _t, _m = event_sequence(cid)
@@ -129,23 +167,30 @@ def build_pool(cases: list[str], patch: int = 128, crops_per_start: int = 8, t_s
                 chosen.append((r, c))
             if not chosen:
                 continue
-            v = motion_field(dbz[t0 + N_IN - 3:t0 + N_IN])                     # full domain, once per start
+            jobs.append((np.ascontiguousarray(dbz[t0 + N_IN - 3:t0 + N_IN]), tuple(chosen), patch, margin))
             for r, c in chosen:
-                r0, r1 = max(r - margin, 0), min(r + patch + margin, ny)
-                c0, c1 = max(c - margin, 0), min(c + patch + margin, nx)
-                e = extrapolation(dbz[t0 + N_IN - 3:t0 + N_IN, r0:r1, c0:c1], N_OUT,
-                                  velocity=v[:, r0:r1, c0:c1])
-                sl = (slice(r - r0, r - r0 + patch), slice(c - c0, c - c0 + patch))
                 obs.append(_q(dbz[t0:t0 + N_IN, r:r + patch, c:c + patch]))
                 tgt.append(_q(dbz[t0 + N_IN:t0 + n, r:r + patch, c:c + patch]))
-                adv.append(_q(e[:, sl[0], sl[1]]))
-                mot.append(v[:, r:r + patch, c:c + patch].astype(np.float16))
                 idx.append((k, t0, r, c))
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawned, not forked: a fork of a process whose OpenCV or PyTorch thread pools
+        # have run can deadlock in the child
+        with ProcessPoolExecutor(max_workers=int(workers), mp_context=mp.get_context("spawn"),
+                                 initializer=_worker_init) as ex:
+            results = list(ex.map(_start_samples, jobs, chunksize=1))
+    else:
+        results = [_start_samples(j) for j in jobs]
+    rows = [row for res in results for row in res]
     shape = (0, 0, patch, patch)
-    pool = Pool(np.stack(obs) if obs else np.zeros(shape, np.uint8),
-                np.stack(tgt) if tgt else np.zeros(shape, np.uint8),
-                np.stack(adv) if adv else np.zeros(shape, np.uint8),
-                np.stack(mot) if mot else np.zeros(shape, np.float16),
+
+    def stack(items, dtype):
+        return np.stack(items) if items else np.zeros(shape, dtype)
+
+    pool = Pool(stack(obs, np.uint8), stack(tgt, np.uint8), stack([r[0] for r in rows], np.uint8),
+                stack([r[1] for r in rows], np.float16),
                 np.asarray(idx, np.int64).reshape(-1, 4), list(cases), sha, settings)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)

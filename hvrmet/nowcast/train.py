@@ -11,11 +11,16 @@ several GPUs when started with ``torchrun`` (``WORLD_SIZE`` > 1).
   differentiable CSI/HSS term at 35 and 45 dBZ for every model.
 * Model selection (:func:`select_best`): the validation split is verified (pysteps
   contingency tables: CSI at 35, HSS at 45 dBZ; RAPSD ratio; MAE) at the start -- the
-  zero-residual model, i.e. the extrapolation nowcast -- and every ``val_every`` steps.
-  A candidate is eligible when neither its CSI35 nor its HSS45 is below the zero-
-  residual start's; the eligible one with the highest CSI35 + HSS45 ships. The start
-  is always eligible, so the shipped model is never worse than extrapolation on the
-  validation samples in either score.
+  zero-residual model, i.e. the extrapolation nowcast -- and every ``val_every`` steps
+  (or ``val_every_s`` seconds). A candidate is eligible when neither its CSI35 nor its
+  HSS45 is below the zero-residual start's, its RAPSD ratio is within 5 % of the start's
+  (no smoother) and its MAE is not above the start's; the eligible one with the highest
+  CSI35 + HSS45 ships. The start is always eligible, so the shipped model is never worse
+  than extrapolation on the validation samples in any of these scores.
+* Schedule: ``steps`` (PyTorch's one-cycle over ``epochs x steps_per_epoch``) or
+  ``time`` (the same one-cycle curve, :func:`one_cycle_lr`, over the elapsed fraction of
+  ``time_limit_s``: a fixed wall-clock budget, e.g. 30 minutes of a CPU or 4 of a GPU,
+  gets a whole schedule whatever the machine's speed).
 
 A checkpoint holds the weights, the model and training configuration, the sha256 of
 every data file trained and validated on, how many events, frames and samples it saw,
@@ -38,7 +43,7 @@ import numpy as np
 import torch
 import yaml
 
-__all__ = ["TrainConfig", "train", "model_loss", "validate", "select_best", "CHECKPOINT_DIR"]
+__all__ = ["TrainConfig", "train", "model_loss", "validate", "select_best", "one_cycle_lr", "CHECKPOINT_DIR"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
@@ -59,6 +64,7 @@ class TrainConfig:
     threads: int = 1                        # CPU threads (torch.set_num_threads)
     time_limit_s: float | None = None       # stop (and select) when the wall time is up
     val_every: int = 50                     # steps between validation candidates
+    val_every_s: float | None = None        # ... or seconds since the last one, whichever comes first
     skill_weight: float = 0.5               # weight of the differentiable CSI/HSS term
     crops_per_start: int = 8                # random crops per start frame and event
     t_stride: int = 2                       # start frames: every t_stride-th
@@ -69,6 +75,8 @@ class TrainConfig:
     max_train: int | None = None            # cap on the training samples (None: all)
     max_val: int | None = None
     cache_pool: bool = True
+    pool_workers: int = 1                   # processes building the sample pools (same pools for any number)
+    schedule: str = "steps"                 # "steps": one-cycle over epochs x steps_per_epoch; "time": over time_limit_s
     train_cases: list[str] | None = None    # instead of the train split (e.g. a quick smoke run)
     val_cases: list[str] | None = None      # instead of the validation split
     model_config: dict = field(default_factory=dict)
@@ -78,6 +86,20 @@ class TrainConfig:
         data = yaml.safe_load(Path(path).read_text()) if path else {}
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}, "model": model}
         return cls(**data)
+
+
+def one_cycle_lr(frac: float, max_lr: float, pct_start: float = 0.15, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4) -> float:
+    """The learning rate of PyTorch's ``OneCycleLR`` (cosine annealing, its defaults) at the
+    fraction ``frac`` in [0, 1] of the run: from ``max_lr / div_factor`` up to ``max_lr``
+    over the first ``pct_start``, then down to ``max_lr / div_factor / final_div_factor``."""
+    lo, end = max_lr / div_factor, max_lr / div_factor / final_div_factor
+    frac = min(max(float(frac), 0.0), 1.0)
+    if frac <= pct_start:
+        a, b, x = lo, max_lr, frac / pct_start
+    else:
+        a, b, x = max_lr, end, (frac - pct_start) / (1.0 - pct_start)
+    return b + (a - b) / 2.0 * (1.0 + math.cos(math.pi * x))
 
 
 def _device(name: str) -> torch.device:
@@ -141,30 +163,54 @@ def validate(model, pool, device, batch_size: int = 4) -> dict:
     return out
 
 
-def select_best(candidates: list[dict], min_events: int = 200) -> int:
+def select_best(candidates: list[dict], min_events: int = 200, rapsd_tolerance: float = 0.05,
+                mae_tolerance: float = 0.0) -> int:
     """Index of the candidate to ship: the first is the zero-residual start (the
-    extrapolation nowcast); a candidate is eligible when its ``CSI35`` and ``HSS45`` are
-    both at least the start's; among the eligible ones the highest ``CSI35 + HSS45``
-    wins (ties: the earliest). A score is left out of both the rule and the sum when it
-    is NaN at the start or when the validation samples hold fewer than ``min_events``
+    extrapolation nowcast).
+
+    A candidate is eligible when
+
+    * its ``CSI35`` and ``HSS45`` are both at least the start's;
+    * it is no smoother than the start: its ``RAPSD_ratio`` is at least ``(1 -
+      rapsd_tolerance)`` times the start's (a forecast that gains CSI by smearing
+      intense echo over a wider area loses power at small scales first);
+    * its ``MAE_dbz`` is at most ``(1 + mae_tolerance)`` times the start's.
+
+    Among the eligible ones the highest ``CSI35 + HSS45`` wins (ties: the earliest), so
+    the start ships unless a trained candidate beats it on the skill scores without
+    smoothing more or erring more. A score is left out of both the rule and the sum when
+    it is NaN at the start or when the validation samples hold fewer than ``min_events``
     observed event pixels at its threshold (``n_obs35`` / ``n_obs45`` of the start):
-    such a score is noise."""
+    such a score is noise. A guard (RAPSD ratio, MAE) is left out when the start lacks
+    it or it is NaN there.
+    """
     if not candidates:
         raise ValueError("no candidates")
     base = dict(candidates[0])
     for k, n in (("CSI35", "n_obs35"), ("HSS45", "n_obs45")):
         if base.get(n) is not None and int(base[n]) < min_events:
             base[k] = math.nan
-    used = [k for k in ("CSI35", "HSS45") if not (base.get(k) is None or math.isnan(float(base[k])))]
 
     def val(c, k):
         v = c.get(k, math.nan)
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
+    used = [k for k in ("CSI35", "HSS45") if val(base, k) is not None]
+    floor = {k: val(base, k) for k in used}
+    if val(base, "RAPSD_ratio") is not None:
+        floor["RAPSD_ratio"] = (1.0 - float(rapsd_tolerance)) * val(base, "RAPSD_ratio")
+    ceiling = {}
+    if val(base, "MAE_dbz") is not None:
+        ceiling["MAE_dbz"] = (1.0 + float(mae_tolerance)) * val(base, "MAE_dbz")
+
     def ok(c):
-        for k in used:
-            b, v = val(base, k), val(c, k)
+        for k, b in floor.items():
+            v = val(c, k)
             if v is None or v < b:
+                return False
+        for k, b in ceiling.items():
+            v = val(c, k)
+            if v is None or v > b:
                 return False
         return True
 
@@ -186,10 +232,10 @@ def _pools(cfg: TrainConfig):
     val_cases = list(cfg.val_cases) if cfg.val_cases else (list(cfg.train_cases) if cfg.train_cases
                                                            else load_split("validation"))
     tp = build_pool(train_cases, patch=cfg.patch, crops_per_start=cfg.crops_per_start, t_stride=cfg.t_stride,
-                    margin=cfg.margin, seed=cfg.seed, cache=cfg.cache_pool)
+                    margin=cfg.margin, seed=cfg.seed, cache=cfg.cache_pool, workers=cfg.pool_workers)
     vp = build_pool(val_cases, patch=cfg.val_patch, crops_per_start=cfg.val_crops_per_start,
                     t_stride=cfg.val_t_stride, margin=cfg.margin, min_wet=0.10, seed=cfg.seed + 1,
-                    cache=cfg.cache_pool)
+                    cache=cfg.cache_pool, workers=cfg.pool_workers)
     for pool, cap in ((tp, cfg.max_train), (vp, cfg.max_val)):
         if cap is not None and len(pool) > cap:
             keep = np.sort(np.random.default_rng(cfg.seed).choice(len(pool), size=int(cap), replace=False))
@@ -227,22 +273,35 @@ def train(cfg: TrainConfig, out: str | Path, progress: bool = True, command: str
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.schedule not in ("steps", "time"):
+        raise ValueError(f"schedule must be 'steps' or 'time', not {cfg.schedule!r}")
+    by_time = cfg.schedule == "time"
+    if by_time and not cfg.time_limit_s:
+        raise ValueError("schedule 'time' needs time_limit_s")
     total = cfg.epochs * cfg.steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.15)
+    sched = None if by_time else torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
+                                                                      pct_start=0.15)
     amp = dict(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
     t0 = time.perf_counter()
     candidates = [{"step": 0, **validate(model, vpool, device)}]
+    t_val = time.perf_counter()
     states = [copy.deepcopy(model.state_dict())]
     best_i = 0
-    history, step, losses_seen = [], 0, []
+    history, step, losses_seen, last_val_step = [], 0, [], 0
     stopped_early = False
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
                   disable=not progress or rank != 0, transient=False) as bar:
         task = bar.add_task(f"train {cfg.model} on {device.type}", total=total, loss=float("nan"))
         net.train()
-        while step < total:
-            epoch = step / cfg.steps_per_epoch
+        while by_time or step < total:
+            if by_time:  # the same one-cycle shape over the elapsed fraction of the time limit
+                frac = min((time.perf_counter() - t0) / float(cfg.time_limit_s), 1.0)
+                for g in opt.param_groups:
+                    g["lr"] = one_cycle_lr(frac, cfg.lr)
+                epoch = frac * cfg.epochs
+            else:
+                epoch = step / cfg.steps_per_epoch
             idx = rng.integers(0, len(tpool), size=cfg.batch_size)
             x, adv, mot, y = (t.to(device) for t in batch(tpool, idx, rng))
             with torch.autocast(**amp) if amp else _null():
@@ -252,19 +311,28 @@ def train(cfg: TrainConfig, out: str | Path, progress: bool = True, command: str
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
             step += 1
             losses_seen.append(float(loss.detach()))
             bar.update(task, advance=1, loss=losses_seen[-1])
             out_of_time = cfg.time_limit_s is not None and time.perf_counter() - t0 > cfg.time_limit_s
-            if step % cfg.val_every == 0 or step == total or out_of_time:
-                cand = {"step": step, "epoch": round(step / cfg.steps_per_epoch, 3),
-                        "train_loss": float(np.mean(losses_seen[-cfg.val_every:])), **validate(model, vpool, device)}
+            due = cfg.val_every_s is not None and time.perf_counter() - t_val >= float(cfg.val_every_s)
+            if step % cfg.val_every == 0 or due or (step == total and not by_time) or out_of_time:
+                t_val = time.perf_counter()
+                cand = {"step": step, "epoch": round(epoch if by_time else step / cfg.steps_per_epoch, 3),
+                        "train_loss": float(np.mean(losses_seen[last_val_step:])), **validate(model, vpool, device)}
+                last_val_step = step
                 candidates.append(cand)
                 new_best = select_best(candidates)
                 if new_best != best_i:
                     best_i = new_best
                     states = [copy.deepcopy(model.state_dict())]
+                if progress and rank == 0 and not sys.stderr.isatty():  # a plain line per candidate in logs
+                    print(f"{cfg.model} step {step} {time.perf_counter() - t0:.0f} s: loss {cand['train_loss']:.4f} "
+                          f"val CSI35 {cand['CSI35']:.4f} HSS45 {cand['HSS45']:.4f} "
+                          f"RAPSD {cand['RAPSD_ratio']:.3f} (best: step {candidates[best_i]['step']})",
+                          file=sys.stderr, flush=True)
                 history.append({"epoch": cand["epoch"], "step": step, "train_loss": cand["train_loss"],
                                 "val_mae_dbz": cand["MAE_dbz"], "val_CSI35": cand["CSI35"],
                                 "val_HSS45": cand["HSS45"], "val_RAPSD_ratio": cand["RAPSD_ratio"]})
