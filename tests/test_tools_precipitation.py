@@ -632,3 +632,110 @@ def test_forty_dbz_is_convective_by_intensity_alone():
     assert cls[15, 15] == 2
     z[15, 15] = 39.9
     assert convective_stratiform(z, 1.0, 1.0)[0][15, 15] == 1
+
+
+# --- quality control ---------------------------------------------------------------------
+def test_record_envelope_is_jennings_by_hand():
+    from hvrmet.calc.precipitation import record_rain_rate_mm_h
+
+    # Jennings (1950): P = 16.6 D^0.475 inches, D in hours; 25.4 mm per inch
+    assert record_rain_rate_mm_h(60) == pytest.approx(16.6 * 25.4, rel=1e-12)                   # 421.6 mm in 1 h
+    assert record_rain_rate_mm_h(15) == pytest.approx(16.6 * 25.4 * 0.25 ** 0.475 * 4, rel=1e-12)
+    assert 872 < record_rain_rate_mm_h(15) < 874
+    # the 1-min world record (Unionville, Maryland, 4 July 1956: 1.23 in) lies under the envelope
+    assert 1.23 * 25.4 * 60 < record_rain_rate_mm_h(1) < 3620
+    for bad in (0, -5, float("nan")):
+        with pytest.raises(ValueError, match="duration_min"):
+            record_rain_rate_mm_h(bad)
+
+
+def test_quality_control_rules_by_hand():
+    from hvrmet.calc.precipitation import qc_note, quality_control, record_rain_rate_mm_h
+
+    y, x = np.mgrid[0:20, 0:20]
+    cell = (100.0 * np.exp(-((y - 10) ** 2 + (x - 10) ** 2) / 8.0)).astype(np.float32)  # a 100 mm/h cell
+    rate = np.stack([cell.copy() for _ in range(3)])
+    rate[:, 0:5, 15:20] = 2.0
+    rate[0, 2, 17] = 200.0            # a lone spike in frame 0 only: 100 x its neighbours
+    rate[1, 17, 2], rate[2, 17, 2] = 80.0, 60.0   # a hot pixel in two frames ...
+    rate[0, 17, 2] = 0.4              # ... whose third frame is quiet: masked there too
+    rate[1, 0, 0] = 5000.0            # above the 1-min envelope (3618 mm/h)
+    rate[2, 19, 19] = np.nan
+    rate[2, 18, 19], rate[2, 19, 18], rate[2, 18, 18] = np.nan, np.nan, np.nan
+    rate[2, 19, 19] = 50.0            # no valid neighbour: not judged
+    clean, rep = quality_control(rate, 1.0)
+    assert rep == {"record_mm_h": round(record_rain_rate_mm_h(1.0), 1), "duration_min": 1.0, "above_record": 1,
+                   "spikes": 3, "fixed_pixels": 1, "removed": 5}
+    assert np.isnan(clean[0, 2, 17]) and clean[1, 2, 17] == 2.0
+    assert np.isnan(clean[:, 17, 2]).all()
+    assert np.isnan(clean[1, 0, 0]) and clean[2, 19, 19] == 50.0
+    np.testing.assert_array_equal(clean[:, 8:13, 8:13], rate[:, 8:13, 8:13])  # the cell is untouched
+    assert rate[0, 2, 17] == 200.0    # the input is not modified
+    note = qc_note(rep)
+    assert "1 value(s) above the world-record" in note and "3 isolated" in note and "1 fixed pixel" in note
+    assert qc_note(quality_control(cell, 1.0)[1]) is None
+
+
+@pytest.mark.parametrize("value, neighbour, removed", [
+    (30.0, 2.9, True),       # at the 30 mm/h floor and over 10 x the neighbour
+    (29.9, 0.0, False),      # under the floor
+    (30.0, 3.0, False),      # exactly 10 x: not more
+    (31.0, 3.0, True),
+])
+def test_quality_control_spike_boundaries(value, neighbour, removed):
+    from hvrmet.calc.precipitation import quality_control
+
+    a = np.full((5, 5), neighbour, np.float32)
+    a[2, 2] = value
+    clean, rep = quality_control(a, 5.0)
+    assert np.isnan(clean[2, 2]) == removed and rep["spikes"] == int(removed)
+
+
+def test_quality_control_record_boundary_and_units():
+    from hvrmet.calc.precipitation import quality_control, record_rain_rate_mm_h
+
+    cap5 = record_rain_rate_mm_h(5.0)
+    a = np.full((2, 5, 5), 0.9 * cap5, np.float32)      # a wide field: no spike
+    a[0, 2, 2] = np.float32(cap5) - 1.0
+    a[1, 2, 2] = np.float32(cap5) + 1.0
+    clean, rep = quality_control(a, 5.0)
+    assert np.isfinite(clean[0, 2, 2]) and np.isnan(clean[1, 2, 2]) and rep["above_record"] == 1
+    # the same value as a 1-min rate sample is within the record
+    assert quality_control(a, 1.0)[1]["above_record"] == 0
+    with pytest.raises(ValueError, match="rate must be"):
+        quality_control(np.zeros(4), 5.0)
+
+
+def test_opera_composite_spikes_are_removed(data_dir):
+    """OPERA 24 Aug 2018: the raw ODIM rates (h5py) hold 8646.8 mm/h in one pixel and hot
+    pixels of 600-1200 mm/h; after quality control the sequence's maximum is the raw
+    maximum of frame 19:00 UTC, 572.7 mm/h, and the tool says what it removed."""
+    import glob
+
+    import h5py
+
+    files = sorted(glob.glob(str(data_dir / "pysteps-data/radar/OPERA/20180824/*.hdf")))
+    peaks = []
+    for fn in files:
+        with h5py.File(fn) as f:
+            w = f["dataset1/what"].attrs
+            assert w["quantity"].decode() == "RATE"
+            a = f["dataset1/data1/data"][...].astype(float)
+            ok = (a != w["nodata"]) & (a != w["undetect"])
+            peaks.append(float(np.max(a[ok]) * w["gain"] + w["offset"]))
+    assert len(peaks) == 24 and max(peaks) == pytest.approx(8646.8, abs=0.05)
+    res = run("compute_rain_rate_stats", case="opera20180824", whole_sequence=True)
+    assert res.value("max_rain_rate") == pytest.approx(peaks[4], abs=0.01) and 572 < peaks[4] < 573
+    assert any(w.startswith("quality control set missing: 1 value(s) above the world-record") for w in res.warnings)
+    one = run("compute_rain_rate_stats", case="opera20180824", frame=17)
+    assert one.value("max_rain_rate") < 1000 and any(w.startswith("quality control") for w in one.warnings)
+
+
+@pytest.mark.parametrize("case", ["mch20150515", "bom20180616", "knmi20100826", "mrms20190610", "fmi"])
+def test_quality_control_keeps_the_maxima_of_clean_composites(seq, case):
+    """On these composites the maximum rate is a real echo: quality control keeps it (the
+    rates from pysteps' conversion of the decoded values, without quality control)."""
+    ds = seq(case)
+    raw = to_rain_rate(ds).values
+    res = run("compute_rain_rate_stats", case=case, whole_sequence=True)
+    assert res.value("max_rain_rate") == pytest.approx(float(np.nanmax(raw)), abs=0.01)

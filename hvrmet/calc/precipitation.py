@@ -19,7 +19,8 @@ from hvrmet.errors import VariableMissing
 
 __all__ = ["WET_MM_H", "KM_PER_DEGREE", "to_rain_rate", "frame_minutes", "pixel_area_km2", "pixel_size_km",
            "rolling_accumulation", "window_frames", "iso", "loc", "MOTION_MAX_PIXELS", "lucas_kanade",
-           "rain_rate_to_dbz", "block_reflectivity", "convective_stratiform", "SHY_RADIUS_STEPS"]
+           "rain_rate_to_dbz", "block_reflectivity", "convective_stratiform", "SHY_RADIUS_STEPS",
+           "record_rain_rate_mm_h", "quality_control", "qc_note", "value_duration_min", "QC_PREFIX"]
 
 #: Rain rate above which a pixel counts as wet (mm/h), as pysteps' examples threshold.
 WET_MM_H = 0.1
@@ -339,3 +340,133 @@ def convective_stratiform(dbz: np.ndarray, dx_km: float, dy_km: float, *, backgr
     classes[echo] = 1
     classes[echo & conv] = 2
     return classes, background
+
+
+# ------------------------------------------------------------------ quality control
+
+#: Jennings (1950, Mon. Wea. Rev. 78, 4-5) envelope of the world's greatest observed point
+#: rainfalls: P = 16.6 D^0.475 inches, D in hours (422 mm at 1 h), from 1 minute to years.
+RECORD_ENVELOPE_MM = 16.6 * 25.4
+RECORD_ENVELOPE_EXPONENT = 0.475
+#: Duration a rain *rate* (not an accumulation) stands for when it is checked against the
+#: envelope: one minute, the shortest duration of the records, so the least strict bound.
+RATE_SAMPLE_MIN = 1.0
+#: An isolated spike: at least this rain rate (mm/h) ...
+SPIKE_MIN_MM_H = 30.0
+#: ... and more than this many times the largest of its 8 neighbours in the same frame.
+SPIKE_RATIO = 10.0
+#: A pixel that spikes in at least this many frames is a fixed (non-meteorological)
+#: target and is set missing in every frame.
+FIXED_SPIKE_FRAMES = 2
+
+
+def record_rain_rate_mm_h(duration_min: float) -> float:
+    """The largest rain rate (mm/h) ever observed at a point over ``duration_min`` minutes,
+    by the Jennings (1950) envelope ``P = 16.6 D^0.475`` inches (D in hours).
+
+    For example 873 mm/h over 15 minutes, 1 554 over 5, 3 618 over 1 and 422 over 60.
+
+    Raises
+    ------
+    ValueError
+        If ``duration_min`` is not a positive number.
+    """
+    d = float(duration_min)
+    if not d > 0:
+        raise ValueError(f"duration_min must be a positive number of minutes, not {duration_min!r}")
+    hours = d / 60.0
+    return RECORD_ENVELOPE_MM * hours ** RECORD_ENVELOPE_EXPONENT / hours
+
+
+def quality_control(rate: np.ndarray, duration_min: float, *, spike_min_mm_h: float = SPIKE_MIN_MM_H,
+                    spike_ratio: float = SPIKE_RATIO, fixed_frames: int = FIXED_SPIKE_FRAMES
+                    ) -> tuple[np.ndarray, dict]:
+    """Rain rates with the values no rain can give set missing (NaN), and what was removed.
+
+    Two rules, for any composite:
+
+    * **Above the world record.** A value above :func:`record_rain_rate_mm_h` of
+      ``duration_min`` (the accumulation time of an accumulation product,
+      :data:`RATE_SAMPLE_MIN` for a rain-rate product) is physically impossible:
+      interference, a hot pixel, a decoding fault.
+    * **Isolated spikes.** A pixel of at least ``spike_min_mm_h`` that is more than
+      ``spike_ratio`` times the largest of its 8 neighbours in the same frame (neighbours
+      outside the grid or coverage are left out; a pixel with no valid neighbour is not
+      judged) is set missing in that frame; one that spikes in ``fixed_frames`` frames or
+      more is a fixed target and is set missing in every frame. Rain cells, even the
+      heaviest, are wider than one pixel; a lone pixel ten times its surroundings is not.
+
+    Parameters
+    ----------
+    rate
+        Rain rate (mm/h), ``(time, y, x)`` or ``(y, x)``, NaN outside coverage.
+    duration_min
+        The time each value stands for (minutes).
+
+    Returns
+    -------
+    clean, report
+        A float32 copy with the removed values NaN; ``report`` counts
+        ``above_record`` (values), ``spikes`` (values), ``fixed_pixels`` and gives
+        ``record_mm_h`` (the bound used) and ``removed`` (all values set missing).
+
+    Raises
+    ------
+    ValueError
+        Naming ``rate`` if it is not 2-D or 3-D, or ``duration_min`` if not positive.
+    """
+    from scipy.ndimage import maximum_filter
+
+    a = np.asarray(rate, dtype=np.float32)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"rate must be (time, y, x) or (y, x), not of shape {a.shape}")
+    cap = record_rain_rate_mm_h(duration_min)
+    squeeze = a.ndim == 2
+    a = np.array(a[None] if squeeze else a, dtype=np.float32, copy=True)
+    finite = np.isfinite(a)
+    above = finite & (a > cap)
+    a[above] = np.nan
+    finite &= ~above
+    ring = np.ones((1, 3, 3), bool)
+    ring[0, 1, 1] = False
+    neigh = maximum_filter(np.where(finite, a, -np.inf), footprint=ring, mode="constant", cval=-np.inf)
+    with np.errstate(invalid="ignore"):
+        spike = finite & (a >= spike_min_mm_h) & np.isfinite(neigh) & (a > spike_ratio * np.maximum(neigh, 0.0))
+    fixed = spike.sum(axis=0) >= int(fixed_frames)
+    remove = spike | (fixed[None] & finite)
+    a[remove] = np.nan
+    report = {"record_mm_h": round(cap, 1), "duration_min": float(duration_min),
+              "above_record": int(above.sum()), "spikes": int(spike.sum()), "fixed_pixels": int(fixed.sum()),
+              "removed": int(above.sum() + remove.sum())}
+    return (a[0] if squeeze else a), report
+
+
+#: How :func:`qc_note` lines begin.
+QC_PREFIX = "quality control set missing: "
+
+
+def qc_note(report: dict) -> str | None:
+    """One line for the stream and the report on what :func:`quality_control` removed."""
+    if not report["removed"]:
+        return None
+    parts = []
+    if report["above_record"]:
+        parts.append(f"{report['above_record']} value(s) above the world-record rain envelope "
+                     f"({report['record_mm_h']:g} mm/h over {report['duration_min']:g} min, Jennings 1950)")
+    if report["spikes"]:
+        parts.append(f"{report['spikes']} isolated single-pixel spike(s) (at least {SPIKE_MIN_MM_H:g} mm/h and over "
+                     f"{SPIKE_RATIO:g} times every neighbour)")
+    if report["fixed_pixels"]:
+        parts.append(f"{report['fixed_pixels']} fixed pixel(s) spiking in {FIXED_SPIKE_FRAMES} frames or more, "
+                     f"masked in every frame")
+    return QC_PREFIX + "; ".join(parts)
+
+
+def value_duration_min(ds: xr.Dataset) -> float:
+    """The time one value of the sequence stands for, for :func:`quality_control`: the
+    accumulation time of an accumulation (``mm``), :data:`RATE_SAMPLE_MIN` for a rain
+    rate or a reflectivity (an instantaneous sample)."""
+    p = _precip(ds)
+    if str(p.attrs.get("units", "")) == "mm":
+        return float(p.attrs.get("accutime_min") or ds.attrs.get("timestep_min") or RATE_SAMPLE_MIN)
+    return RATE_SAMPLE_MIN

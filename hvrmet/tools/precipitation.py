@@ -25,10 +25,11 @@ from pydantic import Field
 from hvrmet.tools.context import ToolContext
 from hvrmet.errors import VariableMissing
 from hvrmet.tools.inputs import WindowInput, quantity
-from hvrmet.calc.precipitation import (KM_PER_DEGREE, MOTION_MAX_PIXELS, WET_MM_H, block_reflectivity,
+from hvrmet.calc.precipitation import (KM_PER_DEGREE, QC_PREFIX, MOTION_MAX_PIXELS, WET_MM_H, block_reflectivity,
                                        convective_stratiform,
                                        frame_minutes, iso, loc, lucas_kanade, peak_area_km2, pixel_area_km2,
-                                       pixel_size_km, rain_rate_to_dbz, rolling_accumulation, to_rain_rate, window_frames)
+                                       pixel_size_km, qc_note, quality_control, rain_rate_to_dbz, rolling_accumulation,
+                                       to_rain_rate, value_duration_min, window_frames)
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
 from hvrmet.tools.window import Window, place_units, windowed
@@ -54,7 +55,9 @@ def _load(args: SequenceInput, ctx: ToolContext, *, mask_area: bool = True
     """The sequence inside the window: the dataset and its frames' minutes limited to the
     frames in the time window, the rain rates (mm/h) with the pixels outside the circle set
     to NaN (unless ``mask_area`` is false: the motion tracks the whole field), the notes
-    and the window."""
+    and the window. The rates pass :func:`~hvrmet.calc.precipitation.quality_control`
+    first (values above the world-record envelope and isolated single-pixel spikes set
+    missing); what it removed is the first note."""
     ds = ctx.load(args.role)
     win = ctx.window("composite", args)
     minutes, notes = frame_minutes(ds)
@@ -63,7 +66,10 @@ def _load(args: SequenceInput, ctx: ToolContext, *, mask_area: bool = True
         notes.append(note)
     if not keep.all():
         ds, minutes = ds.isel(time=np.flatnonzero(keep)), minutes[keep]
-    rate = to_rain_rate(ds).values
+    rate, qc = quality_control(to_rain_rate(ds).values, value_duration_min(ds))
+    qc_line = qc_note(qc)
+    if qc_line:
+        notes.insert(0, qc_line)
     inside = win.mask(ds["lat"].values, ds["lon"].values)
     if not (inside & np.isfinite(rate).any(axis=0)).any():
         raise VariableMissing(ds.attrs.get("source_file") or args.role,
@@ -148,7 +154,8 @@ def compute_rain_rate_stats(args: RateStatsInput, ctx: ToolContext) -> ToolOutpu
                f"mean wet {vals['mean_wet_rain_rate'].value} mm/h, p99 {vals['p99_wet_rain_rate'].value} mm/h")
     if not args.whole_sequence:  # the data time is the frame's (_load took the last frame's)
         win.at(ds["time"].values[sel[0]], "the composite frame")
-    return win.finish(ToolOutput(values=vals, summary=summary, warnings=notes if args.whole_sequence else []))
+    return win.finish(ToolOutput(values=vals, summary=summary,
+                                 warnings=notes if args.whole_sequence else [n for n in notes if n.startswith(QC_PREFIX)]))
 
 
 # ---------------------------------------------------------------------------------------
