@@ -422,7 +422,7 @@ def quality_control(rate: np.ndarray, duration_min: float, *, spike_min_mm_h: fl
         raise ValueError(f"rate must be (time, y, x) or (y, x), not of shape {a.shape}")
     cap = record_rain_rate_mm_h(duration_min)
     squeeze = a.ndim == 2
-    a = np.array(a[None] if squeeze else a, dtype=np.float32, copy=True)
+    a = (a[None] if squeeze else a).copy()  # float32 already; never the caller's array
     finite = np.isfinite(a)
     above = finite & (a > cap)
     a[above] = np.nan

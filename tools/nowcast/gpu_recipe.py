@@ -22,6 +22,21 @@ On the GPU machine (``OUT`` is the folder whose files come back)::
 
     HVRMET_NOWCAST_SEQUENCES=.gpu/sequences python3 tools/nowcast/gpu_recipe.py train --out $OUT --seconds 270
 
+Through this workplace's ``device`` tool (one H200; its image has PyTorch, OpenCV, SciPy,
+xarray, rich and Cython but not pysteps, which PyPI has only as an sdist for 1.21.5):
+put the exported sequences in ``.gpu/sequences`` and, in ``.whl``, the wheels of
+jsmin 3.0.1 (``pip wheel``), jsonschema 4.26.0, jsonschema-specifications 2025.9.1,
+referencing 0.37.0, rpds-py (cp312 manylinux) and ``pysteps-1.21.5.tar.gz``; both folders
+ignored through ``.git/info/exclude`` and carried (about 20 MB). The command::
+
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl &&
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site .whl/pysteps-1.21.5.tar.gz;
+    export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1;
+    HVRMET_NOWCAST_SEQUENCES=.gpu/sequences timeout 500 python3 tools/nowcast/gpu_recipe.py train --out $OUT --seconds 240
+
+(seven files come back: three ``.pt``, three ``.json``, ``train.log``). Not yet run on
+a GPU: the one call so far (2026-12-04) was refused, no machine being lent.
+
 Data-parallel training over several GPUs goes through ``torchrun`` and
 ``hvrmet nowcast train`` (``WORLD_SIZE`` > 1); this recipe is the one-GPU case.
 The configurations are ``tools/nowcast/<model>_gpu.yaml``.
