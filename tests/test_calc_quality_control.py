@@ -39,7 +39,7 @@ def test_quality_control_rules_by_hand():
     rate[2, 19, 19] = 50.0            # no valid neighbour: not judged
     clean, rep = quality_control(rate, 1.0)
     assert rep == {"record_mm_h": round(record_rain_rate_mm_h(1.0), 1), "duration_min": 1.0, "above_record": 1,
-                   "spikes": 3, "fixed_pixels": 1, "removed": 5}
+                   "spikes": 3, "fixed_pixels": 1, "removed": 5, "frames": 3}
     assert np.isnan(clean[0, 2, 17]) and clean[1, 2, 17] == 2.0
     assert np.isnan(clean[:, 17, 2]).all()
     assert np.isnan(clean[1, 0, 0]) and clean[2, 19, 19] == 50.0
@@ -47,6 +47,7 @@ def test_quality_control_rules_by_hand():
     assert rate[0, 2, 17] == 200.0    # the input is not modified
     note = qc_note(rep)
     assert "1 value(s) above the world-record" in note and "3 isolated" in note and "1 fixed pixel" in note
+    assert note.endswith(" (in 3 frame(s) of the whole grid)")
     assert qc_note(quality_control(cell, 1.0)[1]) is None
 
 

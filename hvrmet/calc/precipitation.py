@@ -408,7 +408,8 @@ def quality_control(rate: np.ndarray, duration_min: float, *, spike_min_mm_h: fl
     clean, report
         A float32 copy with the removed values NaN; ``report`` counts
         ``above_record`` (values), ``spikes`` (values), ``fixed_pixels`` and gives
-        ``record_mm_h`` (the bound used) and ``removed`` (all values set missing).
+        ``record_mm_h`` (the bound used), ``removed`` (all values set missing) and
+        ``frames`` (how many frames were checked).
 
     Raises
     ------
@@ -437,7 +438,7 @@ def quality_control(rate: np.ndarray, duration_min: float, *, spike_min_mm_h: fl
     a[remove] = np.nan
     report = {"record_mm_h": round(cap, 1), "duration_min": float(duration_min),
               "above_record": int(above.sum()), "spikes": int(spike.sum()), "fixed_pixels": int(fixed.sum()),
-              "removed": int(above.sum() + remove.sum())}
+              "removed": int(above.sum() + remove.sum()), "frames": int(a.shape[0])}
     return (a[0] if squeeze else a), report
 
 
@@ -459,7 +460,8 @@ def qc_note(report: dict) -> str | None:
     if report["fixed_pixels"]:
         parts.append(f"{report['fixed_pixels']} fixed pixel(s) spiking in {FIXED_SPIKE_FRAMES} frames or more, "
                      f"masked in every frame")
-    return QC_PREFIX + "; ".join(parts)
+    scope = f" (in {report['frames']} frame(s) of the whole grid)" if "frames" in report else ""
+    return QC_PREFIX + "; ".join(parts) + scope
 
 
 def value_duration_min(ds: xr.Dataset) -> float:

@@ -23,7 +23,7 @@ Every composite importer's unit ends in one physical quantity, reflectivity in d
 * ``event_sequence`` -- one case as ``(dbz5, times5, meta)``, cached in this process only
   (nothing is written to disk). MRMS (875 x 1750 at 0.04 degrees) is cropped to the
   512 x 512 window holding the most pixel-times >= 35 dBZ (:func:`heaviest_window`).
-* ``export_sequences`` -- those sequences written to ``.npz`` files (float16 dBZ, times,
+* ``export_sequences`` -- those sequences written to ``.npz`` files (float32 dBZ, times,
   meta with the source sha256), read back by ``event_sequence`` where the environment
   variable ``HVRMET_NOWCAST_SEQUENCES`` names their folder: training on a machine that
   has no radar files (a GPU machine) from the very sequences this one decoded.
@@ -290,21 +290,23 @@ def _exported_path(folder: str | Path, case_id: str, crop: int | None) -> Path:
 def export_sequences(case_ids: list[str], folder: str | Path, crop: int | None = -1) -> list[Path]:
     """Write each case's :func:`event_sequence` to ``folder/<case_id>.<crop>.npz``.
 
-    The file holds the dBZ on the 5-minute grid as ``float16`` (steps of at most 1/32 dBZ
-    below 64 dBZ; NaN outside coverage kept), the frame times and the meta, the sha256 of
-    every source file included, so a pool built from it (:mod:`hvrmet.nowcast.pool`) has
-    the same cache key and records the same data as one built from the radar files.
-    Point :data:`SEQUENCES_ENV` at ``folder`` on the machine without the data.
+    The file holds the dBZ on the 5-minute grid exactly as decoded (``float32``, NaN
+    outside coverage kept), the frame times and the meta, the sha256 of every source file
+    included, so a pool built from it (:mod:`hvrmet.nowcast.pool`) has the same cache key
+    and the same samples as one built from the radar files. Point :data:`SEQUENCES_ENV`
+    at ``folder`` on the machine without the data, before the first
+    :func:`event_sequence` call of the process (its results are cached per process).
     """
     import json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    crop = int(crop) if crop else None  # as event_sequence reads it: 0 and None are the whole grid
     out = []
     for cid in case_ids:
         dbz5, t5, meta = event_sequence(cid, crop)
         path = _exported_path(folder, cid, crop)
-        np.savez_compressed(path, dbz=dbz5.astype(np.float16), times=np.asarray(t5, "datetime64[ns]").astype(np.int64),
+        np.savez_compressed(path, dbz=np.asarray(dbz5, np.float32), times=np.asarray(t5, "datetime64[ns]").astype(np.int64),
                             meta=np.array(json.dumps({**meta, "format": SEQUENCE_FORMAT}, default=list)))
         out.append(path)
     return out

@@ -16,7 +16,7 @@ What it does, in one process tree and a fixed wall-clock budget:
 
 On a machine with the radar files::
 
-    python tools/nowcast/gpu_recipe.py export --out .gpu/sequences     # 19 MB for train + validation
+    python tools/nowcast/gpu_recipe.py export --out .gpu/sequences     # 23 MB for train + validation (float32)
 
 On the GPU machine (``OUT`` is the folder whose files come back)::
 
@@ -27,7 +27,7 @@ xarray, rich and Cython but not pysteps, which PyPI has only as an sdist for 1.2
 put the exported sequences in ``.gpu/sequences`` and, in ``.whl``, the wheels of
 jsmin 3.0.1 (``pip wheel``), jsonschema 4.26.0, jsonschema-specifications 2025.9.1,
 referencing 0.37.0, rpds-py (cp312 manylinux) and ``pysteps-1.21.5.tar.gz``; both folders
-ignored through ``.git/info/exclude`` and carried (about 20 MB). The command::
+ignored through ``.git/info/exclude`` and carried (about 25 MB). The command::
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl &&
     python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site .whl/pysteps-1.21.5.tar.gz;
@@ -115,12 +115,14 @@ def _train(args) -> None:
     log = open(out / "train.log", "a")
     procs = []
     for m in (args.models or MODELS):
-        cmd = [sys.executable, __file__, "one", m, "--out", str(out), "--device", args.device]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "one", m, "--out", str(out.resolve()),
+               "--device", args.device]
         if args.seconds is not None:
             cmd += ["--seconds", str(args.seconds)]
         for item in args.set or []:
             cmd += ["--set", item]
-        procs.append((m, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)))
+        # the same working directory: the pools are cached under ./out/nowcast/pool
+        procs.append((m, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd())))
     bad = [m for m, p in procs if p.wait() != 0]
     log.close()
     print((out / "train.log").read_text()[-6000:])

@@ -42,8 +42,8 @@ def reselect(path: Path) -> str:
     model = build_model(meta["model"], **meta["train_config"].get("model_config", {}))
     if model.config != meta["config"]:
         raise SystemExit(f"{path}: rebuilt configuration {model.config} differs from the recorded {meta['config']}")
-    meta["reselected"] = {"rule": "select_best: CSI35/HSS45 not below the start, RAPSD ratio within 5 % of "
-                                  "the start's, MAE not above it",
+    meta["reselected"] = {"rule": "select_best: CSI35/HSS45 not below the start, RAPSD ratio at least 95 % "
+                                  "of the start's, MAE not above it",
                           "date": dt.date.today().isoformat(), "previous_selected": meta["selected"],
                           "command": "python tools/nowcast/reselect.py " + str(path)}
     meta["selected"] = cands[0]
