@@ -335,8 +335,9 @@ def _event(case_id: str, crop: int | None):
     import os
 
     folder = os.environ.get(SEQUENCES_ENV)
-    if folder and _exported_path(folder, case_id, crop).is_file():
-        return _read_exported(_exported_path(folder, case_id, crop))
+    exported = _exported_path(folder, case_id, crop) if folder else None
+    if exported is not None and exported.is_file():
+        return _read_exported(exported)
     from hvrmet.cases import get_case, load_role
 
     return sequence_from_dataset(load_role(get_case(case_id), ROLE), crop, case_id=case_id)

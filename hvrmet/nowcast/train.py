@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import yaml
 
-__all__ = ["TrainConfig", "train", "model_loss", "validate", "select_best", "one_cycle_lr", "CHECKPOINT_DIR"]
+__all__ = ["TrainConfig", "train", "model_loss", "validate", "select_best", "one_cycle_lr", "write_checkpoint", "CHECKPOINT_DIR"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
@@ -360,15 +360,21 @@ def train(cfg: TrainConfig, out: str | Path, progress: bool = True, command: str
         "train_samples": int(len(tpool)), "val_samples": int(len(vpool)),
     }
     if rank == 0:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.cpu()
-                 for k, v in model.state_dict().items()}
-        torch.save({"meta": meta, "state_dict": state}, out)
-        out.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=float))
+        write_checkpoint(out, model, meta)
     if world > 1:
         torch.distributed.destroy_process_group()
     return meta
+
+
+def write_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict) -> None:
+    """Write ``path`` (the weights as float32 on the CPU, with ``meta``) and ``meta`` alone
+    beside it as ``.json``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.cpu()
+             for k, v in model.state_dict().items()}
+    torch.save({"meta": meta, "state_dict": state}, path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=float))
 
 
 class _null:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hvrmet.nowcast.models import build_model  # noqa: E402
-from hvrmet.nowcast.train import select_best  # noqa: E402
+from hvrmet.nowcast.train import select_best, write_checkpoint  # noqa: E402
 
 
 def reselect(path: Path) -> str:
@@ -48,10 +47,7 @@ def reselect(path: Path) -> str:
                           "command": "python tools/nowcast/reselect.py " + str(path)}
     meta["selected"] = cands[0]
     meta["selected_is_zero_residual_start"] = True
-    state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.cpu()
-             for k, v in model.state_dict().items()}
-    torch.save({"meta": meta, "state_dict": state}, path)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=float))
+    write_checkpoint(path, model, meta)
     return f"{path}: step {meta['reselected']['previous_selected']['step']} -> the zero-residual start (step 0)"
 
 
