@@ -167,6 +167,12 @@ MATRIX = [
         signals=("heavy_rain_rates", "guidance_exceeded", "hourly_heavy_rain")),
     Row("composite_sequence", "mrms20190610", ("composite_sequence",),
         signals=("heavy_rain_rates", "guidance_exceeded", "heavy_rain_area", "slow_storm_motion")),
+    # one WPC surface analysis alone: the pattern of a heat wave, not its temperatures
+    Row("fronts", "heatdome2021", ("fronts",), supported=False,
+        why_not="one surface analysis shows the pattern, not the heat: a 1002 hPa low 105 km from Portland "
+                "with no front within 300 km of it, in June (a thermal low), gives heat_wave one weak piece "
+                "(posterior 0.30) of the 3 it needs; the nearest high of 1020 hPa or more is 1447 km away",
+        signals=("thermal_low",), screened=("locate_fronts",)),
     # the radiosonde network alone: the trough and the jet, 12 h after the case time
     Row("upper_air", "superstorm1993", ("upper_air",), supported=False,
         why_not="radiosondes alone give extratropical_cyclone 1 of the 3 supporting pieces it needs (posterior "

@@ -235,6 +235,10 @@ def test_classify_heavy_rain_mch(seq):
     assert res.values["short_duration_heavy_rain"].value is True
     assert res.values["ffg_exceeded"].value is True and res.values["rate_over_threshold"].value is True
     assert "flash flooding likely" in res.values["us_category"].value
+    # 200 min: the 3 h total reached the orange signal, so the signal is reached although
+    # the 6 and 12 h windows are not covered; a guidance window reached is enough for true
+    assert res.values["rainstorm_signal"].value is True
+    assert _judge(res, "gl-flash-flood", field="ffg_exceeded", meaning="refutes").met is False
     assert _max_window(p, 12) >= 20.0 and _cma_refutation(res).met is False
     assert any("not covered" in w and "6 h" in w for w in res.warnings)
 
@@ -247,7 +251,18 @@ def test_classify_heavy_rain_bom_six_hours(seq):
     assert res.value("max_accumulation_1h") == pytest.approx(_max_window(p, 10), abs=0.02)
     assert res.values["cma_window"].value == 6
     assert "below the rainstorm-signal criterion (50 mm/6 h)" in res.values["cma_grade"].value
-    assert res.values["rainstorm_signal"].value is False
+    # 6 h of frames: no signal in the 3 and 6 h windows, but the 12 h window (the blue
+    # signal's 50 mm) is not covered, so "no rainstorm signal" cannot be asserted
+    rs = res.values["rainstorm_signal"]
+    assert rs.value is None and "not reached in the covered 3 h, 6 h window(s)" in rs.note
+    assert "shorter than the 12 h window" in rs.note
+    # every flash-flood-guidance window (1, 3, 6 h) is covered and none reached: false, and
+    # the flash flood guideline's refutation is met; so is the null card's weak support
+    assert _max_window(p, 60) < 76.2 and _max_window(p, 30) < 63.5 and _max_window(p, 10) < 25.4
+    assert res.values["ffg_exceeded"].value is False
+    assert _judge(res, "gl-flash-flood", field="ffg_exceeded", meaning="refutes").met is True
+    assert _judge(res, "gl-null-case", field="ffg_exceeded", hazard="no_severe_hazard").met is True
+    assert _judge(res, "gl-null-case", field="short_duration_heavy_rain", hazard="no_severe_hazard").met is True
     assert res.values["short_duration_heavy_rain"].value is False  # ~15 mm in the wettest hour
     # 53 mm/h in one frame, but no hour reaches 1 in: not a flash-flood rate
     assert res.value("max_rain_rate") > 25.4 and res.values["rate_over_threshold"].value is False
@@ -660,6 +675,31 @@ def test_opera_composite_spikes_are_removed(data_dir):
     assert one.value("max_rain_rate") < 1000 and any(w.startswith("quality control") for w in one.warnings)
 
 
+def test_nowcast_sees_the_checked_rates(data_dir):
+    """run_nowcast's input frames pass the same quality control as the precipitation tools:
+    the raw last OPERA frame (h5py) holds a hot pixel far above the checked frame's
+    maximum; the persistence forecast's maximum is the Marshall-Palmer reflectivity
+    (Z = 200 R^1.6, by hand) of the checked maximum, not of the hot pixel."""
+    import glob
+
+    import h5py
+
+    last = sorted(glob.glob(str(data_dir / "pysteps-data/radar/OPERA/20180824/*.hdf")))[-1]
+    with h5py.File(last) as f:
+        w = f["dataset1/what"].attrs
+        a = f["dataset1/data1/data"][...].astype(float)
+        raw = float(np.max(a[(a != w["nodata"]) & (a != w["undetect"])]) * w["gain"] + w["offset"])
+    stats = run("compute_rain_rate_stats", case="opera20180824")  # the last frame, checked
+    checked = stats.value("max_rain_rate")
+    assert stats.values["max_time"].value == "2018-08-24T23:45Z" and raw > 2 * checked
+    fc = run("run_nowcast", case="opera20180824", method="persistence", lead=15)
+    assert fc.values["analysis_time"].value == "2018-08-24T23:45Z"
+    mp = lambda r: 10 * np.log10(200 * r ** 1.6)
+    assert fc.value("max_reflectivity_at_lead") == pytest.approx(mp(checked), abs=0.06)
+    assert fc.value("max_reflectivity_at_lead") < mp(raw) - 5
+    assert any(x.startswith("quality control set missing") for x in fc.warnings)
+
+
 @pytest.mark.parametrize("case", ["mch20150515", "bom20180616", "knmi20100826", "mrms20190610", "fmi"])
 def test_quality_control_keeps_the_maxima_of_clean_composites(seq, case):
     """On these composites the maximum rate is a real echo: quality control keeps it (the
@@ -668,3 +708,19 @@ def test_quality_control_keeps_the_maxima_of_clean_composites(seq, case):
     raw = to_rain_rate(ds).values
     res = run("compute_rain_rate_stats", case=case, whole_sequence=True)
     assert res.value("max_rain_rate") == pytest.approx(float(np.nanmax(raw)), abs=0.01)
+
+
+def test_classify_heavy_rain_partial_guidance_windows(seq):
+    """FMI, 10:45-14:00 UTC: the 1 and 3 h windows are covered, the 6 h one is not. No
+    covered window reaches the guidance, so whether it was exceeded stays not computable
+    (a longer sequence could still reach the 6 h value) and the flash-flood refutation is
+    not judged."""
+    ds = seq("fmi20170509")
+    res = run("classify_heavy_rain", case="fmi20170509")
+    v = res.values["ffg_exceeded"]
+    assert res.values["max_accumulation_6h"].value is None and res.value("max_accumulation_3h") < 63.5
+    assert v.value is None and "not reached in the covered 1 h, 3 h window(s)" in v.note
+    assert "shorter than the 6 h window" in v.note
+    assert "guidance not computable" in res.values["us_category"].value
+    assert _judge(res, "gl-flash-flood", field="ffg_exceeded", meaning="refutes").met is None
+    assert ds.sizes["time"] >= 13  # the frames span more than 3 h

@@ -165,3 +165,63 @@ def test_surface_tools_need_their_roles():
     assert not r.ok and "fronts" in r.error
     r = call_tool("compute_pressure_tendency", {"case": "superstorm1993", "interval": 48})
     assert not r.ok and r.error_type == "InvalidArguments"
+
+
+def _wpc_metpy():
+    """The heat-dome bulletin as MetPy's own parser reads it (independent of hvrmet's reader)."""
+    import os
+
+    from metpy.io import parse_wpc_surface_bulletin
+
+    return parse_wpc_surface_bulletin(os.path.join(os.environ["HVRMET_DATA_DIR"], "metpy", "staticdata",
+                                                   "WPC_sfc_fronts_20210628_1800.txt"))
+
+
+def test_locate_fronts_thermal_low_heat_dome():
+    """The low nearest Portland on 28 June 2021 (1002 hPa, ~105 km SSW) lies on no front: the
+    nearest cold, warm, stationary or occluded front vertex, from MetPy's parse and pyproj,
+    is farther than 300 km, and June is the northern warm season, so it is a thermal low."""
+    from pyproj import Geod
+
+    from hvrmet.tools.surface import FRONT_CLEAR_KM, THERMAL_LOW_RADIUS_KM
+
+    df = _wpc_metpy()
+    g = Geod(ellps="WGS84")
+    lows = df[df.feature == "LOW"]
+    lon_l, lat_l = np.array([p.x for p in lows.geometry]), np.array([p.y for p in lows.geometry])
+    d = g.inv(np.full(len(lows), -122.6), np.full(len(lows), 45.6), lon_l, lat_l)[2] / 1000
+    i = int(np.argmin(d))
+    fronts = df[df.feature.isin(["COLD", "WARM", "STNRY", "OCFNT"])]
+    xy = np.array([c for line in fronts.geometry for c in line.coords])
+    gap = g.inv(np.full(len(xy), lon_l[i]), np.full(len(xy), lat_l[i]), xy[:, 0], xy[:, 1])[2].min() / 1000
+    assert d[i] < THERMAL_LOW_RADIUS_KM and gap > FRONT_CLEAR_KM  # the data themselves, not hvrmet's reader
+
+    r = _ok("locate_fronts", {"case": "heatdome2021"})
+    assert r.value("nearest_low_front_distance") == pytest.approx(gap, abs=1.0)
+    assert r.values["thermal_low"].value is True
+    assert f"the nearest front {gap:.0f} km from it" in r.values["thermal_low"].note
+    # a point whose nearest low sits on a front: the 1002 hPa low at 34.4N 114.5W, which a
+    # front passes within a few km of (the same check through MetPy's parse)
+    j = int(np.argmin(np.abs(lat_l - 34.4) + np.abs(lon_l + 114.5)))
+    gap_j = g.inv(np.full(len(xy), lon_l[j]), np.full(len(xy), lat_l[j]), xy[:, 0], xy[:, 1])[2].min() / 1000
+    assert gap_j < FRONT_CLEAR_KM
+    desert = _ok("locate_fronts", {"case": "heatdome2021", "lat": 34.4, "lon": -114.5})
+    assert desert.value("nearest_low_front_distance") == pytest.approx(gap_j, abs=1.0)
+    assert desert.values["thermal_low"].value is False
+    # no low within 500 km: not computable, with the reason
+    far = _ok("locate_fronts", {"case": "heatdome2021", "lat": 0.0, "lon": -30.0})
+    assert far.values["thermal_low"].value is None and "no analysed low within 500 km" in far.values["thermal_low"].note
+
+
+def test_thermal_low_needs_the_warm_season(monkeypatch):
+    """The same non-frontal low in a cold-season analysis is no thermal low; the rule is the
+    hemisphere's warm season of describe_case_setting."""
+    from hvrmet.tools import setting, surface
+
+    assert setting.warm_season(45.0, 6) and not setting.warm_season(45.0, 12)
+    assert setting.warm_season(-37.0, 1) and not setting.warm_season(-37.0, 6)
+    assert setting.warm_season(45.0, 5) and setting.warm_season(45.0, 9) and not setting.warm_season(45.0, 10)
+    assert setting.warm_season(-30.0, 11) and setting.warm_season(-30.0, 3) and not setting.warm_season(-30.0, 4)
+    monkeypatch.setattr(surface, "warm_season", lambda lat, month: False)
+    r = _ok("locate_fronts", {"case": "heatdome2021"})
+    assert r.values["thermal_low"].value is False and "cold season" in r.values["thermal_low"].note

@@ -33,6 +33,13 @@ def knowledge_dir() -> Path:
     env = os.environ.get("HVRMET_KNOWLEDGE_DIR")
     if env:
         return Path(env)
+    return _package_knowledge_dir()
+
+
+@functools.cache
+def _package_knowledge_dir() -> Path:
+    """The package's own knowledge folder, located once per process (the package does not
+    move while it runs)."""
     return package_path("hvrmet.knowledge", "data")
 
 
@@ -143,6 +150,19 @@ def _store_for(root: str) -> KnowledgeStore:
     return KnowledgeStore(Path(root))
 
 
+#: ``(HVRMET_KNOWLEDGE_DIR as last seen, its store)``: :func:`default_store` is asked tens of
+#: thousands of times a diagnosis, so the lookup is one environment read and a comparison.
+_default: tuple[str | None, KnowledgeStore] | None = None
+
+
 def default_store() -> KnowledgeStore:
-    """The store of the current knowledge folder, loaded once per process."""
-    return _store_for(str(knowledge_dir()))
+    """The store of the current knowledge folder, loaded once per process (and once per
+    folder when ``HVRMET_KNOWLEDGE_DIR`` changes)."""
+    global _default
+    env = os.environ.get("HVRMET_KNOWLEDGE_DIR")
+    last = _default
+    if last is not None and last[0] == env:
+        return last[1]
+    store = _store_for(str(knowledge_dir()))
+    _default = (env, store)
+    return store

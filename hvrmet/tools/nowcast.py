@@ -41,12 +41,17 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     reports the maximum reflectivity, the area at or above the threshold (km^2) and its
     centroid at the lead time, beside the area now, all inside the window around the case's
     place (kind ``composite``; the forecast itself covers the whole grid, so that echoes
-    moving in from outside are there).
+    moving in from outside are there). The input frames pass the composites' quality
+    control first (:func:`hvrmet.tools.precipitation.checked_rain_rate`, over the whole
+    sequence, shared with the precipitation tools: values no rain can give are missing, and
+    the warning says how many).
     """
     from hvrmet.calc.precipitation import MOTION_MAX_PIXELS
     from hvrmet.nowcast import get_method
     from hvrmet.nowcast.baselines import motion_field
+    from hvrmet.calc.precipitation import qc_note
     from hvrmet.nowcast.dataset import grid_times, resample_5min, to_dbz
+    from hvrmet.tools.precipitation import checked_rain_rate
 
     ds = ctx.load(args.role)
     if "precip" not in ds.data_vars or ds["precip"].ndim != 3:
@@ -54,7 +59,8 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     native = ds.time.values.astype("datetime64[ns]")
     step = float(ds.attrs.get("timestep_min", 5.0))
     # the 5-min grid times first (cheap), then only the native frames the six input frames
-    # come from are converted: a long continental sequence is not converted whole
+    # come from are converted to reflectivity (the quality control's rain rates are the
+    # whole sequence's, computed once and shared with the precipitation tools)
     times = native if abs(step - 5.0) <= 0.01 else grid_times(native)
     end = len(times) + args.frame + 1 if args.frame < 0 else args.frame + 1
     if end < 6 or end > len(times):
@@ -64,7 +70,11 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     lo = int(np.searchsorted(native, grid[0], side="right")) - 1
     hi = int(np.searchsorted(native, grid[-1], side="left"))
     sub = ds.isel(time=slice(lo, hi + 1))
+    checked, qc = checked_rain_rate(ctx, args.role)
     frames = to_dbz(sub)
+    # the values the quality control set missing are missing in the reflectivity too
+    frames = np.where(np.isfinite(checked[lo:hi + 1]), frames, np.float32(np.nan)).astype(np.float32)
+    qc_line = qc_note(qc)
     if not np.array_equal(sub.time.values.astype("datetime64[ns]"), grid):
         frames = resample_5min(frames, sub.time.values, grid=grid)[0]
     now_dbz = frames[-1]
@@ -99,6 +109,6 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
         "valid_time": Value(value=str(times[end - 1] + np.timedelta64(int(args.lead), "m"))[:16] + "Z", units=""),
         "method": Value(value=args.method, units=""),
     }
-    return win.finish(ToolOutput(values=out, summary=(
+    return win.finish(ToolOutput(values=out, warnings=[qc_line] if qc_line else [], summary=(
         f"{args.method}: {area:.0f} km2 at or above {args.threshold:.0f} dBZ in {args.lead:.0f} min "
         f"(now {out['area_over_threshold_now'].value:.0f} km2) {win.area_text()}")))

@@ -55,10 +55,11 @@ def _load(args: SequenceInput, ctx: ToolContext, *, mask_area: bool = True
     """The sequence inside the window: the dataset and its frames' minutes limited to the
     frames in the time window, the rain rates (mm/h) with the pixels outside the circle set
     to NaN (unless ``mask_area`` is false: the motion tracks the whole field), the notes
-    and the window. The rates pass :func:`~hvrmet.calc.precipitation.quality_control`
-    first (values above the world-record envelope and isolated single-pixel spikes set
-    missing); what it removed is the first note."""
+    and the window. The rates are :func:`checked_rain_rate`'s (values above the
+    world-record envelope and isolated single-pixel spikes set missing, over the whole
+    sequence); what the quality control removed is the first note."""
     ds = ctx.load(args.role)
+    all_rate, qc = checked_rain_rate(ctx, args.role)
     win = ctx.window("composite", args)
     minutes, notes = frame_minutes(ds)
     keep, note = win.select_times(ds["time"].values, "frames")
@@ -66,7 +67,7 @@ def _load(args: SequenceInput, ctx: ToolContext, *, mask_area: bool = True
         notes.append(note)
     if not keep.all():
         ds, minutes = ds.isel(time=np.flatnonzero(keep)), minutes[keep]
-    rate, qc = quality_control(to_rain_rate(ds).values, value_duration_min(ds))
+    rate = all_rate[np.flatnonzero(keep)]  # a copy: the cached rates stay as they are
     qc_line = qc_note(qc)
     if qc_line:
         notes.insert(0, qc_line)
@@ -78,6 +79,17 @@ def _load(args: SequenceInput, ctx: ToolContext, *, mask_area: bool = True
         rate = np.where(inside, rate, np.float32(np.nan))
     win.at(ds["time"].values[-1], "the composite's last frame")
     return ds, rate, minutes, notes, win
+
+
+def checked_rain_rate(ctx: ToolContext, role: str) -> tuple[np.ndarray, dict]:
+    """The rain rates (mm/h) of every frame of the composite sequence of ``role`` after
+    :func:`~hvrmet.calc.precipitation.quality_control` over the whole sequence and grid,
+    and its report: computed once per process for the same files
+    (:meth:`~hvrmet.tools.context.ToolContext.derived`) and shared by every composite tool
+    and the nowcast, so that they all see the same checked values. The array is
+    read-only."""
+    return ctx.derived(role, "quality_controlled_rain_rate",
+                       lambda ds: quality_control(to_rain_rate(ds).values, value_duration_min(ds)))
 
 
 def _away(vals: dict[str, Value], prefix: str) -> str:
@@ -460,6 +472,21 @@ class HeavyRainInput(SequenceInput):
                                      description="rain rate that signals flash-flood potential (1 in/h)")
 
 
+def _reached(reached: list[int], windows: list[int], best: dict, uncovered_note, what: str) -> Value:
+    """Whether a criterion judged on several accumulation windows was reached: true when a
+    covered window reached it; false only when the sequence covers every window of the
+    criterion (a 6 h sequence cannot show that no 12 h total reached 50 mm); otherwise not
+    computable, with what the covered windows showed and the first window not covered."""
+    if reached:
+        return Value(value=True)
+    missing = [h for h in windows if h not in best]
+    if not missing:
+        return Value(value=False)
+    seen = [h for h in windows if h in best]
+    shown = f"not reached in the covered {', '.join(f'{h} h' for h in seen)} window(s); " if seen else ""
+    return Value(value=None, note=shown + uncovered_note(missing[0], f"the {what}"))
+
+
 @tool(category="precipitation", needs=NEEDS, example={},
       outputs=windowed({"cma_grade": "", "cma_window": "h", "max_accumulation_1h": "mm",
                         "max_1h_lat": "degree_north", "max_1h_lon": "degree_east", **place_units("max_1h"),
@@ -484,9 +511,11 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
     - 1 h: CMA operational short-duration heavy precipitation, >= 20 mm in 1 h.
 
     ``cma_grade`` is the label of the longest covered window. ``short_duration_heavy_rain``,
-    ``rainstorm_signal`` and ``ffg_exceeded`` are judged on the windows the sequence covers,
-    and each is not computable (its note says why) when the sequence covers none of its
-    windows: 40 minutes of frames cannot show that no hour reached 20 mm. US practice: rain rates
+    ``rainstorm_signal`` and ``ffg_exceeded`` are true when a window the sequence covers
+    reaches their criterion, false only when the sequence covers every window of the
+    criterion (1 h; 3, 6 and 12 h; 1, 3 and 6 h), and otherwise not computable, with a
+    note saying why: 40 minutes of frames cannot show that no hour reached 20 mm, nor 6 h
+    that no 12 h total reached the blue signal's 50 mm. US practice: rain rates
     >= 1 in/h (25.4 mm/h) can lead to flash flooding (NWS Wilmington OH, flash flood
     reports: "an inch or more of rain in less than an hour"), tested on the largest 1 h
     accumulation (on the largest frame rate only when the sequence is shorter than 1 h;
@@ -551,15 +580,14 @@ def classify_heavy_rain(args: HeavyRainInput, ctx: ToolContext) -> ToolOutput:
         Value(value=best[1][0] >= CMA_SHORT_DURATION_MM) if 1 in best else
         Value(value=None, note=uncovered_note(1, "short-duration heavy rain")))
     signal_hours = sorted({h for h, _, _ in CMA_SIGNALS})
-    vals["rainstorm_signal"] = (
-        Value(value=any(h in best and best[h][0] >= thr for h, thr, _ in CMA_SIGNALS))
-        if any(h in best for h in signal_hours) else
-        Value(value=None, note=uncovered_note(signal_hours[0], "the shortest rainstorm-signal criterion")))
+    vals["rainstorm_signal"] = _reached(
+        [h for h, thr, _ in CMA_SIGNALS if h in best and best[h][0] >= thr], signal_hours, best,
+        uncovered_note, "rainstorm-signal criterion")
     ffg = {1: args.ffg_1h, 3: args.ffg_3h, 6: args.ffg_6h}
     exceeded = [h for h in ffg if h in best and best[h][0] >= ffg[h]]
-    vals["ffg_exceeded"] = (Value(value=bool(exceeded)) if any(h in best for h in ffg) else
-                            Value(value=None, note=uncovered_note(min(ffg), "flash flood guidance")))
-    guidance = ("guidance not exceeded" if vals["ffg_exceeded"].value is not None else
+    vals["ffg_exceeded"] = _reached(exceeded, sorted(ffg), best, uncovered_note, "flash flood guidance")
+    guidance = ("guidance not exceeded" if vals["ffg_exceeded"].value is False else
+                "guidance exceeded" if vals["ffg_exceeded"].value else
                 "guidance not computable: " + vals["ffg_exceeded"].note)
     if exceeded:
         us = "flash flooding likely: " + ", ".join(f"{h} h max {best[h][0]:.1f} mm >= FFG {ffg[h]:g} mm"

@@ -69,6 +69,11 @@ def distance_to_coast_km(lat: float, lon: float) -> float:
     return float(d.min() / 1000.0)
 
 
+def warm_season(lat: float, month: int) -> bool:
+    """May-September in the Northern Hemisphere, November-March in the Southern."""
+    return (5 <= month <= 9) if lat >= 0 else (month >= 11 or month <= 3)
+
+
 def tropical_cyclone_season(lat: float, lon: float, month: int) -> bool:
     """Whether a place and month lie in a tropical-cyclone basin's season.
 
@@ -106,7 +111,7 @@ def describe_case_setting(args: CaseInput, ctx: ToolContext) -> ToolOutput:
     """
     c = ctx.case
     lat, lon, month = c.location.lat, c.location.lon, c.time.month
-    warm = (5 <= month <= 9) if lat >= 0 else (month >= 11 or month <= 3)
+    warm = warm_season(lat, month)
     values = {
         "month": Value(value=month, units="1"), "hour_utc": Value(value=c.time.hour, units="1"),
         "latitude": Value(value=lat, units="degree_north"), "longitude": Value(value=lon, units="degree_east"),

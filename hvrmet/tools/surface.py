@@ -31,6 +31,7 @@ from hvrmet.tools.gridded import BoxInput
 from hvrmet.tools.inputs import WindowInput, quantity
 from hvrmet.tools.registry import tool
 from hvrmet.tools.results import ToolOutput, Value
+from hvrmet.tools.setting import warm_season
 from hvrmet.tools.window import Window, place_units, windowed
 
 __all__ = ["station_frame", "reports_in_window", "station_extreme", "station_extreme_outs", "pressure_changes", "distance_km", "buddy_check"]
@@ -491,6 +492,11 @@ def distance_km(lat0: float, lon0: float, lat, lon) -> np.ndarray:
 
 
 _FRONTS = {"cold": "COLD", "warm": "WARM", "stationary": "STNRY", "occluded": "OCFNT"}
+#: A low counts as near the point within this distance (km) ...
+THERMAL_LOW_RADIUS_KM = 500.0
+#: ... and as non-frontal when no cold, warm, stationary or occluded front passes within this distance (km) of it.
+FRONT_CLEAR_KM = 300.0
+
 
 
 def _extent_outs() -> dict[str, str]:
@@ -509,7 +515,8 @@ def _extent_outs() -> dict[str, str]:
                         "nearest_strong_high_lon": DEG_E, "nearest_strong_high_bearing": "degree",
                         "nearest_low_distance": "km", "nearest_low_pressure": "hPa", "nearest_low_bearing": "degree",
                         "min_low_pressure": "hPa", "min_low_lat": DEG_N, "min_low_lon": DEG_E,
-                        **place_units("min_low"), "valid_time": ""}),
+                        **place_units("min_low"), "nearest_low_front_distance": "km", "thermal_low": "",
+                        "valid_time": ""}),
       example={}, needs=("fronts",))
 def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     """Fronts, troughs, highs and lows of a WPC surface analysis, and highs near a point.
@@ -525,6 +532,18 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     time window around the case's time is flagged (``outside_time_window``). A strong
     surface high over a region is one sign of a subsiding ridge; in a heat wave a thermal
     low often sits under the upper ridge instead.
+
+    ``nearest_low_front_distance`` is the geodesic distance from the nearest low to the
+    nearest vertex of a cold, warm, stationary or occluded front (troughs are not fronts;
+    ``None`` without a low or a front). ``thermal_low`` is true when that low lies within
+    :data:`THERMAL_LOW_RADIUS_KM` of the point, no front passes within
+    :data:`FRONT_CLEAR_KM` of it, and the analysis is valid in the warm season of the
+    point's hemisphere (:func:`hvrmet.tools.setting.warm_season`): a non-frontal warm-season low, the heat (thermal)
+    low that strong surface heating deepens (AMS Glossary of Meteorology, "heat low"), like
+    the coastal thermal trough under the hottest days of the North American west coast
+    (Brewer, Mass and Potter 2012, Mon. Wea. Rev. 140, 3820-3843). False when such a low is
+    near but frontal or the season is cold; ``None`` when no analysed low lies near the
+    point or the analysis has no valid time.
     """
     ds = ctx.load(args.role)
     for v in ("feature_type", "strength", "vertex_lat", "vertex_lon", "vertex_feature"):
@@ -587,6 +606,24 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
     if "valid" in ds.coords and ds["valid"].size:
         valid = _iso(ds["valid"].values[0])
     values["valid_time"] = Value(value=valid)
+    front = np.isin(ftype[vfeat], list(_FRONTS.values()))
+    gap = (float(distance_km(float(low["lat"]), float(low["lon"]), vlat[front], vlon[front]).min())
+           if low is not None and front.any() else None)
+    values["nearest_low_front_distance"] = Value(value=None if gap is None else round(gap, 0), units="km",
+                                                 note="from the nearest low to the nearest front")
+    if low is None or float(low["km"]) > THERMAL_LOW_RADIUS_KM:
+        values["thermal_low"] = Value(value=None, note=f"no analysed low within {THERMAL_LOW_RADIUS_KM:g} km of "
+                                      "the point")
+    elif not valid:
+        values["thermal_low"] = Value(value=None, note="the analysis has no valid time, so its season is unknown")
+    else:
+        values["thermal_low"] = Value(value=bool((gap is None or gap > FRONT_CLEAR_KM)
+                                                 and warm_season(lat0, pd.Timestamp(valid).month)),
+                                      note=f"the nearest low, {float(low['km']):.0f} km from the point: "
+                                           + ("no front" if gap is None else f"the nearest front {gap:.0f} km from "
+                                              "it") + f" (non-frontal with no front within {FRONT_CLEAR_KM:g} km), "
+                                           f"{'warm' if warm_season(lat0, pd.Timestamp(valid).month) else 'cold'} "
+                                           "season")
     warnings: list[str] = []
     win.at(valid or None, "the surface analysis")
     counts = ", ".join(f"{values[f'n_{k}_fronts'].value} {k}" for k in _FRONTS)
