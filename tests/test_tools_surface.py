@@ -225,3 +225,37 @@ def test_thermal_low_needs_the_warm_season(monkeypatch):
     monkeypatch.setattr(surface, "warm_season", lambda lat, month: False)
     r = _ok("locate_fronts", {"case": "heatdome2021"})
     assert r.values["thermal_low"].value is False and "cold season" in r.values["thermal_low"].note
+
+
+@pytest.mark.parametrize("front_km, low_km, valid, lat0, want", [
+    (301.0, 100.0, "2021-06-28T18:00Z", 45.0, True),    # just beyond 300 km: non-frontal, June, north
+    (299.0, 100.0, "2021-06-28T18:00Z", 45.0, False),   # a front within 300 km: frontal
+    (None, 100.0, "2021-06-28T18:00Z", 45.0, True),     # no front at all on the map
+    (800.0, 500.0, "2021-06-28T18:00Z", 45.0, True),    # a low exactly 500 km away still counts
+    (800.0, 500.5, "2021-06-28T18:00Z", 45.0, None),    # beyond 500 km: no low near the point
+    (800.0, 100.0, "2021-12-28T18:00Z", 45.0, False),   # December, north: cold season
+    (800.0, 100.0, "2021-12-28T18:00Z", -37.0, True),   # December, south: warm season
+    (800.0, 100.0, "", 45.0, None),                      # no valid time: season unknown
+])
+def test_thermal_low_rules_by_hand(front_km, low_km, valid, lat0, want):
+    """The thermal-low rule on a low at 45N 120W with one front vertex placed due north at a
+    geodesic distance fixed by pyproj (the tool measures it back)."""
+    from pyproj import Geod
+
+    from hvrmet.tools.surface import thermal_low_values
+
+    if front_km is None:
+        flat, flon = np.array([]), np.array([])
+    else:
+        lon, lat, _ = Geod(ellps="WGS84").fwd(-120.0, 45.0, 0.0, front_km * 1000.0)
+        flat, flon = np.array([lat]), np.array([lon])
+    out = thermal_low_values((45.0, -120.0, low_km), flat, flon, valid, lat0)
+    assert out["thermal_low"].value is want
+    gap = out["nearest_low_front_distance"].value
+    assert gap is None if front_km is None else gap == pytest.approx(front_km, abs=0.5)
+    if want is not None:
+        assert ("cold season" in out["thermal_low"].note) == (want is False and front_km == 800.0)
+        assert f"{low_km:.0f} km from the point" in out["thermal_low"].note
+    none = thermal_low_values(None, flat, flon, valid, lat0)
+    assert none["thermal_low"].value is None and none["nearest_low_front_distance"].value is None
+    assert "no analysed low within 500 km" in none["thermal_low"].note

@@ -507,6 +507,41 @@ def _extent_outs() -> dict[str, str]:
     return out
 
 
+def thermal_low_values(low: tuple[float, float, float] | None, front_lat: np.ndarray, front_lon: np.ndarray,
+                       valid: str, lat0: float) -> dict[str, Value]:
+    """``nearest_low_front_distance`` and ``thermal_low`` of :func:`locate_fronts`.
+
+    Parameters
+    ----------
+    low
+        The nearest analysed low: latitude, longitude (degree) and its distance from the
+        point (km); ``None`` without one.
+    front_lat, front_lon
+        The vertices of every cold, warm, stationary and occluded front (degree).
+    valid
+        The analysis's valid time (ISO), ``""`` when unknown.
+    lat0
+        The point's latitude (its hemisphere decides the season).
+    """
+    gap = (float(distance_km(low[0], low[1], front_lat, front_lon).min())
+           if low is not None and len(front_lat) else None)
+    out = {"nearest_low_front_distance": Value(value=None if gap is None else round(gap, 0), units="km",
+                                               note="from the nearest low to the nearest front")}
+    if low is None or low[2] > THERMAL_LOW_RADIUS_KM:
+        out["thermal_low"] = Value(value=None, note=f"no analysed low within {THERMAL_LOW_RADIUS_KM:g} km of the point")
+        return out
+    if not valid:
+        out["thermal_low"] = Value(value=None, note="the analysis has no valid time, so its season is unknown")
+        return out
+    warm = warm_season(lat0, pd.Timestamp(valid).month)
+    frontal = gap is not None and gap <= FRONT_CLEAR_KM
+    out["thermal_low"] = Value(value=bool(warm and not frontal), note=(
+        f"the nearest low, {low[2]:.0f} km from the point: "
+        + ("no front" if gap is None else f"the nearest front {gap:.0f} km from it")
+        + f" (non-frontal with no front within {FRONT_CLEAR_KM:g} km), {'warm' if warm else 'cold'} season"))
+    return out
+
+
 @tool(category="surface",
       outputs=windowed({"n_cold_fronts": "1", "n_warm_fronts": "1", "n_stationary_fronts": "1",
                         "n_occluded_fronts": "1", "n_troughs": "1", "n_highs": "1", "n_lows": "1", "highs": "", "lows": "",
@@ -607,23 +642,8 @@ def locate_fronts(args: FrontsInput, ctx: ToolContext) -> ToolOutput:
         valid = _iso(ds["valid"].values[0])
     values["valid_time"] = Value(value=valid)
     front = np.isin(ftype[vfeat], list(_FRONTS.values()))
-    gap = (float(distance_km(float(low["lat"]), float(low["lon"]), vlat[front], vlon[front]).min())
-           if low is not None and front.any() else None)
-    values["nearest_low_front_distance"] = Value(value=None if gap is None else round(gap, 0), units="km",
-                                                 note="from the nearest low to the nearest front")
-    if low is None or float(low["km"]) > THERMAL_LOW_RADIUS_KM:
-        values["thermal_low"] = Value(value=None, note=f"no analysed low within {THERMAL_LOW_RADIUS_KM:g} km of "
-                                      "the point")
-    elif not valid:
-        values["thermal_low"] = Value(value=None, note="the analysis has no valid time, so its season is unknown")
-    else:
-        values["thermal_low"] = Value(value=bool((gap is None or gap > FRONT_CLEAR_KM)
-                                                 and warm_season(lat0, pd.Timestamp(valid).month)),
-                                      note=f"the nearest low, {float(low['km']):.0f} km from the point: "
-                                           + ("no front" if gap is None else f"the nearest front {gap:.0f} km from "
-                                              "it") + f" (non-frontal with no front within {FRONT_CLEAR_KM:g} km), "
-                                           f"{'warm' if warm_season(lat0, pd.Timestamp(valid).month) else 'cold'} "
-                                           "season")
+    values.update(thermal_low_values(None if low is None else (float(low["lat"]), float(low["lon"]), float(low["km"])),
+                                     vlat[front], vlon[front], valid, lat0))
     warnings: list[str] = []
     win.at(valid or None, "the surface analysis")
     counts = ", ".join(f"{values[f'n_{k}_fronts'].value} {k}" for k in _FRONTS)
