@@ -259,3 +259,26 @@ def test_thermal_low_rules_by_hand(front_km, low_km, valid, lat0, want):
     none = thermal_low_values(None, flat, flon, valid, lat0)
     assert none["thermal_low"].value is None and none["nearest_low_front_distance"].value is None
     assert "no analysed low within 500 km" in none["thermal_low"].note
+
+
+def test_thermal_low_notes_units_and_the_300_km_boundary(monkeypatch):
+    """What the rule reports, word for word, and a front exactly 300 km away (distance fixed
+    by hand) makes the low frontal."""
+    from hvrmet.tools import surface
+
+    one = (np.array([46.0]), np.array([-120.0]))
+    monkeypatch.setattr(surface, "distance_km", lambda *a: np.array([300.0]))
+    out = surface.thermal_low_values((45.0, -120.0, 100.0), *one, "2021-06-28T18:00Z", 45.0)
+    assert out["thermal_low"].value is False  # 300 km is within 300 km
+    monkeypatch.setattr(surface, "distance_km", lambda *a: np.array([300.4]))
+    out = surface.thermal_low_values((45.0, -120.0, 100.0), *one, "2021-06-28T18:00Z", 45.0)
+    d = out["nearest_low_front_distance"]
+    assert out["thermal_low"].value is True and d.value == 300.0 and isinstance(d.value, float) and d.units == "km"
+    assert d.note == "from the nearest low to the nearest front"
+    assert out["thermal_low"].note == ("the nearest low, 100 km from the point: the nearest front 300 km from it "
+                                       "(non-frontal with no front within 300 km), warm season")
+    bare = surface.thermal_low_values((45.0, -120.0, 100.0), np.array([]), np.array([]), "2021-06-28T18:00Z", 45.0)
+    assert bare["thermal_low"].note == ("the nearest low, 100 km from the point: no front (non-frontal with no "
+                                        "front within 300 km), warm season")
+    undated = surface.thermal_low_values((45.0, -120.0, 100.0), *one, "", 45.0)
+    assert undated["thermal_low"].note == "the analysis has no valid time, so its season is unknown"
