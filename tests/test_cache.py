@@ -55,3 +55,12 @@ def test_derived_products_are_made_once_read_only_and_sized():
     other, _ = a.derived("composite_sequence", "another_product", make)
     assert len(calls) == 2 and other is not arr
     assert _nbytes((arr, {"n": 2}, _ds(100))) == arr.nbytes + 800
+
+
+def test_a_derived_array_alone_is_read_only_too():
+    from hvrmet.tools.context import CACHE, ToolContext
+
+    CACHE.clear()
+    arr = ToolContext("fmi20170509").derived("composite_sequence", "bare_array",
+                                             lambda ds: np.zeros((3, 4), dtype=np.float32))
+    assert isinstance(arr, np.ndarray) and not arr.flags.writeable
