@@ -14,6 +14,8 @@ ifeq ($(origin HVRMET_DATA_DIR), undefined)
   endif
 endif
 export MPLBACKEND := Agg
+# pytest-xdist workers for `make test` (each holds its own dataset cache, up to 3 GB)
+TEST_WORKERS ?= 2
 
 .PHONY: demo test venv system clean
 
@@ -46,7 +48,7 @@ demo: $(STAMP)
 	$(BIN)/hvrmet diagnose may1999 --out out
 
 test: $(STAMP) $(SYSTEM)
-	HVRMET_REQUIRE_BROWSER=1 $(BIN)/python -m pytest --durations=15
+	HVRMET_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 clean:
 	rm -rf $(VENV) out

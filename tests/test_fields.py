@@ -368,11 +368,15 @@ def test_tools_give_the_same_numbers(variants, refs, variant):
         assert not r.ok and "no 700 hPa level" in r.error and "250" in r.error
 
 
-def test_cases_show_lists_fields_and_tools(capsys):
+def test_cases_show_lists_fields_and_tools(capsys, monkeypatch):
     from typer.testing import CliRunner
 
+    from hvrmet import cli
     from hvrmet.cli import app
 
+    # the module's console fixes its width when COLUMNS is set at import (in some other
+    # test's environment); this test's width is its own
+    monkeypatch.setattr(cli.console, "_width", 250)
     res = CliRunner().invoke(app, ["cases", "show", "cyclone2010"], env={"COLUMNS": "250"})
     assert res.exit_code == 0, res.output
     out = res.output
