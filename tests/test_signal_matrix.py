@@ -68,7 +68,7 @@ def test_card_signals_are_defined_or_unmeasured():
 
     unmeasured = {"hook_echo", "dry_midlevels", "bowing_line", "rear_inflow_jet", "descending_core",
                   "surface_divergence", "back_building", "subfreezing_surface_layer",
-                  "warm_advection_aloft", "cold_air_damming", "surface_temperature_below_zero",
+                  "warm_advection_aloft", "cold_air_damming",
                   "qvector_convergence", "banded_precipitation", "eyewall_ring", "slow_motion", "blocking_ridge",
                   "subsidence", "record_temperatures", "warm_nights", "persistence",
                   "deep_50dbz_core"}  # the hail proxy needs a sounding's freezing level too: a check

@@ -41,7 +41,8 @@ EXAMPLE_CASES = {
     **dict.fromkeys(("get_hail_index", "get_mesocyclones", "get_storm_structure", "get_storm_tracks", "get_tvs_detections",
                      "summarize_level3_field"), "mci20160526"),
     **dict.fromkeys(("compute_deepening_rate", "compute_pressure_tendency", "find_pressure_minimum_station",
-                     "find_strongest_winds", "summarize_upper_air", "summarize_present_weather"), "superstorm1993"),
+                     "find_strongest_winds", "summarize_upper_air", "summarize_present_weather",
+                     "summarize_station_temperatures"), "superstorm1993"),
 }
 
 

@@ -385,6 +385,110 @@ def find_strongest_winds(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
     return win.finish(ToolOutput(values=values, summary=s + g + f" ({win.area_text()})", warnings=notes, table=table))
 
 
+#: NWS excessive-heat practice: a heat index of 105 degF (40.6 degC) or more is dangerous
+#: (the excessive heat warning criterion of many US offices; NWS Directive 10-515).
+HEAT_INDEX_DANGER_C = (105.0 - 32.0) * 5.0 / 9.0
+#: The world's extreme screen temperatures (WMO Weather and Climate Extremes Archive:
+#: -89.2 degC at Vostok, 21 July 1983; 56.7 degC at Furnace Creek, 10 July 1913): a report
+#: outside them is a fault.
+WORLD_MIN_TEMPERATURE_C = -89.2
+WORLD_MAX_TEMPERATURE_C = 56.7
+#: A dew point more than this above the temperature (degC) is a fault, not rounding.
+DEW_POINT_SLACK_C = 0.5
+
+
+def _celsius(ds: xr.Dataset, name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` of variable ``name`` of the observations in degree Celsius (from the
+    variable's own ``units``; a variable without units is refused), to 0.001 degC."""
+    from metpy.units import units
+
+    u = ds[name].attrs.get("units")
+    if not u:
+        raise VariableMissing(ds.attrs.get("source_file"), f"{name} has no units, so it cannot be read as a temperature")
+    # rounded to 0.001 degC: pint's offset conversion gives 32 degF as 5.7e-14 degC, not 0
+    return np.round(units.Quantity(np.asarray(values, dtype=float), u).m_as("degC"), 3)
+
+
+@tool(category="surface",
+      outputs=windowed({**station_extreme_outs("max_temperature", "degC"),
+                        **station_extreme_outs("max_heat_index", "degC"),
+                        **station_extreme_outs("min_temperature", "degC"), "n_stations": "1",
+                        "n_heat_danger_stations": "1", "n_subfreezing_stations": "1"}),
+      example={}, needs=("surface_obs",))
+def summarize_station_temperatures(args: SurfaceInput, ctx: ToolContext) -> ToolOutput:
+    """Hottest and coldest station reports and the heat index (degC): station, position, time.
+
+    Over every report inside the window (the stations within the radius of the case's
+    place, the reports within the time window: see the module docstring): the highest
+    and lowest air temperature and the highest heat index, each with its station's
+    distance and bearing from the place, and how many stations reach a dangerous heat
+    index (:data:`HEAT_INDEX_DANGER_C`, 105 degF) or report a temperature at or below
+    0 degC. The heat index is MetPy's (``metpy.calc.heat_index``: Rothfusz's regression
+    as the NWS applies it, from the temperature and the relative humidity of the dew
+    point), defined from 80 degF (26.7 degC) up; with no report that warm it is not
+    computable. Temperatures are read in the observations' own units; a temperature
+    outside the world records (:data:`WORLD_MIN_TEMPERATURE_C`,
+    :data:`WORLD_MAX_TEMPERATURE_C`) and a dew point above its temperature are set missing,
+    and the warnings say how many.
+    """
+    import metpy.calc as mpcalc
+    from metpy.units import units
+
+    ds = ctx.load(args.role)
+    win = _station_window(ctx, args)
+    df = station_frame(ds, args, ("air_temperature", "dew_point_temperature"), win)
+    df = df.assign(t_c=_celsius(ds, "air_temperature", df["air_temperature"].to_numpy()),
+                   td_c=_celsius(ds, "dew_point_temperature", df["dew_point_temperature"].to_numpy()))
+    # no screen temperature lies outside the world records; no dew point above the temperature
+    impossible = (df["t_c"] < WORLD_MIN_TEMPERATURE_C) | (df["t_c"] > WORLD_MAX_TEMPERATURE_C)
+    wet = df["td_c"] > df["t_c"] + DEW_POINT_SLACK_C
+    notes = []
+    if impossible.any():
+        bad = df[impossible]
+        notes.append(f"{int(impossible.sum())} report(s) set missing: a temperature outside the world records "
+                     f"({WORLD_MIN_TEMPERATURE_C:g} to {WORLD_MAX_TEMPERATURE_C:g} degC), e.g. "
+                     f"{bad['t_c'].iloc[0]:.1f} degC at {bad['station'].iloc[0]} {_iso(bad['time'].iloc[0])}")
+    if (wet & ~impossible).any():
+        notes.append(f"{int((wet & ~impossible).sum())} dew point(s) set missing: above the report's temperature")
+    df = df.assign(t_c=df["t_c"].mask(impossible), td_c=df["td_c"].mask(impossible | wet))
+    t = df.dropna(subset=["t_c"])
+    if t.empty:
+        raise VariableMissing(ds.attrs.get("source_file"), f"no temperature report {win.area_text()}")
+    both = t.dropna(subset=["td_c"])
+    hi = np.full(len(both), np.nan)
+    if len(both):
+        tq = units.Quantity(both["t_c"].to_numpy(), "degC")
+        rh = mpcalc.relative_humidity_from_dewpoint(tq, units.Quantity(both["td_c"].to_numpy(), "degC"))
+        h = mpcalc.heat_index(tq, rh, mask_undefined=True)
+        hi = np.ma.filled(np.ma.masked_invalid(np.ma.asarray(h.m_as("degC"))), np.nan).astype(float)
+    both = both.assign(hi_c=hi).dropna(subset=["hi_c"])
+    row_max = t.loc[t["t_c"].idxmax()]
+    row_min = t.loc[t["t_c"].idxmin()]
+    row_hi = both.loc[both["hi_c"].idxmax()] if len(both) else None
+    values = {**station_extreme("max_temperature", row_max, "t_c", "degC"),
+              **station_extreme("min_temperature", row_min, "t_c", "degC"),
+              **station_extreme("max_heat_index", row_hi, "hi_c", "degC",
+                                why=f"no report of 80 degF (26.7 degC) or more with a dew point {win.area_text()}"),
+              "n_stations": Value(value=int(t["station"].nunique()), units="1"),
+              "n_heat_danger_stations": Value(value=int(both.loc[both["hi_c"] >= HEAT_INDEX_DANGER_C, "station"]
+                                                        .nunique()), units="1",
+                                              note="stations with a heat index of 105 degF (40.6 degC) or more"),
+              "n_subfreezing_stations": Value(value=int(t.loc[t["t_c"] <= 0.0, "station"].nunique()), units="1",
+                                              note="stations reporting 0 degC or less")}
+    per = t.loc[t.groupby("station")["t_c"].idxmax()].nlargest(10, "t_c")
+    table = [{"station": r.station, "time": _iso(r.time), "lat": round(r.lat, 3), "lon": round(r.lon, 3),
+              "distance_km": round(r.distance_km, 1), "temperature_c": round(r.t_c, 1)} for r in per.itertuples()]
+    h = ("no heat index (no report of 80 degF or more with a dew point)" if row_hi is None else
+         f"highest heat index {row_hi['hi_c']:.1f} degC at {row_hi['station']}{_km(row_hi)} {_iso(row_hi['time'])}")
+    win.at(row_max["time"], "the reports")
+    return win.finish(ToolOutput(values=values, table=table, warnings=notes, summary=(
+        f"hottest {row_max['t_c']:.1f} degC at {row_max['station']}{_km(row_max)} {_iso(row_max['time'])}, coldest "
+        f"{row_min['t_c']:.1f} degC at {row_min['station']}{_km(row_min)}; {h}; "
+        f"{values['n_heat_danger_stations'].value} station(s) at a dangerous heat index, "
+        f"{values['n_subfreezing_stations'].value} at or below 0 degC, of {values['n_stations'].value} "
+        f"({win.area_text()})")))
+
+
 class PresentWeatherInput(SurfaceInput):
     """Station observations with present weather, and how many precipitating stations a
     snow fraction needs."""
