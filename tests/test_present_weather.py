@@ -135,6 +135,16 @@ def test_superstorm_stations_reporting_snow(superstorm_csv):
     fz = near[near["wx"].str.contains("FZRA|FZDZ")]
     assert r.value("n_freezing_precipitation_stations") == fz["station"].nunique() == 0
     assert r.values["nearest_freezing_precipitation_station"].value is None
+    # precipitation at many stations, freezing at none: the freezing-rain refutation is met
+    assert r.value("freezing_fraction") == 0.0 and precip["station"].nunique() >= 5
+    assert r.values["freezing_fraction"].note == f"0 of {precip['station'].nunique()} stations with precipitation"
+    from hvrmet.knowledge import default_store
+    from hvrmet.knowledge.conditions import evaluate_condition
+
+    card = next(c for c in default_store().cards if c.id == "idx-station-present-weather")
+    (cond,) = [c for c in card.conditions if c.field == "freezing_fraction"]
+    assert cond.meaning == "refutes" and cond.hazard == "freezing_rain"
+    assert evaluate_condition(card.id, cond, r).met is True
     assert r.values["nearest_freezing_precipitation_distance"].note.startswith("no station reports")
     ts = near[near["wx"].str.contains("TS")]
     assert r.value("n_thunder_stations") == ts["station"].nunique()
@@ -147,8 +157,9 @@ def test_snow_fraction_needs_enough_precipitating_stations():
     r = call_tool("summarize_present_weather", {"case": "superstorm1993", "radius": 300,
                                                 "min_precipitation_stations": 1000})
     assert r.ok, r.error
-    assert r.values["snow_fraction"].value is None
-    assert r.values["snow_fraction"].note.startswith("not computable: ")
+    for name in ("snow_fraction", "freezing_fraction"):
+        assert r.values[name].value is None
+        assert r.values[name].note.startswith("not computable: ") and "fewer than the 1000" in r.values[name].note
 
 
 def test_metar_groups_are_joined_from_metpy_decoder(load, data_dir):

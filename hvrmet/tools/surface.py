@@ -494,7 +494,7 @@ class PresentWeatherInput(SurfaceInput):
     snow fraction needs."""
 
     min_precipitation_stations: int = quantity(5, units="1", ge=1, le=1000, description="fewest stations with "
-                                               "precipitation for which snow_fraction is given (below: not computable)")
+                                               "precipitation for which snow_fraction and freezing_fraction are given (below: not computable)")
 
 
 _PW_KINDS = ("snow", "heavy_snow", "freezing_precipitation", "ice_pellets", "hail", "rain", "thunder",
@@ -504,7 +504,7 @@ _PW_NEAREST = ("snow", "freezing_precipitation", "ice_pellets", "thunder", "torn
 
 def _pw_outs() -> dict[str, str]:
     out = {"n_stations": "1", "n_precipitation_stations": "1", **{f"n_{k}_stations": "1" for k in _PW_KINDS},
-           "snow_fraction": "1"}
+           "snow_fraction": "1", "freezing_fraction": "1"}
     for k in _PW_NEAREST:
         out.update({f"nearest_{k}_station": "", f"nearest_{k}_distance": "km", f"nearest_{k}_bearing": "degree",
                     f"nearest_{k}_time": "", f"nearest_{k}_weather": ""})
@@ -520,8 +520,9 @@ def summarize_present_weather(args: PresentWeatherInput, ctx: ToolContext) -> To
     of weather, the stations inside the window (the stations within the radius of the
     case's place, the reports within the time window: see the module docstring) with at
     least one report of it (``n_<kind>_stations``); ``n_stations`` counts the stations
-    reporting inside the window, with or without weather. ``snow_fraction`` is the share
-    of the stations with precipitation that report snow (not computable with fewer than
+    reporting inside the window, with or without weather. ``snow_fraction`` and
+    ``freezing_fraction`` are the shares of the stations with precipitation that report
+    snow and freezing rain or drizzle (not computable with fewer than
     ``min_precipitation_stations`` of them). For snow, freezing precipitation, ice pellets,
     thunder and tornadoes (``+FC``), the nearest station reporting it: its distance and
     bearing from the place, the report's time and weather. The table lists the stations with significant
@@ -548,13 +549,14 @@ def summarize_present_weather(args: PresentWeatherInput, ctx: ToolContext) -> To
                                 "n_precipitation_stations": Value(value=n["precipitation"], units="1")}
     for k in _PW_KINDS:
         values[f"n_{k}_stations"] = Value(value=n[k], units="1", note=KINDS[k])
-    if n["precipitation"] >= args.min_precipitation_stations:
-        values["snow_fraction"] = Value(value=round(n["snow"] / n["precipitation"], 3), units="1",
-                                        note=f"{n['snow']} of {n['precipitation']} stations with precipitation")
-    else:
-        values["snow_fraction"] = Value(value=None, units="1", note=(
-            f"not computable: {n['precipitation']} station(s) with precipitation {win.area_text()}, fewer than "
-            f"the {args.min_precipitation_stations} a fraction needs"))
+    for name, kind in (("snow_fraction", "snow"), ("freezing_fraction", "freezing_precipitation")):
+        if n["precipitation"] >= args.min_precipitation_stations:
+            values[name] = Value(value=round(n[kind] / n["precipitation"], 3), units="1",
+                                 note=f"{n[kind]} of {n['precipitation']} stations with precipitation")
+        else:
+            values[name] = Value(value=None, units="1", note=(
+                f"not computable: {n['precipitation']} station(s) with precipitation {win.area_text()}, fewer than "
+                f"the {args.min_precipitation_stations} a fraction needs"))
     for k in _PW_NEAREST:
         hit = df[df[f"is_{k}"]].sort_values(["distance_km", "time"], ascending=[True, False])
         r = hit.iloc[0] if len(hit) else None
