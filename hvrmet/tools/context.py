@@ -126,7 +126,29 @@ class ToolContext:
 
         A context-only role (:data:`~hvrmet.cases.model.CONTEXT_ONLY_ROLES`, e.g. the local
         storm reports kept for scoring) is refused, from the case and from explicit files."""
-        fmt, paths, options, key = self._source(role)
+        return self._dataset(*self._source(role))
+
+    def derived(self, role: str, name: str, make: Callable[[xr.Dataset], Any]) -> Any:
+        """``make(self.load(role))``, computed once per process for the same files (kept in
+        the dataset cache beside the decoded data, under ``name``): a product several tools
+        need, such as a composite's quality-controlled rain rates. The files count as read
+        by this call, as :meth:`load` counts them. What ``make`` returns is shared between
+        callers: treat it as read-only (numpy arrays in it are made read-only)."""
+        source = self._source(role)
+        key = ("derived", name, source[3])
+        got = CACHE.get(key)
+        if got is not None:
+            self.cache_hits += 1
+            return got
+        got = make(self._dataset(*source))
+        for a in (got if isinstance(got, tuple) else (got,)):
+            if isinstance(a, np.ndarray):
+                a.flags.writeable = False
+        CACHE.put(key, got)
+        return got
+
+    def _dataset(self, fmt: str, paths: list, options: dict, key: tuple) -> xr.Dataset:
+        """The decoded dataset of one source (:meth:`_source`), from the cache when there."""
         ds = CACHE.get(key)
         if ds is not None:
             self.cache_hits += 1
@@ -135,27 +157,9 @@ class ToolContext:
         CACHE.put(key, ds)
         return ds
 
-    def derived(self, role: str, name: str, make: Callable[[xr.Dataset], Any]) -> Any:
-        """``make(self.load(role))``, computed once per process for the same files (kept in
-        the dataset cache beside the decoded data, under ``name``): a product several tools
-        need, such as a composite's quality-controlled rain rates. The files count as read
-        by this call, as :meth:`load` counts them. What ``make`` returns is shared between
-        callers: treat it as read-only (numpy arrays in it are made read-only)."""
-        ds = self.load(role)
-        key = ("derived", name, self._source(role, record=False)[3])
-        got = CACHE.get(key)
-        if got is not None:
-            return got
-        got = make(ds)
-        for a in (got if isinstance(got, tuple) else (got,)):
-            if isinstance(a, np.ndarray):
-                a.flags.writeable = False
-        CACHE.put(key, got)
-        return got
-
-    def _source(self, role: str, *, record: bool = True) -> tuple[str, list, dict, tuple]:
-        """The format, files, reader options and cache key of ``role`` (the files recorded
-        as read unless ``record`` is false)."""
+    def _source(self, role: str) -> tuple[str, list, dict, tuple]:
+        """The format, files, reader options and cache key of ``role``; its files are
+        recorded as read."""
         if role in CONTEXT_ONLY_ROLES:
             raise VariableMissing(self.case.source_path or self.case.id,
                                   f"role {role!r} is context for scoring only: the diagnosis may not read it")
@@ -176,9 +180,8 @@ class ToolContext:
             fmt = entry.format
             options = reader_options(self.case, fmt, entry.options)
             paths = case_files(self.case, role)
-        if record:
-            for p, sha in paths:
-                self.files_read.append(FileRef(path=str(p), sha256=sha, role=role))
+        for p, sha in paths:
+            self.files_read.append(FileRef(path=str(p), sha256=sha, role=role))
         key = (fmt, tuple(str(p) for p, _ in paths), tuple(s for _, s in paths),
                tuple(sorted((k, repr(v)) for k, v in options.items())))
         return fmt, paths, options, key

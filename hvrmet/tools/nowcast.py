@@ -46,10 +46,9 @@ def run_nowcast(args: NowcastInput, ctx: ToolContext) -> ToolOutput:
     sequence, shared with the precipitation tools: values no rain can give are missing, and
     the warning says how many).
     """
-    from hvrmet.calc.precipitation import MOTION_MAX_PIXELS
+    from hvrmet.calc.precipitation import MOTION_MAX_PIXELS, qc_note
     from hvrmet.nowcast import get_method
     from hvrmet.nowcast.baselines import motion_field
-    from hvrmet.calc.precipitation import qc_note
     from hvrmet.nowcast.dataset import grid_times, resample_5min, to_dbz
     from hvrmet.tools.precipitation import checked_rain_rate
 

@@ -460,7 +460,7 @@ def summarize_station_temperatures(args: SurfaceInput, ctx: ToolContext) -> Tool
         tq = units.Quantity(both["t_c"].to_numpy(), "degC")
         rh = mpcalc.relative_humidity_from_dewpoint(tq, units.Quantity(both["td_c"].to_numpy(), "degC"))
         h = mpcalc.heat_index(tq, rh, mask_undefined=True)
-        hi = np.ma.filled(np.ma.masked_invalid(np.ma.asarray(h.m_as("degC"))), np.nan).astype(float)
+        hi = np.ma.filled(np.ma.asarray(h.m_as("degC")).astype(float), np.nan)  # undefined (masked): NaN
     both = both.assign(hi_c=hi).dropna(subset=["hi_c"])
     row_max = t.loc[t["t_c"].idxmax()]
     row_min = t.loc[t["t_c"].idxmin()]
@@ -602,7 +602,6 @@ _FRONTS = {"cold": "COLD", "warm": "WARM", "stationary": "STNRY", "occluded": "O
 THERMAL_LOW_RADIUS_KM = 500.0
 #: ... and as non-frontal when no cold, warm, stationary or occluded front passes within this distance (km) of it.
 FRONT_CLEAR_KM = 300.0
-
 
 
 def _extent_outs() -> dict[str, str]:
